@@ -1,0 +1,1 @@
+//! tanh-approximated GELU and its derivatives (filled in by the fast_gelu work).
