@@ -1,1 +1,575 @@
-//! tanh-approximated GELU and its derivatives (filled in by the fast_gelu work).
+//! tanh-approximated GELU, its derivative and its second derivative, elementwise over slices.
+//!
+//! gelu(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), the function of PyTorch's
+//! `F.gelu(x, approximate="tanh")`. `f32` and `f64` are computed in their own precision,
+//! [`Bf16`] and [`F16`] in `f32` and rounded to nearest even. Every finite input gives a finite
+//! value and finite derivatives; NaN gives NaN, +∞ gives +∞ and −∞ gives −0.
+//!
+//! The instruction set (AVX-512F, AVX2+FMA+F16C, or portable code) is chosen once at run time.
+//! A slice's tail goes through the same vector code as its body (via a padded buffer), so an
+//! element's result never depends on where a chunk boundary falls: results are identical for
+//! every thread count and chunking.
+
+mod formula;
+mod half;
+mod simd;
+
+pub use half::{Bf16, F16};
+
+use crate::KernelError;
+use formula::Precision;
+use rayon::prelude::*;
+use simd::Lanes;
+use std::sync::OnceLock;
+
+/// The vector instruction set a kernel call runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Isa {
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+impl Isa {
+    /// The best instruction set this CPU supports (detected once).
+    pub fn detect() -> Isa {
+        static DETECTED: OnceLock<Isa> = OnceLock::new();
+        *DETECTED.get_or_init(|| *Isa::available().last().unwrap_or(&Isa::Portable))
+    }
+
+    /// Every instruction set this CPU can run, from the most portable to the fastest.
+    pub fn available() -> Vec<Isa> {
+        let mut isas = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c")
+            {
+                isas.push(Isa::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        isas
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+}
+
+/// Whether a call may split its work over the current rayon pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parallelism {
+    /// Only the calling thread (no rayon overhead: best for small slices).
+    Serial,
+    /// Chunks spread over the rayon pool the call runs in (`ThreadPool::install`).
+    Rayon,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// out = gelu(a)
+    Forward,
+    /// out = a · gelu'(b)
+    Backward,
+    /// out = gelu''(a)
+    SecondDerivative,
+}
+
+/// Element types the kernels accept: `f32`, `f64`, [`Bf16`] and [`F16`].
+pub trait Element: Copy + Default + Send + Sync + 'static + sealed::Sealed {
+    /// Runs `op` over `len` elements. `a`/`b` may equal `out` (in place), never partially overlap.
+    #[doc(hidden)]
+    unsafe fn run(isa: Isa, op: Op, a: *const Self, b: *const Self, out: *mut Self, len: usize);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for super::Bf16 {}
+    impl Sealed for super::F16 {}
+}
+
+/// `out[i] = gelu(x[i])`.
+pub fn forward<T: Element>(x: &[T], out: &mut [T], par: Parallelism) -> Result<(), KernelError> {
+    check_lengths(&[x.len()], out.len())?;
+    unsafe { run_chunked(Isa::detect(), Op::Forward, x.as_ptr(), x.as_ptr(), out, par) };
+    Ok(())
+}
+
+/// `xy[i] = gelu(xy[i])`.
+pub fn forward_in_place<T: Element>(xy: &mut [T], par: Parallelism) {
+    let x = xy.as_ptr();
+    unsafe { run_chunked(Isa::detect(), Op::Forward, x, x, xy, par) };
+}
+
+/// `out[i] = grad[i] · gelu'(x[i])`: the gradient of the input given the gradient of the output.
+pub fn backward<T: Element>(
+    grad: &[T],
+    x: &[T],
+    out: &mut [T],
+    par: Parallelism,
+) -> Result<(), KernelError> {
+    check_lengths(&[grad.len(), x.len()], out.len())?;
+    unsafe {
+        run_chunked(
+            Isa::detect(),
+            Op::Backward,
+            grad.as_ptr(),
+            x.as_ptr(),
+            out,
+            par,
+        )
+    };
+    Ok(())
+}
+
+/// `out[i] = gelu''(x[i])`, for double backward.
+pub fn second_derivative<T: Element>(
+    x: &[T],
+    out: &mut [T],
+    par: Parallelism,
+) -> Result<(), KernelError> {
+    check_lengths(&[x.len()], out.len())?;
+    let x = x.as_ptr();
+    unsafe { run_chunked(Isa::detect(), Op::SecondDerivative, x, x, out, par) };
+    Ok(())
+}
+
+fn check_lengths(inputs: &[usize], out: usize) -> Result<(), KernelError> {
+    match inputs.iter().find(|&&len| len != out) {
+        Some(len) => Err(KernelError::Shape(format!(
+            "gelu: input has {len} elements but the output has {out}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Elements per parallel task: large enough to amortise scheduling, a multiple of every
+/// vector width, small enough to balance two to a few dozen threads at 1M elements.
+const CHUNK: usize = 16 * 1024;
+
+/// Raw pointers that rayon tasks share; each task touches a disjoint range.
+#[derive(Clone, Copy)]
+struct Operands<T> {
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+}
+unsafe impl<T: Send> Send for Operands<T> {}
+unsafe impl<T: Send> Sync for Operands<T> {}
+
+/// # Safety
+/// `a` and `b` must be valid for `out.len()` reads; they may alias `out` exactly.
+unsafe fn run_chunked<T: Element>(
+    isa: Isa,
+    op: Op,
+    a: *const T,
+    b: *const T,
+    out: &mut [T],
+    par: Parallelism,
+) {
+    let len = out.len();
+    let ptrs = Operands {
+        a,
+        b,
+        out: out.as_mut_ptr(),
+    };
+    if par == Parallelism::Serial || len <= CHUNK {
+        return T::run(isa, op, ptrs.a, ptrs.b, ptrs.out, len);
+    }
+    (0..len.div_ceil(CHUNK))
+        .into_par_iter()
+        .for_each(move |chunk| {
+            let start = chunk * CHUNK;
+            let n = CHUNK.min(len - start);
+            let p = ptrs;
+            T::run(isa, op, p.a.add(start), p.b.add(start), p.out.add(start), n);
+        });
+}
+
+/// The vector loop shared by every instruction set; the tail runs on a padded copy so that it
+/// gets bit-identical results to the body.
+#[inline(always)]
+unsafe fn map<V: Precision, T: Lanes<V>>(
+    op: Op,
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+    len: usize,
+) {
+    #[inline(always)]
+    unsafe fn apply<V: Precision, T: Lanes<V>>(op: Op, a: *const T, b: *const T, out: *mut T) {
+        let value = match op {
+            Op::Forward => formula::forward(T::load(a)),
+            Op::Backward => formula::backward(T::load(a), T::load(b)),
+            Op::SecondDerivative => formula::second_derivative(T::load(a)),
+        };
+        T::store(value, out)
+    }
+
+    let body = len - len % V::LANES;
+    // One loop per op so that the match is hoisted out of the hot loop.
+    macro_rules! body_loop {
+        ($op:expr) => {{
+            let mut i = 0;
+            while i < body {
+                apply::<V, T>($op, a.add(i), b.add(i), out.add(i));
+                i += V::LANES;
+            }
+        }};
+    }
+    match op {
+        Op::Forward => body_loop!(Op::Forward),
+        Op::Backward => body_loop!(Op::Backward),
+        Op::SecondDerivative => body_loop!(Op::SecondDerivative),
+    }
+    let rest = len - body;
+    if rest > 0 {
+        const MAX_LANES: usize = 16;
+        let mut tail_a = [T::default(); MAX_LANES];
+        let mut tail_b = [T::default(); MAX_LANES];
+        let mut tail_out = [T::default(); MAX_LANES];
+        std::ptr::copy_nonoverlapping(a.add(body), tail_a.as_mut_ptr(), rest);
+        std::ptr::copy_nonoverlapping(b.add(body), tail_b.as_mut_ptr(), rest);
+        apply::<V, T>(op, tail_a.as_ptr(), tail_b.as_ptr(), tail_out.as_mut_ptr());
+        std::ptr::copy_nonoverlapping(tail_out.as_ptr(), out.add(body), rest);
+    }
+}
+
+fn run_portable<V: Precision, T: Lanes<V>>(
+    op: Op,
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+    n: usize,
+) {
+    unsafe { map::<V, T>(op, a, b, out, n) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run_avx2<V: Precision, T: Lanes<V>>(
+    op: Op,
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+    n: usize,
+) {
+    map::<V, T>(op, a, b, out, n)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn run_avx512<V: Precision, T: Lanes<V>>(
+    op: Op,
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+    n: usize,
+) {
+    map::<V, T>(op, a, b, out, n)
+}
+
+/// Binds an element type to its compute vector for each instruction set.
+macro_rules! element {
+    ($t:ty, portable: $portable:ty, avx2: $avx2:ident, avx512: $avx512:ident) => {
+        impl Element for $t {
+            #[inline]
+            unsafe fn run(
+                isa: Isa,
+                op: Op,
+                a: *const Self,
+                b: *const Self,
+                out: *mut Self,
+                n: usize,
+            ) {
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => run_avx512::<simd::$avx512, $t>(op, a, b, out, n),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => run_avx2::<simd::$avx2, $t>(op, a, b, out, n),
+                    _ => run_portable::<$portable, $t>(op, a, b, out, n),
+                }
+            }
+        }
+    };
+}
+
+element!(f32, portable: f32, avx2: F32x8, avx512: F32x16);
+element!(f64, portable: f64, avx2: F64x4, avx512: F64x8);
+element!(Bf16, portable: f32, avx2: F32x8, avx512: F32x16);
+element!(F16, portable: f32, avx2: F32x8, avx512: F32x16);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K0: f64 = 0.797_884_560_802_865_4; // √(2/π)
+    const K1: f64 = 0.044_715;
+
+    /// The textbook formula in f64; for |x| > 1e3 its limits (tanh saturates, x³ would not).
+    fn reference(x: f64) -> f64 {
+        if x.abs() > 1e3 {
+            return if x > 0.0 { x } else { -0.0 };
+        }
+        0.5 * x * (1.0 + (K0 * (x + K1 * x * x * x)).tanh())
+    }
+
+    fn reference_derivative(x: f64) -> f64 {
+        if x.abs() > 1e3 {
+            return if x > 0.0 { 1.0 } else { 0.0 };
+        }
+        let t = (K0 * (x + K1 * x * x * x)).tanh();
+        let du = K0 * (1.0 + 3.0 * K1 * x * x);
+        0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
+    }
+
+    fn reference_second_derivative(x: f64) -> f64 {
+        if x.abs() > 1e3 {
+            return 0.0;
+        }
+        let t = (K0 * (x + K1 * x * x * x)).tanh();
+        let du = K0 * (1.0 + 3.0 * K1 * x * x);
+        let d2u = 6.0 * K0 * K1 * x;
+        (1.0 - t * t) * (du - x * t * du * du + 0.5 * x * d2u)
+    }
+
+    fn run<T: Element>(isa: Isa, op: Op, a: &[T], b: &[T]) -> Vec<T> {
+        let mut out = vec![T::default(); a.len()];
+        unsafe { T::run(isa, op, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), a.len()) };
+        out
+    }
+
+    /// A dense grid around the curved part, then magnitudes up to `max`, both signs.
+    fn inputs(max: f64) -> Vec<f64> {
+        let mut xs: Vec<f64> = (-24_000..=24_000).map(|i| i as f64 * 1e-3).collect();
+        let mut magnitude = 1e-30;
+        while magnitude < max {
+            xs.extend([magnitude, -magnitude]);
+            magnitude *= 1.37;
+        }
+        xs.extend([
+            0.0, -0.0, max, -max, 8.999, 9.0, 9.001, -8.999, -9.0, -9.001, 20.0, -20.0,
+        ]);
+        xs.extend([
+            19.999, -19.999, 20.001, -20.001, 1e-45, -1e-45, 1e-310, -1e-310,
+        ]);
+        xs
+    }
+
+    fn assert_close(what: &str, x: f64, got: f64, want: f64, tolerance: f64) {
+        let allowed = tolerance * want.abs().max(1.0);
+        assert!(
+            got.is_finite() && (got - want).abs() <= allowed,
+            "{what}({x:e}) = {got:e}, want {want:e} (±{allowed:e})"
+        );
+    }
+
+    #[test]
+    fn f32_matches_f64_reference() {
+        let xs: Vec<f32> = inputs(f32::MAX as f64).iter().map(|&x| x as f32).collect();
+        for isa in Isa::available() {
+            let y = run(isa, Op::Forward, &xs, &xs);
+            let ones = vec![1.0f32; xs.len()];
+            let g = run(isa, Op::Backward, &ones, &xs);
+            let g2 = run(isa, Op::SecondDerivative, &xs, &xs);
+            for i in 0..xs.len() {
+                let x = xs[i] as f64;
+                assert_close("gelu", x, y[i] as f64, reference(x), 1e-6);
+                assert_close("gelu'", x, g[i] as f64, reference_derivative(x), 4e-6);
+                assert_close(
+                    "gelu''",
+                    x,
+                    g2[i] as f64,
+                    reference_second_derivative(x),
+                    2e-5,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn f64_matches_reference() {
+        let xs = inputs(f64::MAX);
+        for isa in Isa::available() {
+            let y = run(isa, Op::Forward, &xs, &xs);
+            let ones = vec![1.0f64; xs.len()];
+            let g = run(isa, Op::Backward, &ones, &xs);
+            let g2 = run(isa, Op::SecondDerivative, &xs, &xs);
+            for i in 0..xs.len() {
+                let x = xs[i];
+                assert_close("gelu", x, y[i], reference(x), 1e-12);
+                assert_close("gelu'", x, g[i], reference_derivative(x), 1e-11);
+                assert_close("gelu''", x, g2[i], reference_second_derivative(x), 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn special_values() {
+        fn check<T: Element + Into<f64> + From<f32>>() {
+            let specials: Vec<T> = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY]
+                .into_iter()
+                .map(T::from)
+                .collect();
+            let ones = vec![T::from(1.0); 3];
+            for isa in Isa::available() {
+                let y: Vec<f64> = run(isa, Op::Forward, &specials, &specials)
+                    .into_iter()
+                    .map(Into::into)
+                    .collect();
+                assert!(y[0].is_nan());
+                assert_eq!(y[1], f64::INFINITY);
+                assert_eq!(y[2], 0.0);
+                assert!(y[2].is_sign_negative());
+                let g: Vec<f64> = run(isa, Op::Backward, &ones, &specials)
+                    .into_iter()
+                    .map(Into::into)
+                    .collect();
+                assert!(g[0].is_nan());
+                assert_eq!(&g[1..], &[1.0, 0.0]);
+                let g2: Vec<f64> = run(isa, Op::SecondDerivative, &specials, &specials)
+                    .into_iter()
+                    .map(Into::into)
+                    .collect();
+                assert!(g2[0].is_nan());
+                assert_eq!(&g2[1..], &[0.0, 0.0]);
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
+    /// 16-bit results are exactly the f32 result of the widened input, rounded: checked for
+    /// every one of the 65536 bit patterns.
+    #[test]
+    fn half_precision_rounds_the_f32_result() {
+        fn check<T: Element>(
+            from_bits: fn(u16) -> T,
+            to_f32: fn(T) -> f32,
+            from_f32: fn(f32) -> T,
+            to_bits: fn(T) -> u16,
+        ) {
+            let xs: Vec<T> = (0..=u16::MAX).map(from_bits).collect();
+            let wide: Vec<f32> = xs.iter().map(|&x| to_f32(x)).collect();
+            let grads: Vec<T> = (0..=u16::MAX)
+                .map(|i| from_f32(1.0 + (i % 7) as f32))
+                .collect();
+            let wide_grads: Vec<f32> = grads.iter().map(|&g| to_f32(g)).collect();
+            for isa in Isa::available() {
+                let cases = [
+                    (
+                        run(isa, Op::Forward, &xs, &xs),
+                        run(isa, Op::Forward, &wide, &wide),
+                    ),
+                    (
+                        run(isa, Op::Backward, &grads, &xs),
+                        run(isa, Op::Backward, &wide_grads, &wide),
+                    ),
+                    (
+                        run(isa, Op::SecondDerivative, &xs, &xs),
+                        run(isa, Op::SecondDerivative, &wide, &wide),
+                    ),
+                ];
+                for (narrow, wide_result) in cases {
+                    for i in 0..xs.len() {
+                        let want = wide_result[i];
+                        let got = narrow[i];
+                        if want.is_nan() {
+                            assert!(to_f32(got).is_nan());
+                        } else {
+                            assert_eq!(
+                                to_bits(got),
+                                to_bits(from_f32(want)),
+                                "{isa:?} x={}",
+                                wide[i]
+                            );
+                        }
+                    }
+                }
+                // Finite in, finite out, for the value and the gradient.
+                for (i, &x) in wide.iter().enumerate() {
+                    if x.is_finite() {
+                        let y = run(isa, Op::Forward, &xs[i..=i], &xs[i..=i]);
+                        let g = run(isa, Op::Backward, &grads[i..=i], &xs[i..=i]);
+                        assert!(
+                            to_f32(y[0]).is_finite() && to_f32(g[0]).is_finite(),
+                            "x={x}"
+                        );
+                    }
+                }
+            }
+        }
+        check::<Bf16>(Bf16, Bf16::to_f32, Bf16::from_f32, |b| b.0);
+        check::<F16>(F16, F16::to_f32, F16::from_f32, |h| h.0);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_chunking_or_threads() {
+        let xs: Vec<f32> = (0..100_003)
+            .map(|i| ((i * 7919) % 20_001) as f32 * 1e-3 - 10.0)
+            .collect();
+        let mut serial = vec![0.0; xs.len()];
+        forward(&xs, &mut serial, Parallelism::Serial).unwrap();
+        for threads in [1, 2, 3, 8] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut parallel = vec![0.0; xs.len()];
+            pool.install(|| forward(&xs, &mut parallel, Parallelism::Rayon))
+                .unwrap();
+            assert_eq!(serial, parallel);
+        }
+        // Any split point gives the same bits as the whole slice.
+        for split in [1, 5, 15, 17, 31, 1000] {
+            let mut pieces = vec![0.0; xs.len()];
+            forward(&xs[..split], &mut pieces[..split], Parallelism::Serial).unwrap();
+            forward(&xs[split..], &mut pieces[split..], Parallelism::Serial).unwrap();
+            assert_eq!(serial, pieces);
+        }
+        let mut in_place = xs.clone();
+        forward_in_place(&mut in_place, Parallelism::Rayon);
+        assert_eq!(serial, in_place);
+    }
+
+    #[test]
+    fn backward_and_second_derivative_chunk_consistently() {
+        let xs: Vec<f64> = (0..40_001).map(|i| (i as f64 - 20_000.0) * 1e-3).collect();
+        let grads: Vec<f64> = (0..xs.len()).map(|i| (i % 13) as f64 - 6.0).collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let mut serial = vec![0.0; xs.len()];
+        let mut parallel = vec![0.0; xs.len()];
+        backward(&grads, &xs, &mut serial, Parallelism::Serial).unwrap();
+        pool.install(|| backward(&grads, &xs, &mut parallel, Parallelism::Rayon))
+            .unwrap();
+        assert_eq!(serial, parallel);
+        second_derivative(&xs, &mut serial, Parallelism::Serial).unwrap();
+        pool.install(|| second_derivative(&xs, &mut parallel, Parallelism::Rayon))
+            .unwrap();
+        assert_eq!(serial, parallel);
+    }
+
+    #[test]
+    fn length_mismatch_is_an_error() {
+        let mut out = vec![0.0f32; 3];
+        assert!(matches!(
+            forward(&[1.0f32; 4], &mut out, Parallelism::Serial),
+            Err(KernelError::Shape(_))
+        ));
+        assert!(backward(&[1.0f32; 3], &[1.0f32; 2], &mut out, Parallelism::Serial).is_err());
+        assert!(forward::<f32>(&[], &mut [], Parallelism::Rayon).is_ok());
+    }
+}

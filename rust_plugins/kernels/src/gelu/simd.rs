@@ -1,0 +1,387 @@
+//! The handful of vector operations the GELU formulas need, for each instruction set.
+//!
+//! Every method is `#[inline(always)]` so that it is compiled inside the `#[target_feature]`
+//! function that calls it; the intrinsics are only ever reached from such functions, which
+//! the dispatcher calls after checking the CPU.
+
+#![allow(clippy::missing_safety_doc)]
+
+use super::half::{Bf16, BF16_NAN, F16};
+
+/// A vector of `LANES` floats (an `f32`/`f64` scalar for the portable path).
+pub(crate) trait Vector: Copy {
+    type Elem: Copy;
+    const LANES: usize;
+
+    unsafe fn splat(value: Self::Elem) -> Self;
+    unsafe fn from_f64(value: f64) -> Self;
+    unsafe fn add(self, other: Self) -> Self;
+    unsafe fn sub(self, other: Self) -> Self;
+    unsafe fn mul(self, other: Self) -> Self;
+    unsafe fn div(self, other: Self) -> Self;
+    /// `self * b + c`, fused where the instruction set has FMA.
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self;
+    /// `max(bound, self)`, but NaN when `self` is NaN.
+    unsafe fn max_keep_nan(self, bound: Self) -> Self;
+    /// `min(bound, self)`, but NaN when `self` is NaN.
+    unsafe fn min_keep_nan(self, bound: Self) -> Self;
+    /// `value` in the lanes where `self < limit` (false for NaN), `self_or` elsewhere.
+    unsafe fn where_less(self, limit: Self, value: Self, otherwise: Self) -> Self;
+    /// Round to the nearest integer (ties to even).
+    unsafe fn round(self) -> Self;
+    /// `self * 2^n` for an integral `n` whose result stays a normal number.
+    unsafe fn scale_by_pow2(self, n: Self) -> Self;
+}
+
+/// Loading and storing a storage type as vectors of its compute type.
+pub(crate) trait Lanes<V: Vector>: Copy + Default {
+    unsafe fn load(ptr: *const Self) -> V;
+    unsafe fn store(value: V, ptr: *mut Self);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Portable scalar path (no FMA assumed: a software fma would be far slower than mul + add).
+
+macro_rules! scalar_vector {
+    ($t:ty, $magic:expr, $bits:ty, $mantissa_bits:expr, $bias:expr) => {
+        impl Vector for $t {
+            type Elem = $t;
+            const LANES: usize = 1;
+            #[inline(always)]
+            unsafe fn splat(value: $t) -> Self {
+                value
+            }
+            #[inline(always)]
+            unsafe fn from_f64(value: f64) -> Self {
+                value as $t
+            }
+            #[inline(always)]
+            unsafe fn add(self, other: Self) -> Self {
+                self + other
+            }
+            #[inline(always)]
+            unsafe fn sub(self, other: Self) -> Self {
+                self - other
+            }
+            #[inline(always)]
+            unsafe fn mul(self, other: Self) -> Self {
+                self * other
+            }
+            #[inline(always)]
+            unsafe fn div(self, other: Self) -> Self {
+                self / other
+            }
+            #[inline(always)]
+            unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+                self * b + c
+            }
+            #[inline(always)]
+            unsafe fn max_keep_nan(self, bound: Self) -> Self {
+                if bound > self {
+                    bound
+                } else {
+                    self
+                }
+            }
+            #[inline(always)]
+            unsafe fn min_keep_nan(self, bound: Self) -> Self {
+                if bound < self {
+                    bound
+                } else {
+                    self
+                }
+            }
+            #[inline(always)]
+            unsafe fn where_less(self, limit: Self, value: Self, otherwise: Self) -> Self {
+                if self < limit {
+                    value
+                } else {
+                    otherwise
+                }
+            }
+            #[inline(always)]
+            unsafe fn round(self) -> Self {
+                // Adding and removing 1.5 * 2^mantissa_bits rounds small values to integers.
+                (self + $magic) - $magic
+            }
+            #[inline(always)]
+            unsafe fn scale_by_pow2(self, n: Self) -> Self {
+                let exponent = ((n as i64 + $bias) as $bits) << $mantissa_bits;
+                self * <$t>::from_bits(exponent)
+            }
+        }
+    };
+}
+
+scalar_vector!(f32, 12_582_912.0f32, u32, 23, 127);
+scalar_vector!(f64, 6_755_399_441_055_744.0f64, u64, 52, 1023);
+
+impl Lanes<f32> for f32 {
+    #[inline(always)]
+    unsafe fn load(ptr: *const Self) -> f32 {
+        *ptr
+    }
+    #[inline(always)]
+    unsafe fn store(value: f32, ptr: *mut Self) {
+        *ptr = value
+    }
+}
+
+impl Lanes<f64> for f64 {
+    #[inline(always)]
+    unsafe fn load(ptr: *const Self) -> f64 {
+        *ptr
+    }
+    #[inline(always)]
+    unsafe fn store(value: f64, ptr: *mut Self) {
+        *ptr = value
+    }
+}
+
+impl Lanes<f32> for Bf16 {
+    #[inline(always)]
+    unsafe fn load(ptr: *const Self) -> f32 {
+        (*ptr).to_f32()
+    }
+    #[inline(always)]
+    unsafe fn store(value: f32, ptr: *mut Self) {
+        *ptr = Bf16::from_f32(value)
+    }
+}
+
+impl Lanes<f32> for F16 {
+    #[inline(always)]
+    unsafe fn load(ptr: *const Self) -> f32 {
+        (*ptr).to_f32()
+    }
+    #[inline(always)]
+    unsafe fn store(value: f32, ptr: *mut Self) {
+        *ptr = F16::from_f32(value)
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// x86-64: AVX2 + FMA + F16C (8 x f32, 4 x f64) and AVX-512F (16 x f32, 8 x f64).
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::*;
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// Defines a vector newtype over an x86 register type; `$p` is the intrinsic suffix.
+    macro_rules! x86_vector {
+        (
+            $name:ident, $reg:ty, $elem:ty, $lanes:expr,
+            set1: $set1:ident, add: $add:ident, sub: $sub:ident, mul: $mul:ident,
+            div: $div:ident, fma: $fma:ident, max: $max:ident, min: $min:ident,
+            select: |$a:ident, $limit:ident, $value:ident, $otherwise:ident| $select:expr,
+            round: |$r:ident| $round:expr,
+            scale: |$s:ident, $n:ident| $scale:expr $(,)?
+        ) => {
+            #[derive(Clone, Copy)]
+            #[repr(transparent)]
+            pub(crate) struct $name(pub $reg);
+
+            impl Vector for $name {
+                type Elem = $elem;
+                const LANES: usize = $lanes;
+                #[inline(always)]
+                unsafe fn splat(value: $elem) -> Self {
+                    Self($set1(value))
+                }
+                #[inline(always)]
+                unsafe fn from_f64(value: f64) -> Self {
+                    Self($set1(value as $elem))
+                }
+                #[inline(always)]
+                unsafe fn add(self, other: Self) -> Self {
+                    Self($add(self.0, other.0))
+                }
+                #[inline(always)]
+                unsafe fn sub(self, other: Self) -> Self {
+                    Self($sub(self.0, other.0))
+                }
+                #[inline(always)]
+                unsafe fn mul(self, other: Self) -> Self {
+                    Self($mul(self.0, other.0))
+                }
+                #[inline(always)]
+                unsafe fn div(self, other: Self) -> Self {
+                    Self($div(self.0, other.0))
+                }
+                #[inline(always)]
+                unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+                    Self($fma(self.0, b.0, c.0))
+                }
+                // x86 max/min return their second operand when either is NaN.
+                #[inline(always)]
+                unsafe fn max_keep_nan(self, bound: Self) -> Self {
+                    Self($max(bound.0, self.0))
+                }
+                #[inline(always)]
+                unsafe fn min_keep_nan(self, bound: Self) -> Self {
+                    Self($min(bound.0, self.0))
+                }
+                #[inline(always)]
+                unsafe fn where_less(self, limit: Self, value: Self, otherwise: Self) -> Self {
+                    let ($a, $limit, $value, $otherwise) = (self.0, limit.0, value.0, otherwise.0);
+                    Self($select)
+                }
+                #[inline(always)]
+                unsafe fn round(self) -> Self {
+                    let $r = self.0;
+                    Self($round)
+                }
+                #[inline(always)]
+                unsafe fn scale_by_pow2(self, n: Self) -> Self {
+                    let ($s, $n) = (self.0, n.0);
+                    Self($scale)
+                }
+            }
+        };
+    }
+
+    const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+    x86_vector!(
+        F32x8, __m256, f32, 8,
+        set1: _mm256_set1_ps, add: _mm256_add_ps, sub: _mm256_sub_ps, mul: _mm256_mul_ps,
+        div: _mm256_div_ps, fma: _mm256_fmadd_ps, max: _mm256_max_ps, min: _mm256_min_ps,
+        select: |a, limit, value, otherwise|
+            _mm256_blendv_ps(otherwise, value, _mm256_cmp_ps::<_CMP_LT_OQ>(a, limit)),
+        round: |r| _mm256_round_ps::<NEAREST>(r),
+        // 2^n from its bit pattern: adding 2^23 + 127 puts n + 127 in the low mantissa bits.
+        scale: |s, n| {
+            let biased = _mm256_add_ps(n, _mm256_set1_ps(8_388_735.0));
+            let pow2 = _mm256_slli_epi32::<23>(_mm256_castps_si256(biased));
+            _mm256_mul_ps(s, _mm256_castsi256_ps(pow2))
+        },
+    );
+
+    x86_vector!(
+        F64x4, __m256d, f64, 4,
+        set1: _mm256_set1_pd, add: _mm256_add_pd, sub: _mm256_sub_pd, mul: _mm256_mul_pd,
+        div: _mm256_div_pd, fma: _mm256_fmadd_pd, max: _mm256_max_pd, min: _mm256_min_pd,
+        select: |a, limit, value, otherwise|
+            _mm256_blendv_pd(otherwise, value, _mm256_cmp_pd::<_CMP_LT_OQ>(a, limit)),
+        round: |r| _mm256_round_pd::<NEAREST>(r),
+        scale: |s, n| {
+            let biased = _mm256_add_pd(n, _mm256_set1_pd(4_503_599_627_371_519.0));
+            let pow2 = _mm256_slli_epi64::<52>(_mm256_castpd_si256(biased));
+            _mm256_mul_pd(s, _mm256_castsi256_pd(pow2))
+        },
+    );
+
+    x86_vector!(
+        F32x16, __m512, f32, 16,
+        set1: _mm512_set1_ps, add: _mm512_add_ps, sub: _mm512_sub_ps, mul: _mm512_mul_ps,
+        div: _mm512_div_ps, fma: _mm512_fmadd_ps, max: _mm512_max_ps, min: _mm512_min_ps,
+        select: |a, limit, value, otherwise|
+            _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, limit), otherwise, value),
+        round: |r| _mm512_roundscale_ps::<NEAREST>(r),
+        scale: |s, n| _mm512_scalef_ps(s, n),
+    );
+
+    x86_vector!(
+        F64x8, __m512d, f64, 8,
+        set1: _mm512_set1_pd, add: _mm512_add_pd, sub: _mm512_sub_pd, mul: _mm512_mul_pd,
+        div: _mm512_div_pd, fma: _mm512_fmadd_pd, max: _mm512_max_pd, min: _mm512_min_pd,
+        select: |a, limit, value, otherwise|
+            _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, limit), otherwise, value),
+        round: |r| _mm512_roundscale_pd::<NEAREST>(r),
+        scale: |s, n| _mm512_scalef_pd(s, n),
+    );
+
+    macro_rules! native_lanes {
+        ($elem:ty, $vector:ident, $load:ident, $store:ident) => {
+            impl Lanes<$vector> for $elem {
+                #[inline(always)]
+                unsafe fn load(ptr: *const Self) -> $vector {
+                    $vector($load(ptr))
+                }
+                #[inline(always)]
+                unsafe fn store(value: $vector, ptr: *mut Self) {
+                    $store(ptr, value.0)
+                }
+            }
+        };
+    }
+
+    native_lanes!(f32, F32x8, _mm256_loadu_ps, _mm256_storeu_ps);
+    native_lanes!(f64, F64x4, _mm256_loadu_pd, _mm256_storeu_pd);
+    native_lanes!(f32, F32x16, _mm512_loadu_ps, _mm512_storeu_ps);
+    native_lanes!(f64, F64x8, _mm512_loadu_pd, _mm512_storeu_pd);
+
+    // bfloat16 -> f32 is a 16-bit shift; f32 -> bfloat16 rounds to nearest even on the bits.
+
+    impl Lanes<F32x8> for Bf16 {
+        #[inline(always)]
+        unsafe fn load(ptr: *const Self) -> F32x8 {
+            let halves = _mm_loadu_si128(ptr as *const __m128i);
+            let bits = _mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(halves));
+            F32x8(_mm256_castsi256_ps(bits))
+        }
+        #[inline(always)]
+        unsafe fn store(value: F32x8, ptr: *mut Self) {
+            let bits = _mm256_castps_si256(value.0);
+            let odd = _mm256_and_si256(_mm256_srli_epi32::<16>(bits), _mm256_set1_epi32(1));
+            let bias = _mm256_add_epi32(odd, _mm256_set1_epi32(0x7FFF));
+            let rounded = _mm256_srli_epi32::<16>(_mm256_add_epi32(bits, bias));
+            let is_nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(value.0, value.0));
+            let nan = _mm256_set1_epi32(BF16_NAN as i32);
+            let result = _mm256_blendv_epi8(rounded, nan, is_nan);
+            let packed = _mm_packus_epi32(
+                _mm256_castsi256_si128(result),
+                _mm256_extracti128_si256::<1>(result),
+            );
+            _mm_storeu_si128(ptr as *mut __m128i, packed)
+        }
+    }
+
+    impl Lanes<F32x16> for Bf16 {
+        #[inline(always)]
+        unsafe fn load(ptr: *const Self) -> F32x16 {
+            let halves = _mm256_loadu_si256(ptr as *const __m256i);
+            let bits = _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(halves));
+            F32x16(_mm512_castsi512_ps(bits))
+        }
+        #[inline(always)]
+        unsafe fn store(value: F32x16, ptr: *mut Self) {
+            let bits = _mm512_castps_si512(value.0);
+            let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(1));
+            let bias = _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF));
+            let rounded = _mm512_srli_epi32::<16>(_mm512_add_epi32(bits, bias));
+            let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(value.0, value.0);
+            let nan = _mm512_set1_epi32(BF16_NAN as i32);
+            let result = _mm512_mask_blend_epi32(is_nan, rounded, nan);
+            _mm256_storeu_si256(ptr as *mut __m256i, _mm512_cvtepi32_epi16(result))
+        }
+    }
+
+    impl Lanes<F32x8> for F16 {
+        #[inline(always)]
+        unsafe fn load(ptr: *const Self) -> F32x8 {
+            F32x8(_mm256_cvtph_ps(_mm_loadu_si128(ptr as *const __m128i)))
+        }
+        #[inline(always)]
+        unsafe fn store(value: F32x8, ptr: *mut Self) {
+            let halves = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(value.0);
+            _mm_storeu_si128(ptr as *mut __m128i, halves)
+        }
+    }
+
+    impl Lanes<F32x16> for F16 {
+        #[inline(always)]
+        unsafe fn load(ptr: *const Self) -> F32x16 {
+            F32x16(_mm512_cvtph_ps(_mm256_loadu_si256(ptr as *const __m256i)))
+        }
+        #[inline(always)]
+        unsafe fn store(value: F32x16, ptr: *mut Self) {
+            let halves = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(value.0);
+            _mm256_storeu_si256(ptr as *mut __m256i, halves)
+        }
+    }
+}

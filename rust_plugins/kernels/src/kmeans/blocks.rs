@@ -1,0 +1,66 @@
+//! Fixed partition of the samples into blocks of whole chunks.
+//!
+//! Blocks are the unit of parallel work and of partial sums. Their number depends only on the
+//! problem's shape, never on the thread count, and partial sums are combined in block order,
+//! so every result is bit-for-bit the same whatever the size of the thread pool.
+
+use std::ops::Range;
+
+use super::samples::CHUNK;
+
+/// Upper bound on the number of blocks (enough to balance any realistic pool).
+const MAX_BLOCKS: usize = 64;
+/// Upper bound on the elements held by all blocks' partial center sums together.
+const PARTIAL_SUMS_BUDGET: usize = 1 << 22;
+
+/// Splits `0..n` into contiguous ranges of whole chunks. `per_block_state` is the number of
+/// elements each block keeps (for example `k * d + k` partial sums).
+pub fn partition(n: usize, per_block_state: usize) -> Vec<Range<usize>> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let n_chunks = n.div_ceil(CHUNK);
+    let by_memory = (PARTIAL_SUMS_BUDGET / per_block_state.max(1)).max(1);
+    let n_blocks = n_chunks.min(MAX_BLOCKS).min(by_memory).max(1);
+    let chunks_per_block = n_chunks.div_ceil(n_blocks);
+    let rows_per_block = chunks_per_block * CHUNK;
+    (0..n.div_ceil(rows_per_block))
+        .map(|b| b * rows_per_block..((b + 1) * rows_per_block).min(n))
+        .collect()
+}
+
+/// The chunks of one block.
+pub fn chunks(block: Range<usize>) -> impl Iterator<Item = Range<usize>> {
+    block
+        .clone()
+        .step_by(CHUNK)
+        .map(move |s| s..(s + CHUNK).min(block.end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn covers_every_sample_once() {
+        for n in [1, 255, 256, 257, 10_000, 1_000_003] {
+            for state in [1, 1000, 1 << 20] {
+                let blocks = partition(n, state);
+                let mut next = 0;
+                for b in &blocks {
+                    assert_eq!(b.start, next);
+                    assert!(b.end > b.start);
+                    let mut c_next = b.start;
+                    for c in chunks(b.clone()) {
+                        assert_eq!(c.start, c_next);
+                        assert!(c.len() <= CHUNK);
+                        c_next = c.end;
+                    }
+                    assert_eq!(c_next, b.end);
+                    next = b.end;
+                }
+                assert_eq!(next, n);
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Elkan's algorithm: the same iterations as Lloyd, but per-sample upper and per-(sample, center)
+//! lower bounds on distances, maintained through the triangle inequality, skip most distance
+//! computations. Labels, centers and convergence follow scikit-learn's `_k_means_elkan.pyx`.
+
+use rayon::prelude::*;
+
+use super::steps::{self, split_by_blocks, ClusterSums};
+use super::{blocks, check_problem, Event, RunConfig, RunResult, Samples, StopCheck};
+use crate::float::Float;
+use crate::KernelError;
+
+/// Half the distances between centers `(k, k)` and, for each center, the half-distance to its
+/// closest other center.
+fn center_geometry<T: Float>(centers: &[T], k: usize, d: usize) -> (Vec<T>, Vec<T>) {
+    let mut half = vec![T::ZERO; k * k];
+    for a in 0..k {
+        for b in (a + 1)..k {
+            let h =
+                super::linalg::sq_dist(&centers[a * d..(a + 1) * d], &centers[b * d..(b + 1) * d])
+                    .sqrt()
+                    * T::from_f64(0.5);
+            half[a * k + b] = h;
+            half[b * k + a] = h;
+        }
+    }
+    let next = (0..k)
+        .map(|a| {
+            (0..k)
+                .filter(|&b| b != a)
+                .map(|b| half[a * k + b])
+                .fold(T::INFINITY, T::min)
+        })
+        .map(|v| if v == T::INFINITY { T::ZERO } else { v })
+        .collect();
+    (half, next)
+}
+
+struct Bounds<T> {
+    upper: Vec<T>,
+    lower: Vec<T>,
+}
+
+struct Geometry<'a, T> {
+    centers: &'a [T],
+    c_norms: Vec<T>,
+    half: Vec<T>,
+    next: Vec<T>,
+    k: usize,
+    d: usize,
+}
+
+impl<T: Float> Geometry<'_, T> {
+    #[inline]
+    fn dist<S: Samples<T>>(&self, x: &S, i: usize, j: usize) -> T {
+        x.sq_dist(
+            i,
+            &self.centers[j * self.d..(j + 1) * self.d],
+            self.c_norms[j],
+        )
+        .sqrt()
+    }
+}
+
+/// Exact first assignment, skipping centers the triangle inequality rules out.
+fn init_bounds<T: Float, S: Samples<T>>(
+    x: &S,
+    g: &Geometry<T>,
+    labels: &mut [i32],
+    b: &mut Bounds<T>,
+) {
+    let k = g.k;
+    let blocks = blocks::partition(x.n_samples(), 0);
+    let lab = split_by_blocks(labels, &blocks, 1);
+    let up = split_by_blocks(&mut b.upper, &blocks, 1);
+    let low = split_by_blocks(&mut b.lower, &blocks, k);
+    blocks
+        .par_iter()
+        .zip(lab)
+        .zip(up)
+        .zip(low)
+        .for_each(|(((blk, lab), up), low)| {
+            for (r, i) in blk.clone().enumerate() {
+                let lower = &mut low[r * k..(r + 1) * k];
+                let mut best = 0;
+                let mut min_dist = g.dist(x, i, 0);
+                lower[0] = min_dist;
+                for j in 1..k {
+                    if min_dist > g.half[best * k + j] {
+                        let dist = g.dist(x, i, j);
+                        lower[j] = dist;
+                        if dist < min_dist {
+                            min_dist = dist;
+                            best = j;
+                        }
+                    }
+                }
+                lab[r] = best as i32;
+                up[r] = min_dist;
+            }
+        });
+}
+
+/// One Elkan assignment pass (with the cluster sums when `accumulate`). Returns whether a label
+/// changed, and the sums.
+fn assign<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    g: &Geometry<T>,
+    labels: &mut [i32],
+    b: &mut Bounds<T>,
+    accumulate: bool,
+) -> (bool, ClusterSums<T>) {
+    let (k, d) = (g.k, g.d);
+    let state = if accumulate { k * d + k } else { 0 };
+    let blocks = blocks::partition(x.n_samples(), state);
+    let lab = split_by_blocks(labels, &blocks, 1);
+    let up = split_by_blocks(&mut b.upper, &blocks, 1);
+    let low = split_by_blocks(&mut b.lower, &blocks, k);
+    let parts: Vec<(bool, ClusterSums<T>)> = blocks
+        .par_iter()
+        .zip(lab)
+        .zip(up)
+        .zip(low)
+        .map(|(((blk, lab), up), low)| {
+            let mut sums = if accumulate {
+                ClusterSums::zeros(k, d)
+            } else {
+                ClusterSums::zeros(0, 0)
+            };
+            let mut changed = false;
+            for (r, i) in blk.clone().enumerate() {
+                let lower = &mut low[r * k..(r + 1) * k];
+                let old_label = lab[r];
+                let mut label = old_label as usize;
+                let mut upper = up[r];
+                let mut tight = false;
+                if g.next[label] < upper {
+                    for j in 0..k {
+                        if j != label && upper > lower[j] && upper > g.half[label * k + j] {
+                            if !tight {
+                                upper = g.dist(x, i, label);
+                                lower[label] = upper;
+                                tight = true;
+                            }
+                            if upper > lower[j] || upper > g.half[label * k + j] {
+                                let dist = g.dist(x, i, j);
+                                lower[j] = dist;
+                                if dist < upper {
+                                    label = j;
+                                    upper = dist;
+                                }
+                            }
+                        }
+                    }
+                }
+                lab[r] = label as i32;
+                up[r] = upper;
+                changed |= label as i32 != old_label;
+                if accumulate {
+                    let w = sample_weight[i];
+                    x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
+                    sums.weights[label] += w;
+                }
+            }
+            (changed, sums)
+        })
+        .collect();
+    let changed = parts.iter().any(|p| p.0);
+    let sums = ClusterSums::combine(parts.into_iter().map(|p| p.1).collect(), k, d);
+    (changed, sums)
+}
+
+/// Loosens the bounds by how far each center moved.
+fn shift_bounds<T: Float>(labels: &[i32], shift: &[T], b: &mut Bounds<T>, k: usize) {
+    b.upper
+        .par_iter_mut()
+        .zip(labels)
+        .for_each(|(u, &l)| *u += shift[l as usize]);
+    b.lower.par_chunks_mut(k).for_each(|row| {
+        for (lb, &s) in row.iter_mut().zip(shift) {
+            *lb = (*lb - s).max(T::ZERO);
+        }
+    });
+}
+
+pub fn run<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers_init: &[T],
+    config: &RunConfig,
+    stop: StopCheck,
+) -> Result<RunResult<T>, KernelError> {
+    let k = check_problem(x, sample_weight, centers_init)?;
+    let (n, d) = (x.n_samples(), x.n_features());
+    let lower_len = n
+        .checked_mul(k)
+        .ok_or_else(|| KernelError::InvalidArgument("n_samples * n_clusters overflows".into()))?;
+    let mut centers = centers_init.to_vec();
+    let mut labels = vec![-1i32; n];
+    let mut bounds = Bounds {
+        upper: vec![T::ZERO; n],
+        lower: vec![T::ZERO; lower_len],
+    };
+    let mut events = Vec::new();
+    let geometry = |c: &[T]| -> (Vec<T>, Vec<T>, Vec<T>) {
+        let (half, next) = center_geometry(c, k, d);
+        (steps::center_sq_norms(c, d), half, next)
+    };
+    {
+        let (c_norms, half, next) = geometry(&centers);
+        let g = Geometry {
+            centers: &centers,
+            c_norms,
+            half,
+            next,
+            k,
+            d,
+        };
+        init_bounds(x, &g, &mut labels, &mut bounds);
+    }
+    // scikit-learn compares against an all -1 "previous labels" array in the first iteration.
+    let mut labels_before = vec![-1i32; n];
+    let mut strict_convergence = false;
+    let mut n_iter = 0;
+    for iteration in 0..config.max_iter {
+        if stop() {
+            return Err(KernelError::Interrupted);
+        }
+        n_iter = iteration + 1;
+        let (c_norms, half, next) = geometry(&centers);
+        let g = Geometry {
+            centers: &centers,
+            c_norms,
+            half,
+            next,
+            k,
+            d,
+        };
+        let (_, sums) = assign(x, sample_weight, &g, &mut labels, &mut bounds, true);
+        if config.verbose {
+            let inertia = steps::inertia(x, sample_weight, &centers, &labels);
+            events.push(Event::Iteration { iteration, inertia });
+        }
+        let new_centers = steps::update_centers(x, sample_weight, &centers, &labels, sums);
+        let shift = steps::center_shifts(&centers, &new_centers, d);
+        shift_bounds(&labels, &shift, &mut bounds, k);
+        centers = new_centers;
+        if labels == labels_before {
+            events.push(Event::StrictConvergence { iteration });
+            strict_convergence = true;
+            break;
+        }
+        let center_shift: f64 = shift.iter().map(|s| (*s * *s).to_f64()).sum();
+        if center_shift <= config.tol {
+            events.push(Event::ToleranceConvergence {
+                iteration,
+                center_shift,
+                tol: config.tol,
+            });
+            break;
+        }
+        labels_before.copy_from_slice(&labels);
+    }
+    if !strict_convergence {
+        let (c_norms, half, next) = geometry(&centers);
+        let g = Geometry {
+            centers: &centers,
+            c_norms,
+            half,
+            next,
+            k,
+            d,
+        };
+        assign(x, sample_weight, &g, &mut labels, &mut bounds, false);
+    }
+    let inertia = steps::inertia(x, sample_weight, &centers, &labels);
+    Ok(RunResult {
+        labels,
+        inertia,
+        centers,
+        n_iter,
+        events,
+    })
+}

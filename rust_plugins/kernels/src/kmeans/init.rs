@@ -1,0 +1,208 @@
+//! Initial centers: scikit-learn's greedy k-means++ and weighted random sampling.
+
+use rayon::prelude::*;
+
+use super::rng::Rng;
+use super::samples::{Samples, CHUNK};
+use super::{blocks, linalg, steps::split_by_blocks, StopCheck};
+use crate::float::Float;
+use crate::KernelError;
+
+/// Initial centers and the indices of the samples they were taken from.
+pub struct Init<T> {
+    pub centers: Vec<T>,
+    pub indices: Vec<i64>,
+}
+
+fn check<T: Float, S: Samples<T>>(x: &S, sample_weight: &[T], k: usize) -> Result<(), KernelError> {
+    if sample_weight.len() != x.n_samples() {
+        return Err(KernelError::Shape(
+            "sample_weight length differs from n_samples".into(),
+        ));
+    }
+    if k == 0 || k > x.n_samples() {
+        return Err(KernelError::InvalidArgument(format!(
+            "n_clusters={k} must be in [1, n_samples={}]",
+            x.n_samples()
+        )));
+    }
+    if x.n_features() == 0 {
+        return Err(KernelError::Shape("X has no features".into()));
+    }
+    Ok(())
+}
+
+/// Index `i` such that `cumsum[i - 1] < value <= cumsum[i]` (numpy's `searchsorted`, left side),
+/// clipped to the last index.
+fn search_sorted(cumsum: &[f64], value: f64) -> usize {
+    cumsum.partition_point(|&c| c < value).min(cumsum.len() - 1)
+}
+
+fn weighted_cumsum<T: Float>(weights: &[T], values: &[f64]) -> Vec<f64> {
+    let mut acc = 0.0;
+    weights
+        .iter()
+        .zip(values)
+        .map(|(w, v)| {
+            acc += w.to_f64() * v;
+            acc
+        })
+        .collect()
+}
+
+/// Greedy k-means++ (Arthur & Vassilvitskii, with `n_local_trials` candidates per step as in
+/// scikit-learn): each new center is the candidate, sampled proportionally to
+/// `sample_weight * D(x)^2`, that most reduces the potential.
+pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    k: usize,
+    n_local_trials: Option<usize>,
+    seed: u64,
+    stop: StopCheck,
+) -> Result<Init<T>, KernelError> {
+    check(x, sample_weight, k)?;
+    let (n, d) = (x.n_samples(), x.n_features());
+    let trials = n_local_trials
+        .unwrap_or(2 + (k as f64).ln() as usize)
+        .max(1);
+    let mut rng = Rng::new(seed);
+    let x_norms: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| x.row_sq_norm(i).to_f64())
+        .collect();
+
+    let mut centers = vec![T::ZERO; k * d];
+    let mut indices = vec![-1i64; k];
+    let weight_cumsum = weighted_cumsum(sample_weight, &vec![1.0; n]);
+    let first = search_sorted(&weight_cumsum, rng.uniform() * weight_cumsum[n - 1]);
+    x.copy_row(first, &mut centers[..d]);
+    indices[0] = first as i64;
+
+    let mut closest = vec![0.0f64; n];
+    let mut candidate_dist = vec![0.0f64; n * trials];
+    sq_distances_to(x, &x_norms, &centers[..d], &mut closest);
+    let mut potential: f64 = closest
+        .iter()
+        .zip(sample_weight)
+        .map(|(c, w)| c * w.to_f64())
+        .sum();
+    let mut candidate_rows = vec![T::ZERO; trials * d];
+
+    for c in 1..k {
+        if stop() {
+            return Err(KernelError::Interrupted);
+        }
+        let cumsum = weighted_cumsum(sample_weight, &closest);
+        let candidates: Vec<usize> = (0..trials)
+            .map(|_| search_sorted(&cumsum, rng.uniform() * potential))
+            .collect();
+        for (t, &id) in candidates.iter().enumerate() {
+            x.copy_row(id, &mut candidate_rows[t * d..(t + 1) * d]);
+        }
+        sq_distances_to(x, &x_norms, &candidate_rows, &mut candidate_dist);
+        // Potential of each candidate: sum_i w_i * min(closest_i, dist_i(candidate)).
+        let blocks = blocks::partition(n, 0);
+        let partials: Vec<Vec<f64>> = blocks
+            .par_iter()
+            .map(|b| {
+                let mut pot = vec![0.0f64; trials];
+                for i in b.clone() {
+                    let w = sample_weight[i].to_f64();
+                    for (t, p) in pot.iter_mut().enumerate() {
+                        *p += w * candidate_dist[i * trials + t].min(closest[i]);
+                    }
+                }
+                pot
+            })
+            .collect();
+        let mut pots = vec![0.0f64; trials];
+        for p in partials {
+            pots.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+        }
+        let best = (0..trials).fold(0, |best, t| if pots[t] < pots[best] { t } else { best });
+        potential = pots[best];
+        closest
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = v.min(candidate_dist[i * trials + best]));
+        centers[c * d..(c + 1) * d].copy_from_slice(&candidate_rows[best * d..(best + 1) * d]);
+        indices[c] = candidates[best] as i64;
+    }
+    Ok(Init { centers, indices })
+}
+
+/// `out[i * t + j] = ||x_i - y_j||^2` for the `t` rows of `ys`, through the GEMM expansion
+/// `||x||^2 - 2<x, y> + ||y||^2` (clipped at 0), as scikit-learn's `euclidean_distances`.
+fn sq_distances_to<T: Float, S: Samples<T>>(x: &S, x_norms: &[f64], ys: &[T], out: &mut [f64]) {
+    let d = x.n_features();
+    let t = ys.len() / d;
+    let y_norms: Vec<f64> = ys
+        .chunks_exact(d)
+        .map(|y| linalg::sq_norm(y).to_f64())
+        .collect();
+    let ys_t = linalg::transpose(ys, t, d);
+    let blocks = blocks::partition(x.n_samples(), 0);
+    let slices = split_by_blocks(out, &blocks, t);
+    blocks.par_iter().zip(slices).for_each(|(b, rows)| {
+        let mut dots = vec![T::ZERO; CHUNK * t];
+        for chunk in super::blocks::chunks(b.clone()) {
+            let m = chunk.len();
+            x.dot_centers(chunk.start, m, ys, &ys_t, &mut dots[..m * t]);
+            for r in 0..m {
+                let i = chunk.start + r;
+                for j in 0..t {
+                    let v = x_norms[i] + y_norms[j] - 2.0 * dots[r * t + j].to_f64();
+                    rows[(i - b.start) * t + j] = v.max(0.0);
+                }
+            }
+        }
+    });
+}
+
+/// `k` distinct samples drawn without replacement with probabilities proportional to
+/// `sample_weight` (Efraimidis–Spirakis keys), for `init='random'`.
+pub fn random_init<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    k: usize,
+    seed: u64,
+) -> Result<Init<T>, KernelError> {
+    check(x, sample_weight, k)?;
+    let d = x.n_features();
+    let positive = sample_weight.iter().filter(|w| **w > T::ZERO).count();
+    if positive < k {
+        return Err(KernelError::InvalidArgument(
+            "Fewer non-zero entries in p than size".into(),
+        ));
+    }
+    let mut rng = Rng::new(seed);
+    // key = u^(1/w) ranks samples; compare log(u)/w to stay in range.
+    let mut keyed: Vec<(f64, usize)> = sample_weight
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let u = rng.uniform().max(f64::MIN_POSITIVE);
+            let w = w.to_f64();
+            (
+                if w > 0.0 {
+                    u.ln() / w
+                } else {
+                    f64::NEG_INFINITY
+                },
+                i,
+            )
+        })
+        .collect();
+    keyed.select_nth_unstable_by(k - 1, |a, b| {
+        b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1))
+    });
+    let mut chosen: Vec<(f64, usize)> = keyed[..k].to_vec();
+    chosen.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
+    let mut centers = vec![T::ZERO; k * d];
+    let indices = chosen.iter().map(|&(_, i)| i as i64).collect();
+    for (c, &(_, i)) in chosen.iter().enumerate() {
+        x.copy_row(i, &mut centers[c * d..(c + 1) * d]);
+    }
+    Ok(Init { centers, indices })
+}

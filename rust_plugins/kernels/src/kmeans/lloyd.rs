@@ -1,0 +1,65 @@
+//! Lloyd's algorithm, with scikit-learn's convergence rules: stop when the labels did not change
+//! (strict convergence) or when the squared center shift is within `tol`.
+
+use super::steps::{self, assign};
+use super::{check_problem, Event, RunConfig, RunResult, Samples, StopCheck};
+use crate::float::Float;
+use crate::KernelError;
+
+pub fn run<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers_init: &[T],
+    config: &RunConfig,
+    stop: StopCheck,
+) -> Result<RunResult<T>, KernelError> {
+    check_problem(x, sample_weight, centers_init)?;
+    let d = x.n_features();
+    let n = x.n_samples();
+    let mut centers = centers_init.to_vec();
+    let mut labels = vec![-1i32; n];
+    let mut events = Vec::new();
+    let mut strict_convergence = false;
+    let mut n_iter = 0;
+    for iteration in 0..config.max_iter {
+        if stop() {
+            return Err(KernelError::Interrupted);
+        }
+        n_iter = iteration + 1;
+        let (changed, sums) = assign(x, sample_weight, &centers, &mut labels, true);
+        if config.verbose {
+            let inertia = steps::inertia(x, sample_weight, &centers, &labels);
+            events.push(Event::Iteration { iteration, inertia });
+        }
+        let new_centers = steps::update_centers(x, sample_weight, &centers, &labels, sums);
+        let shift = steps::center_shifts(&centers, &new_centers, d);
+        centers = new_centers;
+        // Labels start at -1, so the first iteration always counts as a change.
+        if !changed {
+            events.push(Event::StrictConvergence { iteration });
+            strict_convergence = true;
+            break;
+        }
+        let center_shift: f64 = shift.iter().map(|s| (*s * *s).to_f64()).sum();
+        if center_shift <= config.tol {
+            events.push(Event::ToleranceConvergence {
+                iteration,
+                center_shift,
+                tol: config.tol,
+            });
+            break;
+        }
+    }
+    if !strict_convergence {
+        // Re-run the E-step so that the labels match the final centers.
+        assign(x, sample_weight, &centers, &mut labels, false);
+    }
+    let inertia = steps::inertia(x, sample_weight, &centers, &labels);
+    Ok(RunResult {
+        labels,
+        inertia,
+        centers,
+        n_iter,
+        events,
+    })
+}

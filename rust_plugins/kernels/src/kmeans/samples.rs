@@ -1,0 +1,193 @@
+//! Read access to the samples matrix, dense (row-major) or CSR, behind one trait so that
+//! every k-means algorithm is written once.
+
+use crate::float::Float;
+use crate::KernelError;
+
+/// Number of samples handled together: bounds the size of the distance block (fits in cache)
+/// and is the unit of parallel work, as in scikit-learn's Cython kernels.
+pub const CHUNK: usize = 256;
+
+/// Row-oriented view of a samples matrix.
+pub trait Samples<T: Float>: Sync {
+    fn n_samples(&self) -> usize;
+    fn n_features(&self) -> usize;
+
+    /// `out[i * k + j] = <x_{start+i}, c_j>` for the rows `start..start+m` and all `k` centers.
+    /// `centers` is row-major `(k, d)`; `centers_t` is the same matrix transposed `(d, k)`.
+    fn dot_centers(&self, start: usize, m: usize, centers: &[T], centers_t: &[T], out: &mut [T]);
+
+    /// Squared euclidean norm of one row.
+    fn row_sq_norm(&self, i: usize) -> T;
+
+    /// `||x_i - c||^2` computed the numerically careful way for this storage.
+    fn sq_dist(&self, i: usize, center: &[T], center_sq_norm: T) -> T;
+
+    /// `acc += w * x_i`
+    fn add_scaled_row(&self, i: usize, w: T, acc: &mut [T]);
+
+    /// `dst = x_i` (densified).
+    fn copy_row(&self, i: usize, dst: &mut [T]);
+}
+
+/// A C-contiguous `(n, d)` matrix.
+pub struct Dense<'a, T> {
+    data: &'a [T],
+    n: usize,
+    d: usize,
+}
+
+impl<'a, T: Float> Dense<'a, T> {
+    pub fn new(data: &'a [T], n: usize, d: usize) -> Result<Self, KernelError> {
+        if n.checked_mul(d) != Some(data.len()) {
+            return Err(KernelError::Shape(format!(
+                "dense buffer of length {} is not ({n}, {d})",
+                data.len()
+            )));
+        }
+        Ok(Self { data, n, d })
+    }
+
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> &[T] {
+        &self.data[i * self.d..(i + 1) * self.d]
+    }
+}
+
+impl<T: Float> Samples<T> for Dense<'_, T> {
+    fn n_samples(&self) -> usize {
+        self.n
+    }
+    fn n_features(&self) -> usize {
+        self.d
+    }
+
+    fn dot_centers(&self, start: usize, m: usize, centers: &[T], _centers_t: &[T], out: &mut [T]) {
+        let d = self.d;
+        let k = centers.len() / d.max(1);
+        let rows = &self.data[start * d..(start + m) * d];
+        crate::kmeans::linalg::gemm_abt(m, k, d, rows, centers, out);
+    }
+
+    fn row_sq_norm(&self, i: usize) -> T {
+        crate::kmeans::linalg::sq_norm(self.row(i))
+    }
+
+    fn sq_dist(&self, i: usize, center: &[T], _center_sq_norm: T) -> T {
+        crate::kmeans::linalg::sq_dist(self.row(i), center)
+    }
+
+    fn add_scaled_row(&self, i: usize, w: T, acc: &mut [T]) {
+        for (a, &x) in acc.iter_mut().zip(self.row(i)) {
+            *a += w * x;
+        }
+    }
+
+    fn copy_row(&self, i: usize, dst: &mut [T]) {
+        dst.copy_from_slice(self.row(i));
+    }
+}
+
+/// A CSR matrix with `i32` or `i64` indices already widened to `usize` bounds-checked offsets.
+pub struct Csr<'a, T> {
+    data: &'a [T],
+    indices: &'a [i32],
+    indptr: &'a [i64],
+    n: usize,
+    d: usize,
+}
+
+impl<'a, T: Float> Csr<'a, T> {
+    /// Validates the structure once so the hot loops can index without surprises.
+    pub fn new(
+        data: &'a [T],
+        indices: &'a [i32],
+        indptr: &'a [i64],
+        n: usize,
+        d: usize,
+    ) -> Result<Self, KernelError> {
+        let bad = |msg: &str| Err(KernelError::Shape(format!("invalid CSR matrix: {msg}")));
+        if indptr.len() != n + 1 || data.len() != indices.len() {
+            return bad("indptr/indices/data lengths disagree with the shape");
+        }
+        if indptr[0] != 0 || indptr[n] as usize != data.len() {
+            return bad("indptr does not span the data");
+        }
+        if indptr.windows(2).any(|w| w[1] < w[0]) {
+            return bad("indptr is not non-decreasing");
+        }
+        if indices.iter().any(|&j| j < 0 || j as usize >= d) {
+            return bad("column index out of range");
+        }
+        Ok(Self {
+            data,
+            indices,
+            indptr,
+            n,
+            d,
+        })
+    }
+
+    #[inline(always)]
+    fn row(&self, i: usize) -> (&[i32], &[T]) {
+        let (a, b) = (self.indptr[i] as usize, self.indptr[i + 1] as usize);
+        (&self.indices[a..b], &self.data[a..b])
+    }
+}
+
+impl<T: Float> Samples<T> for Csr<'_, T> {
+    fn n_samples(&self) -> usize {
+        self.n
+    }
+    fn n_features(&self) -> usize {
+        self.d
+    }
+
+    fn dot_centers(&self, start: usize, m: usize, _centers: &[T], centers_t: &[T], out: &mut [T]) {
+        // Walk each row's non-zeros once and accumulate into all k dot products:
+        // the transposed centers make the inner loop contiguous (and vectorisable).
+        let k = out.len() / m.max(1);
+        for r in 0..m {
+            let acc = &mut out[r * k..(r + 1) * k];
+            acc.iter_mut().for_each(|a| *a = T::ZERO);
+            let (idx, vals) = self.row(start + r);
+            for (&j, &v) in idx.iter().zip(vals) {
+                let ct = &centers_t[j as usize * k..(j as usize + 1) * k];
+                for (a, &c) in acc.iter_mut().zip(ct) {
+                    *a += v * c;
+                }
+            }
+        }
+    }
+
+    fn row_sq_norm(&self, i: usize) -> T {
+        self.row(i).1.iter().map(|&v| v * v).sum()
+    }
+
+    fn sq_dist(&self, i: usize, center: &[T], center_sq_norm: T) -> T {
+        // Same expansion as scikit-learn's sparse kernels: ||x||^2 - 2<x, c> + ||c||^2, clipped at 0.
+        let (idx, vals) = self.row(i);
+        let mut dot = T::ZERO;
+        let mut norm = T::ZERO;
+        for (&j, &v) in idx.iter().zip(vals) {
+            dot += v * center[j as usize];
+            norm += v * v;
+        }
+        (norm - dot - dot + center_sq_norm).max(T::ZERO)
+    }
+
+    fn add_scaled_row(&self, i: usize, w: T, acc: &mut [T]) {
+        let (idx, vals) = self.row(i);
+        for (&j, &v) in idx.iter().zip(vals) {
+            acc[j as usize] += w * v;
+        }
+    }
+
+    fn copy_row(&self, i: usize, dst: &mut [T]) {
+        dst.iter_mut().for_each(|v| *v = T::ZERO);
+        let (idx, vals) = self.row(i);
+        for (&j, &v) in idx.iter().zip(vals) {
+            dst[j as usize] = v;
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The building blocks shared by Lloyd and Elkan: the assignment step, the center update
+//! (with relocation of empty clusters), center shifts and the inertia.
+
+use rayon::prelude::*;
+use std::ops::Range;
+
+use super::blocks;
+use super::linalg;
+use super::samples::{Samples, CHUNK};
+use crate::float::Float;
+
+/// Splits `labels` into the mutable slices that match `blocks`.
+pub fn split_by_blocks<'a, V>(
+    mut values: &'a mut [V],
+    blocks: &[Range<usize>],
+    width: usize,
+) -> Vec<&'a mut [V]> {
+    let mut out = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let (head, tail) = values.split_at_mut(b.len() * width);
+        out.push(head);
+        values = tail;
+    }
+    out
+}
+
+/// Squared norms of the `k` centers (rows of a `(k, d)` matrix).
+pub fn center_sq_norms<T: Float>(centers: &[T], d: usize) -> Vec<T> {
+    if d == 0 {
+        return vec![T::ZERO; centers.len()];
+    }
+    centers.chunks_exact(d).map(linalg::sq_norm).collect()
+}
+
+/// Weighted per-cluster sums of the samples, the E-step's contribution to the M-step.
+pub struct ClusterSums<T> {
+    pub sums: Vec<T>,
+    pub weights: Vec<T>,
+}
+
+impl<T: Float> ClusterSums<T> {
+    pub fn zeros(k: usize, d: usize) -> Self {
+        Self {
+            sums: vec![T::ZERO; k * d],
+            weights: vec![T::ZERO; k],
+        }
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.sums
+            .iter_mut()
+            .zip(&other.sums)
+            .for_each(|(a, &b)| *a += b);
+        self.weights
+            .iter_mut()
+            .zip(&other.weights)
+            .for_each(|(a, &b)| *a += b);
+    }
+
+    /// Combines block partial sums in block order (deterministic).
+    pub fn combine(parts: Vec<Self>, k: usize, d: usize) -> Self {
+        let mut it = parts.into_iter();
+        let mut total = it.next().unwrap_or_else(|| Self::zeros(k, d));
+        for p in it {
+            total.add(&p);
+        }
+        total
+    }
+}
+
+/// Index of the smallest value, the first one on ties (as scikit-learn's kernels).
+#[inline(always)]
+pub fn argmin<T: Float>(values: &[T]) -> (usize, T) {
+    let mut best = 0;
+    let mut best_val = values[0];
+    for (j, &v) in values.iter().enumerate().skip(1) {
+        if v < best_val {
+            best_val = v;
+            best = j;
+        }
+    }
+    (best, best_val)
+}
+
+/// Assigns every sample to its closest center (Lloyd's E-step, blocked and fused with the
+/// accumulation of the weighted cluster sums when `accumulate` is set).
+/// Returns whether any label changed, and the sums.
+pub fn assign<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers: &[T],
+    labels: &mut [i32],
+    accumulate: bool,
+) -> (bool, ClusterSums<T>) {
+    let d = x.n_features();
+    let k = centers.len() / d.max(1);
+    let c_norms = center_sq_norms(centers, d);
+    let centers_t = linalg::transpose(centers, k, d);
+    let state = if accumulate { k * d + k } else { 0 };
+    let blocks = blocks::partition(x.n_samples(), state);
+    let label_slices = split_by_blocks(labels, &blocks, 1);
+    let parts: Vec<(bool, ClusterSums<T>)> = blocks
+        .par_iter()
+        .zip(label_slices)
+        .map(|(block, block_labels)| {
+            let mut sums = if accumulate {
+                ClusterSums::zeros(k, d)
+            } else {
+                ClusterSums::zeros(0, 0)
+            };
+            let mut dots = vec![T::ZERO; CHUNK * k];
+            let mut changed = false;
+            for chunk in blocks::chunks(block.clone()) {
+                let m = chunk.len();
+                x.dot_centers(chunk.start, m, centers, &centers_t, &mut dots[..m * k]);
+                for r in 0..m {
+                    let row = &mut dots[r * k..(r + 1) * k];
+                    for (v, &cn) in row.iter_mut().zip(&c_norms) {
+                        *v = cn - (*v + *v);
+                    }
+                    let (label, _) = argmin(row);
+                    let i = chunk.start + r;
+                    let slot = &mut block_labels[i - block.start];
+                    changed |= *slot != label as i32;
+                    *slot = label as i32;
+                    if accumulate {
+                        let w = sample_weight[i];
+                        x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
+                        sums.weights[label] += w;
+                    }
+                }
+            }
+            (changed, sums)
+        })
+        .collect();
+    let changed = parts.iter().any(|p| p.0);
+    let sums = if accumulate {
+        ClusterSums::combine(parts.into_iter().map(|p| p.1).collect(), k, d)
+    } else {
+        ClusterSums::zeros(0, 0)
+    };
+    (changed, sums)
+}
+
+/// Turns cluster sums into new centers: relocates empty clusters to the samples farthest from
+/// their current center (as scikit-learn does), then divides by the cluster weights.
+/// `centers_old` is used for the relocation distances; returns the new `(k, d)` centers.
+pub fn update_centers<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers_old: &[T],
+    labels: &[i32],
+    mut sums: ClusterSums<T>,
+) -> Vec<T> {
+    let d = x.n_features();
+    let k = sums.weights.len();
+    let empty: Vec<usize> = (0..k).filter(|&j| sums.weights[j] == T::ZERO).collect();
+    if !empty.is_empty() {
+        relocate_empty_clusters(x, sample_weight, centers_old, labels, &empty, &mut sums);
+    }
+    let mut centers = sums.sums;
+    for j in 0..k {
+        if sums.weights[j] > T::ZERO {
+            let alpha = T::ONE / sums.weights[j];
+            centers[j * d..(j + 1) * d]
+                .iter_mut()
+                .for_each(|v| *v *= alpha);
+        }
+    }
+    centers
+}
+
+fn relocate_empty_clusters<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers_old: &[T],
+    labels: &[i32],
+    empty: &[usize],
+    sums: &mut ClusterSums<T>,
+) {
+    let d = x.n_features();
+    let c_norms = center_sq_norms(centers_old, d);
+    let dist: Vec<T> = (0..x.n_samples())
+        .into_par_iter()
+        .map(|i| {
+            let l = labels[i] as usize;
+            x.sq_dist(i, &centers_old[l * d..(l + 1) * d], c_norms[l])
+        })
+        .collect();
+    // The farthest samples, farthest first; index breaks ties so the choice is deterministic.
+    let mut order: Vec<usize> = (0..dist.len()).collect();
+    let n_far = empty.len().min(order.len());
+    let cmp = |a: &usize, b: &usize| {
+        dist[*b]
+            .partial_cmp(&dist[*a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(b))
+    };
+    if n_far < order.len() {
+        order.select_nth_unstable_by(n_far, cmp);
+    }
+    order.truncate(n_far);
+    order.sort_by(cmp);
+    let mut row = vec![T::ZERO; d];
+    for (&new_id, &far) in empty.iter().zip(&order) {
+        let w = sample_weight[far];
+        let old_id = labels[far] as usize;
+        x.copy_row(far, &mut row);
+        for f in 0..d {
+            sums.sums[old_id * d + f] -= row[f] * w;
+            sums.sums[new_id * d + f] = row[f] * w;
+        }
+        sums.weights[new_id] = w;
+        sums.weights[old_id] -= w;
+    }
+}
+
+/// Euclidean distance each center moved.
+pub fn center_shifts<T: Float>(old: &[T], new: &[T], d: usize) -> Vec<T> {
+    if d == 0 {
+        return vec![T::ZERO; old.len()];
+    }
+    old.chunks_exact(d)
+        .zip(new.chunks_exact(d))
+        .map(|(a, b)| linalg::sq_dist(a, b).sqrt())
+        .collect()
+}
+
+/// Sum of squared distances of samples to their assigned centers, weighted.
+pub fn inertia<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers: &[T],
+    labels: &[i32],
+) -> f64 {
+    let d = x.n_features();
+    let c_norms = center_sq_norms(centers, d);
+    let blocks = blocks::partition(x.n_samples(), 0);
+    let parts: Vec<f64> = blocks
+        .par_iter()
+        .map(|b| {
+            let mut s = 0.0f64;
+            for i in b.clone() {
+                let l = labels[i] as usize;
+                let sq = x.sq_dist(i, &centers[l * d..(l + 1) * d], c_norms[l]);
+                s += (sq * sample_weight[i]).to_f64();
+            }
+            s
+        })
+        .collect();
+    parts.into_iter().sum()
+}
+
+/// Euclidean distances `(n, k)` from every sample to every center (`KMeans.transform`).
+pub fn distances<T: Float, S: Samples<T>>(x: &S, centers: &[T], out: &mut [T]) {
+    let d = x.n_features();
+    let k = out.len() / x.n_samples().max(1);
+    let c_norms = center_sq_norms(centers, d);
+    let blocks = blocks::partition(x.n_samples(), 0);
+    let slices = split_by_blocks(out, &blocks, k);
+    blocks.par_iter().zip(slices).for_each(|(b, rows)| {
+        for (r, i) in b.clone().enumerate() {
+            for j in 0..k {
+                rows[r * k + j] = x
+                    .sq_dist(i, &centers[j * d..(j + 1) * d], c_norms[j])
+                    .sqrt();
+            }
+        }
+    });
+}

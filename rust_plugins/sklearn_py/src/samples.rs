@@ -1,0 +1,75 @@
+//! Conversion of the Python-side samples (a C-contiguous 2-D array, or a CSR matrix passed as
+//! the tuple `(data, indices, indptr, n_samples, n_features)`) into kernel views.
+
+use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+/// Borrowed NumPy buffers kept alive (and read-only) while Rust works on them.
+pub enum SamplesArg<'py, T: Element> {
+    Dense(PyReadonlyArray2<'py, T>),
+    Csr {
+        data: PyReadonlyArray1<'py, T>,
+        indices: PyReadonlyArray1<'py, i32>,
+        indptr: PyReadonlyArray1<'py, i64>,
+        n_samples: usize,
+        n_features: usize,
+    },
+}
+
+impl<'py, T: Element> SamplesArg<'py, T> {
+    pub fn extract(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(t) = obj.cast::<PyTuple>() {
+            let (data, indices, indptr, n_samples, n_features) = t.extract()?;
+            return Ok(Self::Csr {
+                data,
+                indices,
+                indptr,
+                n_samples,
+                n_features,
+            });
+        }
+        Ok(Self::Dense(obj.extract()?))
+    }
+}
+
+pub fn slice<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err("expected a contiguous 1-D array"))
+}
+
+/// Runs `$body` with `$s` bound to a `kernels::kmeans::Dense` or `Csr` view of `$arg`.
+#[macro_export]
+macro_rules! with_samples {
+    ($arg:expr, |$s:ident| $body:expr) => {
+        match &$arg {
+            $crate::samples::SamplesArg::Dense(a) => {
+                let shape = a.shape();
+                let data = a.as_slice().map_err(|_| {
+                    pyo3::exceptions::PyValueError::new_err("X must be C-contiguous")
+                })?;
+                let $s = kernels::kmeans::Dense::new(data, shape[0], shape[1])
+                    .map_err($crate::to_py_err)?;
+                $body
+            }
+            $crate::samples::SamplesArg::Csr {
+                data,
+                indices,
+                indptr,
+                n_samples,
+                n_features,
+            } => {
+                let $s = kernels::kmeans::Csr::new(
+                    $crate::samples::slice(data)?,
+                    $crate::samples::slice(indices)?,
+                    $crate::samples::slice(indptr)?,
+                    *n_samples,
+                    *n_features,
+                )
+                .map_err($crate::to_py_err)?;
+                $body
+            }
+        }
+    };
+}

@@ -1,0 +1,57 @@
+//! The module's rayon pools. Each call asks for the number of threads scikit-learn would use
+//! (`_openmp_effective_n_threads()`), capped by the limit that threadpoolctl sets through the
+//! exported C functions below, so `threadpool_limits(1)` applies to sklearn_rs too.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+/// Thread limit set by threadpoolctl; 0 means "no limit".
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+
+/// The pool to run one call on: `requested` threads, capped by the threadpoolctl limit.
+pub fn pool(requested: usize) -> Result<Arc<ThreadPool>, String> {
+    let limit = LIMIT.load(Ordering::Relaxed);
+    let n = if limit > 0 {
+        requested.min(limit)
+    } else {
+        requested
+    }
+    .max(1);
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|e| e.to_string())?;
+    if let Some(p) = pools.get(&n) {
+        return Ok(p.clone());
+    }
+    let p = Arc::new(
+        ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("sklearn_rs-{i}"))
+            .build()
+            .map_err(|e| e.to_string())?,
+    );
+    pools.insert(n, p.clone());
+    Ok(p)
+}
+
+/// For threadpoolctl: the current limit (the CPU count when none is set).
+#[no_mangle]
+pub extern "C" fn sklearn_rs_get_num_threads() -> i32 {
+    match LIMIT.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1) as i32,
+        n => n as i32,
+    }
+}
+
+/// For threadpoolctl: sets the limit (values below 1 mean 1).
+#[no_mangle]
+pub extern "C" fn sklearn_rs_set_num_threads(n: i32) {
+    LIMIT.store(n.max(1) as usize, Ordering::Relaxed);
+}

@@ -1,0 +1,13 @@
+"""scikit-learn-compatible estimators whose numerics are written in Rust.
+
+``from sklearn_rs import KMeans`` is a drop-in replacement for
+``sklearn.cluster.KMeans``: same parameters, attributes, methods, warnings and errors.
+"""
+
+from sklearn_rs import _threads
+from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
+
+__all__ = ["KMeans", "k_means", "kmeans_plusplus"]
+__version__ = "0.1.0"
+
+_threads.register_threadpoolctl_controller()
