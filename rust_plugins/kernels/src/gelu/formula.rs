@@ -91,7 +91,7 @@ f64_precision!(f64);
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::super::simd::{F32x16, F32x8, F64x4, F64x8};
-    use super::{reduce, Precision, Vector, C1, C2};
+    use super::{reduce, Precision, Vector};
     f32_precision!(F32x8);
     f32_precision!(F32x16);
     f64_precision!(F64x4);
@@ -123,7 +123,7 @@ unsafe fn parts<V: Precision>(x: V) -> Parts<V> {
 #[inline(always)]
 pub(crate) unsafe fn forward<V: Precision>(x: V) -> V {
     let Parts { e, .. } = parts(x);
-    let y = x.div(e.add(V::from_f64(1.0)));
+    let y = x.mul(e.add(V::from_f64(1.0)).recip());
     x.where_less(V::from_f64(-V::SATURATION), V::from_f64(-0.0), y)
 }
 
@@ -132,7 +132,7 @@ pub(crate) unsafe fn forward<V: Precision>(x: V) -> V {
 pub(crate) unsafe fn derivative<V: Precision>(x: V) -> V {
     let Parts { x: xc, x2, e } = parts(x);
     let one = V::from_f64(1.0);
-    let sigma = one.div(e.add(one));
+    let sigma = e.add(one).recip();
     let dz = x2.mul_add(V::from_f64(3.0 * C2), V::from_f64(C1));
     let g = sigma.mul(xc.mul(dz).mul(e).mul_add(sigma, one));
     x.where_less(V::from_f64(-V::SATURATION), V::from_f64(0.0), g)
@@ -150,7 +150,7 @@ pub(crate) unsafe fn backward<V: Precision>(grad: V, x: V) -> V {
 pub(crate) unsafe fn second_derivative<V: Precision>(x: V) -> V {
     let Parts { x: xc, x2, e } = parts(x);
     let one = V::from_f64(1.0);
-    let sigma = one.div(e.add(one));
+    let sigma = e.add(one).recip();
     let dsigma = e.mul(sigma).mul(sigma);
     let dz = x2.mul_add(V::from_f64(3.0 * C2), V::from_f64(C1));
     let one_minus_2sigma = sigma.mul_add(V::from_f64(-2.0), one);

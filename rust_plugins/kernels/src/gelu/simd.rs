@@ -13,12 +13,13 @@ pub(crate) trait Vector: Copy {
     type Elem: Copy;
     const LANES: usize;
 
-    unsafe fn splat(value: Self::Elem) -> Self;
     unsafe fn from_f64(value: f64) -> Self;
     unsafe fn add(self, other: Self) -> Self;
     unsafe fn sub(self, other: Self) -> Self;
     unsafe fn mul(self, other: Self) -> Self;
-    unsafe fn div(self, other: Self) -> Self;
+    /// 1 / self to within about an ulp (division, or an estimate refined by Newton steps where
+    /// division is slow).
+    unsafe fn recip(self) -> Self;
     /// `self * b + c`, fused where the instruction set has FMA.
     unsafe fn mul_add(self, b: Self, c: Self) -> Self;
     /// `max(bound, self)`, but NaN when `self` is NaN.
@@ -48,10 +49,6 @@ macro_rules! scalar_vector {
             type Elem = $t;
             const LANES: usize = 1;
             #[inline(always)]
-            unsafe fn splat(value: $t) -> Self {
-                value
-            }
-            #[inline(always)]
             unsafe fn from_f64(value: f64) -> Self {
                 value as $t
             }
@@ -68,8 +65,8 @@ macro_rules! scalar_vector {
                 self * other
             }
             #[inline(always)]
-            unsafe fn div(self, other: Self) -> Self {
-                self / other
+            unsafe fn recip(self) -> Self {
+                1.0 / self
             }
             #[inline(always)]
             unsafe fn mul_add(self, b: Self, c: Self) -> Self {
@@ -176,7 +173,8 @@ mod x86 {
         (
             $name:ident, $reg:ty, $elem:ty, $lanes:expr,
             set1: $set1:ident, add: $add:ident, sub: $sub:ident, mul: $mul:ident,
-            div: $div:ident, fma: $fma:ident, max: $max:ident, min: $min:ident,
+            fma: $fma:ident, max: $max:ident, min: $min:ident,
+            recip: |$q:ident| $recip:expr,
             select: |$a:ident, $limit:ident, $value:ident, $otherwise:ident| $select:expr,
             round: |$r:ident| $round:expr,
             scale: |$s:ident, $n:ident| $scale:expr $(,)?
@@ -188,10 +186,6 @@ mod x86 {
             impl Vector for $name {
                 type Elem = $elem;
                 const LANES: usize = $lanes;
-                #[inline(always)]
-                unsafe fn splat(value: $elem) -> Self {
-                    Self($set1(value))
-                }
                 #[inline(always)]
                 unsafe fn from_f64(value: f64) -> Self {
                     Self($set1(value as $elem))
@@ -209,12 +203,13 @@ mod x86 {
                     Self($mul(self.0, other.0))
                 }
                 #[inline(always)]
-                unsafe fn div(self, other: Self) -> Self {
-                    Self($div(self.0, other.0))
-                }
-                #[inline(always)]
                 unsafe fn mul_add(self, b: Self, c: Self) -> Self {
                     Self($fma(self.0, b.0, c.0))
+                }
+                #[inline(always)]
+                unsafe fn recip(self) -> Self {
+                    let $q = self.0;
+                    Self($recip)
                 }
                 // x86 max/min return their second operand when either is NaN.
                 #[inline(always)]
@@ -246,10 +241,22 @@ mod x86 {
 
     const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 
+    /// One Newton-Raphson step for 1/d from the estimate r: r + r·(1 − d·r); doubles the bits.
+    #[inline(always)]
+    unsafe fn newton_step_ps(d: __m512, r: __m512) -> __m512 {
+        _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0)), r)
+    }
+
+    #[inline(always)]
+    unsafe fn newton_step_pd(d: __m512d, r: __m512d) -> __m512d {
+        _mm512_fmadd_pd(r, _mm512_fnmadd_pd(d, r, _mm512_set1_pd(1.0)), r)
+    }
+
     x86_vector!(
         F32x8, __m256, f32, 8,
         set1: _mm256_set1_ps, add: _mm256_add_ps, sub: _mm256_sub_ps, mul: _mm256_mul_ps,
-        div: _mm256_div_ps, fma: _mm256_fmadd_ps, max: _mm256_max_ps, min: _mm256_min_ps,
+        fma: _mm256_fmadd_ps, max: _mm256_max_ps, min: _mm256_min_ps,
+        recip: |d| _mm256_div_ps(_mm256_set1_ps(1.0), d),
         select: |a, limit, value, otherwise|
             _mm256_blendv_ps(otherwise, value, _mm256_cmp_ps::<_CMP_LT_OQ>(a, limit)),
         round: |r| _mm256_round_ps::<NEAREST>(r),
@@ -264,7 +271,8 @@ mod x86 {
     x86_vector!(
         F64x4, __m256d, f64, 4,
         set1: _mm256_set1_pd, add: _mm256_add_pd, sub: _mm256_sub_pd, mul: _mm256_mul_pd,
-        div: _mm256_div_pd, fma: _mm256_fmadd_pd, max: _mm256_max_pd, min: _mm256_min_pd,
+        fma: _mm256_fmadd_pd, max: _mm256_max_pd, min: _mm256_min_pd,
+        recip: |d| _mm256_div_pd(_mm256_set1_pd(1.0), d),
         select: |a, limit, value, otherwise|
             _mm256_blendv_pd(otherwise, value, _mm256_cmp_pd::<_CMP_LT_OQ>(a, limit)),
         round: |r| _mm256_round_pd::<NEAREST>(r),
@@ -278,7 +286,9 @@ mod x86 {
     x86_vector!(
         F32x16, __m512, f32, 16,
         set1: _mm512_set1_ps, add: _mm512_add_ps, sub: _mm512_sub_ps, mul: _mm512_mul_ps,
-        div: _mm512_div_ps, fma: _mm512_fmadd_ps, max: _mm512_max_ps, min: _mm512_min_ps,
+        fma: _mm512_fmadd_ps, max: _mm512_max_ps, min: _mm512_min_ps,
+        // 512-bit division is slow: a 14-bit estimate and one Newton step reach ~1 ulp.
+        recip: |d| newton_step_ps(d, _mm512_rcp14_ps(d)),
         select: |a, limit, value, otherwise|
             _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, limit), otherwise, value),
         round: |r| _mm512_roundscale_ps::<NEAREST>(r),
@@ -288,7 +298,8 @@ mod x86 {
     x86_vector!(
         F64x8, __m512d, f64, 8,
         set1: _mm512_set1_pd, add: _mm512_add_pd, sub: _mm512_sub_pd, mul: _mm512_mul_pd,
-        div: _mm512_div_pd, fma: _mm512_fmadd_pd, max: _mm512_max_pd, min: _mm512_min_pd,
+        fma: _mm512_fmadd_pd, max: _mm512_max_pd, min: _mm512_min_pd,
+        recip: |d| newton_step_pd(d, newton_step_pd(d, _mm512_rcp14_pd(d))),
         select: |a, limit, value, otherwise|
             _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, limit), otherwise, value),
         round: |r| _mm512_roundscale_pd::<NEAREST>(r),

@@ -1,0 +1,33 @@
+//! `torch_rs._C`: registers the `rs::` operators with PyTorch's dispatcher.
+//!
+//! Importing the module runs the static `TORCH_LIBRARY` registration of the C++ shim
+//! (csrc/ops.cpp), whose CPU kernels call the Rust entry points in [`ffi`]. Python never runs
+//! per call. `torch` must be imported first so that libtorch is already loaded.
+
+mod error;
+mod ffi;
+mod gelu_ops;
+mod strided;
+mod tensors;
+mod threads;
+
+use pyo3::prelude::*;
+
+/// The vector instruction set the kernels use on this CPU ("avx512", "avx2" or "portable").
+#[pyfunction]
+fn cpu_capability() -> &'static str {
+    kernels::gelu::Isa::detect().name()
+}
+
+/// Tensors with fewer elements than this run on the calling thread only.
+#[pyfunction]
+fn parallel_min_elements() -> usize {
+    threads::PARALLEL_MIN_ELEMENTS
+}
+
+#[pymodule]
+fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(cpu_capability, m)?)?;
+    m.add_function(wrap_pyfunction!(parallel_min_elements, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,20 @@
+"""PyTorch operators whose kernels are written in Rust.
+
+``import torch_rs`` registers the ``rs::`` operators with PyTorch's dispatcher:
+
+* ``torch.ops.rs.fast_gelu(x)`` — ``F.gelu(x, approximate="tanh")``, faster; also
+  ``torch.ops.rs.fast_gelu(x, out=buffer)``. Differentiable twice, traceable by
+  ``torch.compile`` and ``torch.export``, batched by ``torch.vmap``.
+* ``torch_rs.fast_gelu(x)`` and the module ``torch_rs.nn.FastGELU``, a drop-in for
+  ``nn.GELU(approximate="tanh")``.
+"""
+
+import torch  # noqa: F401  (loads libtorch before the native module links against it)
+
+from torch_rs import _C  # noqa: F401  (runs the C++ TORCH_LIBRARY registration)
+from torch_rs import _meta  # noqa: F401  (fake kernels and vmap rules)
+from torch_rs import nn
+from torch_rs._ops import fast_gelu
+
+__all__ = ["fast_gelu", "nn"]
+__version__ = "0.1.0"
