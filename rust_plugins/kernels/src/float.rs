@@ -33,6 +33,8 @@ pub trait Float:
     fn max(self, other: Self) -> Self;
     fn min(self, other: Self) -> Self;
     fn is_finite(self) -> bool;
+    /// `self * a + b` as one fused operation (only fast where FMA is enabled).
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 macro_rules! impl_float {
@@ -66,6 +68,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
         }
     };

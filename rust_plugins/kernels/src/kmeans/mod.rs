@@ -3,6 +3,7 @@
 //! `sklearn/cluster/_kmeans.py` and its Cython kernels.
 
 pub mod blocks;
+pub mod dense_assign;
 pub mod elkan;
 pub mod init;
 pub mod linalg;

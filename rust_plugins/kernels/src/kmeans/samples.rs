@@ -1,8 +1,19 @@
 //! Read access to the samples matrix, dense (row-major) or CSR, behind one trait so that
 //! every k-means algorithm is written once.
 
+use super::dense_assign::{self, PackedCenters};
+use super::linalg;
+use super::steps::{argmin, center_sq_norms};
 use crate::float::Float;
 use crate::KernelError;
+
+/// Centers prepared for a pass of nearest-center searches.
+pub struct Prepared<T> {
+    pub norms: Vec<T>,
+    pub centers_t: Vec<T>,
+    pub packed: Option<PackedCenters<T>>,
+    pub k: usize,
+}
 
 /// Number of samples handled together: bounds the size of the distance block (fits in cache)
 /// and is the unit of parallel work, as in scikit-learn's Cython kernels.
@@ -22,6 +33,34 @@ pub trait Samples<T: Float>: Sync {
 
     /// `||x_i - c||^2` computed the numerically careful way for this storage.
     fn sq_dist(&self, i: usize, center: &[T], center_sq_norm: T) -> T;
+
+    /// Centers in the layouts `nearest` needs, computed once per assignment pass.
+    fn prepare(&self, centers: &[T]) -> Prepared<T> {
+        let d = self.n_features();
+        let k = centers.len() / d;
+        let norms = center_sq_norms(centers, d);
+        Prepared {
+            centers_t: linalg::transpose(centers, k, d),
+            packed: None,
+            norms,
+            k,
+        }
+    }
+
+    /// Closest center (first on ties) of the rows `start..start + out.len()`; `scratch` holds
+    /// at least `out.len() * k` values.
+    fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], scratch: &mut [T]) {
+        let (m, k) = (out.len(), prepared.k);
+        let dots = &mut scratch[..m * k];
+        self.dot_centers(start, m, &[], &prepared.centers_t, dots);
+        for (r, label) in out.iter_mut().enumerate() {
+            let row = &mut dots[r * k..(r + 1) * k];
+            for (v, &cn) in row.iter_mut().zip(&prepared.norms) {
+                *v = cn - (*v + *v);
+            }
+            *label = argmin(row).0 as u32;
+        }
+    }
 
     /// `acc += w * x_i`
     fn add_scaled_row(&self, i: usize, w: T, acc: &mut [T]);
@@ -67,6 +106,23 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
         let k = centers.len() / d.max(1);
         let rows = &self.data[start * d..(start + m) * d];
         crate::kmeans::linalg::gemm_abt(m, k, d, rows, centers, out);
+    }
+
+    fn prepare(&self, centers: &[T]) -> Prepared<T> {
+        let norms = center_sq_norms(centers, self.d);
+        let packed = Some(PackedCenters::new(centers, &norms, self.d));
+        Prepared {
+            k: norms.len(),
+            norms,
+            centers_t: Vec::new(),
+            packed,
+        }
+    }
+
+    fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], _scratch: &mut [T]) {
+        let rows = &self.data[start * self.d..(start + out.len()) * self.d];
+        let packed = prepared.packed.as_ref().expect("dense centers are packed");
+        dense_assign::nearest(rows, packed, out);
     }
 
     fn row_sq_norm(&self, i: usize) -> T {

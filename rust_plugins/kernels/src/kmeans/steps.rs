@@ -7,6 +7,7 @@ use std::ops::Range;
 use super::blocks;
 use super::linalg;
 use super::samples::{Samples, CHUNK};
+
 use crate::float::Float;
 
 /// Splits `labels` into the mutable slices that match `blocks`.
@@ -93,9 +94,8 @@ pub fn assign<T: Float, S: Samples<T>>(
     accumulate: bool,
 ) -> (bool, ClusterSums<T>) {
     let d = x.n_features();
-    let k = centers.len() / d.max(1);
-    let c_norms = center_sq_norms(centers, d);
-    let centers_t = linalg::transpose(centers, k, d);
+    let prepared = x.prepare(centers);
+    let k = prepared.k;
     let state = if accumulate { k * d + k } else { 0 };
     let blocks = blocks::partition(x.n_samples(), state);
     let label_slices = split_by_blocks(labels, &blocks, 1);
@@ -108,23 +108,22 @@ pub fn assign<T: Float, S: Samples<T>>(
             } else {
                 ClusterSums::zeros(0, 0)
             };
-            let mut dots = vec![T::ZERO; CHUNK * k];
+            let mut scratch = Vec::new();
+            let mut nearest = [0u32; CHUNK];
             let mut changed = false;
             for chunk in blocks::chunks(block.clone()) {
                 let m = chunk.len();
-                x.dot_centers(chunk.start, m, centers, &centers_t, &mut dots[..m * k]);
-                for r in 0..m {
-                    let row = &mut dots[r * k..(r + 1) * k];
-                    for (v, &cn) in row.iter_mut().zip(&c_norms) {
-                        *v = cn - (*v + *v);
-                    }
-                    let (label, _) = argmin(row);
+                if prepared.packed.is_none() {
+                    scratch.resize(CHUNK * k, T::ZERO);
+                }
+                x.nearest(chunk.start, &prepared, &mut nearest[..m], &mut scratch);
+                for (r, &label) in nearest[..m].iter().enumerate() {
                     let i = chunk.start + r;
                     let slot = &mut block_labels[i - block.start];
                     changed |= *slot != label as i32;
                     *slot = label as i32;
                     if accumulate {
-                        let w = sample_weight[i];
+                        let (label, w) = (label as usize, sample_weight[i]);
                         x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
                         sums.weights[label] += w;
                     }

@@ -1,0 +1,413 @@
+//! Fused nearest-center search for dense samples: a register-blocked micro-kernel computes the
+//! dot products of `MR` samples with a panel of `NR` centers and keeps, lane by lane, the
+//! running minimum of `||c||^2 - 2<x, c>`; no distance matrix is ever written to memory.
+//! The AVX-512 / AVX2+FMA / portable variants are chosen at run time.
+
+use crate::float::Float;
+
+/// Centers packed in panels of `NR` (`[panel][feature][lane]`), padded with zero centers whose
+/// squared norm is +inf so they never win.
+pub struct PackedCenters<T> {
+    panels: Vec<T>,
+    norms: Vec<T>,
+    n_panels: usize,
+    d: usize,
+}
+
+/// Lanes per panel: 128 bytes (two AVX-512 or four AVX2 registers).
+pub const fn lanes<T>() -> usize {
+    128 / std::mem::size_of::<T>()
+}
+
+impl<T: Float> PackedCenters<T> {
+    pub fn new(centers: &[T], norms: &[T], d: usize) -> Self {
+        let nr = lanes::<T>();
+        let k = norms.len();
+        let n_panels = k.div_ceil(nr);
+        let mut panels = vec![T::ZERO; n_panels * d * nr];
+        let mut padded_norms = vec![T::INFINITY; n_panels * nr];
+        for j in 0..k {
+            let (p, l) = (j / nr, j % nr);
+            for f in 0..d {
+                panels[(p * d + f) * nr + l] = centers[j * d + f];
+            }
+            padded_norms[j] = norms[j];
+        }
+        Self {
+            panels,
+            norms: padded_norms,
+            n_panels,
+            d,
+        }
+    }
+}
+
+/// Closest center of each of `MR` rows (`x` holds `MR * d` values, row-major).
+#[inline(always)]
+fn tile<T: Float, const MR: usize, const NR: usize, const FMA: bool>(
+    x: &[T],
+    c: &PackedCenters<T>,
+    labels: &mut [u32; MR],
+) {
+    let d = c.d;
+    debug_assert!(x.len() >= MR * d && c.panels.len() == c.n_panels * d * NR);
+    let mut best = [[T::INFINITY; NR]; MR];
+    let mut best_idx = [[0u32; NR]; MR];
+    for p in 0..c.n_panels {
+        let panel = &c.panels[p * d * NR..(p + 1) * d * NR];
+        let mut acc = [[T::ZERO; NR]; MR];
+        for f in 0..d {
+            // SAFETY: f < d and the panel holds d * NR values; x holds MR * d values.
+            let cv: &[T; NR] = unsafe { &*(panel.as_ptr().add(f * NR) as *const [T; NR]) };
+            for r in 0..MR {
+                let xv = unsafe { *x.get_unchecked(r * d + f) };
+                for l in 0..NR {
+                    acc[r][l] = if FMA {
+                        xv.mul_add(cv[l], acc[r][l])
+                    } else {
+                        acc[r][l] + xv * cv[l]
+                    };
+                }
+            }
+        }
+        let norms: &[T; NR] = c.norms[p * NR..(p + 1) * NR].try_into().unwrap();
+        for r in 0..MR {
+            for l in 0..NR {
+                let dist = norms[l] - (acc[r][l] + acc[r][l]);
+                let better = dist < best[r][l];
+                best[r][l] = if better { dist } else { best[r][l] };
+                best_idx[r][l] = if better {
+                    (p * NR + l) as u32
+                } else {
+                    best_idx[r][l]
+                };
+            }
+        }
+    }
+    for r in 0..MR {
+        // Smallest distance; on ties the smallest index, as a sequential strict-< scan gives.
+        let mut j = 0;
+        for l in 1..NR {
+            let (v, bv) = (best[r][l], best[r][j]);
+            if v < bv || (v == bv && best_idx[r][l] < best_idx[r][j]) {
+                j = l;
+            }
+        }
+        labels[r] = best_idx[r][j];
+    }
+}
+
+#[inline(always)]
+fn nearest_body<T: Float, const MR: usize, const NR: usize, const FMA: bool>(
+    x: &[T],
+    c: &PackedCenters<T>,
+    out: &mut [u32],
+) {
+    let d = c.d;
+    let m = out.len();
+    let full = m / MR * MR;
+    let mut labels = [0u32; MR];
+    for start in (0..full).step_by(MR) {
+        tile::<T, MR, NR, FMA>(&x[start * d..(start + MR) * d], c, &mut labels);
+        out[start..start + MR].copy_from_slice(&labels);
+    }
+    if full < m {
+        let mut padded = vec![T::ZERO; MR * d];
+        padded[..(m - full) * d].copy_from_slice(&x[full * d..m * d]);
+        tile::<T, MR, NR, FMA>(&padded, c, &mut labels);
+        out[full..].copy_from_slice(&labels[..m - full]);
+    }
+}
+
+/// One instruction set's vector operations for one float type, as used by `simd_nearest!`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! isa_ops {
+    ($module:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $splat:ident, $load:ident,
+     $store:ident, $fmadd:ident, $add:ident, $sub:ident, $min:ident, |$a:ident, $b:ident| lt_mask: $lt:expr,
+     |$m:ident, $x:ident, $y:ident| select: $sel:expr, |$c:ident, $e:ident| eq_bits: $eq:expr,
+     |$h:ident| hmin: $hmin:expr) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use std::arch::x86_64::*;
+            pub type V = $v;
+            pub const LANES: usize = $lanes;
+            #[inline(always)] pub unsafe fn zero() -> V { $zero() }
+            #[inline(always)] pub unsafe fn splat(x: $t) -> V { $splat(x) }
+            #[inline(always)] pub unsafe fn load(p: *const $t) -> V { $load(p) }
+            #[inline(always)] pub unsafe fn store(p: *mut $t, v: V) { $store(p, v) }
+            #[inline(always)] pub unsafe fn fmadd(a: V, b: V, c: V) -> V { $fmadd(a, b, c) }
+            #[inline(always)] pub unsafe fn add(a: V, b: V) -> V { $add(a, b) }
+            #[inline(always)] pub unsafe fn sub(a: V, b: V) -> V { $sub(a, b) }
+            #[inline(always)] pub unsafe fn min(a: V, b: V) -> V { $min(a, b) }
+            /// Where `dist < best`, take `dist` and `idx`; elsewhere keep `best` and `best_idx`.
+            #[inline(always)]
+            pub unsafe fn keep_smaller(dist: V, best: V, idx: V, best_idx: V) -> (V, V) {
+                let $a = dist;
+                let $b = best;
+                let $m = $lt;
+                let new_best = { let ($x, $y) = (best, dist); $sel };
+                let new_idx = { let ($x, $y) = (best_idx, idx); $sel };
+                (new_best, new_idx)
+            }
+            /// Bit l set where lane l of `v` equals `s`.
+            #[inline(always)]
+            pub unsafe fn eq_bits(v: V, s: V) -> u32 { let ($c, $e) = (v, s); $eq }
+            /// Smallest lane.
+            #[inline(always)]
+            pub unsafe fn hmin(v: V) -> $t { let $h = v; $hmin }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+isa_ops!(avx512_f64, f64, __m512d, 8, _mm512_setzero_pd, _mm512_set1_pd, _mm512_loadu_pd,
+    _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_add_pd, _mm512_sub_pd, _mm512_min_pd,
+    |a, b| lt_mask: _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, b),
+    |m, x, y| select: _mm512_mask_blend_pd(m, x, y),
+    |c, e| eq_bits: _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(c, e) as u32,
+    |h| hmin: _mm512_reduce_min_pd(h));
+#[cfg(target_arch = "x86_64")]
+isa_ops!(avx512_f32, f32, __m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_loadu_ps,
+    _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_min_ps,
+    |a, b| lt_mask: _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b),
+    |m, x, y| select: _mm512_mask_blend_ps(m, x, y),
+    |c, e| eq_bits: _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(c, e) as u32,
+    |h| hmin: _mm512_reduce_min_ps(h));
+#[cfg(target_arch = "x86_64")]
+isa_ops!(avx2_f64, f64, __m256d, 4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_loadu_pd,
+_mm256_storeu_pd, _mm256_fmadd_pd, _mm256_add_pd, _mm256_sub_pd, _mm256_min_pd,
+|a, b| lt_mask: _mm256_cmp_pd::<_CMP_LT_OQ>(a, b),
+|m, x, y| select: _mm256_blendv_pd(x, y, m),
+|c, e| eq_bits: _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(c, e)) as u32,
+|h| hmin: {
+    let a = _mm256_min_pd(h, _mm256_permute2f128_pd::<1>(h, h));
+    _mm256_cvtsd_f64(_mm256_min_pd(a, _mm256_shuffle_pd::<0b0101>(a, a)))
+});
+#[cfg(target_arch = "x86_64")]
+isa_ops!(avx2_f32, f32, __m256, 8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_loadu_ps,
+_mm256_storeu_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_min_ps,
+|a, b| lt_mask: _mm256_cmp_ps::<_CMP_LT_OQ>(a, b),
+|m, x, y| select: _mm256_blendv_ps(x, y, m),
+|c, e| eq_bits: _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(c, e)) as u32,
+|h| hmin: {
+    let a = _mm256_min_ps(h, _mm256_permute2f128_ps::<1>(h, h));
+    let b = _mm256_min_ps(a, _mm256_shuffle_ps::<0b01_00_11_10>(a, a));
+    _mm256_cvtss_f32(_mm256_min_ps(b, _mm256_shuffle_ps::<0b10_11_00_01>(b, b)))
+});
+
+/// Explicit-SIMD versions of `nearest_body`: the `MR x NR` block of dot products lives in
+/// registers (`NV` vectors per row); each row keeps a lane-wise running minimum and the center
+/// index (as a float, exact below 2^24) that reached it, reduced across lanes at the end.
+macro_rules! simd_nearest {
+    ($name:ident, $features:literal, $t:ty, $ops:ident, $nv:literal, $mr:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(x: &[$t], c: &PackedCenters<$t>, out: &mut [u32]) {
+            use $ops as o;
+            const NV: usize = $nv;
+            const MR: usize = $mr;
+            const NR: usize = NV * o::LANES;
+            debug_assert_eq!(NR, lanes::<$t>());
+            let d = c.d;
+            let m = out.len();
+            let mut padded = vec![0.0 as $t; MR * d];
+            // Center index of every lane of every panel, as floats.
+            let mut lane_index = [[o::zero(); NV]; 1];
+            for v in 0..NV {
+                let mut tmp = [0.0 as $t; 64];
+                for l in 0..o::LANES {
+                    tmp[l] = (v * o::LANES + l) as $t;
+                }
+                lane_index[0][v] = o::load(tmp.as_ptr());
+            }
+            let panel_step = o::splat(NR as $t);
+            let mut start = 0;
+            while start < m {
+                let rows = (m - start).min(MR);
+                let xs: *const $t = if rows == MR {
+                    x.as_ptr().add(start * d)
+                } else {
+                    padded[..rows * d].copy_from_slice(&x[start * d..(start + rows) * d]);
+                    padded[rows * d..].fill(0.0);
+                    padded.as_ptr()
+                };
+                let mut best = [[o::splat(<$t>::INFINITY); NV]; MR];
+                let mut best_idx = [[o::zero(); NV]; MR];
+                let mut idx = lane_index[0];
+                for p in 0..c.n_panels {
+                    let panel = c.panels.as_ptr().add(p * d * NR);
+                    let mut acc = [[o::zero(); NV]; MR];
+                    for f in 0..d {
+                        let mut cv = [o::zero(); NV];
+                        for v in 0..NV {
+                            cv[v] = o::load(panel.add(f * NR + v * o::LANES));
+                        }
+                        for r in 0..MR {
+                            let xb = o::splat(*xs.add(r * d + f));
+                            for v in 0..NV {
+                                acc[r][v] = o::fmadd(xb, cv[v], acc[r][v]);
+                            }
+                        }
+                    }
+                    let norms = c.norms.as_ptr().add(p * NR);
+                    for v in 0..NV {
+                        let nv = o::load(norms.add(v * o::LANES));
+                        for r in 0..MR {
+                            let dist = o::sub(nv, o::add(acc[r][v], acc[r][v]));
+                            (best[r][v], best_idx[r][v]) =
+                                o::keep_smaller(dist, best[r][v], idx[v], best_idx[r][v]);
+                        }
+                        idx[v] = o::add(idx[v], panel_step);
+                    }
+                }
+                for r in 0..rows {
+                    out[start + r] = reduce_row::<NV, { o::LANES }>(&best[r], &best_idx[r]);
+                }
+                start += MR;
+            }
+
+            /// Smallest distance of a row; among equal ones the smallest center index.
+            #[inline(always)]
+            unsafe fn reduce_row<const NV: usize, const L: usize>(
+                best: &[o::V; NV],
+                best_idx: &[o::V; NV],
+            ) -> u32 {
+                let mut lo = best[0];
+                for v in 1..NV {
+                    lo = o::min(lo, best[v]);
+                }
+                let target = o::splat(o::hmin(lo));
+                let mut vals = [0.0 as $t; L];
+                let mut winner = u32::MAX;
+                for v in 0..NV {
+                    let mut bits = o::eq_bits(best[v], target);
+                    if bits != 0 {
+                        o::store(vals.as_mut_ptr(), best_idx[v]);
+                        while bits != 0 {
+                            let l = bits.trailing_zeros() as usize;
+                            winner = winner.min(vals[l] as u32);
+                            bits &= bits - 1;
+                        }
+                    }
+                }
+                if winner == u32::MAX {
+                    0
+                } else {
+                    winner
+                }
+            }
+        }
+    };
+}
+
+simd_nearest!(
+    nearest_avx512_f64,
+    "avx512f,avx512vl,fma",
+    f64,
+    avx512_f64,
+    2,
+    12
+);
+simd_nearest!(
+    nearest_avx512_f32,
+    "avx512f,avx512vl,fma",
+    f32,
+    avx512_f32,
+    2,
+    12
+);
+simd_nearest!(nearest_avx2_f64, "avx2,fma", f64, avx2_f64, 4, 3);
+simd_nearest!(nearest_avx2_f32, "avx2,fma", f32, avx2_f32, 4, 3);
+
+/// Index of the closest center for each of the `out.len()` rows of `x` (row-major, `d` wide).
+pub fn nearest<T: Float>(x: &[T], c: &PackedCenters<T>, out: &mut [u32]) {
+    assert!(x.len() >= out.len() * c.d);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::any::Any;
+        use std::arch::is_x86_feature_detected as has;
+        let avx512 = has!("avx512f") && has!("avx512vl") && has!("fma");
+        let avx2 = has!("avx2") && has!("fma");
+        // A panel (128 bytes) is two AVX-512 vectors or four AVX2 vectors.
+        if let Some(c64) = (c as &dyn Any).downcast_ref::<PackedCenters<f64>>() {
+            // SAFETY: T is f64 here (same TypeId), so the slice cast is an identity.
+            let x64 = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f64, x.len()) };
+            if avx512 {
+                return unsafe { nearest_avx512_f64(x64, c64, out) };
+            }
+            if avx2 {
+                return unsafe { nearest_avx2_f64(x64, c64, out) };
+            }
+        } else if let Some(c32) = (c as &dyn Any).downcast_ref::<PackedCenters<f32>>() {
+            let x32 = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) };
+            if avx512 {
+                return unsafe { nearest_avx512_f32(x32, c32, out) };
+            }
+            if avx2 {
+                return unsafe { nearest_avx2_f32(x32, c32, out) };
+            }
+        }
+    }
+    match lanes::<T>() {
+        16 => nearest_body::<T, 2, 16, false>(x, c, out),
+        32 => nearest_body::<T, 2, 32, false>(x, c, out),
+        other => unreachable!("unsupported lane count {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(x: &[f64], centers: &[f64], d: usize) -> Vec<u32> {
+        let k = centers.len() / d;
+        x.chunks(d)
+            .map(|row| {
+                let mut best = (f64::INFINITY, 0);
+                for j in 0..k {
+                    let c = &centers[j * d..(j + 1) * d];
+                    let dist: f64 = c.iter().map(|v| v * v).sum::<f64>()
+                        - 2.0 * row.iter().zip(c).map(|(a, b)| a * b).sum::<f64>();
+                    if dist < best.0 {
+                        best = (dist, j as u32);
+                    }
+                }
+                best.1
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_naive_search_for_many_shapes() {
+        for &(n, d, k) in &[
+            (1, 1, 1),
+            (13, 3, 5),
+            (50, 7, 17),
+            (37, 64, 40),
+            (100, 2, 16),
+            (29, 9, 33),
+        ] {
+            let x: Vec<f64> = (0..n * d)
+                .map(|i| ((i * 7919) % 1013) as f64 / 97.0 - 5.0)
+                .collect();
+            let centers: Vec<f64> = (0..k * d)
+                .map(|i| ((i * 104_729) % 997) as f64 / 89.0 - 5.5)
+                .collect();
+            let norms: Vec<f64> = centers
+                .chunks(d)
+                .map(|c| c.iter().map(|v| v * v).sum())
+                .collect();
+            let packed = PackedCenters::new(&centers, &norms, d);
+            let mut out = vec![0u32; n];
+            nearest(&x, &packed, &mut out);
+            assert_eq!(out, naive(&x, &centers, d), "n={n} d={d} k={k}");
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let c32: Vec<f32> = centers.iter().map(|&v| v as f32).collect();
+            let n32: Vec<f32> = norms.iter().map(|&v| v as f32).collect();
+            let mut out32 = vec![0u32; n];
+            nearest(&x32, &PackedCenters::new(&c32, &n32, d), &mut out32);
+            let agree = out32.iter().zip(&out).filter(|(a, b)| a == b).count();
+            assert!(agree * 10 >= n * 9, "float32 mostly agrees");
+        }
+    }
+}
