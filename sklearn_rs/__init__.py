@@ -6,8 +6,17 @@
 
 from sklearn_rs import _threads
 from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
+from sklearn_rs._patch import is_patched, patch_sklearn, patched, unpatch_sklearn
 
-__all__ = ["KMeans", "k_means", "kmeans_plusplus"]
+__all__ = [
+    "KMeans",
+    "k_means",
+    "kmeans_plusplus",
+    "patch_sklearn",
+    "unpatch_sklearn",
+    "is_patched",
+    "patched",
+]
 __version__ = "0.1.0"
 
 _threads.register_threadpoolctl_controller()
