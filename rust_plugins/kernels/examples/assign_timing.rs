@@ -1,9 +1,9 @@
-//! Times the Lloyd assignment step and the bare GEMM on one problem shape:
-//! `cargo run --release --example assign_timing -- n d k [f32]`.
-use kernels::kmeans::{linalg, steps, Dense};
+//! Times the Lloyd assignment step on one problem shape, for profiling with `perf stat`:
+//! `cargo run --release --example assign_timing -- n d k [f32] [repeats]`.
+use kernels::kmeans::{steps, Dense};
 use std::time::Instant;
 
-fn run<T: kernels::float::Float>(n: usize, d: usize, k: usize) {
+fn run<T: kernels::float::Float>(n: usize, d: usize, k: usize, repeats: usize) {
     let x: Vec<T> = (0..n * d)
         .map(|i| T::from_f64(((i * 7919) % 1000) as f64 / 500.0 - 1.0))
         .collect();
@@ -11,20 +11,13 @@ fn run<T: kernels::float::Float>(n: usize, d: usize, k: usize) {
     let w = vec![T::ONE; n];
     let s = Dense::new(&x, n, d).unwrap();
     let mut labels = vec![-1; n];
-    for _ in 0..2 {
-        let t = Instant::now();
-        let _ = steps::assign(&s, &w, &c, &mut labels, true);
-        println!("assign+sums: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
-    }
-    let mut out = vec![T::ZERO; 256 * k];
     let t = Instant::now();
-    for start in (0..n).step_by(256) {
-        let m = 256.min(n - start);
-        linalg::gemm_abt(m, k, d, &x[start * d..(start + m) * d], &c, &mut out);
+    for _ in 0..repeats {
+        let _ = steps::assign(&s, &w, &c, &mut labels, std::env::var("NOACC").is_err());
     }
-    let el = t.elapsed().as_secs_f64();
+    let el = t.elapsed().as_secs_f64() / repeats as f64;
     println!(
-        "gemm 1 thread: {:.2} ms, {:.1} GFLOP/s",
+        "assign+sums: {:.2} ms, {:.1} GFLOP/s",
         el * 1e3,
         2.0 * (n * d * k) as f64 / el / 1e9
     );
@@ -37,9 +30,15 @@ fn main() {
         a[2].parse().unwrap(),
         a[3].parse().unwrap(),
     );
-    if a.len() > 4 {
-        run::<f32>(n, d, k)
+    let f32 = a.get(4).is_some_and(|s| s == "f32");
+    let repeats = a
+        .last()
+        .and_then(|s| s.parse().ok())
+        .filter(|_| a.len() > 4)
+        .unwrap_or(5);
+    if f32 {
+        run::<f32>(n, d, k, repeats)
     } else {
-        run::<f64>(n, d, k)
+        run::<f64>(n, d, k, repeats)
     }
 }

@@ -73,8 +73,10 @@ pub enum Parallelism {
     Rayon,
 }
 
+/// Which formula [`Element::run`] applies (an implementation detail of the public functions).
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
+pub enum Op {
     /// out = gelu(a)
     Forward,
     /// out = a · gelu'(b)

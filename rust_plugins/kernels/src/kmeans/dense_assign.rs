@@ -8,15 +8,29 @@ use crate::float::Float;
 /// Centers packed in panels of `NR` (`[panel][feature][lane]`), padded with zero centers whose
 /// squared norm is +inf so they never win.
 pub struct PackedCenters<T> {
+    nr: usize,
     panels: Vec<T>,
     norms: Vec<T>,
     n_panels: usize,
     d: usize,
 }
 
-/// Lanes per panel: 128 bytes (two AVX-512 or four AVX2 registers).
-pub const fn lanes<T>() -> usize {
+/// Centers per panel: 256 bytes (four registers) with AVX-512, else 128 bytes (four AVX2
+/// registers, or the portable kernel's lanes).
+pub fn lanes<T>() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            return 256 / std::mem::size_of::<T>();
+        }
+    }
     128 / std::mem::size_of::<T>()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    use std::arch::is_x86_feature_detected as has;
+    has!("avx512f") && has!("avx512vl") && has!("fma")
 }
 
 impl<T: Float> PackedCenters<T> {
@@ -34,6 +48,7 @@ impl<T: Float> PackedCenters<T> {
             padded_norms[j] = norms[j];
         }
         Self {
+            nr,
             panels,
             norms: padded_norms,
             n_panels,
@@ -126,7 +141,7 @@ macro_rules! isa_ops {
      $store:ident, $fmadd:ident, $add:ident, $sub:ident, $min:ident, |$a:ident, $b:ident| lt_mask: $lt:expr,
      |$m:ident, $x:ident, $y:ident| select: $sel:expr, |$c:ident, $e:ident| eq_bits: $eq:expr,
      |$h:ident| hmin: $hmin:expr) => {
-        mod $module {
+        pub(super) mod $module {
             #[allow(unused_imports)]
             use std::arch::x86_64::*;
             pub type V = $v;
@@ -207,7 +222,7 @@ macro_rules! simd_nearest {
             const NV: usize = $nv;
             const MR: usize = $mr;
             const NR: usize = NV * o::LANES;
-            debug_assert_eq!(NR, lanes::<$t>());
+            assert_eq!(NR, c.nr);
             let d = c.d;
             let m = out.len();
             let mut padded = vec![0.0 as $t; MR * d];
@@ -231,6 +246,18 @@ macro_rules! simd_nearest {
                     padded[rows * d..].fill(0.0);
                     padded.as_ptr()
                 };
+                // Streams the next tile into cache while this one is computed: with few
+                // centers there is too little work per tile to hide the memory latency.
+                let next = (start + MR) * d;
+                if next < x.len() {
+                    let end = ((start + 2 * MR) * d).min(x.len());
+                    let base = x.as_ptr().add(next) as *const i8;
+                    for off in (0..(end - next) * std::mem::size_of::<$t>()).step_by(64) {
+                        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                            base.add(off),
+                        );
+                    }
+                }
                 let mut best = [[o::splat(<$t>::INFINITY); NV]; MR];
                 let mut best_idx = [[o::zero(); NV]; MR];
                 let mut idx = lane_index[0];
@@ -305,52 +332,214 @@ simd_nearest!(
     "avx512f,avx512vl,fma",
     f64,
     avx512_f64,
-    2,
-    12
+    4,
+    6
 );
 simd_nearest!(
     nearest_avx512_f32,
     "avx512f,avx512vl,fma",
     f32,
     avx512_f32,
-    2,
-    12
+    4,
+    6
 );
 simd_nearest!(nearest_avx2_f64, "avx2,fma", f64, avx2_f64, 4, 3);
 simd_nearest!(nearest_avx2_f32, "avx2,fma", f32, avx2_f32, 4, 3);
+
+/// Rows-in-lanes variant for few, short centers (small `k * d`): each vector holds one feature
+/// of several samples, so every center costs `d` FMAs per vector of samples and the running
+/// minimum needs no reduction across lanes. The products are summed in the same order as in
+/// `simd_nearest!`, so both variants return the same labels.
+macro_rules! simd_nearest_small {
+    ($name:ident, $features:literal, $t:ty, $ops:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(x: &[$t], centers: &[$t], norms: &[$t], d: usize, out: &mut [u32]) {
+            use $ops as o;
+            const RV: usize = 4;
+            const G: usize = RV * o::LANES;
+            let m = out.len();
+            let k = norms.len();
+            let mut xt = vec![0.0 as $t; d * G];
+            let mut start = 0;
+            while start < m {
+                let rows = (m - start).min(G);
+                // Transpose the group (feature-major); rows past the end stay zero.
+                if rows < G {
+                    xt.fill(0.0);
+                }
+                let (src, dst) = (x.as_ptr().add(start * d), xt.as_mut_ptr());
+                for r in 0..rows {
+                    for f in 0..d {
+                        *dst.add(f * G + r) = *src.add(r * d + f);
+                    }
+                }
+                let mut best = [o::splat(<$t>::INFINITY); RV];
+                let mut best_idx = [o::zero(); RV];
+                // Two centers at a time: eight independent FMA chains keep both FMA pipes busy.
+                let mut j = 0;
+                while j < k {
+                    let pair = j + 1 < k;
+                    let mut acc = [[o::zero(); RV]; 2];
+                    for f in 0..d {
+                        let c0 = o::splat(*centers.get_unchecked(j * d + f));
+                        let c1 = if pair {
+                            o::splat(*centers.get_unchecked((j + 1) * d + f))
+                        } else {
+                            c0
+                        };
+                        for v in 0..RV {
+                            let xv = o::load(xt.as_ptr().add(f * G + v * o::LANES));
+                            acc[0][v] = o::fmadd(xv, c0, acc[0][v]);
+                            acc[1][v] = o::fmadd(xv, c1, acc[1][v]);
+                        }
+                    }
+                    for (h, acc) in acc.iter().enumerate().take(if pair { 2 } else { 1 }) {
+                        let (nj, jv) = (o::splat(norms[j + h]), o::splat((j + h) as $t));
+                        for v in 0..RV {
+                            let dist = o::sub(nj, o::add(acc[v], acc[v]));
+                            (best[v], best_idx[v]) =
+                                o::keep_smaller(dist, best[v], jv, best_idx[v]);
+                        }
+                    }
+                    j += 2;
+                }
+                let mut idx = [0.0 as $t; G];
+                for v in 0..RV {
+                    o::store(idx.as_mut_ptr().add(v * o::LANES), best_idx[v]);
+                }
+                for r in 0..rows {
+                    out[start + r] = idx[r] as u32;
+                }
+                start += G;
+            }
+        }
+    };
+}
+
+simd_nearest_small!(
+    nearest_small_avx512_f64,
+    "avx512f,avx512vl,fma",
+    f64,
+    avx512_f64
+);
+simd_nearest_small!(
+    nearest_small_avx512_f32,
+    "avx512f,avx512vl,fma",
+    f32,
+    avx512_f32
+);
+simd_nearest_small!(nearest_small_avx2_f64, "avx2,fma", f64, avx2_f64);
+simd_nearest_small!(nearest_small_avx2_f32, "avx2,fma", f32, avx2_f32);
+
+/// Whether the rows-in-lanes kernel suits `k` centers of `d` features.
+pub fn prefers_small_kernel(k: usize, d: usize) -> bool {
+    d <= 16 && k <= 32
+}
+
+/// `nearest` for small `k * d` (see `simd_nearest_small!`); `centers` is row-major `(k, d)`.
+/// Returns false when no SIMD variant runs on this CPU (the caller then uses `nearest`).
+pub fn nearest_small<T: Float>(
+    x: &[T],
+    centers: &[T],
+    norms: &[T],
+    d: usize,
+    out: &mut [u32],
+) -> bool {
+    assert!(
+        x.len() >= out.len() * d && centers.len() >= norms.len() * d && norms.len() < (1 << 24)
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let (avx512, avx2) = (has_avx512(), has!("avx2") && has!("fma"));
+        if let (Some(x), Some(c), Some(n)) = (
+            as_type::<T, f64>(x),
+            as_type::<T, f64>(centers),
+            as_type::<T, f64>(norms),
+        ) {
+            // SAFETY: the CPU features were detected above.
+            unsafe {
+                if avx512 {
+                    nearest_small_avx512_f64(x, c, n, d, out);
+                    return true;
+                }
+                if avx2 {
+                    nearest_small_avx2_f64(x, c, n, d, out);
+                    return true;
+                }
+            }
+        }
+        if let (Some(x), Some(c), Some(n)) = (
+            as_type::<T, f32>(x),
+            as_type::<T, f32>(centers),
+            as_type::<T, f32>(norms),
+        ) {
+            // SAFETY: as above.
+            unsafe {
+                if avx512 {
+                    nearest_small_avx512_f32(x, c, n, d, out);
+                    return true;
+                }
+                if avx2 {
+                    nearest_small_avx2_f32(x, c, n, d, out);
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// `values` viewed as `&[U]` when `T` and `U` are the same type.
+fn as_type<T: 'static, U: 'static>(values: &[T]) -> Option<&[U]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>())
+        // SAFETY: T and U are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts(values.as_ptr() as *const U, values.len()) })
+}
 
 /// Index of the closest center for each of the `out.len()` rows of `x` (row-major, `d` wide).
 pub fn nearest<T: Float>(x: &[T], c: &PackedCenters<T>, out: &mut [u32]) {
     assert!(x.len() >= out.len() * c.d);
     #[cfg(target_arch = "x86_64")]
     {
-        use std::any::Any;
         use std::arch::is_x86_feature_detected as has;
-        let avx512 = has!("avx512f") && has!("avx512vl") && has!("fma");
-        let avx2 = has!("avx2") && has!("fma");
-        // A panel (128 bytes) is two AVX-512 vectors or four AVX2 vectors.
-        if let Some(c64) = (c as &dyn Any).downcast_ref::<PackedCenters<f64>>() {
-            // SAFETY: T is f64 here (same TypeId), so the slice cast is an identity.
-            let x64 = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f64, x.len()) };
-            if avx512 {
-                return unsafe { nearest_avx512_f64(x64, c64, out) };
+        let (avx512, avx2) = (has_avx512(), has!("avx2") && has!("fma"));
+        // Panels are four AVX-512 vectors wide when AVX-512 exists, else four AVX2 vectors.
+        let (p64, p32) = (c as &dyn std::any::Any, c as &dyn std::any::Any);
+        if let (Some(x), Some(c)) = (
+            as_type::<T, f64>(x),
+            p64.downcast_ref::<PackedCenters<f64>>(),
+        ) {
+            // SAFETY: the CPU features were detected above.
+            unsafe {
+                if avx512 {
+                    return nearest_avx512_f64(x, c, out);
+                }
+                if avx2 {
+                    return nearest_avx2_f64(x, c, out);
+                }
             }
-            if avx2 {
-                return unsafe { nearest_avx2_f64(x64, c64, out) };
-            }
-        } else if let Some(c32) = (c as &dyn Any).downcast_ref::<PackedCenters<f32>>() {
-            let x32 = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) };
-            if avx512 {
-                return unsafe { nearest_avx512_f32(x32, c32, out) };
-            }
-            if avx2 {
-                return unsafe { nearest_avx2_f32(x32, c32, out) };
+        }
+        if let (Some(x), Some(c)) = (
+            as_type::<T, f32>(x),
+            p32.downcast_ref::<PackedCenters<f32>>(),
+        ) {
+            // SAFETY: as above.
+            unsafe {
+                if avx512 {
+                    return nearest_avx512_f32(x, c, out);
+                }
+                if avx2 {
+                    return nearest_avx2_f32(x, c, out);
+                }
             }
         }
     }
-    match lanes::<T>() {
+    match c.nr {
         16 => nearest_body::<T, 2, 16, false>(x, c, out),
         32 => nearest_body::<T, 2, 32, false>(x, c, out),
+        64 => nearest_body::<T, 2, 64, false>(x, c, out),
         other => unreachable!("unsupported lane count {other}"),
     }
 }
@@ -400,7 +589,12 @@ mod tests {
             let packed = PackedCenters::new(&centers, &norms, d);
             let mut out = vec![0u32; n];
             nearest(&x, &packed, &mut out);
-            assert_eq!(out, naive(&x, &centers, d), "n={n} d={d} k={k}");
+            let expected = naive(&x, &centers, d);
+            assert_eq!(out, expected, "n={n} d={d} k={k}");
+            let mut small = vec![0u32; n];
+            if nearest_small(&x, &centers, &norms, d, &mut small) {
+                assert_eq!(small, expected, "small kernel, n={n} d={d} k={k}");
+            }
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let c32: Vec<f32> = centers.iter().map(|&v| v as f32).collect();
             let n32: Vec<f32> = norms.iter().map(|&v| v as f32).collect();

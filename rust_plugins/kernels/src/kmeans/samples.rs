@@ -12,6 +12,8 @@ pub struct Prepared<T> {
     pub norms: Vec<T>,
     pub centers_t: Vec<T>,
     pub packed: Option<PackedCenters<T>>,
+    /// Row-major centers, kept when the rows-in-lanes kernel suits the problem.
+    pub small: Option<Vec<T>>,
     pub k: usize,
 }
 
@@ -42,6 +44,7 @@ pub trait Samples<T: Float>: Sync {
         Prepared {
             centers_t: linalg::transpose(centers, k, d),
             packed: None,
+            small: None,
             norms,
             k,
         }
@@ -110,17 +113,25 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
 
     fn prepare(&self, centers: &[T]) -> Prepared<T> {
         let norms = center_sq_norms(centers, self.d);
+        let k = norms.len();
         let packed = Some(PackedCenters::new(centers, &norms, self.d));
+        let small = dense_assign::prefers_small_kernel(k, self.d).then(|| centers.to_vec());
         Prepared {
-            k: norms.len(),
+            k,
             norms,
             centers_t: Vec::new(),
             packed,
+            small,
         }
     }
 
     fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], _scratch: &mut [T]) {
         let rows = &self.data[start * self.d..(start + out.len()) * self.d];
+        if let Some(centers) = &prepared.small {
+            if dense_assign::nearest_small(rows, centers, &prepared.norms, self.d, out) {
+                return;
+            }
+        }
         let packed = prepared.packed.as_ref().expect("dense centers are packed");
         dense_assign::nearest(rows, packed, out);
     }
@@ -133,6 +144,7 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
         crate::kmeans::linalg::sq_dist(self.row(i), center)
     }
 
+    #[inline(always)]
     fn add_scaled_row(&self, i: usize, w: T, acc: &mut [T]) {
         for (a, &x) in acc.iter_mut().zip(self.row(i)) {
             *a += w * x;

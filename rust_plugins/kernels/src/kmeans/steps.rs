@@ -117,17 +117,10 @@ pub fn assign<T: Float, S: Samples<T>>(
                     scratch.resize(CHUNK * k, T::ZERO);
                 }
                 x.nearest(chunk.start, &prepared, &mut nearest[..m], &mut scratch);
-                for (r, &label) in nearest[..m].iter().enumerate() {
-                    let i = chunk.start + r;
-                    let slot = &mut block_labels[i - block.start];
-                    changed |= *slot != label as i32;
-                    *slot = label as i32;
-                    if accumulate {
-                        let (label, w) = (label as usize, sample_weight[i]);
-                        x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
-                        sums.weights[label] += w;
-                    }
-                }
+                let labels = &mut block_labels[chunk.start - block.start..chunk.end - block.start];
+                let weights = &sample_weight[chunk.clone()];
+                let sums = accumulate.then_some(&mut sums);
+                changed |= record_chunk(x, chunk.start, &nearest[..m], labels, weights, sums);
             }
             (changed, sums)
         })
@@ -139,6 +132,77 @@ pub fn assign<T: Float, S: Samples<T>>(
         ClusterSums::zeros(0, 0)
     };
     (changed, sums)
+}
+
+#[inline(always)]
+fn record_chunk_body<T: Float, S: Samples<T>>(
+    x: &S,
+    start: usize,
+    nearest: &[u32],
+    labels: &mut [i32],
+    weights: &[T],
+    sums: Option<&mut ClusterSums<T>>,
+) -> bool {
+    let mut changed = false;
+    for (slot, &label) in labels.iter_mut().zip(nearest) {
+        changed |= *slot != label as i32;
+        *slot = label as i32;
+    }
+    if let Some(sums) = sums {
+        let d = x.n_features();
+        for (r, (&label, &w)) in nearest.iter().zip(weights).enumerate() {
+            let label = label as usize;
+            x.add_scaled_row(start + r, w, &mut sums.sums[label * d..(label + 1) * d]);
+            sums.weights[label] += w;
+        }
+    }
+    changed
+}
+
+/// Stores a chunk's labels (reporting whether any changed) and adds its samples to the
+/// cluster sums; compiled for AVX-512 and AVX2 as well, chosen at run time.
+fn record_chunk<T: Float, S: Samples<T>>(
+    x: &S,
+    start: usize,
+    nearest: &[u32],
+    labels: &mut [i32],
+    weights: &[T],
+    sums: Option<&mut ClusterSums<T>>,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,fma")]
+        unsafe fn avx512<T: Float, S: Samples<T>>(
+            x: &S,
+            start: usize,
+            nearest: &[u32],
+            labels: &mut [i32],
+            weights: &[T],
+            sums: Option<&mut ClusterSums<T>>,
+        ) -> bool {
+            record_chunk_body(x, start, nearest, labels, weights, sums)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<T: Float, S: Samples<T>>(
+            x: &S,
+            start: usize,
+            nearest: &[u32],
+            labels: &mut [i32],
+            weights: &[T],
+            sums: Option<&mut ClusterSums<T>>,
+        ) -> bool {
+            record_chunk_body(x, start, nearest, labels, weights, sums)
+        }
+        use std::arch::is_x86_feature_detected as has;
+        // SAFETY: each variant runs only where its CPU features were detected.
+        if has!("avx512f") && has!("avx512vl") && has!("fma") {
+            return unsafe { avx512(x, start, nearest, labels, weights, sums) };
+        }
+        if has!("avx2") && has!("fma") {
+            return unsafe { avx2(x, start, nearest, labels, weights, sums) };
+        }
+    }
+    record_chunk_body(x, start, nearest, labels, weights, sums)
 }
 
 /// Turns cluster sums into new centers: relocates empty clusters to the samples farthest from
