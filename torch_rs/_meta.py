@@ -74,3 +74,13 @@ def _fast_gelu_backward_vmap(info, in_dims, grad, x):
     grad = _batch_first(grad, grad_dim, info.batch_size)
     x = _batch_first(x, x_dim, info.batch_size)
     return torch.ops.rs.fast_gelu_backward(grad, x), 0
+
+
+@torch.library.register_fake("rs::fast_gelu.out")
+def _fast_gelu_out_fake(x, *, out):
+    _check("rs::fast_gelu.out", "input", x)
+    if out.dtype != x.dtype:
+        raise TypeError(f"rs::fast_gelu.out: expected out to have dtype {x.dtype}, got {out.dtype}")
+    if out.shape != x.shape:
+        out.resize_(x.shape)
+    return out

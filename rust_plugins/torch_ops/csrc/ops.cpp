@@ -5,14 +5,14 @@
 #include <ATen/MemoryOverlap.h>
 #include <ATen/Parallel.h>
 #include <ATen/native/Resize.h>
-#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/functions/utils.h>
 #include <torch/library.h>
 
 #include <string>
 
 extern "C" {
 struct TorchRsError {
-  int32_t code;  // 0 RuntimeError, 1 TypeError, 2 NotImplementedError, 3 ValueError
+  int32_t code;  // 0 RuntimeError, 1 TypeError, 2 NotImplementedError
   char* message;
 };
 TorchRsError* torch_rs_fast_gelu(const at::Tensor* x, at::Tensor** out, int64_t threads);
@@ -22,11 +22,17 @@ TorchRsError* torch_rs_fast_gelu_backward(const at::Tensor* grad, const at::Tens
 TorchRsError* torch_rs_fast_gelu_second_derivative(const at::Tensor* x, at::Tensor** out,
                                                    int64_t threads);
 void torch_rs_error_free(TorchRsError* error);
+
+// Runs body(context, begin, end) over [0, n) on PyTorch's intra-op thread pool, so that Rust
+// work shares torch's threads instead of competing with them. `body` never throws.
+void torch_rs_parallel_for(int64_t n, int64_t grain, void (*body)(void*, int64_t, int64_t),
+                           void* context) {
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) { body(context, begin, end); });
+}
 }
 
 namespace {
 
-using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 void throw_if_error(TorchRsError* error) {
@@ -36,7 +42,6 @@ void throw_if_error(TorchRsError* error) {
   torch_rs_error_free(error);
   TORCH_CHECK_TYPE(code != 1, message);
   TORCH_CHECK_NOT_IMPLEMENTED(code != 2, message);
-  TORCH_CHECK_VALUE(code != 3, message);
   TORCH_CHECK(false, message);
 }
 
@@ -128,64 +133,116 @@ const c10::TypedOperatorHandle<Unary>& fast_gelu_second_derivative_op() {
 }
 
 // ---- Autograd -------------------------------------------------------------------------------
+//
+// Written like PyTorch's generated VariableType kernels (a Node per op, no
+// torch::autograd::Function), so that functorch transforms (grad, vmap of grad, jacrev) work too.
+// Each backward calls rs:: operators through the dispatcher, so it is differentiable in turn.
 
-// y = gelu(x); dx = fast_gelu_backward(dy, x), itself differentiable.
-class FastGelu : public torch::autograd::Function<FastGelu> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
-    ctx->save_for_backward({x});
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return fast_gelu_op().call(x);
-  }
+using torch::autograd::Node;
+using torch::autograd::SavedVariable;
 
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const at::Tensor x = ctx->get_saved_variables()[0];
-    return {fast_gelu_backward_op().call(grads[0], x)};
+void check_no_forward_ad(const char* op, const at::Tensor& x) {
+  TORCH_CHECK_NOT_IMPLEMENTED(!x._fw_grad(/*level=*/0).defined(), op,
+                              " does not support forward-mode automatic differentiation");
+}
+
+// d/dx gelu(x) applied to the incoming gradient.
+struct FastGeluBackwardNode : public Node {
+  SavedVariable x;
+
+  std::string name() const override { return "FastGeluBackward"; }
+  void release_variables() override { x.reset_data(); }
+
+  variable_list apply(variable_list&& grads) override {
+    if (!grads[0].defined() || !should_compute_output(0)) return {at::Tensor()};
+    return {fast_gelu_backward_op().call(grads[0], x.unpack())};
   }
 };
 
-// dx = dy * gelu'(x); its derivatives: d(dy) = ddx * gelu'(x), d(x) = ddx * dy * gelu''(x).
-class FastGeluBackward : public torch::autograd::Function<FastGeluBackward> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad, const at::Tensor& x) {
-    ctx->save_for_backward({grad, x});
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return fast_gelu_backward_op().call(grad, x);
+// fast_gelu_backward(grad, x) = grad * gelu'(x):
+// d/d(grad) = ddx * gelu'(x), d/dx = ddx * grad * gelu''(x).
+struct FastGeluDoubleBackwardNode : public Node {
+  SavedVariable grad;
+  SavedVariable x;
+
+  std::string name() const override { return "FastGeluBackwardBackward"; }
+  void release_variables() override {
+    grad.reset_data();
+    x.reset_data();
   }
 
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor& grad = saved[0];
-    const at::Tensor& x = saved[1];
+  variable_list apply(variable_list&& grads) override {
     const at::Tensor& grad_grad = grads[0];
     at::Tensor d_grad;
     at::Tensor d_x;
-    if (ctx->needs_input_grad(0)) d_grad = fast_gelu_backward_op().call(grad_grad, x);
-    if (ctx->needs_input_grad(1)) d_x = grad_grad * grad * fast_gelu_second_derivative_op().call(x);
+    if (grad_grad.defined()) {
+      const at::Tensor input = x.unpack();
+      if (should_compute_output(0)) d_grad = fast_gelu_backward_op().call(grad_grad, input);
+      if (should_compute_output(1)) {
+        d_x = grad_grad * grad.unpack() * fast_gelu_second_derivative_op().call(input);
+      }
+    }
     return {d_grad, d_x};
   }
 };
 
-class FastGeluSecondDerivative : public torch::autograd::Function<FastGeluSecondDerivative> {
- public:
-  static at::Tensor forward(AutogradContext*, const at::Tensor& x) {
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return fast_gelu_second_derivative_op().call(x);
-  }
+struct FastGeluThirdDerivativeNode : public Node {
+  std::string name() const override { return "FastGeluSecondDerivativeBackward"; }
 
-  static variable_list backward(AutogradContext*, variable_list) {
+  variable_list apply(variable_list&&) override {
     TORCH_CHECK_NOT_IMPLEMENTED(false, "rs::fast_gelu: derivatives beyond the second are not implemented");
   }
 };
 
-at::Tensor fast_gelu_autograd(const at::Tensor& x) { return FastGelu::apply(x); }
+// Records `node` as the creator of `result` when any input requires grad.
+template <typename NodeType, typename... Inputs>
+c10::intrusive_ptr<NodeType> make_node(const Inputs&... inputs) {
+  if (!torch::autograd::compute_requires_grad(inputs...)) return nullptr;
+  auto node = c10::make_intrusive<NodeType>();
+  node->set_next_edges(torch::autograd::collect_next_edges(inputs...));
+  return node;
+}
+
+at::Tensor fast_gelu_autograd(const at::Tensor& x) {
+  check_no_forward_ad("rs::fast_gelu", x);
+  auto node = make_node<FastGeluBackwardNode>(x);
+  if (node) node->x = SavedVariable(x, /*is_output=*/false);
+  at::Tensor result;
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    result = fast_gelu_op().call(x);
+  }
+  if (node) torch::autograd::set_history(result, node);
+  return result;
+}
 
 at::Tensor fast_gelu_backward_autograd(const at::Tensor& grad, const at::Tensor& x) {
-  return FastGeluBackward::apply(grad, x);
+  check_no_forward_ad("rs::fast_gelu_backward", grad);
+  check_no_forward_ad("rs::fast_gelu_backward", x);
+  auto node = make_node<FastGeluDoubleBackwardNode>(grad, x);
+  if (node) {
+    node->grad = SavedVariable(grad, false);
+    node->x = SavedVariable(x, false);
+  }
+  at::Tensor result;
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    result = fast_gelu_backward_op().call(grad, x);
+  }
+  if (node) torch::autograd::set_history(result, node);
+  return result;
 }
 
 at::Tensor fast_gelu_second_derivative_autograd(const at::Tensor& x) {
-  return FastGeluSecondDerivative::apply(x);
+  check_no_forward_ad("rs::fast_gelu_second_derivative", x);
+  auto node = make_node<FastGeluThirdDerivativeNode>(x);
+  at::Tensor result;
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    result = fast_gelu_second_derivative_op().call(x);
+  }
+  if (node) torch::autograd::set_history(result, node);
+  return result;
 }
 
 at::Tensor& fast_gelu_out_autograd(const at::Tensor& x, at::Tensor& out) {

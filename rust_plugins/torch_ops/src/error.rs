@@ -1,5 +1,5 @@
 //! Errors of the operators, each mapped by the C++ shim to the Python exception PyTorch itself
-//! would raise (RuntimeError, TypeError, NotImplementedError, ValueError).
+//! would raise (RuntimeError, TypeError, NotImplementedError).
 
 use kernels::KernelError;
 
@@ -8,7 +8,6 @@ pub enum OpError {
     Runtime(String),
     Type(String),
     NotImplemented(String),
-    Value(String),
 }
 
 impl OpError {
@@ -18,16 +17,12 @@ impl OpError {
             OpError::Runtime(_) => 0,
             OpError::Type(_) => 1,
             OpError::NotImplemented(_) => 2,
-            OpError::Value(_) => 3,
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            OpError::Runtime(m)
-            | OpError::Type(m)
-            | OpError::NotImplemented(m)
-            | OpError::Value(m) => m,
+            OpError::Runtime(m) | OpError::Type(m) | OpError::NotImplemented(m) => m,
         }
     }
 }

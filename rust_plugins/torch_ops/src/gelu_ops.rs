@@ -6,7 +6,6 @@ use crate::strided::Walk;
 use crate::tensors::{Dtype, Operand};
 use crate::threads;
 use kernels::gelu::{self, Bf16, Element, Parallelism, F16};
-use rayon::prelude::*;
 use tch::Tensor;
 
 const FORWARD: &str = "rs::fast_gelu";
@@ -123,13 +122,10 @@ fn compute_typed<T: Element>(
             inputs[0].data as *mut T,
             second.data as *mut T,
         ]);
-        return threads::run_with(threads, numel, move |parallel| {
-            let par = if parallel {
-                Parallelism::Rayon
-            } else {
-                Parallelism::Serial
-            };
-            unsafe { run_flat::<T>(kernel, bases, numel, par) }
+        return threads::for_each_range(numel, threads, &|begin, end| {
+            let [out, first, second] = bases.get();
+            let operands = unsafe { Bases([out.add(begin), first.add(begin), second.add(begin)]) };
+            unsafe { run_flat::<T>(kernel, operands, end - begin) }
         });
     }
     let op_count = inputs.len() + 1;
@@ -159,8 +155,8 @@ unsafe fn run_flat<T: Element>(
     kernel: Kernel,
     operands: Bases<T, 3>,
     len: usize,
-    par: Parallelism,
 ) -> Result<(), OpError> {
+    let par = Parallelism::Serial;
     let [out, first, second] = operands.0;
     let out_slice = std::slice::from_raw_parts_mut(out, len);
     let slice = |p: *mut T| std::slice::from_raw_parts(p as *const T, len);
@@ -179,8 +175,13 @@ struct Bases<T, const N: usize>([*mut T; N]);
 unsafe impl<T, const N: usize> Send for Bases<T, N> {}
 unsafe impl<T, const N: usize> Sync for Bases<T, N> {}
 
-/// Walk positions per parallel task.
-const TASK: usize = 16 * 1024;
+impl<T, const N: usize> Bases<T, N> {
+    /// The pointers (a method, so that closures capture the whole `Send` wrapper).
+    fn get(&self) -> [*mut T; N] {
+        self.0
+    }
+}
+
 /// Elements gathered into contiguous scratch buffers at a time.
 const BLOCK: usize = 512;
 
@@ -192,18 +193,8 @@ fn run_strided<T: Element, const N: usize>(
 ) -> Result<(), OpError> {
     let numel = walk.numel();
     let bases = Bases(bases);
-    let task = |index: usize| {
-        let start = index * TASK;
-        let end = (start + TASK).min(numel);
-        unsafe { strided_task(kernel, walk, bases, start, end) }
-    };
-    threads::run_with(threads, numel, |parallel| {
-        let tasks = numel.div_ceil(TASK);
-        if parallel {
-            (0..tasks).into_par_iter().try_for_each(task)
-        } else {
-            (0..tasks).try_for_each(task)
-        }
+    threads::for_each_range(numel, threads, &|begin, end| unsafe {
+        strided_task(kernel, walk, bases, begin, end)
     })
 }
 
@@ -225,7 +216,7 @@ unsafe fn strided_task<T: Element, const N: usize>(
         let mut done = 0;
         while done < len && result.is_ok() {
             let n = BLOCK.min(len - done);
-            let at = |k: usize| bases.0[k].offset(offsets[k] + done as isize * inner[k]);
+            let at = |k: usize| bases.get()[k].offset(offsets[k] + done as isize * inner[k]);
             for k in 1..N {
                 gather(at(k), inner[k], &mut scratch[k][..n]);
             }

@@ -26,7 +26,8 @@ fn parallel_min_elements() -> usize {
 }
 
 #[pymodule]
-fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+#[pyo3(name = "_C")]
+fn torch_rs_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cpu_capability, m)?)?;
     m.add_function(wrap_pyfunction!(parallel_min_elements, m)?)?;
     Ok(())
