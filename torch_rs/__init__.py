@@ -7,6 +7,9 @@
   ``torch.compile`` and ``torch.export``, batched by ``torch.vmap``.
 * ``torch_rs.fast_gelu(x)`` and the module ``torch_rs.nn.FastGELU``, a drop-in for
   ``nn.GELU(approximate="tanh")``.
+* ``torch_rs.patch_model(model)`` swaps a model's tanh-GELU modules (``nn.GELU(approximate="tanh")``,
+  Hugging Face transformers' ``gelu_new``/``gelu_fast``/``gelu_pytorch_tanh`` activations) for
+  ``FastGELU`` in place; ``torch_rs.unpatch_model(model)`` puts them back.
 """
 
 import torch  # noqa: F401  (loads libtorch before the native module links against it)
@@ -15,6 +18,7 @@ from torch_rs import _C  # noqa: F401  (runs the C++ TORCH_LIBRARY registration)
 from torch_rs import _meta  # noqa: F401  (fake kernels and vmap rules)
 from torch_rs import nn
 from torch_rs._ops import fast_gelu
+from torch_rs.patch import patch_model, unpatch_model
 
-__all__ = ["fast_gelu", "nn"]
+__all__ = ["fast_gelu", "nn", "patch_model", "unpatch_model"]
 __version__ = "0.1.0"
