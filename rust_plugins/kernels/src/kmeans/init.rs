@@ -206,3 +206,56 @@ pub fn random_init<T: Float, S: Samples<T>>(
     }
     Ok(Init { centers, indices })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kmeans::Dense;
+
+    fn data() -> (Vec<f64>, usize, usize) {
+        let (n, d) = (200, 3);
+        let x = (0..n * d)
+            .map(|i| ((i * 7919) % 1013) as f64 / 37.0 + (i / d / 50) as f64 * 100.0)
+            .collect();
+        (x, n, d)
+    }
+
+    #[test]
+    fn kmeans_plusplus_picks_distinct_weighted_rows_deterministically() {
+        let (x, n, d) = data();
+        let s = Dense::new(&x, n, d).unwrap();
+        // Odd samples have no weight: they can never be picked.
+        let w: Vec<f64> = (0..n).map(|i| (i % 2 == 0) as u8 as f64).collect();
+        let never = || false;
+        let a = kmeans_plusplus(&s, &w, 8, None, 7, &never).unwrap();
+        let b = kmeans_plusplus(&s, &w, 8, None, 7, &never).unwrap();
+        assert_eq!(a.indices, b.indices);
+        let mut unique = a.indices.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 8);
+        for (c, &i) in a.indices.iter().enumerate() {
+            assert_eq!(i % 2, 0);
+            assert_eq!(
+                &a.centers[c * d..(c + 1) * d],
+                &x[i as usize * d..(i as usize + 1) * d]
+            );
+        }
+        // The four well-separated groups are all seeded in the first four picks.
+        let groups: std::collections::HashSet<i64> =
+            a.indices[..4].iter().map(|&i| i / 50).collect();
+        assert_eq!(groups.len(), 4);
+    }
+
+    #[test]
+    fn random_init_samples_without_replacement_and_honours_zero_weights() {
+        let (x, n, d) = data();
+        let s = Dense::new(&x, n, d).unwrap();
+        let w: Vec<f64> = (0..n).map(|i| if i < 10 { 1.0 } else { 0.0 }).collect();
+        let init = random_init(&s, &w, 10, 3).unwrap();
+        let mut idx = init.indices.clone();
+        idx.sort();
+        assert_eq!(idx, (0..10).collect::<Vec<i64>>());
+        assert!(random_init(&s, &w, 11, 3).is_err());
+    }
+}

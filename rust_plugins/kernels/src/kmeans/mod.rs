@@ -142,39 +142,134 @@ pub fn mean_feature_variance<T: Float, S: Samples<T>>(x: &S) -> f64 {
     if n == 0 || d == 0 {
         return 0.0;
     }
+    // Per-feature sums over blocks of samples, combined in block order (deterministic).
     let blocks = blocks::partition(n, d);
-    let sum_rows = |f: &(dyn Fn(usize, &mut [T], &mut [f64]) + Sync)| -> Vec<f64> {
+    let feature_sums = |value: &(dyn Fn(usize, &mut [f64]) + Sync)| -> Vec<f64> {
         let parts: Vec<Vec<f64>> = blocks
             .par_iter()
             .map(|b| {
-                let mut row = vec![T::ZERO; d];
                 let mut acc = vec![0.0f64; d];
                 for i in b.clone() {
-                    f(i, &mut row, &mut acc);
+                    value(i, &mut acc);
                 }
                 acc
             })
             .collect();
-        parts.into_iter().fold(vec![0.0; d], |mut a, p| {
-            a.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-            a
+        parts.into_iter().fold(vec![0.0; d], |mut total, p| {
+            total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+            total
         })
     };
-    let mean: Vec<f64> = sum_rows(&|i, row, acc| {
-        x.copy_row(i, row);
-        acc.iter_mut()
-            .zip(row.iter())
-            .for_each(|(a, v)| *a += v.to_f64());
-    })
-    .into_iter()
-    .map(|s| s / n as f64)
-    .collect();
-    let var = sum_rows(&|i, row, acc| {
-        x.copy_row(i, row);
-        for ((a, v), m) in acc.iter_mut().zip(row.iter()).zip(&mean) {
-            let t = v.to_f64() - m;
-            *a += t * t;
+    let mean: Vec<f64> = feature_sums(&|i, acc| x.add_row_moment(i, None, acc))
+        .into_iter()
+        .map(|s| s / n as f64)
+        .collect();
+    let mut squared_deviations = feature_sums(&|i, acc| x.add_row_moment(i, Some(&mean), acc));
+    if x.is_sparse() {
+        squared_deviations
+            .iter_mut()
+            .zip(&mean)
+            .for_each(|(s, m)| *s += n as f64 * m * m);
+    }
+    squared_deviations.iter().sum::<f64>() / (n as f64 * d as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variance_is_the_same_for_dense_and_sparse() {
+        let (n, d) = (7, 3);
+        let dense = [
+            1.0, 0.0, 2.0, 0.0, 0.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0, 0.0, 1.5, 0.0, -2.0, 0.0, 6.0,
+            0.0, 2.0, 2.0, 2.0,
+        ];
+        let (mut data, mut indices, mut indptr) = (vec![], vec![], vec![0i64]);
+        for row in dense.chunks(d) {
+            for (j, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    data.push(v);
+                    indices.push(j as i32);
+                }
+            }
+            indptr.push(data.len() as i64);
         }
-    });
-    var.iter().sum::<f64>() / (n as f64 * d as f64)
+        let mut naive = 0.0;
+        for j in 0..d {
+            let col: Vec<f64> = (0..n).map(|i| dense[i * d + j]).collect();
+            let m = col.iter().sum::<f64>() / n as f64;
+            naive += col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64;
+        }
+        naive /= d as f64;
+        let dv = mean_feature_variance(&Dense::new(&dense, n, d).unwrap());
+        let sv = mean_feature_variance(&Csr::new(&data, &indices, &indptr, n, d).unwrap());
+        assert!(
+            (dv - naive).abs() < 1e-12 && (sv - naive).abs() < 1e-12,
+            "{dv} {sv} {naive}"
+        );
+    }
+
+    #[test]
+    fn same_clustering_up_to_renaming() {
+        assert!(same_clustering(&[0, 0, 1, 2], &[2, 2, 0, 1], 3).unwrap());
+        assert!(!same_clustering(&[0, 0, 1, 2], &[2, 1, 0, 1], 3).unwrap());
+        assert!(same_clustering(&[0, 1], &[0], 2).is_err());
+    }
+
+    #[test]
+    fn lloyd_and_elkan_agree_with_a_naive_lloyd() {
+        let (n, d, k) = (300, 4, 5);
+        let x: Vec<f64> = (0..n * d)
+            .map(|i| (((i * 7919) % 1009) as f64 / 50.0) + ((i / d) % k) as f64 * 30.0)
+            .collect();
+        let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 3) as f64).collect();
+        let init: Vec<f64> = x[..k * d].to_vec();
+        let samples = Dense::new(&x, n, d).unwrap();
+        let config = RunConfig {
+            max_iter: 50,
+            tol: 0.0,
+            verbose: false,
+        };
+        let never = || false;
+        let lloyd_run = lloyd::run(&samples, &w, &init, &config, &never).unwrap();
+        let elkan_run = elkan::run(&samples, &w, &init, &config, &never).unwrap();
+        // Naive reference: exact distances, weighted means.
+        let mut centers = init.clone();
+        let mut labels = vec![0usize; n];
+        for _ in 0..lloyd_run.n_iter {
+            for i in 0..n {
+                labels[i] = (0..k)
+                    .min_by(|&a, &b| {
+                        let da =
+                            linalg::sq_dist(&x[i * d..(i + 1) * d], &centers[a * d..(a + 1) * d]);
+                        let db =
+                            linalg::sq_dist(&x[i * d..(i + 1) * d], &centers[b * d..(b + 1) * d]);
+                        da.partial_cmp(&db).unwrap()
+                    })
+                    .unwrap();
+            }
+            let mut sums = vec![0.0; k * d];
+            let mut weights = vec![0.0; k];
+            for i in 0..n {
+                for f in 0..d {
+                    sums[labels[i] * d + f] += w[i] * x[i * d + f];
+                }
+                weights[labels[i]] += w[i];
+            }
+            for j in 0..k {
+                if weights[j] > 0.0 {
+                    for f in 0..d {
+                        centers[j * d + f] = sums[j * d + f] / weights[j];
+                    }
+                }
+            }
+        }
+        for (a, b) in lloyd_run.centers.iter().zip(&centers) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+        assert_eq!(lloyd_run.labels, elkan_run.labels);
+        assert_eq!(lloyd_run.n_iter, elkan_run.n_iter);
+        assert!((lloyd_run.inertia - elkan_run.inertia).abs() < 1e-9 * lloyd_run.inertia);
+    }
 }

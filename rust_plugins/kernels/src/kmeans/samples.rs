@@ -70,6 +70,16 @@ pub trait Samples<T: Float>: Sync {
 
     /// `dst = x_i` (densified).
     fn copy_row(&self, i: usize, dst: &mut [T]);
+
+    /// Without `mean`: `acc += x_i`. With it: `acc += (x_i - mean)^2 - offset`, where
+    /// `offset` is `mean^2` for the stored entries of a sparse row (so that adding
+    /// `n * mean^2` per feature afterwards accounts for the implicit zeros) and 0 for dense.
+    fn add_row_moment(&self, i: usize, mean: Option<&[f64]>, acc: &mut [f64]);
+
+    /// Whether `add_row_moment` uses the sparse offset.
+    fn is_sparse(&self) -> bool {
+        false
+    }
 }
 
 /// A C-contiguous `(n, d)` matrix.
@@ -153,6 +163,19 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
 
     fn copy_row(&self, i: usize, dst: &mut [T]) {
         dst.copy_from_slice(self.row(i));
+    }
+
+    fn add_row_moment(&self, i: usize, mean: Option<&[f64]>, acc: &mut [f64]) {
+        let row = self.row(i);
+        match mean {
+            None => acc.iter_mut().zip(row).for_each(|(a, v)| *a += v.to_f64()),
+            Some(mean) => {
+                for ((a, v), m) in acc.iter_mut().zip(row).zip(mean) {
+                    let t = v.to_f64() - m;
+                    *a += t * t;
+                }
+            }
+        }
     }
 }
 
@@ -249,6 +272,21 @@ impl<T: Float> Samples<T> for Csr<'_, T> {
         for (&j, &v) in idx.iter().zip(vals) {
             acc[j as usize] += w * v;
         }
+    }
+
+    fn add_row_moment(&self, i: usize, mean: Option<&[f64]>, acc: &mut [f64]) {
+        let (idx, vals) = self.row(i);
+        for (&j, v) in idx.iter().zip(vals) {
+            let (j, v) = (j as usize, v.to_f64());
+            acc[j] += match mean {
+                None => v,
+                Some(mean) => (v - mean[j]) * (v - mean[j]) - mean[j] * mean[j],
+            };
+        }
+    }
+
+    fn is_sparse(&self) -> bool {
+        true
     }
 
     fn copy_row(&self, i: usize, dst: &mut [T]) {
