@@ -10,8 +10,9 @@ mod samples;
 mod threads;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::Duration;
 
 use kernels::float::Float;
 use kernels::kmeans::{self, Event, RunConfig};
@@ -33,36 +34,28 @@ pub(crate) fn to_py_err(e: KernelError) -> PyErr {
     }
 }
 
-/// Polls Python's signal handlers (at most every 50 ms) so Ctrl-C can stop a long computation.
+/// Lets a running kernel learn that Python received a signal (Ctrl-C). Only the thread that
+/// called into Rust can run Python's signal handlers, so that thread polls them while the
+/// kernel runs elsewhere, and raises this flag, which kernels read between iterations.
 struct SignalWatch {
+    interrupted: AtomicBool,
     pending: Mutex<Option<PyErr>>,
-    last: Mutex<Instant>,
 }
 
 impl SignalWatch {
-    fn new() -> Self {
-        Self {
-            pending: Mutex::new(None),
-            last: Mutex::new(Instant::now()),
-        }
-    }
-
     fn should_stop(&self) -> bool {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if last.elapsed() < Duration::from_millis(50) {
-            return false;
-        }
-        *last = Instant::now();
-        match Python::attach(|py| py.check_signals()) {
-            Ok(()) => false,
-            Err(err) => {
-                *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(err);
-                true
-            }
+        self.interrupted.load(Ordering::Relaxed)
+    }
+
+    /// Runs Python's signal handlers; records their exception and raises the flag.
+    fn poll(&self) {
+        if let Err(err) = Python::attach(|py| py.check_signals()) {
+            *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(err);
+            self.interrupted.store(true, Ordering::Relaxed);
         }
     }
 
-    /// The Python error to raise for a kernel error (the caught signal's, if any).
+    /// The Python error to raise for a kernel error (the signal handler's, if any).
     fn error(self, e: KernelError) -> PyErr {
         match (e, self.pending.into_inner().ok().flatten()) {
             (KernelError::Interrupted, Some(err)) => err,
@@ -71,29 +64,84 @@ impl SignalWatch {
     }
 }
 
-/// Runs `work` without the GIL on a pool of `n_threads`, turning panics into RuntimeError.
+/// How often the calling thread looks at Python's signal handlers during a computation.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// Runs `work` without the GIL on a pool of `n_threads`, turning panics into RuntimeError and
+/// Ctrl-C into KeyboardInterrupt (polled by this thread while a helper thread waits on the pool).
 fn run_detached<R: Send>(
     py: Python<'_>,
     n_threads: usize,
     work: impl FnOnce(&SignalWatch) -> Result<R, KernelError> + Send,
 ) -> PyResult<R> {
+    let watch = SignalWatch {
+        interrupted: AtomicBool::new(false),
+        pending: Mutex::new(None),
+    };
+    if n_threads == INLINE {
+        // Small problems: no pool hand-over, no signal watcher (they finish in well under a poll).
+        let outcome =
+            py.detach(|| catch_unwind(AssertUnwindSafe(|| threads::run_inline(|| work(&watch)))));
+        return match outcome {
+            Ok(Some(r)) => r.map_err(|e| watch.error(e)),
+            Ok(None) => Err(PyRuntimeError::new_err("could not start a thread pool")),
+            Err(panic) => Err(panic_error(panic)),
+        };
+    }
     let pool = threads::pool(n_threads).map_err(PyRuntimeError::new_err)?;
-    let watch = SignalWatch::new();
-    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(|| pool.install(|| work(&watch)))));
+    let outcome = py.detach(|| {
+        std::thread::scope(|scope| {
+            let (done, finished) = mpsc::channel();
+            let watch = &watch;
+            scope.spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(|| pool.install(|| work(watch))));
+                let _ = done.send(result);
+            });
+            loop {
+                match finished.recv_timeout(SIGNAL_POLL) {
+                    Ok(result) => break result,
+                    Err(mpsc::RecvTimeoutError::Timeout) => watch.poll(),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        break Err(Box::new("computation thread ended without a result"))
+                    }
+                }
+            }
+        })
+    });
     match outcome {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(watch.error(e)),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown error".into());
-            Err(PyRuntimeError::new_err(format!(
-                "internal error in sklearn_rs: {msg}"
-            )))
-        }
+        Err(panic) => Err(panic_error(panic)),
     }
+}
+
+/// `n_threads` value asking to run on the calling thread (see `effective_threads`).
+const INLINE: usize = 0;
+
+/// Below this many multiply-adds a call runs inline on the calling thread.
+const INLINE_WORK: usize = 1 << 18;
+
+/// Threads for a problem of `work` multiply-adds: inline when small, else `requested`.
+fn effective_threads(requested: usize, work: usize) -> usize {
+    if work < INLINE_WORK {
+        INLINE
+    } else {
+        requested.max(1)
+    }
+}
+
+/// Multiply-adds of one pass over the samples against `center_values` values of centers.
+fn work<T: Float, S: kmeans::Samples<T>>(s: &S, center_values: usize) -> usize {
+    s.n_samples().saturating_mul(center_values.max(1))
+}
+
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> PyErr {
+    let msg = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown error".into());
+    PyRuntimeError::new_err(format!("internal error in sklearn_rs: {msg}"))
 }
 
 fn matrix<'py, T: Element>(
@@ -162,14 +210,18 @@ fn kmeans_single_t<'py, T: Float + Element>(
     let sw: PyReadonlyArray1<T> = sample_weight.extract()?;
     let init: PyReadonlyArray1<T> = centers_init.extract()?;
     let (sw, init) = (slice(&sw)?, slice(&init)?);
-    let result = with_samples!(x, |s| run_detached(py, n_threads, |watch| {
-        let stop = || watch.should_stop();
-        if elkan {
-            kmeans::elkan::run(&s, sw, init, &config, &stop)
-        } else {
-            kmeans::lloyd::run(&s, sw, init, &config, &stop)
+    let result = with_samples!(x, |s| run_detached(
+        py,
+        effective_threads(n_threads, work(&s, init.len())),
+        |watch| {
+            let stop = || watch.should_stop();
+            if elkan {
+                kmeans::elkan::run(&s, sw, init, &config, &stop)
+            } else {
+                kmeans::lloyd::run(&s, sw, init, &config, &stop)
+            }
         }
-    }))?;
+    ))?;
     let n_features = match &x {
         SamplesArg::Dense(a) => a.shape()[1],
         SamplesArg::Csr { n_features, .. } => *n_features,
@@ -235,14 +287,18 @@ fn init_t<'py, T: Float + Element>(
     let sw = slice(&sw)?;
     let (init, d) = with_samples!(x, |s| {
         let d = kmeans::Samples::<T>::n_features(&s);
-        let init = run_detached(py, n_threads, |watch| {
-            let stop = || watch.should_stop();
-            if random {
-                kmeans::init::random_init(&s, sw, n_clusters, seed)
-            } else {
-                kmeans::init::kmeans_plusplus(&s, sw, n_clusters, n_local_trials, seed, &stop)
-            }
-        })?;
+        let init = run_detached(
+            py,
+            effective_threads(n_threads, work(&s, n_clusters * d)),
+            |watch| {
+                let stop = || watch.should_stop();
+                if random {
+                    kmeans::init::random_init(&s, sw, n_clusters, seed)
+                } else {
+                    kmeans::init::kmeans_plusplus(&s, sw, n_clusters, n_local_trials, seed, &stop)
+                }
+            },
+        )?;
         (init, d)
     });
     Ok((
@@ -293,9 +349,11 @@ fn labels_inertia_t<'py, T: Float + Element>(
     let sw: PyReadonlyArray1<T> = sample_weight.extract()?;
     let c: PyReadonlyArray1<T> = centers.extract()?;
     let (sw, c) = (slice(&sw)?, slice(&c)?);
-    let (labels, inertia) = with_samples!(x, |s| run_detached(py, n_threads, |_| {
-        kmeans::labels_inertia(&s, sw, c)
-    }))?;
+    let (labels, inertia) = with_samples!(x, |s| run_detached(
+        py,
+        effective_threads(n_threads, work(&s, c.len())),
+        |_| { kmeans::labels_inertia(&s, sw, c) }
+    ))?;
     Ok((PyArray1::from_vec(py, labels).into_any(), inertia))
 }
 
@@ -327,7 +385,9 @@ fn transform_t<'py, T: Float + Element>(
     let (out, n) = with_samples!(x, |s| {
         let n = kmeans::Samples::<T>::n_samples(&s);
         (
-            run_detached(py, n_threads, |_| kmeans::transform(&s, c))?,
+            run_detached(py, effective_threads(n_threads, work(&s, c.len())), |_| {
+                kmeans::transform(&s, c)
+            })?,
             n,
         )
     });
@@ -362,9 +422,11 @@ fn mean_variance_t<T: Float + Element>(
     n_threads: usize,
 ) -> PyResult<f64> {
     let x = SamplesArg::<T>::extract(x)?;
-    with_samples!(x, |s| run_detached(py, n_threads, |_| Ok(
-        kmeans::mean_feature_variance(&s)
-    )))
+    with_samples!(x, |s| run_detached(
+        py,
+        effective_threads(n_threads, work(&s, 1)),
+        |_| Ok(kmeans::mean_feature_variance(&s))
+    ))
 }
 
 /// Mean over features of the per-feature variance (scales `tol`).

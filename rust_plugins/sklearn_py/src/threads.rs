@@ -55,3 +55,16 @@ pub extern "C" fn sklearn_rs_get_num_threads() -> i32 {
 pub extern "C" fn sklearn_rs_set_num_threads(n: i32) {
     LIMIT.store(n.max(1) as usize, Ordering::Relaxed);
 }
+
+thread_local! {
+    /// A one-thread pool whose only worker is the calling thread itself, so small problems run
+    /// inline: no hand-over to another thread, whose wake-up would cost more than the work.
+    static INLINE_POOL: Option<ThreadPool> =
+        ThreadPoolBuilder::new().num_threads(1).use_current_thread().build().ok();
+}
+
+/// Runs `f` on the calling thread (inside its one-thread pool, so rayon never hands work to
+/// another thread). Returns None if that pool could not be built.
+pub fn run_inline<R: Send>(f: impl FnOnce() -> R + Send) -> Option<R> {
+    INLINE_POOL.with(|pool| pool.as_ref().map(|p| p.install(f)))
+}
