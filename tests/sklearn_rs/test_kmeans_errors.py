@@ -1,0 +1,278 @@
+"""Bad input and bad parameters get exactly scikit-learn's errors and warnings.
+
+Each case runs the same call with scikit-learn and with sklearn_rs and compares the exception
+type and message (and the list of warnings).
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from skrs_utils import IMPLS, assert_same_error, make_blobs_data, module_for, recorded_warnings
+
+X_OK = make_blobs_data(n_samples=30, n_features=3, n_centers=3)
+
+
+def _with(value, i=(0, 0)):
+    X = X_OK.copy()
+    X[i] = value
+    return X
+
+
+BAD_FIT_INPUTS = {
+    "nan": lambda: _with(np.nan),
+    "inf": lambda: _with(np.inf),
+    "-inf": lambda: _with(-np.inf),
+    "nan_float32": lambda: _with(np.nan).astype(np.float32),
+    "nan_csr": lambda: sp.csr_matrix(_with(np.nan)),
+    "inf_csr_array": lambda: sp.csr_array(_with(np.inf)),
+    "1d": lambda: X_OK[:, 0],
+    "0d": lambda: np.float64(3.0),
+    "3d": lambda: X_OK.reshape(30, 3, 1),
+    "empty_rows": lambda: np.empty((0, 3)),
+    "empty_cols": lambda: np.empty((30, 0)),
+    "empty_list": lambda: [],
+    "fewer_samples_than_clusters": lambda: X_OK[:2],
+    "object_strings": lambda: np.array([["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]],
+                                       dtype=object),
+    "str_dtype": lambda: np.array([["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]]),
+    "object_numbers_with_none": lambda: np.array([[1.0, None]] * 5, dtype=object),
+    "complex": lambda: X_OK.astype(np.complex128),
+    "csc_large_index": lambda: _large_index_csr(),
+    "ragged_list": lambda: [[1.0, 2.0], [3.0]],
+}
+
+
+def _large_index_csr():
+    X = sp.csr_matrix(X_OK)
+    X.indices = X.indices.astype(np.int64)
+    X.indptr = X.indptr.astype(np.int64)
+    return X
+
+
+@pytest.mark.parametrize("make_X", list(BAD_FIT_INPUTS.values()), ids=list(BAD_FIT_INPUTS))
+def test_fit_bad_X_same_error(make_X):
+    X = make_X()
+    if not _sklearn_raises(lambda: IMPLS["sklearn"](n_clusters=3, n_init=1).fit(X)):
+        # e.g. int64-indexed CSR is accepted by scikit-learn: ours must accept it too
+        est = IMPLS["sklearn_rs"](n_clusters=3, n_init=1, random_state=0).fit(X)
+        assert est.cluster_centers_.shape == (3, X.shape[1])
+        return
+    assert_same_error(lambda impl: IMPLS[impl](n_clusters=3, n_init=1).fit(X))
+
+
+def _sklearn_raises(fn):
+    try:
+        fn()
+    except Exception:  # noqa: BLE001
+        return True
+    return False
+
+
+@pytest.mark.parametrize("method", ["fit_predict", "fit_transform"])
+@pytest.mark.parametrize("make_X", [BAD_FIT_INPUTS[k] for k in ["nan", "1d", "empty_rows"]],
+                         ids=["nan", "1d", "empty_rows"])
+def test_fit_methods_bad_X_same_error(method, make_X):
+    X = make_X()
+    assert_same_error(lambda impl: getattr(IMPLS[impl](n_clusters=3, n_init=1), method)(X))
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+def test_n_samples_less_than_n_clusters(algorithm):
+    assert_same_error(
+        lambda impl: IMPLS[impl](n_clusters=31, n_init=1, algorithm=algorithm).fit(X_OK)
+    )
+
+
+BAD_PREDICT_INPUTS = {
+    "wrong_n_features": lambda: X_OK[:, :2],
+    "more_features": lambda: np.hstack([X_OK, X_OK]),
+    "nan": lambda: _with(np.nan),
+    "inf": lambda: _with(np.inf),
+    "1d": lambda: X_OK[0],
+    "empty": lambda: np.empty((0, 3)),
+    "strings": lambda: np.array([["a", "b", "c"]]),
+    "sparse_wrong_n_features": lambda: sp.csr_matrix(X_OK[:, :2]),
+}
+
+
+@pytest.mark.parametrize("method", ["predict", "transform", "score"])
+@pytest.mark.parametrize("make_X", list(BAD_PREDICT_INPUTS.values()),
+                         ids=list(BAD_PREDICT_INPUTS))
+def test_predict_bad_X_same_error(make_X, method):
+    X = make_X()
+    fitted = {impl: IMPLS[impl](n_clusters=3, n_init=1, random_state=0).fit(X_OK)
+              for impl in IMPLS}
+    assert_same_error(lambda impl: getattr(fitted[impl], method)(X))
+
+
+BAD_SAMPLE_WEIGHTS = {
+    "too_short": lambda: np.ones(29),
+    "too_long": lambda: np.ones(31),
+    "2d": lambda: np.ones((30, 1)),
+    "nan": lambda: np.r_[np.nan, np.ones(29)],
+    "inf": lambda: np.r_[np.inf, np.ones(29)],
+    "negative": lambda: np.r_[-1.0, np.ones(29)],
+    "strings": lambda: np.array(["a"] * 30),
+    "all_zero": lambda: np.zeros(30),
+}
+
+
+@pytest.mark.parametrize("make_sw", list(BAD_SAMPLE_WEIGHTS.values()),
+                         ids=list(BAD_SAMPLE_WEIGHTS))
+def test_bad_sample_weight_same_outcome(make_sw):
+    sw = make_sw()
+
+    def call(impl):
+        return IMPLS[impl](n_clusters=3, n_init=1, random_state=0).fit(X_OK, sample_weight=sw)
+
+    if not _sklearn_raises(lambda: call("sklearn")):
+        # scikit-learn accepts it (negative weights, all-zero weights): so must we, without
+        # crashing, and with valid labels.
+        est = call("sklearn_rs")
+        assert est.labels_.shape == (30,)
+        assert est.labels_.min() >= 0 and est.labels_.max() < 3
+        assert est.cluster_centers_.shape == (3, 3)
+        return
+    assert_same_error(call)
+
+
+@pytest.mark.parametrize("make_sw", [BAD_SAMPLE_WEIGHTS[k] for k in ["too_short", "2d"]],
+                         ids=["too_short", "2d"])
+def test_bad_sample_weight_score_same_error(make_sw):
+    sw = make_sw()
+    fitted = {impl: IMPLS[impl](n_clusters=3, n_init=1, random_state=0).fit(X_OK)
+              for impl in IMPLS}
+    assert_same_error(lambda impl: fitted[impl].score(X_OK, sample_weight=sw))
+
+
+BAD_INIT_ARRAYS = {
+    "wrong_n_clusters": lambda: X_OK[:4],
+    "wrong_n_features": lambda: X_OK[:3, :2],
+    "1d": lambda: X_OK[0],
+    "nan": lambda: np.r_[X_OK[:2], [[np.nan, 0.0, 0.0]]],
+    "inf": lambda: np.r_[X_OK[:2], [[np.inf, 0.0, 0.0]]],
+    "strings": lambda: np.array([["a", "b", "c"]] * 3),
+}
+
+
+@pytest.mark.parametrize("make_init", list(BAD_INIT_ARRAYS.values()), ids=list(BAD_INIT_ARRAYS))
+def test_bad_init_array_same_error(make_init):
+    init = make_init()
+    assert_same_error(lambda impl: IMPLS[impl](n_clusters=3, init=init, n_init=1).fit(X_OK))
+
+
+def test_bad_callable_init_same_error():
+    def bad_init(X, n_clusters, random_state):
+        return X[: n_clusters - 1]
+
+    assert_same_error(
+        lambda impl: IMPLS[impl](n_clusters=3, init=bad_init, n_init=1).fit(X_OK)
+    )
+
+
+BAD_PARAMS = {
+    "n_clusters=0": dict(n_clusters=0),
+    "n_clusters=-1": dict(n_clusters=-1),
+    "n_clusters=2.5": dict(n_clusters=2.5),
+    "n_clusters=str": dict(n_clusters="3"),
+    "algorithm=foo": dict(algorithm="foo"),
+    "algorithm=full": dict(algorithm="full"),
+    "algorithm=auto": dict(algorithm="auto"),
+    "tol=-1": dict(tol=-1),
+    "tol=str": dict(tol="x"),
+    "max_iter=0": dict(max_iter=0),
+    "max_iter=-3": dict(max_iter=-3),
+    "n_init=0": dict(n_init=0),
+    "n_init=foo": dict(n_init="foo"),
+    "init=foo": dict(init="foo"),
+    "init=number": dict(init=3),
+    "random_state=str": dict(random_state="abc"),
+    "verbose=str": dict(verbose="x"),
+    "copy_x=str": dict(copy_x="x"),
+}
+
+
+@pytest.mark.parametrize("params", list(BAD_PARAMS.values()), ids=list(BAD_PARAMS))
+def test_invalid_params_same_error(params):
+    assert_same_error(lambda impl: IMPLS[impl](**params).fit(X_OK))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.k_means(X_OK, 0),
+        lambda m: m.k_means(X_OK, 3, algorithm="foo"),
+        lambda m: m.k_means(X_OK[:, 0], 3),
+        lambda m: m.k_means(X_OK, 3, sample_weight=np.ones(3)),
+        lambda m: m.k_means(X_OK, 3, return_n_iter="yes"),
+        lambda m: m.kmeans_plusplus(X_OK, 0),
+        lambda m: m.kmeans_plusplus(X_OK, 31),
+        lambda m: m.kmeans_plusplus(_with(np.nan), 3),
+        lambda m: m.kmeans_plusplus(X_OK[:, 0], 3),
+        lambda m: m.kmeans_plusplus(X_OK, 3, sample_weight=np.ones(4)),
+        lambda m: m.kmeans_plusplus(X_OK, 3, x_squared_norms=np.ones(4)),
+        lambda m: m.kmeans_plusplus(X_OK, 3, n_local_trials=0),
+        lambda m: m.kmeans_plusplus(X_OK, 3, random_state="x"),
+        lambda m: m.kmeans_plusplus(np.array([["a", "b"]] * 4), 2),
+    ],
+    ids=["k_means_n_clusters_0", "k_means_algorithm", "k_means_1d", "k_means_sw",
+         "k_means_return_n_iter", "kpp_n_clusters_0", "kpp_too_few_samples", "kpp_nan",
+         "kpp_1d", "kpp_sw", "kpp_norms", "kpp_trials", "kpp_random_state", "kpp_strings"],
+)
+def test_module_functions_same_error(call):
+    assert_same_error(lambda impl: call(module_for(impl)))
+
+
+# --- warnings ---------------------------------------------------------------------------
+
+def _same_warnings(make_call):
+    sk = recorded_warnings(lambda: make_call("sklearn"))
+    rs = recorded_warnings(lambda: make_call("sklearn_rs"))
+    assert sk, "scikit-learn did not warn: the test case is wrong"
+    assert rs == sk
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_duplicate_points_convergence_warning(algorithm, sparse):
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]]), 10, axis=0)
+    X = sp.csr_matrix(X) if sparse else X
+    _same_warnings(lambda impl: IMPLS[impl](n_clusters=5, n_init=1, random_state=0,
+                                            algorithm=algorithm).fit(X))
+
+
+def test_explicit_init_with_n_init_warns():
+    init = X_OK[:3]
+    _same_warnings(lambda impl: IMPLS[impl](n_clusters=3, init=init, n_init=4).fit(X_OK))
+
+
+def test_explicit_init_with_n_init_auto_does_not_warn():
+    init = X_OK[:3]
+    assert recorded_warnings(
+        lambda: IMPLS["sklearn_rs"](n_clusters=3, init=init, n_init="auto").fit(X_OK)
+    ) == []
+
+
+def test_elkan_single_cluster_warns():
+    _same_warnings(lambda impl: IMPLS[impl](n_clusters=1, algorithm="elkan", n_init=1).fit(X_OK))
+
+
+def test_k_means_function_warnings():
+    init = X_OK[:3]
+    _same_warnings(lambda impl: module_for(impl).k_means(X_OK, 3, init=init, n_init=3))
+
+
+def test_no_spurious_warnings_on_good_data():
+    assert recorded_warnings(
+        lambda: IMPLS["sklearn_rs"](n_clusters=3, random_state=0).fit(X_OK).predict(X_OK)
+    ) == []
+
+
+def test_warning_points_at_caller():
+    """The duplicate-points warning is attributed to user code, like scikit-learn's."""
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 10, axis=0)
+    with pytest.warns(Warning) as rec:
+        IMPLS["sklearn_rs"](n_clusters=3, n_init=1, random_state=0).fit(X)
+    with pytest.warns(Warning) as rec_sk:
+        IMPLS["sklearn"](n_clusters=3, n_init=1, random_state=0).fit(X)
+    assert [w.filename for w in rec] == [w.filename for w in rec_sk]
