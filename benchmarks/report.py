@@ -137,22 +137,12 @@ def ratio(row, peer, inverse=False):
     return 1.0 / r if inverse else r
 
 
-def markdown(data, rows):
-    speed, other = split_rows(rows)
-    peers = peers_of(rows)
-    date = datetime.datetime.fromtimestamp(data.get("date", 0) / 1000).strftime("%Y-%m-%d")
-    from benchmarks.common import N_THREADS
-
-    lines = [
-        f"Commit `{data.get('commit_hash', '?')[:8]}`, {date}, {cpu_model()}, "
-        f"{os.cpu_count()} CPUs, {N_THREADS} threads, env `{data.get('env_name', '?')}`.",
-        "",
-        "Speed: peer time / our time (above 1: ours is faster).",
-        "",
-    ]
-    head = ["benchmark", "params", "ours"] + [h for p in peers for h in (p, f"{p} / ours")]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in speed:
+def _table(rows, peers, cells_of):
+    head = ["benchmark", "params", "ours"]
+    for p in peers:
+        head += [p, f"{p} / ours" if cells_of == "speed" else "ratio"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
         ours = ours_of(row)
         cells = [
             short_name(row["bench"]),
@@ -160,36 +150,44 @@ def markdown(data, rows):
             fmt_value(row["values"].get(ours), row["unit"]),
         ]
         for p in peers:
-            r = ratio(row, p)
-            cells += [
-                fmt_value(row["values"].get(p), row["unit"]),
-                "n/a" if r is None else f"**{r:.2f}x**",
-            ]
-        lines.append("| " + " | ".join(cells) + " |")
-    if other:
+            if cells_of == "speed":
+                r = ratio(row, p)
+                shown = "n/a" if r is None else f"**{r:.2f}x**"
+            else:
+                r = ratio(row, p, inverse="inertia" in row["bench"])
+                shown = "n/a" if r is None else f"{r:.3g}"
+            cells += [fmt_value(row["values"].get(p), row["unit"]), shown]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def _by_module(rows):
+    groups = {}
+    for row in rows:
+        groups.setdefault(row["bench"].split(".")[0], []).append(row)
+    return sorted(groups.items())
+
+
+def markdown(data, rows):
+    speed, other = split_rows(rows)
+    date = datetime.datetime.fromtimestamp(data.get("date", 0) / 1000).strftime("%Y-%m-%d")
+    from benchmarks.common import N_THREADS
+
+    lines = [
+        f"Commit `{data.get('commit_hash', '?')[:8]}`, {date}, {cpu_model()}, "
+        f"{os.cpu_count()} CPUs, {N_THREADS} threads.",
+    ]
+    for module, group in _by_module(speed):
+        lines += ["", f"{module}: speed, peer time / our time (above 1: ours is faster).", ""]
+        lines += _table(group, peers_of(group), "speed")
+    for module, group in _by_module(other):
         lines += [
             "",
-            "Peak memory (peer / ours: above 1 means ours uses less) and inertia (ours / peer:"
-            " at most 1 means ours is as good or better).",
+            f"{module}: peak memory (peer / ours: above 1 means ours uses less) and inertia"
+            " (ours / peer: at most 1 means ours is as good or better).",
             "",
         ]
-        head = ["benchmark", "params", "ours"] + [h for p in peers for h in (p, "ratio")]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for row in other:
-            ours = ours_of(row)
-            inverse = "inertia" in row["bench"]
-            cells = [
-                short_name(row["bench"]),
-                ", ".join(str(p) for p in row["params"]),
-                fmt_value(row["values"].get(ours), row["unit"]),
-            ]
-            for p in peers:
-                r = ratio(row, p, inverse=inverse)
-                cells += [
-                    fmt_value(row["values"].get(p), row["unit"]),
-                    "n/a" if r is None else f"{r:.4g}",
-                ]
-            lines.append("| " + " | ".join(cells) + " |")
+        lines += _table(group, peers_of(group), "other")
     return "\n".join(lines)
 
 
