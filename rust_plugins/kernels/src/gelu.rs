@@ -28,6 +28,8 @@ pub enum Isa {
     Portable,
     Avx2,
     Avx512,
+    /// AVX-512 plus its bfloat16 conversions (one instruction to round f32 to bfloat16).
+    Avx512Bf16,
 }
 
 impl Isa {
@@ -50,6 +52,9 @@ impl Isa {
             }
             if is_x86_feature_detected!("avx512f") {
                 isas.push(Isa::Avx512);
+                if is_x86_feature_detected!("avx512bf16") && is_x86_feature_detected!("avx512dq") {
+                    isas.push(Isa::Avx512Bf16);
+                }
             }
         }
         isas
@@ -60,6 +65,7 @@ impl Isa {
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Avx512Bf16 => "avx512_bf16",
         }
     }
 }
@@ -281,6 +287,18 @@ unsafe fn run_avx512<V: Precision, T: Lanes<V>>(
     map::<V, T>(op, a, b, out, n)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512bf16")]
+unsafe fn run_avx512_bf16<V: Precision, T: Lanes<V>>(
+    op: Op,
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+    n: usize,
+) {
+    map::<V, T>(op, a, b, out, n)
+}
+
 /// Binds an element type to its compute vector for each instruction set.
 macro_rules! element {
     ($t:ty, portable: $portable:ty, avx2: $avx2:ident, avx512: $avx512:ident) => {
@@ -296,7 +314,9 @@ macro_rules! element {
             ) {
                 match isa {
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => run_avx512::<simd::$avx512, $t>(op, a, b, out, n),
+                    Isa::Avx512 | Isa::Avx512Bf16 => {
+                        run_avx512::<simd::$avx512, $t>(op, a, b, out, n)
+                    }
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => run_avx2::<simd::$avx2, $t>(op, a, b, out, n),
                     _ => run_portable::<$portable, $t>(op, a, b, out, n),
@@ -308,7 +328,26 @@ macro_rules! element {
 
 element!(f32, portable: f32, avx2: F32x8, avx512: F32x16);
 element!(f64, portable: f64, avx2: F64x4, avx512: F64x8);
-element!(Bf16, portable: f32, avx2: F32x8, avx512: F32x16);
+impl Element for Bf16 {
+    #[inline]
+    unsafe fn run(isa: Isa, op: Op, a: *const Self, b: *const Self, out: *mut Self, n: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use simd::{Bf16Native, F32x16, F32x8};
+            match isa {
+                Isa::Avx512Bf16 => {
+                    let (a, b) = (a as *const Bf16Native, b as *const Bf16Native);
+                    run_avx512_bf16::<F32x16, Bf16Native>(op, a, b, out as *mut Bf16Native, n)
+                }
+                Isa::Avx512 => run_avx512::<F32x16, Bf16>(op, a, b, out, n),
+                Isa::Avx2 => run_avx2::<F32x8, Bf16>(op, a, b, out, n),
+                Isa::Portable => run_portable::<f32, Bf16>(op, a, b, out, n),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        run_portable::<f32, Bf16>(op, a, b, out, n)
+    }
+}
 element!(F16, portable: f32, avx2: F32x8, avx512: F32x16);
 
 #[cfg(test)]

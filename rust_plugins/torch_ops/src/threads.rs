@@ -1,18 +1,21 @@
-//! Splitting a call's work over threads without exceeding `torch.get_num_threads()`.
+//! Splitting a call's work over PyTorch's own intra-op thread pool.
+//!
+//! Running on torch's threads (through `at::parallel_for` in the C++ shim) rather than a
+//! separate rayon pool means the op never uses more threads than `torch.get_num_threads()`, does
+//! not compete with torch's OpenMP workers that are still spinning after the previous op (the
+//! usual Linear → GELU → Linear pattern), and runs inline when called from inside another
+//! parallel region.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
-
-use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
 
 /// Below this many elements a call runs on the calling thread: waking threads costs more than
 /// the few microseconds the work takes.
 pub const PARALLEL_MIN_ELEMENTS: usize = 64 * 1024;
 
 extern "C" {
+    /// Defined in csrc/ops.cpp: `at::parallel_for(0, n, grain, body(context, begin, end))`.
     fn torch_rs_parallel_for(
         n: i64,
         grain: i64,
@@ -21,57 +24,39 @@ extern "C" {
     );
 }
 
-fn use_rayon() -> bool {
-    static RAYON: OnceLock<bool> = OnceLock::new();
-    *RAYON.get_or_init(|| std::env::var("TORCH_RS_POOL").as_deref() == Ok("rayon"))
+type RangeBody<'a, E> = &'a (dyn Fn(usize, usize) -> Result<(), E> + Sync);
+
+struct Context<'a, E> {
+    body: RangeBody<'a, E>,
+    /// The first failure of any range: an error, or a panic to resume on the calling thread.
+    failure: Mutex<Option<std::thread::Result<Result<(), E>>>>,
 }
 
-/// Calls `body(begin, end)` over ranges covering `0..n`, in parallel when `n` is large.
-pub fn for_each_range<E: Send>(
-    n: usize,
-    threads: usize,
-    body: &(dyn Fn(usize, usize) -> Result<(), E> + Sync),
-) -> Result<(), E> {
+/// Runs one range for `at::parallel_for`; never unwinds into C++.
+extern "C" fn run_range<E>(context: *mut c_void, begin: i64, end: i64) {
+    let context = unsafe { &*(context as *const Context<E>) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        (context.body)(begin as usize, end as usize)
+    }));
+    if !matches!(outcome, Ok(Ok(()))) {
+        let mut failure = context.failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.get_or_insert(outcome);
+    }
+}
+
+/// Calls `body(begin, end)` over disjoint ranges covering `0..n`: on the calling thread for
+/// small `n` or a single thread, else one contiguous range per torch thread.
+pub fn for_each_range<E: Send>(n: usize, threads: usize, body: RangeBody<'_, E>) -> Result<(), E> {
     if threads <= 1 || n < PARALLEL_MIN_ELEMENTS {
         return body(0, n);
-    }
-    if use_rayon() {
-        use rayon::prelude::*;
-        let chunk = n.div_ceil(threads * 4).max(16 * 1024).next_multiple_of(64);
-        return pool(threads).install(|| {
-            (0..n.div_ceil(chunk))
-                .into_par_iter()
-                .try_for_each(|i| body(i * chunk, ((i + 1) * chunk).min(n)))
-        });
-    }
-    struct Context<'a, E> {
-        body: &'a (dyn Fn(usize, usize) -> Result<(), E> + Sync),
-        failure: Mutex<Option<std::thread::Result<Result<(), E>>>>,
-    }
-    extern "C" fn trampoline<E>(context: *mut c_void, begin: i64, end: i64) {
-        let context = unsafe { &*(context as *const Context<E>) };
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            (context.body)(begin as usize, end as usize)
-        }));
-        if !matches!(outcome, Ok(Ok(()))) {
-            let mut failure = context.failure.lock().unwrap_or_else(|e| e.into_inner());
-            failure.get_or_insert(outcome);
-        }
     }
     let context = Context {
         body,
         failure: Mutex::new(None),
     };
-    // Each thread gets one contiguous range (at least PARALLEL_MIN_ELEMENTS / 2 elements).
     let grain = (PARALLEL_MIN_ELEMENTS / 2) as i64;
-    unsafe {
-        torch_rs_parallel_for(
-            n as i64,
-            grain,
-            trampoline::<E>,
-            &context as *const _ as *mut c_void,
-        )
-    };
+    let context_ptr = &context as *const Context<E> as *mut c_void;
+    unsafe { torch_rs_parallel_for(n as i64, grain, run_range::<E>, context_ptr) };
     match context
         .failure
         .into_inner()
@@ -81,23 +66,4 @@ pub fn for_each_range<E: Send>(
         Some(Ok(result)) => result,
         Some(Err(panic)) => std::panic::resume_unwind(panic),
     }
-}
-
-fn pool(threads: usize) -> Arc<ThreadPool> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    pools
-        .entry(threads)
-        .or_insert_with(|| {
-            Arc::new(
-                ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .expect("rayon pool"),
-            )
-        })
-        .clone()
 }

@@ -114,8 +114,9 @@ unsafe fn parts<V: Precision>(x: V) -> Parts<V> {
         .max_keep_nan(V::from_f64(-V::SATURATION))
         .min_keep_nan(bound);
     let x2 = x.mul(x);
-    let z = x.mul(x2.mul_add(V::from_f64(C2), V::from_f64(C1)));
-    let e = V::from_f64(0.0).sub(z).exp();
+    // −z = x·(−C1 − C2·x²), negated through the constants.
+    let minus_z = x.mul(x2.mul_add(V::from_f64(-C2), V::from_f64(-C1)));
+    let e = minus_z.exp();
     Parts { x, x2, e }
 }
 

@@ -15,7 +15,6 @@ pub(crate) trait Vector: Copy {
 
     unsafe fn from_f64(value: f64) -> Self;
     unsafe fn add(self, other: Self) -> Self;
-    unsafe fn sub(self, other: Self) -> Self;
     unsafe fn mul(self, other: Self) -> Self;
     /// 1 / self to within about an ulp (division, or an estimate refined by Newton steps where
     /// division is slow).
@@ -55,10 +54,6 @@ macro_rules! scalar_vector {
             #[inline(always)]
             unsafe fn add(self, other: Self) -> Self {
                 self + other
-            }
-            #[inline(always)]
-            unsafe fn sub(self, other: Self) -> Self {
-                self - other
             }
             #[inline(always)]
             unsafe fn mul(self, other: Self) -> Self {
@@ -172,7 +167,7 @@ mod x86 {
     macro_rules! x86_vector {
         (
             $name:ident, $reg:ty, $elem:ty, $lanes:expr,
-            set1: $set1:ident, add: $add:ident, sub: $sub:ident, mul: $mul:ident,
+            set1: $set1:ident, add: $add:ident, mul: $mul:ident,
             fma: $fma:ident, max: $max:ident, min: $min:ident,
             recip: |$q:ident| $recip:expr,
             select: |$a:ident, $limit:ident, $value:ident, $otherwise:ident| $select:expr,
@@ -193,10 +188,6 @@ mod x86 {
                 #[inline(always)]
                 unsafe fn add(self, other: Self) -> Self {
                     Self($add(self.0, other.0))
-                }
-                #[inline(always)]
-                unsafe fn sub(self, other: Self) -> Self {
-                    Self($sub(self.0, other.0))
                 }
                 #[inline(always)]
                 unsafe fn mul(self, other: Self) -> Self {
@@ -254,7 +245,7 @@ mod x86 {
 
     x86_vector!(
         F32x8, __m256, f32, 8,
-        set1: _mm256_set1_ps, add: _mm256_add_ps, sub: _mm256_sub_ps, mul: _mm256_mul_ps,
+        set1: _mm256_set1_ps, add: _mm256_add_ps, mul: _mm256_mul_ps,
         fma: _mm256_fmadd_ps, max: _mm256_max_ps, min: _mm256_min_ps,
         recip: |d| _mm256_div_ps(_mm256_set1_ps(1.0), d),
         select: |a, limit, value, otherwise|
@@ -270,7 +261,7 @@ mod x86 {
 
     x86_vector!(
         F64x4, __m256d, f64, 4,
-        set1: _mm256_set1_pd, add: _mm256_add_pd, sub: _mm256_sub_pd, mul: _mm256_mul_pd,
+        set1: _mm256_set1_pd, add: _mm256_add_pd, mul: _mm256_mul_pd,
         fma: _mm256_fmadd_pd, max: _mm256_max_pd, min: _mm256_min_pd,
         recip: |d| _mm256_div_pd(_mm256_set1_pd(1.0), d),
         select: |a, limit, value, otherwise|
@@ -285,7 +276,7 @@ mod x86 {
 
     x86_vector!(
         F32x16, __m512, f32, 16,
-        set1: _mm512_set1_ps, add: _mm512_add_ps, sub: _mm512_sub_ps, mul: _mm512_mul_ps,
+        set1: _mm512_set1_ps, add: _mm512_add_ps, mul: _mm512_mul_ps,
         fma: _mm512_fmadd_ps, max: _mm512_max_ps, min: _mm512_min_ps,
         // 512-bit division is slow: a 14-bit estimate and one Newton step reach ~1 ulp.
         recip: |d| newton_step_ps(d, _mm512_rcp14_ps(d)),
@@ -297,7 +288,7 @@ mod x86 {
 
     x86_vector!(
         F64x8, __m512d, f64, 8,
-        set1: _mm512_set1_pd, add: _mm512_add_pd, sub: _mm512_sub_pd, mul: _mm512_mul_pd,
+        set1: _mm512_set1_pd, add: _mm512_add_pd, mul: _mm512_mul_pd,
         fma: _mm512_fmadd_pd, max: _mm512_max_pd, min: _mm512_min_pd,
         recip: |d| newton_step_pd(d, newton_step_pd(d, _mm512_rcp14_pd(d))),
         select: |a, limit, value, otherwise|
@@ -369,6 +360,31 @@ mod x86 {
             let nan = _mm512_set1_epi32(BF16_NAN as i32);
             let result = _mm512_mask_blend_epi32(is_nan, rounded, nan);
             _mm256_storeu_si256(ptr as *mut __m256i, _mm512_cvtepi32_epi16(result))
+        }
+    }
+
+    /// bfloat16 stored with the AVX512-BF16 instructions (`vcvtneps2bf16` rounds to nearest
+    /// even in one step). Same bits as [`Bf16`]; only reached from functions that enable
+    /// `avx512bf16` and `avx512dq`.
+    #[derive(Clone, Copy, Default)]
+    #[repr(transparent)]
+    pub(crate) struct Bf16Native(Bf16);
+
+    impl Lanes<F32x16> for Bf16Native {
+        #[inline(always)]
+        unsafe fn load(ptr: *const Self) -> F32x16 {
+            <Bf16 as Lanes<F32x16>>::load(ptr as *const Bf16)
+        }
+        #[inline(always)]
+        unsafe fn store(value: F32x16, ptr: *mut Self) {
+            // The instruction flushes subnormals to zero; those (rare) vectors take the
+            // integer rounding path so that every result stays within half an ulp.
+            const SUBNORMAL: i32 = 0x20;
+            if _mm512_fpclass_ps_mask::<SUBNORMAL>(value.0) != 0 {
+                return <Bf16 as Lanes<F32x16>>::store(value, ptr as *mut Bf16);
+            }
+            let halves: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(value.0));
+            _mm256_storeu_si256(ptr as *mut __m256i, halves)
         }
     }
 
