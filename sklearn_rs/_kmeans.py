@@ -58,12 +58,20 @@ def _init_centers(X, samples, n_clusters, init, random_state, sample_weight, n_t
     """Initial centers for one run: k-means++, weighted random sampling, an array or a
     callable (the two last as scikit-learn handles them)."""
     if isinstance(init, str):
+        _check_probabilities(sample_weight)
         seed = int(random_state.randint(_INT32_MAX))
         centers, _ = _core.init_centers(
             samples, sample_weight, n_clusters, n_local_trials, init == "random", seed, n_threads
         )
         return centers
     return init
+
+
+def _check_probabilities(sample_weight):
+    # scikit-learn samples initial centers with numpy's choice(p=sample_weight / total), which
+    # rejects negative weights with this message.
+    if np.any(sample_weight < 0):
+        raise ValueError("probabilities are not non-negative")
 
 
 class KMeans(_SklearnKMeans):
@@ -193,7 +201,13 @@ class KMeans(_SklearnKMeans):
         return labels
 
     def _transform(self, X):
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        # fit_transform passes X as the user gave it (scikit-learn's own _transform accepts
+        # anything euclidean_distances does); this is a no-op for already validated input.
+        X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+                        accept_large_sparse=False)
+        dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
+        X = X.astype(dtype, copy=False)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=dtype)
         return _core.transform(_samples(X), centers.ravel(), effective_n_threads())
 
     def score(self, X, y=None, sample_weight=None):
@@ -234,9 +248,10 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
                     random_state=None, n_local_trials=None):
     """Init n_clusters seeds according to k-means++ (Rust implementation of
     ``sklearn.cluster.kmeans_plusplus``, same signature and return values)."""
-    check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32])
+    X_given = X
     X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
     sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    _check_probabilities(sample_weight)
     if X.shape[0] < n_clusters:
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
     if x_squared_norms is not None:
@@ -252,6 +267,11 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
         _samples(X), sample_weight, n_clusters, n_local_trials, False, seed,
         effective_n_threads(),
     )
+    given_dtype = getattr(X_given, "dtype", None)
+    if given_dtype is not None and given_dtype != X.dtype:
+        # Like scikit-learn, return the chosen rows in the dtype X was given in.
+        rows = X_given[indices]
+        centers = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
     return centers, indices
 
 

@@ -8,5 +8,6 @@ pub mod error;
 pub mod float;
 pub mod gelu;
 pub mod kmeans;
+pub mod simd;
 
 pub use error::KernelError;

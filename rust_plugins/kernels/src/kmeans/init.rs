@@ -3,7 +3,8 @@
 use rayon::prelude::*;
 
 use super::rng::Rng;
-use super::samples::{Samples, CHUNK};
+use super::samples::Samples;
+use crate::simd;
 use super::{blocks, linalg, steps::split_by_blocks, StopCheck};
 use crate::float::Float;
 use crate::KernelError;
@@ -81,7 +82,7 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
 
     let mut closest = vec![0.0f64; n];
     let mut candidate_dist = vec![0.0f64; n * trials];
-    sq_distances_to(x, &x_norms, &centers[..d], &mut closest);
+    sq_distances_to(x, &centers[..d], &mut closest);
     let mut potential: f64 = closest
         .iter()
         .zip(sample_weight)
@@ -100,7 +101,7 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
         for (t, &id) in candidates.iter().enumerate() {
             x.copy_row(id, &mut candidate_rows[t * d..(t + 1) * d]);
         }
-        sq_distances_to(x, &x_norms, &candidate_rows, &mut candidate_dist);
+        sq_distances_to(x, &candidate_rows, &mut candidate_dist);
         // Potential of each candidate: sum_i w_i * min(closest_i, dist_i(candidate)).
         let blocks = blocks::partition(n, 0);
         let partials: Vec<Vec<f64>> = blocks
@@ -132,32 +133,40 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
     Ok(Init { centers, indices })
 }
 
-/// `out[i * t + j] = ||x_i - y_j||^2` for the `t` rows of `ys`, through the GEMM expansion
-/// `||x||^2 - 2<x, y> + ||y||^2` (clipped at 0), as scikit-learn's `euclidean_distances`.
-fn sq_distances_to<T: Float, S: Samples<T>>(x: &S, x_norms: &[f64], ys: &[T], out: &mut [f64]) {
+/// `out[i * t + j] = ||x_i - y_j||^2` for the `t` rows of `ys` (exact differences for dense
+/// samples, the norm expansion for sparse ones, as `Samples::sq_dist`).
+fn sq_distances_to<T: Float, S: Samples<T>>(x: &S, ys: &[T], out: &mut [f64]) {
     let d = x.n_features();
     let t = ys.len() / d;
-    let y_norms: Vec<f64> = ys
-        .chunks_exact(d)
-        .map(|y| linalg::sq_norm(y).to_f64())
-        .collect();
-    let ys_t = linalg::transpose(ys, t, d);
+    let y_norms: Vec<T> = ys.chunks_exact(d).map(linalg::sq_norm).collect();
     let blocks = blocks::partition(x.n_samples(), 0);
     let slices = split_by_blocks(out, &blocks, t);
     blocks.par_iter().zip(slices).for_each(|(b, rows)| {
-        let mut dots = vec![T::ZERO; CHUNK * t];
-        for chunk in super::blocks::chunks(b.clone()) {
-            let m = chunk.len();
-            x.dot_centers(chunk.start, m, ys, &ys_t, &mut dots[..m * t]);
-            for r in 0..m {
-                let i = chunk.start + r;
-                for j in 0..t {
-                    let v = x_norms[i] + y_norms[j] - 2.0 * dots[r * t + j].to_f64();
-                    rows[(i - b.start) * t + j] = v.max(0.0);
-                }
-            }
-        }
+        distances_block_simd(x, b.clone(), ys, &y_norms, t, d, rows);
     });
+}
+
+simd::simd_variants!(
+    fn distances_block_simd<T: Float, S: Samples<T>>(
+        x: &S, block: std::ops::Range<usize>, ys: &[T], y_norms: &[T], t: usize, d: usize, rows: &mut [f64],
+    ) -> () = distances_block;
+);
+
+#[inline(always)]
+fn distances_block<T: Float, S: Samples<T>>(
+    x: &S,
+    block: std::ops::Range<usize>,
+    ys: &[T],
+    y_norms: &[T],
+    t: usize,
+    d: usize,
+    rows: &mut [f64],
+) {
+    for (r, i) in block.enumerate() {
+        for j in 0..t {
+            rows[r * t + j] = x.sq_dist(i, &ys[j * d..(j + 1) * d], y_norms[j]).to_f64();
+        }
+    }
 }
 
 /// `k` distinct samples drawn without replacement with probabilities proportional to

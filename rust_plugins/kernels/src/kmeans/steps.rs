@@ -159,51 +159,18 @@ fn record_chunk_body<T: Float, S: Samples<T>>(
     changed
 }
 
-/// Stores a chunk's labels (reporting whether any changed) and adds its samples to the
-/// cluster sums; compiled for AVX-512 and AVX2 as well, chosen at run time.
-fn record_chunk<T: Float, S: Samples<T>>(
-    x: &S,
-    start: usize,
-    nearest: &[u32],
-    labels: &mut [i32],
-    weights: &[T],
-    sums: Option<&mut ClusterSums<T>>,
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,fma")]
-        unsafe fn avx512<T: Float, S: Samples<T>>(
-            x: &S,
-            start: usize,
-            nearest: &[u32],
-            labels: &mut [i32],
-            weights: &[T],
-            sums: Option<&mut ClusterSums<T>>,
-        ) -> bool {
-            record_chunk_body(x, start, nearest, labels, weights, sums)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<T: Float, S: Samples<T>>(
-            x: &S,
-            start: usize,
-            nearest: &[u32],
-            labels: &mut [i32],
-            weights: &[T],
-            sums: Option<&mut ClusterSums<T>>,
-        ) -> bool {
-            record_chunk_body(x, start, nearest, labels, weights, sums)
-        }
-        use std::arch::is_x86_feature_detected as has;
-        // SAFETY: each variant runs only where its CPU features were detected.
-        if has!("avx512f") && has!("avx512vl") && has!("fma") {
-            return unsafe { avx512(x, start, nearest, labels, weights, sums) };
-        }
-        if has!("avx2") && has!("fma") {
-            return unsafe { avx2(x, start, nearest, labels, weights, sums) };
-        }
-    }
-    record_chunk_body(x, start, nearest, labels, weights, sums)
-}
+crate::simd::simd_variants!(
+    /// Stores a chunk's labels (reporting whether any changed) and adds its samples to the
+    /// cluster sums.
+    fn record_chunk<T: Float, S: Samples<T>>(
+        x: &S,
+        start: usize,
+        nearest: &[u32],
+        labels: &mut [i32],
+        weights: &[T],
+        sums: Option<&mut ClusterSums<T>>,
+    ) -> bool = record_chunk_body;
+);
 
 /// Turns cluster sums into new centers: relocates empty clusters to the samples farthest from
 /// their current center (as scikit-learn does), then divides by the cluster weights.
@@ -230,7 +197,46 @@ pub fn update_centers<T: Float, S: Samples<T>>(
                 .for_each(|v| *v *= alpha);
         }
     }
+    let overflowed: Vec<usize> = (0..k)
+        .filter(|&j| centers[j * d..(j + 1) * d].iter().any(|v| !v.is_finite()))
+        .collect();
+    if !overflowed.is_empty() {
+        rescaled_means(x, sample_weight, labels, &overflowed, &mut centers);
+    }
     centers
+}
+
+/// Recomputes the centers of `clusters` as weighted means with the weights divided by the
+/// cluster's largest weight: with huge weights `w * x` overflows although the mean does not
+/// (scikit-learn avoids this by centering the data first). Clusters whose samples themselves
+/// hold infinite values keep their non-finite center.
+fn rescaled_means<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    labels: &[i32],
+    clusters: &[usize],
+    centers: &mut [T],
+) {
+    let d = x.n_features();
+    for &j in clusters {
+        let members = || (0..x.n_samples()).filter(move |&i| labels[i] as usize == j);
+        let scale = members().map(|i| sample_weight[i].max(-sample_weight[i])).fold(T::ZERO, T::max);
+        if scale == T::ZERO || !scale.is_finite() {
+            continue;
+        }
+        let mut sum = vec![T::ZERO; d];
+        let mut weight = T::ZERO;
+        for i in members() {
+            let w = sample_weight[i] / scale;
+            x.add_scaled_row(i, w, &mut sum);
+            weight += w;
+        }
+        if weight > T::ZERO {
+            for (c, s) in centers[j * d..(j + 1) * d].iter_mut().zip(sum) {
+                *c = s / weight;
+            }
+        }
+    }
 }
 
 fn relocate_empty_clusters<T: Float, S: Samples<T>>(
