@@ -4,9 +4,9 @@ use rayon::prelude::*;
 
 use super::rng::Rng;
 use super::samples::Samples;
-use crate::simd;
 use super::{blocks, linalg, steps::split_by_blocks, StopCheck};
 use crate::float::Float;
+use crate::simd;
 use crate::KernelError;
 
 /// Initial centers and the indices of the samples they were taken from.
@@ -68,10 +68,6 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
         .unwrap_or(2 + (k as f64).ln() as usize)
         .max(1);
     let mut rng = Rng::new(seed);
-    let x_norms: Vec<f64> = (0..n)
-        .into_par_iter()
-        .map(|i| x.row_sq_norm(i).to_f64())
-        .collect();
 
     let mut centers = vec![T::ZERO; k * d];
     let mut indices = vec![-1i64; k];
