@@ -56,7 +56,10 @@ fn main() {
             build.include(path);
         }
     }
+    // -fopenmp: at::parallel_for is a header template whose OpenMP pragmas must be compiled in
+    // (as torch.utils.cpp_extension does); the calls bind to the libgomp torch already loaded.
     build
+        .flag("-fopenmp")
         .define("GLOG_USE_GLOG_EXPORT", None)
         .file("csrc/ops.cpp")
         .compile("torch_rs_ops");

@@ -8,6 +8,7 @@
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Below this many elements a call runs on the calling thread: waking threads costs more than
@@ -24,44 +25,67 @@ extern "C" {
     );
 }
 
+/// Elements per unit of work handed to a thread: a multiple of every vector width, small enough
+/// that threads can even out when the OS preempts one of them.
+const CHUNK: usize = 16 * 1024;
+
 type RangeBody<'a, E> = &'a (dyn Fn(usize, usize) -> Result<(), E> + Sync);
 
-struct Context<'a, E> {
+struct Work<'a, E> {
     body: RangeBody<'a, E>,
-    /// The first failure of any range: an error, or a panic to resume on the calling thread.
+    len: usize,
+    chunks: usize,
+    next_chunk: AtomicUsize,
+    failed: AtomicBool,
+    /// The first failure of any chunk: an error, or a panic to resume on the calling thread.
     failure: Mutex<Option<std::thread::Result<Result<(), E>>>>,
 }
 
-/// Runs one range for `at::parallel_for`; never unwinds into C++.
-extern "C" fn run_range<E>(context: *mut c_void, begin: i64, end: i64) {
-    let context = unsafe { &*(context as *const Context<E>) };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        (context.body)(begin as usize, end as usize)
-    }));
-    if !matches!(outcome, Ok(Ok(()))) {
-        let mut failure = context.failure.lock().unwrap_or_else(|e| e.into_inner());
-        failure.get_or_insert(outcome);
+/// What each of torch's threads runs: take chunks until none are left. Dynamic rather than
+/// static partitioning, so a thread that gets preempted does not hold up the call.
+/// Never unwinds into C++.
+extern "C" fn take_chunks<E>(work: *mut c_void, _begin: i64, _end: i64) {
+    let work = unsafe { &*(work as *const Work<E>) };
+    loop {
+        let chunk = work.next_chunk.fetch_add(1, Ordering::Relaxed);
+        if chunk >= work.chunks || work.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let begin = chunk * CHUNK;
+        let end = (begin + CHUNK).min(work.len);
+        let outcome = catch_unwind(AssertUnwindSafe(|| (work.body)(begin, end)));
+        if !matches!(outcome, Ok(Ok(()))) {
+            work.failed.store(true, Ordering::Relaxed);
+            let mut failure = work.failure.lock().unwrap_or_else(|e| e.into_inner());
+            failure.get_or_insert(outcome);
+            return;
+        }
     }
 }
 
-/// Calls `body(begin, end)` over disjoint ranges covering `0..n`: on the calling thread for
-/// small `n` or a single thread, else one contiguous range per torch thread.
-pub fn for_each_range<E: Send>(n: usize, threads: usize, body: RangeBody<'_, E>) -> Result<(), E> {
-    if threads <= 1 || n < PARALLEL_MIN_ELEMENTS {
-        return body(0, n);
+/// Calls `body(begin, end)` over disjoint ranges covering `0..len`: on the calling thread for
+/// small `len` or a single thread, else spread over `threads` of torch's threads.
+pub fn for_each_range<E: Send>(
+    len: usize,
+    threads: usize,
+    body: RangeBody<'_, E>,
+) -> Result<(), E> {
+    if threads <= 1 || len < PARALLEL_MIN_ELEMENTS {
+        return body(0, len);
     }
-    let context = Context {
+    let chunks = len.div_ceil(CHUNK);
+    let work = Work {
         body,
+        len,
+        chunks,
+        next_chunk: AtomicUsize::new(0),
+        failed: AtomicBool::new(false),
         failure: Mutex::new(None),
     };
-    let grain = (PARALLEL_MIN_ELEMENTS / 2) as i64;
-    let context_ptr = &context as *const Context<E> as *mut c_void;
-    unsafe { torch_rs_parallel_for(n as i64, grain, run_range::<E>, context_ptr) };
-    match context
-        .failure
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-    {
+    let workers = threads.min(chunks) as i64;
+    let work_ptr = &work as *const Work<E> as *mut c_void;
+    unsafe { torch_rs_parallel_for(workers, 1, take_chunks::<E>, work_ptr) };
+    match work.failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         None => Ok(()),
         Some(Ok(result)) => result,
         Some(Err(panic)) => std::panic::resume_unwind(panic),
