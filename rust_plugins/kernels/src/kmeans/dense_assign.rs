@@ -15,16 +15,19 @@ pub struct PackedCenters<T> {
     d: usize,
 }
 
-/// Centers per panel: 256 bytes (four registers) with AVX-512, else 128 bytes (four AVX2
-/// registers, or the portable kernel's lanes).
-pub fn lanes<T>() -> usize {
+/// Centers per panel for `k` centers: with AVX-512, 256 bytes (four registers), or 128 bytes
+/// (two registers, twice as many samples per tile) when that already holds every center;
+/// else 128 bytes (four AVX2 registers, or the portable kernel's lanes).
+pub fn lanes<T>(k: usize) -> usize {
+    let narrow = 128 / std::mem::size_of::<T>();
     #[cfg(target_arch = "x86_64")]
     {
-        if has_avx512() {
-            return 256 / std::mem::size_of::<T>();
+        if has_avx512() && k > narrow {
+            return 2 * narrow;
         }
     }
-    128 / std::mem::size_of::<T>()
+    let _ = k;
+    narrow
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -35,15 +38,15 @@ fn has_avx512() -> bool {
 
 impl<T: Float> PackedCenters<T> {
     pub fn new(centers: &[T], norms: &[T], d: usize) -> Self {
-        let nr = lanes::<T>();
         let k = norms.len();
+        let nr = lanes::<T>(k);
         let n_panels = k.div_ceil(nr);
         let mut panels = vec![T::ZERO; n_panels * d * nr];
         let mut padded_norms = vec![T::INFINITY; n_panels * nr];
         for j in 0..k {
             let (p, l) = (j / nr, j % nr);
             for f in 0..d {
-                panels[(p * d + f) * nr + l] = centers[j * d + f];
+                panels[(p * d + f) * nr + l] = centers[j * d + f] * T::from_f64(-2.0);
             }
             padded_norms[j] = norms[j];
         }
@@ -70,7 +73,8 @@ fn tile<T: Float, const MR: usize, const NR: usize, const FMA: bool>(
     let mut best_idx = [[0u32; NR]; MR];
     for p in 0..c.n_panels {
         let panel = &c.panels[p * d * NR..(p + 1) * d * NR];
-        let mut acc = [[T::ZERO; NR]; MR];
+        let norms: &[T; NR] = c.norms[p * NR..(p + 1) * NR].try_into().unwrap();
+        let mut acc = [*norms; MR];
         for f in 0..d {
             // SAFETY: f < d and the panel holds d * NR values; x holds MR * d values.
             let cv: &[T; NR] = unsafe { &*(panel.as_ptr().add(f * NR) as *const [T; NR]) };
@@ -85,10 +89,9 @@ fn tile<T: Float, const MR: usize, const NR: usize, const FMA: bool>(
                 }
             }
         }
-        let norms: &[T; NR] = c.norms[p * NR..(p + 1) * NR].try_into().unwrap();
         for r in 0..MR {
             for l in 0..NR {
-                let dist = norms[l] - (acc[r][l] + acc[r][l]);
+                let dist = acc[r][l];
                 let better = dist < best[r][l];
                 best[r][l] = if better { dist } else { best[r][l] };
                 best_idx[r][l] = if better {
@@ -152,7 +155,6 @@ macro_rules! isa_ops {
             #[inline(always)] pub unsafe fn store(p: *mut $t, v: V) { $store(p, v) }
             #[inline(always)] pub unsafe fn fmadd(a: V, b: V, c: V) -> V { $fmadd(a, b, c) }
             #[inline(always)] pub unsafe fn add(a: V, b: V) -> V { $add(a, b) }
-            #[inline(always)] pub unsafe fn sub(a: V, b: V) -> V { $sub(a, b) }
             #[inline(always)] pub unsafe fn min(a: V, b: V) -> V { $min(a, b) }
             /// Where `dist < best`, take `dist` and `idx`; elsewhere keep `best` and `best_idx`.
             #[inline(always)]
@@ -263,7 +265,15 @@ macro_rules! simd_nearest {
                 let mut idx = lane_index[0];
                 for p in 0..c.n_panels {
                     let panel = c.panels.as_ptr().add(p * d * NR);
+                    // Distances ||c||^2 - 2<x, c> accumulate from the norms with -2c panels.
+                    let norms = c.norms.as_ptr().add(p * NR);
                     let mut acc = [[o::zero(); NV]; MR];
+                    for v in 0..NV {
+                        let nv = o::load(norms.add(v * o::LANES));
+                        for r in 0..MR {
+                            acc[r][v] = nv;
+                        }
+                    }
                     for f in 0..d {
                         let mut cv = [o::zero(); NV];
                         for v in 0..NV {
@@ -276,13 +286,10 @@ macro_rules! simd_nearest {
                             }
                         }
                     }
-                    let norms = c.norms.as_ptr().add(p * NR);
                     for v in 0..NV {
-                        let nv = o::load(norms.add(v * o::LANES));
                         for r in 0..MR {
-                            let dist = o::sub(nv, o::add(acc[r][v], acc[r][v]));
                             (best[r][v], best_idx[r][v]) =
-                                o::keep_smaller(dist, best[r][v], idx[v], best_idx[r][v]);
+                                o::keep_smaller(acc[r][v], best[r][v], idx[v], best_idx[r][v]);
                         }
                         idx[v] = o::add(idx[v], panel_step);
                     }
@@ -343,6 +350,23 @@ simd_nearest!(
     4,
     6
 );
+// Narrow panels (few centers): two registers per row, twice the rows per tile.
+simd_nearest!(
+    nearest_narrow_avx512_f64,
+    "avx512f,avx512vl,fma",
+    f64,
+    avx512_f64,
+    2,
+    12
+);
+simd_nearest!(
+    nearest_narrow_avx512_f32,
+    "avx512f,avx512vl,fma",
+    f32,
+    avx512_f32,
+    2,
+    12
+);
 simd_nearest!(nearest_avx2_f64, "avx2,fma", f64, avx2_f64, 4, 3);
 simd_nearest!(nearest_avx2_f32, "avx2,fma", f32, avx2_f32, 4, 3);
 
@@ -380,7 +404,9 @@ macro_rules! simd_nearest_small {
                 let mut j = 0;
                 while j < k {
                     let pair = j + 1 < k;
-                    let mut acc = [[o::zero(); RV]; 2];
+                    let n0 = o::splat(norms[j]);
+                    let n1 = if pair { o::splat(norms[j + 1]) } else { n0 };
+                    let mut acc = [[n0; RV], [n1; RV]];
                     for f in 0..d {
                         let c0 = o::splat(*centers.get_unchecked(j * d + f));
                         let c1 = if pair {
@@ -395,11 +421,10 @@ macro_rules! simd_nearest_small {
                         }
                     }
                     for (h, acc) in acc.iter().enumerate().take(if pair { 2 } else { 1 }) {
-                        let (nj, jv) = (o::splat(norms[j + h]), o::splat((j + h) as $t));
+                        let jv = o::splat((j + h) as $t);
                         for v in 0..RV {
-                            let dist = o::sub(nj, o::add(acc[v], acc[v]));
                             (best[v], best_idx[v]) =
-                                o::keep_smaller(dist, best[v], jv, best_idx[v]);
+                                o::keep_smaller(acc[v], best[v], jv, best_idx[v]);
                         }
                     }
                     j += 2;
@@ -437,7 +462,8 @@ pub fn prefers_small_kernel(k: usize, d: usize) -> bool {
     d <= 16 && k <= 32
 }
 
-/// `nearest` for small `k * d` (see `simd_nearest_small!`); `centers` is row-major `(k, d)`.
+/// `nearest` for small `k * d` (see `simd_nearest_small!`); `centers` holds the centers
+/// multiplied by -2, row-major `(k, d)` (see `scaled_for_search`).
 /// Returns false when no SIMD variant runs on this CPU (the caller then uses `nearest`).
 pub fn nearest_small<T: Float>(
     x: &[T],
@@ -491,6 +517,11 @@ pub fn nearest_small<T: Float>(
     false
 }
 
+/// Centers multiplied by -2, the form both kernels accumulate `||c||^2 - 2<x, c>` with.
+pub fn scaled_for_search<T: Float>(centers: &[T]) -> Vec<T> {
+    centers.iter().map(|&c| c * T::from_f64(-2.0)).collect()
+}
+
 /// `values` viewed as `&[U]` when `T` and `U` are the same type.
 fn as_type<T: 'static, U: 'static>(values: &[T]) -> Option<&[U]> {
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>())
@@ -513,6 +544,9 @@ pub fn nearest<T: Float>(x: &[T], c: &PackedCenters<T>, out: &mut [u32]) {
         ) {
             // SAFETY: the CPU features were detected above.
             unsafe {
+                if avx512 && c.nr == 16 {
+                    return nearest_narrow_avx512_f64(x, c, out);
+                }
                 if avx512 {
                     return nearest_avx512_f64(x, c, out);
                 }
@@ -527,6 +561,9 @@ pub fn nearest<T: Float>(x: &[T], c: &PackedCenters<T>, out: &mut [u32]) {
         ) {
             // SAFETY: as above.
             unsafe {
+                if avx512 && c.nr == 32 {
+                    return nearest_narrow_avx512_f32(x, c, out);
+                }
                 if avx512 {
                     return nearest_avx512_f32(x, c, out);
                 }
@@ -592,7 +629,7 @@ mod tests {
             let expected = naive(&x, &centers, d);
             assert_eq!(out, expected, "n={n} d={d} k={k}");
             let mut small = vec![0u32; n];
-            if nearest_small(&x, &centers, &norms, d, &mut small) {
+            if nearest_small(&x, &scaled_for_search(&centers), &norms, d, &mut small) {
                 assert_eq!(small, expected, "small kernel, n={n} d={d} k={k}");
             }
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();

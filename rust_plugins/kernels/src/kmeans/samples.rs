@@ -12,7 +12,7 @@ pub struct Prepared<T> {
     pub norms: Vec<T>,
     pub centers_t: Vec<T>,
     pub packed: Option<PackedCenters<T>>,
-    /// Row-major centers, kept when the rows-in-lanes kernel suits the problem.
+    /// Row-major centers times -2, kept when the rows-in-lanes kernel suits the problem.
     pub small: Option<Vec<T>>,
     pub k: usize,
 }
@@ -125,7 +125,8 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
         let norms = center_sq_norms(centers, self.d);
         let k = norms.len();
         let packed = Some(PackedCenters::new(centers, &norms, self.d));
-        let small = dense_assign::prefers_small_kernel(k, self.d).then(|| centers.to_vec());
+        let small = dense_assign::prefers_small_kernel(k, self.d)
+            .then(|| dense_assign::scaled_for_search(centers));
         Prepared {
             k,
             norms,

@@ -220,7 +220,9 @@ fn rescaled_means<T: Float, S: Samples<T>>(
     let d = x.n_features();
     for &j in clusters {
         let members = || (0..x.n_samples()).filter(move |&i| labels[i] as usize == j);
-        let scale = members().map(|i| sample_weight[i].max(-sample_weight[i])).fold(T::ZERO, T::max);
+        let scale = members()
+            .map(|i| sample_weight[i].max(-sample_weight[i]))
+            .fold(T::ZERO, T::max);
         if scale == T::ZERO || !scale.is_finite() {
             continue;
         }
