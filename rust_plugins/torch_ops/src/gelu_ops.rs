@@ -2,6 +2,7 @@
 //! kernels over flat slices (dense operands sharing one layout) or strided runs.
 
 use crate::error::OpError;
+use crate::memory;
 use crate::strided::Walk;
 use crate::tensors::{Dtype, Operand};
 use crate::threads;
@@ -23,10 +24,7 @@ enum Kernel {
 /// gelu(x) into a new tensor laid out like torch's elementwise ops lay out theirs.
 pub fn fast_gelu(x: &Tensor, threads: usize) -> Result<Tensor, OpError> {
     let input = Operand::read(FORWARD, "input", x)?;
-    // `empty_like` keeps dense layouts (channels-last included) and orders the rest like
-    // TensorIterator does.
-    let out = x.f_empty_like()?;
-    let output = Operand::read(FORWARD, "output", &out)?;
+    let (out, output) = new_output(FORWARD, x)?;
     compute(Kernel::Forward, &output, &[&input], threads)?;
     Ok(out)
 }
@@ -50,8 +48,7 @@ pub fn fast_gelu_backward(grad: &Tensor, x: &Tensor, threads: usize) -> Result<T
     } else {
         x
     };
-    let out = template.f_empty_like()?;
-    let output = Operand::read(BACKWARD, "output", &out)?;
+    let (out, output) = new_output(BACKWARD, template)?;
     compute(Kernel::Backward, &output, &[&grad_operand, &input], threads)?;
     Ok(out)
 }
@@ -59,10 +56,18 @@ pub fn fast_gelu_backward(grad: &Tensor, x: &Tensor, threads: usize) -> Result<T
 /// gelu''(x), used by double backward.
 pub fn fast_gelu_second_derivative(x: &Tensor, threads: usize) -> Result<Tensor, OpError> {
     let input = Operand::read(SECOND, "input", x)?;
-    let out = x.f_empty_like()?;
-    let output = Operand::read(SECOND, "output", &out)?;
+    let (out, output) = new_output(SECOND, x)?;
     compute(Kernel::SecondDerivative, &output, &[&input], threads)?;
     Ok(out)
+}
+
+/// A fresh output shaped like `template`. `empty_like` keeps dense layouts (channels-last
+/// included) and orders the others as TensorIterator does, so outputs match torch's.
+fn new_output(op: &str, template: &Tensor) -> Result<(Tensor, Operand), OpError> {
+    let out = template.f_empty_like()?;
+    let operand = Operand::read(op, "output", &out)?;
+    memory::advise_huge_pages(operand.data, operand.numel() * operand.dtype.size());
+    Ok((out, operand))
 }
 
 fn check_same(op: &str, what: &str, operand: &Operand, input: &Operand) -> Result<(), OpError> {

@@ -7,6 +7,7 @@
 mod error;
 mod ffi;
 mod gelu_ops;
+mod memory;
 mod strided;
 mod tensors;
 mod threads;

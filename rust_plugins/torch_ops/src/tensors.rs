@@ -23,6 +23,17 @@ pub enum Dtype {
     F16,
 }
 
+impl Dtype {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F64 => 8,
+            Dtype::Bf16 | Dtype::F16 => 2,
+        }
+    }
+}
+
 /// PyTorch's spelling of a dtype, for messages.
 fn torch_name(kind: Kind) -> String {
     let name = match kind {
