@@ -40,7 +40,7 @@ pub fn gemm_abt<T: Float>(m: usize, k: usize, d: usize, a: &[T], b: &[T], out: &
 }
 
 /// Sum of squares with independent partial sums so the loop vectorises.
-#[inline]
+#[inline(always)]
 pub fn sq_norm<T: Float>(x: &[T]) -> T {
     let mut acc = [T::ZERO; 8];
     let chunks = x.chunks_exact(8);
@@ -58,7 +58,7 @@ pub fn sq_norm<T: Float>(x: &[T]) -> T {
 }
 
 /// `||a - b||^2` by differences (exact, no cancellation).
-#[inline]
+#[inline(always)]
 pub fn sq_dist<T: Float>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; 8];
     let n = a.len().min(b.len());

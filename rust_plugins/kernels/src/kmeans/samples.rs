@@ -151,6 +151,7 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
         crate::kmeans::linalg::sq_norm(self.row(i))
     }
 
+    #[inline(always)]
     fn sq_dist(&self, i: usize, center: &[T], _center_sq_norm: T) -> T {
         crate::kmeans::linalg::sq_dist(self.row(i), center)
     }
@@ -256,6 +257,7 @@ impl<T: Float> Samples<T> for Csr<'_, T> {
         self.row(i).1.iter().map(|&v| v * v).sum()
     }
 
+    #[inline(always)]
     fn sq_dist(&self, i: usize, center: &[T], center_sq_norm: T) -> T {
         // Same expansion as scikit-learn's sparse kernels: ||x||^2 - 2<x, c> + ||c||^2, clipped at 0.
         let (idx, vals) = self.row(i);

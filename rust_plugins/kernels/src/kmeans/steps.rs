@@ -309,18 +309,40 @@ pub fn inertia<T: Float, S: Samples<T>>(
     let blocks = blocks::partition(x.n_samples(), 0);
     let parts: Vec<f64> = blocks
         .par_iter()
-        .map(|b| {
-            let mut s = 0.0f64;
-            for i in b.clone() {
-                let l = labels[i] as usize;
-                let sq = x.sq_dist(i, &centers[l * d..(l + 1) * d], c_norms[l]);
-                s += (sq * sample_weight[i]).to_f64();
-            }
-            s
-        })
+        .map(|b| block_inertia(x, b.clone(), sample_weight, centers, &c_norms, labels))
         .collect();
     parts.into_iter().sum()
 }
+
+#[inline(always)]
+fn block_inertia_body<T: Float, S: Samples<T>>(
+    x: &S,
+    block: Range<usize>,
+    sample_weight: &[T],
+    centers: &[T],
+    c_norms: &[T],
+    labels: &[i32],
+) -> f64 {
+    let d = x.n_features();
+    let mut s = 0.0f64;
+    for i in block {
+        let l = labels[i] as usize;
+        let sq = x.sq_dist(i, &centers[l * d..(l + 1) * d], c_norms[l]);
+        s += (sq * sample_weight[i]).to_f64();
+    }
+    s
+}
+
+crate::simd::simd_variants!(
+    fn block_inertia<T: Float, S: Samples<T>>(
+        x: &S,
+        block: Range<usize>,
+        sample_weight: &[T],
+        centers: &[T],
+        c_norms: &[T],
+        labels: &[i32],
+    ) -> f64 = block_inertia_body;
+);
 
 /// Euclidean distances `(n, k)` from every sample to every center (`KMeans.transform`).
 pub fn distances<T: Float, S: Samples<T>>(x: &S, centers: &[T], out: &mut [T]) {
