@@ -39,16 +39,13 @@ fn search_sorted(cumsum: &[f64], value: f64) -> usize {
     cumsum.partition_point(|&c| c < value).min(cumsum.len() - 1)
 }
 
-fn weighted_cumsum<T: Float>(weights: &[T], values: &[f64]) -> Vec<f64> {
+/// `out[i] = sum_{j <= i} weights[j] * values[j]`, in float64 like scikit-learn's stable_cumsum.
+fn weighted_cumsum<T: Float>(weights: &[T], values: &[f64], out: &mut [f64]) {
     let mut acc = 0.0;
-    weights
-        .iter()
-        .zip(values)
-        .map(|(w, v)| {
-            acc += w.to_f64() * v;
-            acc
-        })
-        .collect()
+    for ((o, w), v) in out.iter_mut().zip(weights).zip(values) {
+        acc += w.to_f64() * v;
+        *o = acc;
+    }
 }
 
 /// Greedy k-means++ (Arthur & Vassilvitskii, with `n_local_trials` candidates per step as in
@@ -71,14 +68,19 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
 
     let mut centers = vec![T::ZERO; k * d];
     let mut indices = vec![-1i64; k];
-    let weight_cumsum = weighted_cumsum(sample_weight, &vec![1.0; n]);
-    let first = search_sorted(&weight_cumsum, rng.uniform() * weight_cumsum[n - 1]);
+    let mut cumsum = vec![1.0f64; n];
+    let ones = cumsum.clone();
+    weighted_cumsum(sample_weight, &ones, &mut cumsum);
+    drop(ones);
+    let first = search_sorted(&cumsum, rng.uniform() * cumsum[n - 1]);
     x.copy_row(first, &mut centers[..d]);
     indices[0] = first as i64;
 
-    let mut closest = vec![0.0f64; n];
-    let mut candidate_dist = vec![0.0f64; n * trials];
-    sq_distances_to(x, &centers[..d], &mut closest);
+    // Squared distance of each sample to its closest chosen center. Candidates' distances are
+    // computed twice (once to score them, once for the winner) rather than stored, which keeps
+    // the memory at two `n`-long buffers.
+    let mut closest = vec![f64::INFINITY; n];
+    lower_to_distances(x, &centers[..d], &mut closest);
     let mut potential: f64 = closest
         .iter()
         .zip(sample_weight)
@@ -90,80 +92,107 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
         if stop() {
             return Err(KernelError::Interrupted);
         }
-        let cumsum = weighted_cumsum(sample_weight, &closest);
+        weighted_cumsum(sample_weight, &closest, &mut cumsum);
         let candidates: Vec<usize> = (0..trials)
             .map(|_| search_sorted(&cumsum, rng.uniform() * potential))
             .collect();
         for (t, &id) in candidates.iter().enumerate() {
             x.copy_row(id, &mut candidate_rows[t * d..(t + 1) * d]);
         }
-        sq_distances_to(x, &candidate_rows, &mut candidate_dist);
-        // Potential of each candidate: sum_i w_i * min(closest_i, dist_i(candidate)).
-        let blocks = blocks::partition(n, 0);
-        let partials: Vec<Vec<f64>> = blocks
-            .par_iter()
-            .map(|b| {
-                let mut pot = vec![0.0f64; trials];
-                for i in b.clone() {
-                    let w = sample_weight[i].to_f64();
-                    for (t, p) in pot.iter_mut().enumerate() {
-                        *p += w * candidate_dist[i * trials + t].min(closest[i]);
-                    }
-                }
-                pot
-            })
-            .collect();
-        let mut pots = vec![0.0f64; trials];
-        for p in partials {
-            pots.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-        }
+        let pots = candidate_potentials(x, sample_weight, &closest, &candidate_rows);
         let best = (0..trials).fold(0, |best, t| if pots[t] < pots[best] { t } else { best });
         potential = pots[best];
-        closest
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(i, v)| *v = v.min(candidate_dist[i * trials + best]));
-        centers[c * d..(c + 1) * d].copy_from_slice(&candidate_rows[best * d..(best + 1) * d]);
+        let best_row = &candidate_rows[best * d..(best + 1) * d];
+        lower_to_distances(x, best_row, &mut closest);
+        centers[c * d..(c + 1) * d].copy_from_slice(best_row);
         indices[c] = candidates[best] as i64;
     }
     Ok(Init { centers, indices })
 }
 
-/// `out[i * t + j] = ||x_i - y_j||^2` for the `t` rows of `ys` (exact differences for dense
-/// samples, the norm expansion for sparse ones, as `Samples::sq_dist`).
-fn sq_distances_to<T: Float, S: Samples<T>>(x: &S, ys: &[T], out: &mut [f64]) {
-    let d = x.n_features();
-    let t = ys.len() / d;
-    let y_norms: Vec<T> = ys.chunks_exact(d).map(linalg::sq_norm).collect();
+/// `closest[i] = min(closest[i], ||x_i - y||^2)`.
+fn lower_to_distances<T: Float, S: Samples<T>>(x: &S, y: &[T], closest: &mut [f64]) {
+    let y_norm = linalg::sq_norm(y);
     let blocks = blocks::partition(x.n_samples(), 0);
-    let slices = split_by_blocks(out, &blocks, t);
-    blocks.par_iter().zip(slices).for_each(|(b, rows)| {
-        distances_block_simd(x, b.clone(), ys, &y_norms, t, d, rows);
-    });
+    let slices = split_by_blocks(closest, &blocks, 1);
+    blocks
+        .par_iter()
+        .zip(slices)
+        .for_each(|(b, out)| lower_block(x, b.clone(), y, y_norm, out));
+}
+
+#[inline(always)]
+fn lower_block_body<T: Float, S: Samples<T>>(
+    x: &S,
+    block: std::ops::Range<usize>,
+    y: &[T],
+    y_norm: T,
+    closest: &mut [f64],
+) {
+    for (c, i) in closest.iter_mut().zip(block) {
+        *c = c.min(x.sq_dist(i, y, y_norm).to_f64());
+    }
 }
 
 simd::simd_variants!(
-    fn distances_block_simd<T: Float, S: Samples<T>>(
-        x: &S, block: std::ops::Range<usize>, ys: &[T], y_norms: &[T], t: usize, d: usize, rows: &mut [f64],
-    ) -> () = distances_block;
+    fn lower_block<T: Float, S: Samples<T>>(
+        x: &S, block: std::ops::Range<usize>, y: &[T], y_norm: T, closest: &mut [f64],
+    ) -> () = lower_block_body;
 );
 
+/// Potential of each candidate row of `ys`: `sum_i w_i * min(closest_i, ||x_i - y||^2)`.
+fn candidate_potentials<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    closest: &[f64],
+    ys: &[T],
+) -> Vec<f64> {
+    let d = x.n_features();
+    let y_norms: Vec<T> = ys.chunks_exact(d).map(linalg::sq_norm).collect();
+    let blocks = blocks::partition(x.n_samples(), 0);
+    let partials: Vec<Vec<f64>> = blocks
+        .par_iter()
+        .map(|b| potentials_block(x, b.clone(), sample_weight, closest, ys, &y_norms))
+        .collect();
+    // Combined in block order: the result does not depend on the thread count.
+    let mut pots = vec![0.0f64; y_norms.len()];
+    for p in partials {
+        pots.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    }
+    pots
+}
+
 #[inline(always)]
-fn distances_block<T: Float, S: Samples<T>>(
+fn potentials_block_body<T: Float, S: Samples<T>>(
     x: &S,
     block: std::ops::Range<usize>,
+    sample_weight: &[T],
+    closest: &[f64],
     ys: &[T],
     y_norms: &[T],
-    t: usize,
-    d: usize,
-    rows: &mut [f64],
-) {
-    for (r, i) in block.enumerate() {
-        for j in 0..t {
-            rows[r * t + j] = x.sq_dist(i, &ys[j * d..(j + 1) * d], y_norms[j]).to_f64();
+) -> Vec<f64> {
+    let d = x.n_features();
+    let mut pots = vec![0.0f64; y_norms.len()];
+    for i in block {
+        let w = sample_weight[i].to_f64();
+        for (t, p) in pots.iter_mut().enumerate() {
+            let dist = x.sq_dist(i, &ys[t * d..(t + 1) * d], y_norms[t]).to_f64();
+            *p += w * dist.min(closest[i]);
         }
     }
+    pots
 }
+
+simd::simd_variants!(
+    fn potentials_block<T: Float, S: Samples<T>>(
+        x: &S,
+        block: std::ops::Range<usize>,
+        sample_weight: &[T],
+        closest: &[f64],
+        ys: &[T],
+        y_norms: &[T],
+    ) -> Vec<f64> = potentials_block_body;
+);
 
 /// `k` distinct samples drawn without replacement with probabilities proportional to
 /// `sample_weight` (Efraimidis–Spirakis keys), for `init='random'`.
