@@ -393,8 +393,8 @@ macro_rules! simd_nearest_small {
                     xt.fill(0.0);
                 }
                 let (src, dst) = (x.as_ptr().add(start * d), xt.as_mut_ptr());
-                for r in 0..rows {
-                    for f in 0..d {
+                for f in 0..d {
+                    for r in 0..rows {
                         *dst.add(f * G + r) = *src.add(r * d + f);
                     }
                 }
