@@ -79,6 +79,33 @@ pub enum Parallelism {
     Rayon,
 }
 
+/// How a call writes its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stores {
+    /// Ordinary stores: the output stays in cache for whatever reads it next.
+    Cached,
+    /// Non-temporal stores that bypass the caches (x86): for outputs far larger than the
+    /// last-level cache, which would be evicted before anyone reads them anyway, this saves
+    /// reading every destination line before overwriting it.
+    Streaming,
+}
+
+/// Threads and stores of a call; a bare [`Parallelism`] means ordinary stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode {
+    pub parallelism: Parallelism,
+    pub stores: Stores,
+}
+
+impl From<Parallelism> for Mode {
+    fn from(parallelism: Parallelism) -> Mode {
+        Mode {
+            parallelism,
+            stores: Stores::Cached,
+        }
+    }
+}
+
 /// Which formula [`Element::run`] applies (an implementation detail of the public functions).
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +122,15 @@ pub enum Op {
 pub trait Element: Copy + Default + Send + Sync + 'static + sealed::Sealed {
     /// Runs `op` over `len` elements. `a`/`b` may equal `out` (in place), never partially overlap.
     #[doc(hidden)]
-    unsafe fn run(isa: Isa, op: Op, a: *const Self, b: *const Self, out: *mut Self, len: usize);
+    unsafe fn run(
+        isa: Isa,
+        op: Op,
+        stores: Stores,
+        a: *const Self,
+        b: *const Self,
+        out: *mut Self,
+        len: usize,
+    );
 }
 
 mod sealed {
@@ -107,16 +142,21 @@ mod sealed {
 }
 
 /// `out[i] = gelu(x[i])`.
-pub fn forward<T: Element>(x: &[T], out: &mut [T], par: Parallelism) -> Result<(), KernelError> {
+pub fn forward<T: Element>(
+    x: &[T],
+    out: &mut [T],
+    mode: impl Into<Mode>,
+) -> Result<(), KernelError> {
     check_lengths(&[x.len()], out.len())?;
-    unsafe { run_chunked(Isa::detect(), Op::Forward, x.as_ptr(), x.as_ptr(), out, par) };
+    let x = x.as_ptr();
+    unsafe { run_chunked(Isa::detect(), Op::Forward, x, x, out, mode.into()) };
     Ok(())
 }
 
 /// `xy[i] = gelu(xy[i])`.
-pub fn forward_in_place<T: Element>(xy: &mut [T], par: Parallelism) {
+pub fn forward_in_place<T: Element>(xy: &mut [T], mode: impl Into<Mode>) {
     let x = xy.as_ptr();
-    unsafe { run_chunked(Isa::detect(), Op::Forward, x, x, xy, par) };
+    unsafe { run_chunked(Isa::detect(), Op::Forward, x, x, xy, mode.into()) };
 }
 
 /// `out[i] = grad[i] · gelu'(x[i])`: the gradient of the input given the gradient of the output.
@@ -124,19 +164,11 @@ pub fn backward<T: Element>(
     grad: &[T],
     x: &[T],
     out: &mut [T],
-    par: Parallelism,
+    mode: impl Into<Mode>,
 ) -> Result<(), KernelError> {
     check_lengths(&[grad.len(), x.len()], out.len())?;
-    unsafe {
-        run_chunked(
-            Isa::detect(),
-            Op::Backward,
-            grad.as_ptr(),
-            x.as_ptr(),
-            out,
-            par,
-        )
-    };
+    let (grad, x) = (grad.as_ptr(), x.as_ptr());
+    unsafe { run_chunked(Isa::detect(), Op::Backward, grad, x, out, mode.into()) };
     Ok(())
 }
 
@@ -144,11 +176,11 @@ pub fn backward<T: Element>(
 pub fn second_derivative<T: Element>(
     x: &[T],
     out: &mut [T],
-    par: Parallelism,
+    mode: impl Into<Mode>,
 ) -> Result<(), KernelError> {
     check_lengths(&[x.len()], out.len())?;
     let x = x.as_ptr();
-    unsafe { run_chunked(Isa::detect(), Op::SecondDerivative, x, x, out, par) };
+    unsafe { run_chunked(Isa::detect(), Op::SecondDerivative, x, x, out, mode.into()) };
     Ok(())
 }
 
@@ -183,7 +215,7 @@ unsafe fn run_chunked<T: Element>(
     a: *const T,
     b: *const T,
     out: &mut [T],
-    par: Parallelism,
+    mode: Mode,
 ) {
     let len = out.len();
     let ptrs = Operands {
@@ -191,8 +223,8 @@ unsafe fn run_chunked<T: Element>(
         b,
         out: out.as_mut_ptr(),
     };
-    if par == Parallelism::Serial || len <= CHUNK {
-        return T::run(isa, op, ptrs.a, ptrs.b, ptrs.out, len);
+    if mode.parallelism == Parallelism::Serial || len <= CHUNK {
+        return T::run(isa, op, mode.stores, ptrs.a, ptrs.b, ptrs.out, len);
     }
     (0..len.div_ceil(CHUNK))
         .into_par_iter()
@@ -200,37 +232,87 @@ unsafe fn run_chunked<T: Element>(
             let start = chunk * CHUNK;
             let n = CHUNK.min(len - start);
             let p = ptrs;
-            T::run(isa, op, p.a.add(start), p.b.add(start), p.out.add(start), n);
+            T::run(
+                isa,
+                op,
+                mode.stores,
+                p.a.add(start),
+                p.b.add(start),
+                p.out.add(start),
+                n,
+            );
         });
 }
 
-/// The vector loop shared by every instruction set; the tail runs on a padded copy so that it
-/// gets bit-identical results to the body.
+/// One vector of results at `out`, computed from the vectors at `a` (and `b`).
 #[inline(always)]
-unsafe fn map<V: Precision, T: Lanes<V>>(
+unsafe fn apply<V: Precision, T: Lanes<V>>(op: Op, a: *const T, b: *const T) -> V {
+    match op {
+        Op::Forward => formula::forward(T::load(a)),
+        Op::Backward => formula::backward(T::load(a), T::load(b)),
+        Op::SecondDerivative => formula::second_derivative(T::load(a)),
+    }
+}
+
+/// Fewer than a vector of elements, through a padded copy: bit-identical to the vector loop.
+#[inline(always)]
+unsafe fn apply_partial<V: Precision, T: Lanes<V>>(
+    op: Op,
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+    count: usize,
+) {
+    const MAX_LANES: usize = 16;
+    let mut pad_a = [T::default(); MAX_LANES];
+    let mut pad_b = [T::default(); MAX_LANES];
+    let mut pad_out = [T::default(); MAX_LANES];
+    std::ptr::copy_nonoverlapping(a, pad_a.as_mut_ptr(), count);
+    std::ptr::copy_nonoverlapping(b, pad_b.as_mut_ptr(), count);
+    T::store(
+        apply::<V, T>(op, pad_a.as_ptr(), pad_b.as_ptr()),
+        pad_out.as_mut_ptr(),
+    );
+    std::ptr::copy_nonoverlapping(pad_out.as_ptr(), out, count);
+}
+
+/// The loop shared by every instruction set. With `STREAM`, a head brings `out` to the vector
+/// alignment that non-temporal stores need; head and tail go through padded copies, so every
+/// element gets the same bits whichever way it is reached.
+#[inline(always)]
+unsafe fn map<V: Precision, T: Lanes<V>, const STREAM: bool>(
     op: Op,
     a: *const T,
     b: *const T,
     out: *mut T,
     len: usize,
 ) {
-    #[inline(always)]
-    unsafe fn apply<V: Precision, T: Lanes<V>>(op: Op, a: *const T, b: *const T, out: *mut T) {
-        let value = match op {
-            Op::Forward => formula::forward(T::load(a)),
-            Op::Backward => formula::backward(T::load(a), T::load(b)),
-            Op::SecondDerivative => formula::second_derivative(T::load(a)),
-        };
-        T::store(value, out)
+    let vector_bytes = V::LANES * std::mem::size_of::<T>();
+    let misalignment = out as usize % vector_bytes;
+    let head = if !STREAM || misalignment == 0 {
+        0
+    } else if misalignment % std::mem::size_of::<T>() != 0 {
+        // Elements themselves misaligned: no alignment reachable, so no streaming either.
+        return map::<V, T, false>(op, a, b, out, len);
+    } else {
+        ((vector_bytes - misalignment) / std::mem::size_of::<T>()).min(len)
+    };
+    if head > 0 {
+        apply_partial::<V, T>(op, a, b, out, head);
     }
-
+    let (a, b, out, len) = (a.add(head), b.add(head), out.add(head), len - head);
     let body = len - len % V::LANES;
     // One loop per op so that the match is hoisted out of the hot loop.
     macro_rules! body_loop {
         ($op:expr) => {{
             let mut i = 0;
             while i < body {
-                apply::<V, T>($op, a.add(i), b.add(i), out.add(i));
+                let value = apply::<V, T>($op, a.add(i), b.add(i));
+                if STREAM {
+                    T::store_streaming(value, out.add(i));
+                } else {
+                    T::store(value, out.add(i));
+                }
                 i += V::LANES;
             }
         }};
@@ -240,63 +322,80 @@ unsafe fn map<V: Precision, T: Lanes<V>>(
         Op::Backward => body_loop!(Op::Backward),
         Op::SecondDerivative => body_loop!(Op::SecondDerivative),
     }
-    let rest = len - body;
-    if rest > 0 {
-        const MAX_LANES: usize = 16;
-        let mut tail_a = [T::default(); MAX_LANES];
-        let mut tail_b = [T::default(); MAX_LANES];
-        let mut tail_out = [T::default(); MAX_LANES];
-        std::ptr::copy_nonoverlapping(a.add(body), tail_a.as_mut_ptr(), rest);
-        std::ptr::copy_nonoverlapping(b.add(body), tail_b.as_mut_ptr(), rest);
-        apply::<V, T>(op, tail_a.as_ptr(), tail_b.as_ptr(), tail_out.as_mut_ptr());
-        std::ptr::copy_nonoverlapping(tail_out.as_ptr(), out.add(body), rest);
+    if body < len {
+        apply_partial::<V, T>(op, a.add(body), b.add(body), out.add(body), len - body);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if STREAM {
+        // Non-temporal stores are weakly ordered: publish them before returning.
+        std::arch::x86_64::_mm_sfence();
+    }
+}
+
+/// Monomorphises `map` for ordinary or streaming stores.
+#[inline(always)]
+unsafe fn map_with<V: Precision, T: Lanes<V>>(
+    op: Op,
+    stores: Stores,
+    a: *const T,
+    b: *const T,
+    out: *mut T,
+    len: usize,
+) {
+    match stores {
+        Stores::Cached => map::<V, T, false>(op, a, b, out, len),
+        Stores::Streaming => map::<V, T, true>(op, a, b, out, len),
     }
 }
 
 fn run_portable<V: Precision, T: Lanes<V>>(
     op: Op,
+    stores: Stores,
     a: *const T,
     b: *const T,
     out: *mut T,
     n: usize,
 ) {
-    unsafe { map::<V, T>(op, a, b, out, n) }
+    unsafe { map_with::<V, T>(op, stores, a, b, out, n) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn run_avx2<V: Precision, T: Lanes<V>>(
     op: Op,
+    stores: Stores,
     a: *const T,
     b: *const T,
     out: *mut T,
     n: usize,
 ) {
-    map::<V, T>(op, a, b, out, n)
+    map_with::<V, T>(op, stores, a, b, out, n)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn run_avx512<V: Precision, T: Lanes<V>>(
     op: Op,
+    stores: Stores,
     a: *const T,
     b: *const T,
     out: *mut T,
     n: usize,
 ) {
-    map::<V, T>(op, a, b, out, n)
+    map_with::<V, T>(op, stores, a, b, out, n)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512bf16")]
 unsafe fn run_avx512_bf16<V: Precision, T: Lanes<V>>(
     op: Op,
+    stores: Stores,
     a: *const T,
     b: *const T,
     out: *mut T,
     n: usize,
 ) {
-    map::<V, T>(op, a, b, out, n)
+    map_with::<V, T>(op, stores, a, b, out, n)
 }
 
 /// Binds an element type to its compute vector for each instruction set.
@@ -307,6 +406,7 @@ macro_rules! element {
             unsafe fn run(
                 isa: Isa,
                 op: Op,
+                stores: Stores,
                 a: *const Self,
                 b: *const Self,
                 out: *mut Self,
@@ -315,11 +415,11 @@ macro_rules! element {
                 match isa {
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx512 | Isa::Avx512Bf16 => {
-                        run_avx512::<simd::$avx512, $t>(op, a, b, out, n)
+                        run_avx512::<simd::$avx512, $t>(op, stores, a, b, out, n)
                     }
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => run_avx2::<simd::$avx2, $t>(op, a, b, out, n),
-                    _ => run_portable::<$portable, $t>(op, a, b, out, n),
+                    Isa::Avx2 => run_avx2::<simd::$avx2, $t>(op, stores, a, b, out, n),
+                    _ => run_portable::<$portable, $t>(op, stores, a, b, out, n),
                 }
             }
         }
@@ -330,22 +430,31 @@ element!(f32, portable: f32, avx2: F32x8, avx512: F32x16);
 element!(f64, portable: f64, avx2: F64x4, avx512: F64x8);
 impl Element for Bf16 {
     #[inline]
-    unsafe fn run(isa: Isa, op: Op, a: *const Self, b: *const Self, out: *mut Self, n: usize) {
+    unsafe fn run(
+        isa: Isa,
+        op: Op,
+        stores: Stores,
+        a: *const Self,
+        b: *const Self,
+        out: *mut Self,
+        n: usize,
+    ) {
         #[cfg(target_arch = "x86_64")]
         {
             use simd::{Bf16Native, F32x16, F32x8};
             match isa {
                 Isa::Avx512Bf16 => {
                     let (a, b) = (a as *const Bf16Native, b as *const Bf16Native);
-                    run_avx512_bf16::<F32x16, Bf16Native>(op, a, b, out as *mut Bf16Native, n)
+                    let out = out as *mut Bf16Native;
+                    run_avx512_bf16::<F32x16, Bf16Native>(op, stores, a, b, out, n)
                 }
-                Isa::Avx512 => run_avx512::<F32x16, Bf16>(op, a, b, out, n),
-                Isa::Avx2 => run_avx2::<F32x8, Bf16>(op, a, b, out, n),
-                Isa::Portable => run_portable::<f32, Bf16>(op, a, b, out, n),
+                Isa::Avx512 => run_avx512::<F32x16, Bf16>(op, stores, a, b, out, n),
+                Isa::Avx2 => run_avx2::<F32x8, Bf16>(op, stores, a, b, out, n),
+                Isa::Portable => run_portable::<f32, Bf16>(op, stores, a, b, out, n),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        run_portable::<f32, Bf16>(op, a, b, out, n)
+        run_portable::<f32, Bf16>(op, stores, a, b, out, n)
     }
 }
 element!(F16, portable: f32, avx2: F32x8, avx512: F32x16);
@@ -386,7 +495,17 @@ mod tests {
 
     fn run<T: Element>(isa: Isa, op: Op, a: &[T], b: &[T]) -> Vec<T> {
         let mut out = vec![T::default(); a.len()];
-        unsafe { T::run(isa, op, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), a.len()) };
+        unsafe {
+            T::run(
+                isa,
+                op,
+                Stores::Cached,
+                a.as_ptr(),
+                b.as_ptr(),
+                out.as_mut_ptr(),
+                a.len(),
+            )
+        };
         out
     }
 
@@ -601,6 +720,56 @@ mod tests {
         pool.install(|| second_derivative(&xs, &mut parallel, Parallelism::Rayon))
             .unwrap();
         assert_eq!(serial, parallel);
+    }
+
+    #[test]
+    fn streaming_stores_give_the_same_bits_at_any_alignment() {
+        fn check<T: Element + PartialEq + std::fmt::Debug>(values: Vec<T>) {
+            for isa in Isa::available() {
+                for op in [Op::Forward, Op::Backward] {
+                    for out_offset in 0..9 {
+                        for len in [0, 1, 7, 16, 17, 100, 1037] {
+                            let (a, b) = (&values[3..3 + len], &values[5..5 + len]);
+                            let mut cached = vec![T::default(); len + 9];
+                            let mut streamed = vec![T::default(); len + 9];
+                            for (buffer, stores) in [
+                                (&mut cached, Stores::Cached),
+                                (&mut streamed, Stores::Streaming),
+                            ] {
+                                let out = buffer[out_offset..].as_mut_ptr();
+                                unsafe {
+                                    T::run(isa, op, stores, a.as_ptr(), b.as_ptr(), out, len)
+                                };
+                            }
+                            assert_eq!(cached, streamed, "{isa:?} {op:?} {out_offset} {len}");
+                        }
+                    }
+                }
+            }
+        }
+        check(
+            (0..1100)
+                .map(|i| (i as f32 - 550.0) * 0.02)
+                .collect::<Vec<f32>>(),
+        );
+        check(
+            (0..1100)
+                .map(|i| (i as f64 - 550.0) * 0.02)
+                .collect::<Vec<f64>>(),
+        );
+        let mut xs = vec![0.0f32; 1 << 16];
+        let mut ys = vec![0.0f32; 1 << 16];
+        forward(
+            &xs,
+            &mut ys,
+            Mode {
+                parallelism: Parallelism::Rayon,
+                stores: Stores::Streaming,
+            },
+        )
+        .unwrap();
+        forward_in_place(&mut xs, Parallelism::Serial);
+        assert_eq!(xs, ys);
     }
 
     #[test]

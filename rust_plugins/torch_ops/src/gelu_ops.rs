@@ -6,7 +6,7 @@ use crate::memory;
 use crate::strided::Walk;
 use crate::tensors::{Dtype, Operand};
 use crate::threads;
-use kernels::gelu::{self, Bf16, Element, Parallelism, F16};
+use kernels::gelu::{self, Bf16, Element, Mode, Parallelism, Stores, F16};
 use tch::Tensor;
 
 const FORWARD: &str = "rs::fast_gelu";
@@ -103,6 +103,10 @@ fn compute(
     }
 }
 
+/// Outputs at least this large are written with non-temporal stores: they exceed the
+/// last-level cache, so caching them only costs a read of every line before it is overwritten.
+const STREAMING_MIN_BYTES: usize = 32 << 20;
+
 /// Strides equal in every dimension that has more than one element.
 fn same_layout(sizes: &[i64], a: &[i64], b: &[i64]) -> bool {
     (0..sizes.len()).all(|d| sizes[d] < 2 || a[d] == b[d])
@@ -121,6 +125,11 @@ fn compute_typed<T: Element>(
             .all(|input| same_layout(&out.sizes, &out.strides, &input.strides));
     if flat {
         // Same dense layout: element k of every operand sits at offset k from its data pointer.
+        let stores = if numel * std::mem::size_of::<T>() >= STREAMING_MIN_BYTES {
+            Stores::Streaming
+        } else {
+            Stores::Cached
+        };
         let second = inputs.get(1).unwrap_or(&inputs[0]);
         let bases = Bases([
             out.data as *mut T,
@@ -130,7 +139,7 @@ fn compute_typed<T: Element>(
         return threads::for_each_range(numel, threads, &|begin, end| {
             let [out, first, second] = bases.get();
             let operands = unsafe { Bases([out.add(begin), first.add(begin), second.add(begin)]) };
-            unsafe { run_flat::<T>(kernel, operands, end - begin) }
+            unsafe { run_flat::<T>(kernel, operands, end - begin, stores) }
         });
     }
     let op_count = inputs.len() + 1;
@@ -160,8 +169,12 @@ unsafe fn run_flat<T: Element>(
     kernel: Kernel,
     operands: Bases<T, 3>,
     len: usize,
+    stores: Stores,
 ) -> Result<(), OpError> {
-    let par = Parallelism::Serial;
+    let par = Mode {
+        parallelism: Parallelism::Serial,
+        stores,
+    };
     let [out, first, second] = operands.0;
     let out_slice = std::slice::from_raw_parts_mut(out, len);
     let slice = |p: *mut T| std::slice::from_raw_parts(p as *const T, len);

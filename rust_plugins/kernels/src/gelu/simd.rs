@@ -37,6 +37,11 @@ pub(crate) trait Vector: Copy {
 pub(crate) trait Lanes<V: Vector>: Copy + Default {
     unsafe fn load(ptr: *const Self) -> V;
     unsafe fn store(value: V, ptr: *mut Self);
+    /// A non-temporal store; `ptr` is aligned to the vector's size in memory.
+    #[inline(always)]
+    unsafe fn store_streaming(value: V, ptr: *mut Self) {
+        Self::store(value, ptr)
+    }
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -298,7 +303,7 @@ mod x86 {
     );
 
     macro_rules! native_lanes {
-        ($elem:ty, $vector:ident, $load:ident, $store:ident) => {
+        ($elem:ty, $vector:ident, $load:ident, $store:ident, $stream:ident) => {
             impl Lanes<$vector> for $elem {
                 #[inline(always)]
                 unsafe fn load(ptr: *const Self) -> $vector {
@@ -308,14 +313,42 @@ mod x86 {
                 unsafe fn store(value: $vector, ptr: *mut Self) {
                     $store(ptr, value.0)
                 }
+                #[inline(always)]
+                unsafe fn store_streaming(value: $vector, ptr: *mut Self) {
+                    $stream(ptr, value.0)
+                }
             }
         };
     }
 
-    native_lanes!(f32, F32x8, _mm256_loadu_ps, _mm256_storeu_ps);
-    native_lanes!(f64, F64x4, _mm256_loadu_pd, _mm256_storeu_pd);
-    native_lanes!(f32, F32x16, _mm512_loadu_ps, _mm512_storeu_ps);
-    native_lanes!(f64, F64x8, _mm512_loadu_pd, _mm512_storeu_pd);
+    native_lanes!(
+        f32,
+        F32x8,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_stream_ps
+    );
+    native_lanes!(
+        f64,
+        F64x4,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_stream_pd
+    );
+    native_lanes!(
+        f32,
+        F32x16,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_stream_ps
+    );
+    native_lanes!(
+        f64,
+        F64x8,
+        _mm512_loadu_pd,
+        _mm512_storeu_pd,
+        _mm512_stream_pd
+    );
 
     // bfloat16 -> f32 is a 16-bit shift; f32 -> bfloat16 rounds to nearest even on the bits.
 
