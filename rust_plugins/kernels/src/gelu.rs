@@ -291,7 +291,7 @@ unsafe fn map<V: Precision, T: Lanes<V>, const STREAM: bool>(
     let misalignment = out as usize % vector_bytes;
     let head = if !STREAM || misalignment == 0 {
         0
-    } else if misalignment % std::mem::size_of::<T>() != 0 {
+    } else if !misalignment.is_multiple_of(std::mem::size_of::<T>()) {
         // Elements themselves misaligned: no alignment reachable, so no streaming either.
         return map::<V, T, false>(op, a, b, out, len);
     } else {

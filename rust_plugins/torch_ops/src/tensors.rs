@@ -147,18 +147,3 @@ pub fn into_raw(mut tensor: Tensor) -> *mut C_tensor {
     std::mem::forget(tensor);
     ptr
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dense_layouts() {
-        assert!(is_non_overlapping_and_dense(&[2, 3], &[3, 1]));
-        assert!(is_non_overlapping_and_dense(&[2, 3], &[1, 2]));
-        assert!(is_non_overlapping_and_dense(&[2, 1, 3], &[3, 99, 1]));
-        assert!(!is_non_overlapping_and_dense(&[2, 3], &[6, 1]));
-        assert!(!is_non_overlapping_and_dense(&[2, 3], &[0, 1]));
-        assert!(is_non_overlapping_and_dense(&[], &[]));
-    }
-}
