@@ -2,8 +2,6 @@
 
 import torch
 
-_fast_gelu = torch.ops.rs.fast_gelu.default
-
 
 class FastGELU(torch.nn.Module):
     """Drop-in for ``torch.nn.GELU(approximate="tanh")`` backed by ``rs::fast_gelu``.
@@ -22,7 +20,8 @@ class FastGELU(torch.nn.Module):
         self.approximate = approximate
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return _fast_gelu(input)
+        # Spelled out (not a cached overload) so that TorchScript can compile it too.
+        return torch.ops.rs.fast_gelu(input)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"

@@ -122,6 +122,14 @@ def test_export():
     torch.testing.assert_close(exported.module()(y), model(y))
 
 
+def test_torchscript_script_and_trace():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch_rs.nn.FastGELU())
+    x = torch.randn(2, 3)
+    for converted in (torch.jit.script(model), torch.jit.trace(model, x)):
+        torch.testing.assert_close(converted(x), model(x))
+    assert "rs::fast_gelu" in str(torch.jit.script(model).inlined_graph)
+
+
 def test_vmap():
     x = torch.randn(4, 5, 6)
     for in_dims in (0, 1, 2):
