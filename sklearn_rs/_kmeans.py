@@ -188,16 +188,18 @@ class KMeans(_SklearnKMeans):
         self.n_iter_ = best_n_iter
         return self
 
-    def _labels_inertia(self, X, sample_weight):
+    def _labels_inertia(self, X, sample_weight, with_inertia=True):
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
         return _core.labels_inertia(
-            _samples(X), sample_weight, centers.ravel(), effective_n_threads()
+            _samples(X), sample_weight, centers.ravel(), with_inertia, effective_n_threads()
         )
 
     def predict(self, X):
         check_is_fitted(self)
         X = self._check_test_data(X)
-        labels, _ = self._labels_inertia(X, np.ones(X.shape[0], dtype=X.dtype))
+        labels, _ = self._labels_inertia(
+            X, np.ones(X.shape[0], dtype=X.dtype), with_inertia=False
+        )
         return labels
 
     def _transform(self, X):

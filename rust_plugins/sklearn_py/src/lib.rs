@@ -343,6 +343,7 @@ fn labels_inertia_t<'py, T: Float + Element>(
     x: &Bound<'py, PyAny>,
     sample_weight: &Bound<'py, PyAny>,
     centers: &Bound<'py, PyAny>,
+    with_inertia: bool,
     n_threads: usize,
 ) -> PyResult<(Bound<'py, PyAny>, f64)> {
     let x = SamplesArg::<T>::extract(x)?;
@@ -352,24 +353,26 @@ fn labels_inertia_t<'py, T: Float + Element>(
     let (labels, inertia) = with_samples!(x, |s| run_detached(
         py,
         effective_threads(n_threads, work(&s, c.len())),
-        |_| { kmeans::labels_inertia(&s, sw, c) }
+        |_| { kmeans::labels_inertia(&s, sw, c, with_inertia) }
     ))?;
     Ok((PyArray1::from_vec(py, labels).into_any(), inertia))
 }
 
-/// Closest center of every sample and the weighted inertia (`predict`, `score`).
+/// Closest center of every sample and, if `with_inertia`, the weighted inertia (`predict`,
+/// `score`).
 #[pyfunction]
 fn labels_inertia<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     sample_weight: &Bound<'py, PyAny>,
     centers: &Bound<'py, PyAny>,
+    with_inertia: bool,
     n_threads: usize,
 ) -> PyResult<(Bound<'py, PyAny>, f64)> {
     by_dtype!(
         py,
         sample_weight,
-        labels_inertia_t(py, x, sample_weight, centers, n_threads)
+        labels_inertia_t(py, x, sample_weight, centers, with_inertia, n_threads)
     )
 }
 

@@ -83,16 +83,22 @@ pub fn check_problem<T: Float, S: Samples<T>>(
     Ok(centers.len() / d)
 }
 
-/// Labels of every sample (closest center) and the weighted inertia: `predict` and `score`.
+/// Labels of every sample (closest center) and, when asked, the weighted inertia (else 0):
+/// `predict` and `score`.
 pub fn labels_inertia<T: Float, S: Samples<T>>(
     x: &S,
     sample_weight: &[T],
     centers: &[T],
+    with_inertia: bool,
 ) -> Result<(Vec<i32>, f64), KernelError> {
     check_problem(x, sample_weight, centers)?;
     let mut labels = vec![-1; x.n_samples()];
     steps::assign(x, sample_weight, centers, &mut labels, false);
-    let inertia = steps::inertia(x, sample_weight, centers, &labels);
+    let inertia = if with_inertia {
+        steps::inertia(x, sample_weight, centers, &labels)
+    } else {
+        0.0
+    };
     Ok((labels, inertia))
 }
 
