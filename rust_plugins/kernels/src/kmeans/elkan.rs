@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::steps::{self, split_by_blocks, ClusterSums};
-use super::{blocks, check_problem, Event, RunConfig, RunResult, Samples, StopCheck};
+use super::{blocks, check_problem, convergence, Event, RunConfig, RunResult, Samples, StopCheck};
 use crate::float::Float;
 use crate::KernelError;
 
@@ -245,18 +245,9 @@ pub fn run<T: Float, S: Samples<T>>(
         let shift = steps::center_shifts(&centers, &new_centers, d);
         shift_bounds(&labels, &shift, &mut bounds, k);
         centers = new_centers;
-        if labels == labels_before {
-            events.push(Event::StrictConvergence { iteration });
-            strict_convergence = true;
-            break;
-        }
-        let center_shift: f64 = shift.iter().map(|s| (*s * *s).to_f64()).sum();
-        if center_shift <= config.tol {
-            events.push(Event::ToleranceConvergence {
-                iteration,
-                center_shift,
-                tol: config.tol,
-            });
+        if let Some(event) = convergence(iteration, labels != labels_before, &shift, config.tol) {
+            strict_convergence = matches!(event, Event::StrictConvergence { .. });
+            events.push(event);
             break;
         }
         labels_before.copy_from_slice(&labels);

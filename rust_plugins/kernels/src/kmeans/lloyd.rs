@@ -2,7 +2,7 @@
 //! (strict convergence) or when the squared center shift is within `tol`.
 
 use super::steps::{self, assign};
-use super::{check_problem, Event, RunConfig, RunResult, Samples, StopCheck};
+use super::{check_problem, convergence, Event, RunConfig, RunResult, Samples, StopCheck};
 use crate::float::Float;
 use crate::KernelError;
 
@@ -35,18 +35,9 @@ pub fn run<T: Float, S: Samples<T>>(
         let shift = steps::center_shifts(&centers, &new_centers, d);
         centers = new_centers;
         // Labels start at -1, so the first iteration always counts as a change.
-        if !changed {
-            events.push(Event::StrictConvergence { iteration });
-            strict_convergence = true;
-            break;
-        }
-        let center_shift: f64 = shift.iter().map(|s| (*s * *s).to_f64()).sum();
-        if center_shift <= config.tol {
-            events.push(Event::ToleranceConvergence {
-                iteration,
-                center_shift,
-                tol: config.tol,
-            });
+        if let Some(event) = convergence(iteration, changed, &shift, config.tol) {
+            strict_convergence = matches!(event, Event::StrictConvergence { .. });
+            events.push(event);
             break;
         }
     }

@@ -54,6 +54,26 @@ pub struct RunResult<T> {
     pub events: Vec<Event>,
 }
 
+/// scikit-learn's stopping rules after an iteration: strict convergence when no label changed,
+/// else tolerance convergence when the squared center shift is within `tol`. Returns the event
+/// that ends the run, if any.
+pub fn convergence<T: Float>(
+    iteration: usize,
+    labels_changed: bool,
+    shift: &[T],
+    tol: f64,
+) -> Option<Event> {
+    if !labels_changed {
+        return Some(Event::StrictConvergence { iteration });
+    }
+    let center_shift: f64 = shift.iter().map(|s| (*s * *s).to_f64()).sum();
+    (center_shift <= tol).then_some(Event::ToleranceConvergence {
+        iteration,
+        center_shift,
+        tol,
+    })
+}
+
 /// Callback polled between iterations; returning true aborts with `KernelError::Interrupted`.
 pub type StopCheck<'a> = &'a (dyn Fn() -> bool + Sync);
 
