@@ -375,7 +375,7 @@ simd_nearest!(nearest_avx2_f32, "avx2,fma", f32, avx2_f32, 4, 3);
 /// minimum needs no reduction across lanes. The products are summed in the same order as in
 /// `simd_nearest!`, so both variants return the same labels.
 macro_rules! simd_nearest_small {
-    ($name:ident, $features:literal, $t:ty, $ops:ident) => {
+    ($name:ident, $features:literal, $t:ty, $ops:ident, $transpose:path) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         unsafe fn $name(x: &[$t], centers: &[$t], norms: &[$t], d: usize, out: &mut [u32]) {
@@ -393,9 +393,11 @@ macro_rules! simd_nearest_small {
                     xt.fill(0.0);
                 }
                 let (src, dst) = (x.as_ptr().add(start * d), xt.as_mut_ptr());
-                for f in 0..d {
-                    for r in 0..rows {
-                        *dst.add(f * G + r) = *src.add(r * d + f);
+                if !(rows == G && $transpose(src, dst, d, G)) {
+                    for f in 0..d {
+                        for r in 0..rows {
+                            *dst.add(f * G + r) = *src.add(r * d + f);
+                        }
                     }
                 }
                 let mut best = [o::splat(<$t>::INFINITY); RV];
@@ -446,16 +448,91 @@ simd_nearest_small!(
     nearest_small_avx512_f64,
     "avx512f,avx512vl,fma",
     f64,
-    avx512_f64
+    avx512_f64,
+    transpose_rows_of_8_avx512
 );
 simd_nearest_small!(
     nearest_small_avx512_f32,
     "avx512f,avx512vl,fma",
     f32,
-    avx512_f32
+    avx512_f32,
+    no_fast_transpose
 );
-simd_nearest_small!(nearest_small_avx2_f64, "avx2,fma", f64, avx2_f64);
-simd_nearest_small!(nearest_small_avx2_f32, "avx2,fma", f32, avx2_f32);
+simd_nearest_small!(
+    nearest_small_avx2_f64,
+    "avx2,fma",
+    f64,
+    avx2_f64,
+    no_fast_transpose
+);
+simd_nearest_small!(
+    nearest_small_avx2_f32,
+    "avx2,fma",
+    f32,
+    avx2_f32,
+    no_fast_transpose
+);
+
+/// The generic (element by element) transpose is used.
+#[inline(always)]
+unsafe fn no_fast_transpose<T>(_src: *const T, _dst: *mut T, _d: usize, _group: usize) -> bool {
+    false
+}
+
+/// Feature-major copy of `group` rows of 8 float64 features (`dst[f * group + r] =
+/// src[r * 8 + f]`) with in-register 8x8 transposes; returns false (doing nothing) for other `d`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_rows_of_8_avx512(
+    src: *const f64,
+    dst: *mut f64,
+    d: usize,
+    group: usize,
+) -> bool {
+    use std::arch::x86_64::*;
+    if d != 8 || group % 8 != 0 {
+        return false;
+    }
+    for block in (0..group).step_by(8) {
+        let r: [__m512d; 8] = std::array::from_fn(|i| _mm512_loadu_pd(src.add((block + i) * 8)));
+        // Pairs of rows interleaved, then 128-bit lanes gathered twice (see Intel's 8x8 recipe).
+        let t: [__m512d; 8] = std::array::from_fn(|i| {
+            let (a, b) = (r[2 * (i / 2)], r[2 * (i / 2) + 1]);
+            if i % 2 == 0 {
+                _mm512_unpacklo_pd(a, b)
+            } else {
+                _mm512_unpackhi_pd(a, b)
+            }
+        });
+        // u[0..4] from rows 0-3 (t0..t3), u[4..8] from rows 4-7 (t4..t7).
+        let u = [
+            _mm512_shuffle_f64x2::<0x88>(t[0], t[2]),
+            _mm512_shuffle_f64x2::<0xDD>(t[0], t[2]),
+            _mm512_shuffle_f64x2::<0x88>(t[1], t[3]),
+            _mm512_shuffle_f64x2::<0xDD>(t[1], t[3]),
+            _mm512_shuffle_f64x2::<0x88>(t[4], t[6]),
+            _mm512_shuffle_f64x2::<0xDD>(t[4], t[6]),
+            _mm512_shuffle_f64x2::<0x88>(t[5], t[7]),
+            _mm512_shuffle_f64x2::<0xDD>(t[5], t[7]),
+        ];
+        // Feature f of the 8 rows: f0, f4 from u0/u4; f2, f6 from u1/u5; f1, f5 from u2/u6;
+        // f3, f7 from u3/u7.
+        let features = [
+            (0, _mm512_shuffle_f64x2::<0x88>(u[0], u[4])),
+            (4, _mm512_shuffle_f64x2::<0xDD>(u[0], u[4])),
+            (2, _mm512_shuffle_f64x2::<0x88>(u[1], u[5])),
+            (6, _mm512_shuffle_f64x2::<0xDD>(u[1], u[5])),
+            (1, _mm512_shuffle_f64x2::<0x88>(u[2], u[6])),
+            (5, _mm512_shuffle_f64x2::<0xDD>(u[2], u[6])),
+            (3, _mm512_shuffle_f64x2::<0x88>(u[3], u[7])),
+            (7, _mm512_shuffle_f64x2::<0xDD>(u[3], u[7])),
+        ];
+        for (f, v) in features {
+            _mm512_storeu_pd(dst.add(f * group + block), v);
+        }
+    }
+    true
+}
 
 /// Whether the rows-in-lanes kernel suits `k` centers of `d` features.
 pub fn prefers_small_kernel(k: usize, d: usize) -> bool {
@@ -612,6 +689,8 @@ mod tests {
             (37, 64, 40),
             (100, 2, 16),
             (29, 9, 33),
+            (131, 8, 16),
+            (200, 8, 7),
         ] {
             let x: Vec<f64> = (0..n * d)
                 .map(|i| ((i * 7919) % 1013) as f64 / 97.0 - 5.0)
