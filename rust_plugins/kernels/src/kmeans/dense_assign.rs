@@ -31,10 +31,7 @@ pub fn lanes<T>(k: usize) -> usize {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
-    use std::arch::is_x86_feature_detected as has;
-    has!("avx512f") && has!("avx512vl") && has!("fma")
-}
+use crate::simd::has_avx512;
 
 impl<T: Float> PackedCenters<T> {
     pub fn new(centers: &[T], norms: &[T], d: usize) -> Self {

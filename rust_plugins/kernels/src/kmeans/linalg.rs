@@ -2,43 +2,6 @@
 
 use crate::float::Float;
 
-/// `out (m, k) = a (m, d) · b (k, d)^T`, all row-major. Single-threaded: callers parallelise
-/// over chunks of samples, which keeps results independent of the thread count.
-pub fn gemm_abt<T: Float>(m: usize, k: usize, d: usize, a: &[T], b: &[T], out: &mut [T]) {
-    assert!(a.len() >= m * d && b.len() >= k * d && out.len() >= m * k);
-    if m == 0 || k == 0 {
-        return;
-    }
-    if d == 0 {
-        out[..m * k].iter_mut().for_each(|v| *v = T::ZERO);
-        return;
-    }
-    // SAFETY: the asserts above bound every access gemm makes with these strides.
-    unsafe {
-        gemm::gemm(
-            m,
-            k,
-            d,
-            out.as_mut_ptr(),
-            1,
-            k as isize,
-            false,
-            a.as_ptr(),
-            1,
-            d as isize,
-            b.as_ptr(),
-            d as isize,
-            1,
-            T::ZERO,
-            T::ONE,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
 /// Sum of squares with independent partial sums so the loop vectorises.
 #[inline(always)]
 pub fn sq_norm<T: Float>(x: &[T]) -> T {
@@ -95,21 +58,6 @@ pub fn transpose<T: Float>(src: &[T], k: usize, d: usize) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gemm_abt_matches_naive() {
-        let (m, k, d) = (7, 5, 11);
-        let a: Vec<f64> = (0..m * d).map(|i| (i as f64 * 0.37).sin()).collect();
-        let b: Vec<f64> = (0..k * d).map(|i| (i as f64 * 0.11).cos()).collect();
-        let mut out = vec![0.0; m * k];
-        gemm_abt(m, k, d, &a, &b, &mut out);
-        for i in 0..m {
-            for j in 0..k {
-                let naive: f64 = (0..d).map(|f| a[i * d + f] * b[j * d + f]).sum();
-                assert!((out[i * k + j] - naive).abs() < 1e-12);
-            }
-        }
-    }
 
     #[test]
     fn norms_and_distances() {

@@ -26,44 +26,15 @@ pub trait Samples<T: Float>: Sync {
     fn n_samples(&self) -> usize;
     fn n_features(&self) -> usize;
 
-    /// `out[i * k + j] = <x_{start+i}, c_j>` for the rows `start..start+m` and all `k` centers.
-    /// `centers` is row-major `(k, d)`; `centers_t` is the same matrix transposed `(d, k)`.
-    fn dot_centers(&self, start: usize, m: usize, centers: &[T], centers_t: &[T], out: &mut [T]);
-
-    /// Squared euclidean norm of one row.
-    fn row_sq_norm(&self, i: usize) -> T;
-
     /// `||x_i - c||^2` computed the numerically careful way for this storage.
     fn sq_dist(&self, i: usize, center: &[T], center_sq_norm: T) -> T;
 
     /// Centers in the layouts `nearest` needs, computed once per assignment pass.
-    fn prepare(&self, centers: &[T]) -> Prepared<T> {
-        let d = self.n_features();
-        let k = centers.len() / d;
-        let norms = center_sq_norms(centers, d);
-        Prepared {
-            centers_t: linalg::transpose(centers, k, d),
-            packed: None,
-            small: None,
-            norms,
-            k,
-        }
-    }
+    fn prepare(&self, centers: &[T]) -> Prepared<T>;
 
     /// Closest center (first on ties) of the rows `start..start + out.len()`; `scratch` holds
-    /// at least `out.len() * k` values.
-    fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], scratch: &mut [T]) {
-        let (m, k) = (out.len(), prepared.k);
-        let dots = &mut scratch[..m * k];
-        self.dot_centers(start, m, &[], &prepared.centers_t, dots);
-        for (r, label) in out.iter_mut().enumerate() {
-            let row = &mut dots[r * k..(r + 1) * k];
-            for (v, &cn) in row.iter_mut().zip(&prepared.norms) {
-                *v = cn - (*v + *v);
-            }
-            *label = argmin(row).0 as u32;
-        }
-    }
+    /// at least `out.len() * k` values where the storage needs it.
+    fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], scratch: &mut [T]);
 
     /// `acc += w * x_i`
     fn add_scaled_row(&self, i: usize, w: T, acc: &mut [T]);
@@ -114,13 +85,6 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
         self.d
     }
 
-    fn dot_centers(&self, start: usize, m: usize, centers: &[T], _centers_t: &[T], out: &mut [T]) {
-        let d = self.d;
-        let k = centers.len() / d.max(1);
-        let rows = &self.data[start * d..(start + m) * d];
-        crate::kmeans::linalg::gemm_abt(m, k, d, rows, centers, out);
-    }
-
     fn prepare(&self, centers: &[T]) -> Prepared<T> {
         let norms = center_sq_norms(centers, self.d);
         let k = norms.len();
@@ -145,10 +109,6 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
         }
         let packed = prepared.packed.as_ref().expect("dense centers are packed");
         dense_assign::nearest(rows, packed, out);
-    }
-
-    fn row_sq_norm(&self, i: usize) -> T {
-        crate::kmeans::linalg::sq_norm(self.row(i))
     }
 
     #[inline(always)]
@@ -236,25 +196,37 @@ impl<T: Float> Samples<T> for Csr<'_, T> {
         self.d
     }
 
-    fn dot_centers(&self, start: usize, m: usize, _centers: &[T], centers_t: &[T], out: &mut [T]) {
-        // Walk each row's non-zeros once and accumulate into all k dot products:
-        // the transposed centers make the inner loop contiguous (and vectorisable).
-        let k = out.len() / m.max(1);
-        for r in 0..m {
-            let acc = &mut out[r * k..(r + 1) * k];
+    fn prepare(&self, centers: &[T]) -> Prepared<T> {
+        let k = centers.len() / self.d;
+        let norms = center_sq_norms(centers, self.d);
+        Prepared {
+            centers_t: linalg::transpose(centers, k, self.d),
+            packed: None,
+            small: None,
+            norms,
+            k,
+        }
+    }
+
+    fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], scratch: &mut [T]) {
+        // Walk each row's non-zeros once and accumulate into all k dot products: the
+        // transposed centers make the inner loop contiguous (and vectorisable).
+        let k = prepared.k;
+        for (r, label) in out.iter_mut().enumerate() {
+            let acc = &mut scratch[..k];
             acc.iter_mut().for_each(|a| *a = T::ZERO);
             let (idx, vals) = self.row(start + r);
             for (&j, &v) in idx.iter().zip(vals) {
-                let ct = &centers_t[j as usize * k..(j as usize + 1) * k];
+                let ct = &prepared.centers_t[j as usize * k..(j as usize + 1) * k];
                 for (a, &c) in acc.iter_mut().zip(ct) {
                     *a += v * c;
                 }
             }
+            for (v, &cn) in acc.iter_mut().zip(&prepared.norms) {
+                *v = cn - (*v + *v);
+            }
+            *label = argmin(acc).0 as u32;
         }
-    }
-
-    fn row_sq_norm(&self, i: usize) -> T {
-        self.row(i).1.iter().map(|&v| v * v).sum()
     }
 
     #[inline(always)]

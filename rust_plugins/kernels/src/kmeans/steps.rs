@@ -114,7 +114,7 @@ pub fn assign<T: Float, S: Samples<T>>(
             for chunk in blocks::chunks(block.clone()) {
                 let m = chunk.len();
                 if prepared.packed.is_none() {
-                    scratch.resize(CHUNK * k, T::ZERO);
+                    scratch.resize(k, T::ZERO);
                 }
                 x.nearest(chunk.start, &prepared, &mut nearest[..m], &mut scratch);
                 let labels = &mut block_labels[chunk.start - block.start..chunk.end - block.start];
