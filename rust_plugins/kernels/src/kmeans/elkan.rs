@@ -100,8 +100,8 @@ fn init_bounds<T: Float, S: Samples<T>>(
         });
 }
 
-/// One Elkan assignment pass (with the cluster sums when `accumulate`). Returns whether a label
-/// changed, and the sums.
+/// One Elkan assignment pass, returning the cluster sums when `accumulate` (else empty sums).
+/// Convergence compares whole label arrays, as scikit-learn does, so no change flag is kept.
 fn assign<T: Float, S: Samples<T>>(
     x: &S,
     sample_weight: &[T],
@@ -109,14 +109,14 @@ fn assign<T: Float, S: Samples<T>>(
     labels: &mut [i32],
     b: &mut Bounds<T>,
     accumulate: bool,
-) -> (bool, ClusterSums<T>) {
+) -> ClusterSums<T> {
     let (k, d) = (g.k, g.d);
     let state = if accumulate { k * d + k } else { 0 };
     let blocks = blocks::partition(x.n_samples(), state);
     let lab = split_by_blocks(labels, &blocks, 1);
     let up = split_by_blocks(&mut b.upper, &blocks, 1);
     let low = split_by_blocks(&mut b.lower, &blocks, k);
-    let parts: Vec<(bool, ClusterSums<T>)> = blocks
+    let parts: Vec<ClusterSums<T>> = blocks
         .par_iter()
         .zip(lab)
         .zip(up)
@@ -127,11 +127,9 @@ fn assign<T: Float, S: Samples<T>>(
             } else {
                 ClusterSums::zeros(0, 0)
             };
-            let mut changed = false;
             for (r, i) in blk.clone().enumerate() {
                 let lower = &mut low[r * k..(r + 1) * k];
-                let old_label = lab[r];
-                let mut label = old_label as usize;
+                let mut label = lab[r] as usize;
                 let mut upper = up[r];
                 let mut tight = false;
                 if g.next[label] < upper {
@@ -155,19 +153,16 @@ fn assign<T: Float, S: Samples<T>>(
                 }
                 lab[r] = label as i32;
                 up[r] = upper;
-                changed |= label as i32 != old_label;
                 if accumulate {
                     let w = sample_weight[i];
                     x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
                     sums.weights[label] += w;
                 }
             }
-            (changed, sums)
+            sums
         })
         .collect();
-    let changed = parts.iter().any(|p| p.0);
-    let sums = ClusterSums::combine(parts.into_iter().map(|p| p.1).collect(), k, d);
-    (changed, sums)
+    ClusterSums::combine(parts, k, d)
 }
 
 /// Loosens the bounds by how far each center moved.
@@ -236,7 +231,7 @@ pub fn run<T: Float, S: Samples<T>>(
             k,
             d,
         };
-        let (_, sums) = assign(x, sample_weight, &g, &mut labels, &mut bounds, true);
+        let sums = assign(x, sample_weight, &g, &mut labels, &mut bounds, true);
         if config.verbose {
             let inertia = steps::inertia(x, sample_weight, &centers, &labels);
             events.push(Event::Iteration { iteration, inertia });
