@@ -20,55 +20,9 @@ use crate::KernelError;
 use formula::Precision;
 use rayon::prelude::*;
 use simd::Lanes;
-use std::sync::OnceLock;
 
 /// The vector instruction set a kernel call runs with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Isa {
-    Portable,
-    Avx2,
-    Avx512,
-    /// AVX-512 plus its bfloat16 conversions (one instruction to round f32 to bfloat16).
-    Avx512Bf16,
-}
-
-impl Isa {
-    /// The best instruction set this CPU supports (detected once).
-    pub fn detect() -> Isa {
-        static DETECTED: OnceLock<Isa> = OnceLock::new();
-        *DETECTED.get_or_init(|| *Isa::available().last().unwrap_or(&Isa::Portable))
-    }
-
-    /// Every instruction set this CPU can run, from the most portable to the fastest.
-    pub fn available() -> Vec<Isa> {
-        let mut isas = vec![Isa::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-                && is_x86_feature_detected!("f16c")
-            {
-                isas.push(Isa::Avx2);
-            }
-            if is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-                if is_x86_feature_detected!("avx512bf16") && is_x86_feature_detected!("avx512dq") {
-                    isas.push(Isa::Avx512Bf16);
-                }
-            }
-        }
-        isas
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Portable => "portable",
-            Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
-            Isa::Avx512Bf16 => "avx512_bf16",
-        }
-    }
-}
+pub use crate::cpu::Isa;
 
 /// Whether a call may split its work over the current rayon pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! builds and tests with `cargo test` alone. Kernels are generic over `f32`/`f64` where that
 //! makes sense, choose SIMD code paths at run time and use the caller's rayon pool for threads.
 
+pub mod cpu;
 pub mod error;
 pub mod float;
 pub mod gelu;

@@ -2,21 +2,7 @@
 //!
 //! `simd_variants!` wraps an `#[inline(always)]` generic function into a dispatcher that calls
 //! a copy compiled for AVX-512 or AVX2+FMA when the CPU has them, and the portable build
-//! otherwise, so shipped binaries need no `-C target-cpu` flag.
-
-/// Whether the CPU has the AVX-512 subset the kernels use.
-#[cfg(target_arch = "x86_64")]
-pub fn has_avx512() -> bool {
-    use std::arch::is_x86_feature_detected as has;
-    has!("avx512f") && has!("avx512vl") && has!("fma")
-}
-
-/// Whether the CPU has AVX2 with FMA.
-#[cfg(target_arch = "x86_64")]
-pub fn has_avx2() -> bool {
-    use std::arch::is_x86_feature_detected as has;
-    has!("avx2") && has!("fma")
-}
+//! otherwise (as detected by [`crate::cpu`]), so shipped binaries need no `-C target-cpu` flag.
 
 /// `simd_variants!(pub fn dispatcher<T: Bound, ...>(arg: Ty, ...) -> Ret = body_fn);`
 macro_rules! simd_variants {
@@ -34,10 +20,10 @@ macro_rules! simd_variants {
                     $body($($arg),*)
                 }
                 // SAFETY: each variant runs only where its CPU features were detected.
-                if $crate::simd::has_avx512() {
+                if $crate::cpu::has_avx512() {
                     return unsafe { avx512($($arg),*) };
                 }
-                if $crate::simd::has_avx2() {
+                if $crate::cpu::has_avx2() {
                     return unsafe { avx2($($arg),*) };
                 }
             }

@@ -127,7 +127,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn f16_matches_hardware_conversion() {
-        if !is_x86_feature_detected!("f16c") {
+        if !crate::cpu::has_avx2() {
             return;
         }
         use std::arch::x86_64::*;

@@ -31,7 +31,7 @@ pub fn lanes<T>(k: usize) -> usize {
 }
 
 #[cfg(target_arch = "x86_64")]
-use crate::simd::has_avx512;
+use crate::cpu::{has_avx2, has_avx512};
 
 impl<T: Float> PackedCenters<T> {
     pub fn new(centers: &[T], norms: &[T], d: usize) -> Self {
@@ -551,8 +551,7 @@ pub fn nearest_small<T: Float>(
     );
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::is_x86_feature_detected as has;
-        let (avx512, avx2) = (has_avx512(), has!("avx2") && has!("fma"));
+        let (avx512, avx2) = (has_avx512(), has_avx2());
         if let (Some(x), Some(c), Some(n)) = (
             as_type::<T, f64>(x),
             as_type::<T, f64>(centers),
@@ -608,8 +607,7 @@ pub fn nearest<T: Float>(x: &[T], c: &PackedCenters<T>, out: &mut [u32]) {
     assert!(x.len() >= out.len() * c.d);
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::is_x86_feature_detected as has;
-        let (avx512, avx2) = (has_avx512(), has!("avx2") && has!("fma"));
+        let (avx512, avx2) = (has_avx512(), has_avx2());
         // Panels are four AVX-512 vectors wide when AVX-512 exists, else four AVX2 vectors.
         let (p64, p32) = (c as &dyn std::any::Any, c as &dyn std::any::Any);
         if let (Some(x), Some(c)) = (
