@@ -1,6 +1,7 @@
 //! Times the Lloyd assignment step on one problem shape, for profiling with `perf stat`:
 //! `cargo run --release --example assign_timing -- n d k [f32] [repeats]`.
-use kernels::kmeans::{steps, Dense};
+use kernels::kmeans::steps;
+use kernels::samples::Dense;
 use std::time::Instant;
 
 fn run<T: kernels::float::Float>(n: usize, d: usize, k: usize, repeats: usize) {

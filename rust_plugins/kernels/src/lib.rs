@@ -4,11 +4,21 @@
 //! builds and tests with `cargo test` alone. Kernels are generic over `f32`/`f64` where that
 //! makes sense, choose SIMD code paths at run time and use the caller's rayon pool for threads.
 
+pub mod blocks;
 pub mod cpu;
 pub mod error;
 pub mod float;
 pub mod gelu;
 pub mod kmeans;
+pub mod linalg;
+pub mod nearest;
+pub mod rng;
+pub mod samples;
 pub mod simd;
+pub mod stats;
 
 pub use error::KernelError;
+
+/// Callback that long kernels poll between iterations; returning true makes them stop with
+/// `KernelError::Interrupted` (Ctrl-C in Python).
+pub type StopCheck<'a> = &'a (dyn Fn() -> bool + Sync);

@@ -1,8 +1,8 @@
 //! Conversion of the Python-side samples (a C-contiguous 2-D array, or a CSR matrix passed as
-//! the tuple `(data, indices, indptr, n_samples, n_features)`) into kernel views.
+//! the tuple `(data, indices, indptr, n_samples, n_features)`) into `kernels::samples` views.
+//! Every estimator's bindings take their `X` this way.
 
-use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
+use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -32,25 +32,29 @@ impl<'py, T: Element> SamplesArg<'py, T> {
         }
         Ok(Self::Dense(obj.extract()?))
     }
+
+    /// Number of features (columns).
+    pub fn n_features(&self) -> usize {
+        match self {
+            SamplesArg::Dense(a) => a.shape()[1],
+            SamplesArg::Csr { n_features, .. } => *n_features,
+        }
+    }
 }
 
-pub fn slice<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| PyValueError::new_err("expected a contiguous 1-D array"))
-}
-
-/// Runs `$body` with `$s` bound to a `kernels::kmeans::Dense` or `Csr` view of `$arg`.
+/// Runs `$body` with `$s` bound to a `kernels::samples::Dense` or `Csr` view of `$arg`.
 #[macro_export]
 macro_rules! with_samples {
     ($arg:expr, |$s:ident| $body:expr) => {
         match &$arg {
             $crate::samples::SamplesArg::Dense(a) => {
+                use numpy::PyUntypedArrayMethods as _;
                 let shape = a.shape();
                 let data = a.as_slice().map_err(|_| {
                     pyo3::exceptions::PyValueError::new_err("X must be C-contiguous")
                 })?;
-                let $s = kernels::kmeans::Dense::new(data, shape[0], shape[1])
-                    .map_err($crate::to_py_err)?;
+                let $s = kernels::samples::Dense::new(data, shape[0], shape[1])
+                    .map_err($crate::error::kernel_error)?;
                 $body
             }
             $crate::samples::SamplesArg::Csr {
@@ -60,14 +64,14 @@ macro_rules! with_samples {
                 n_samples,
                 n_features,
             } => {
-                let $s = kernels::kmeans::Csr::new(
-                    $crate::samples::slice(data)?,
-                    $crate::samples::slice(indices)?,
-                    $crate::samples::slice(indptr)?,
+                let $s = kernels::samples::Csr::new(
+                    $crate::arrays::slice(data)?,
+                    $crate::arrays::slice(indices)?,
+                    $crate::arrays::slice(indptr)?,
                     *n_samples,
                     *n_features,
                 )
-                .map_err($crate::to_py_err)?;
+                .map_err($crate::error::kernel_error)?;
                 $body
             }
         }

@@ -4,10 +4,14 @@
 
 use rayon::prelude::*;
 
-use super::steps::{self, split_by_blocks, ClusterSums};
-use super::{blocks, check_problem, convergence, Event, RunConfig, RunResult, Samples, StopCheck};
+use super::steps::{self, ClusterSums};
+use super::{check_problem, convergence, Event, RunConfig, RunResult};
+use crate::blocks::{self, split_by_blocks};
 use crate::float::Float;
+use crate::linalg;
+use crate::samples::Samples;
 use crate::KernelError;
+use crate::StopCheck;
 
 /// Half the distances between centers `(k, k)` and, for each center, the half-distance to its
 /// closest other center.
@@ -15,10 +19,9 @@ fn center_geometry<T: Float>(centers: &[T], k: usize, d: usize) -> (Vec<T>, Vec<
     let mut half = vec![T::ZERO; k * k];
     for a in 0..k {
         for b in (a + 1)..k {
-            let h =
-                super::linalg::sq_dist(&centers[a * d..(a + 1) * d], &centers[b * d..(b + 1) * d])
-                    .sqrt()
-                    * T::from_f64(0.5);
+            let h = linalg::sq_dist(&centers[a * d..(a + 1) * d], &centers[b * d..(b + 1) * d])
+                .sqrt()
+                * T::from_f64(0.5);
             half[a * k + b] = h;
             half[b * k + a] = h;
         }
@@ -199,7 +202,7 @@ pub fn run<T: Float, S: Samples<T>>(
     let mut events = Vec::new();
     let geometry = |c: &[T]| -> (Vec<T>, Vec<T>, Vec<T>) {
         let (half, next) = center_geometry(c, k, d);
-        (steps::center_sq_norms(c, d), half, next)
+        (linalg::row_sq_norms(c, d), half, next)
     };
     {
         let (c_norms, half, next) = geometry(&centers);

@@ -2,12 +2,14 @@
 
 use rayon::prelude::*;
 
-use super::rng::Rng;
-use super::samples::Samples;
-use super::{blocks, linalg, steps::split_by_blocks, StopCheck};
+use crate::blocks::{self, split_by_blocks};
 use crate::float::Float;
+use crate::linalg;
+use crate::rng::Rng;
+use crate::samples::Samples;
 use crate::simd;
 use crate::KernelError;
+use crate::StopCheck;
 
 /// Initial centers and the indices of the samples they were taken from.
 pub struct Init<T> {
@@ -244,7 +246,7 @@ pub fn random_init<T: Float, S: Samples<T>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans::Dense;
+    use crate::samples::Dense;
 
     fn data() -> (Vec<f64>, usize, usize) {
         let (n, d) = (200, 3);

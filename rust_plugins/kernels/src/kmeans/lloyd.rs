@@ -2,11 +2,13 @@
 //! (strict convergence) or when the squared center shift is within `tol`.
 
 use super::steps::{self, assign};
-use super::{check_problem, convergence, Event, RunConfig, RunResult, Samples, StopCheck};
+use super::{check_problem, convergence, Event, RunConfig, RunResult};
 use crate::float::Float;
+use crate::nearest::NearestSearch;
 use crate::KernelError;
+use crate::StopCheck;
 
-pub fn run<T: Float, S: Samples<T>>(
+pub fn run<T: Float, S: NearestSearch<T>>(
     x: &S,
     sample_weight: &[T],
     centers_init: &[T],

@@ -2,19 +2,14 @@
 //! assignment/transform used by `predict`/`transform`. Semantics follow scikit-learn's
 //! `sklearn/cluster/_kmeans.py` and its Cython kernels.
 
-pub mod blocks;
-pub mod dense_assign;
 pub mod elkan;
 pub mod init;
-pub mod linalg;
 pub mod lloyd;
-pub mod rng;
-pub mod samples;
 pub mod steps;
 
-pub use samples::{Csr, Dense, Samples};
-
 use crate::float::Float;
+use crate::nearest::NearestSearch;
+use crate::samples::Samples;
 use crate::KernelError;
 
 /// Settings of one k-means run.
@@ -74,9 +69,6 @@ pub fn convergence<T: Float>(
     })
 }
 
-/// Callback polled between iterations; returning true aborts with `KernelError::Interrupted`.
-pub type StopCheck<'a> = &'a (dyn Fn() -> bool + Sync);
-
 /// Checks shared by every entry point so that the hot loops can index freely.
 pub fn check_problem<T: Float, S: Samples<T>>(
     x: &S,
@@ -105,7 +97,7 @@ pub fn check_problem<T: Float, S: Samples<T>>(
 
 /// Labels of every sample (closest center) and, when asked, the weighted inertia (else 0):
 /// `predict` and `score`.
-pub fn labels_inertia<T: Float, S: Samples<T>>(
+pub fn labels_inertia<T: Float, S: NearestSearch<T>>(
     x: &S,
     sample_weight: &[T],
     centers: &[T],
@@ -160,81 +152,11 @@ pub fn same_clustering(
     Ok(true)
 }
 
-/// Mean over features of the (population) variance of each feature, the scale scikit-learn
-/// applies to `tol`. Two passes (mean, then squared deviations) for accuracy.
-pub fn mean_feature_variance<T: Float, S: Samples<T>>(x: &S) -> f64 {
-    use rayon::prelude::*;
-    let (n, d) = (x.n_samples(), x.n_features());
-    if n == 0 || d == 0 {
-        return 0.0;
-    }
-    // Per-feature sums over blocks of samples, combined in block order (deterministic).
-    let blocks = blocks::partition(n, d);
-    let feature_sums = |value: &(dyn Fn(usize, &mut [f64]) + Sync)| -> Vec<f64> {
-        let parts: Vec<Vec<f64>> = blocks
-            .par_iter()
-            .map(|b| {
-                let mut acc = vec![0.0f64; d];
-                for i in b.clone() {
-                    value(i, &mut acc);
-                }
-                acc
-            })
-            .collect();
-        parts.into_iter().fold(vec![0.0; d], |mut total, p| {
-            total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
-            total
-        })
-    };
-    let mean: Vec<f64> = feature_sums(&|i, acc| x.add_row_moment(i, None, acc))
-        .into_iter()
-        .map(|s| s / n as f64)
-        .collect();
-    let mut squared_deviations = feature_sums(&|i, acc| x.add_row_moment(i, Some(&mean), acc));
-    if x.is_sparse() {
-        squared_deviations
-            .iter_mut()
-            .zip(&mean)
-            .for_each(|(s, m)| *s += n as f64 * m * m);
-    }
-    squared_deviations.iter().sum::<f64>() / (n as f64 * d as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn variance_is_the_same_for_dense_and_sparse() {
-        let (n, d) = (7, 3);
-        let dense = [
-            1.0, 0.0, 2.0, 0.0, 0.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0, 0.0, 1.5, 0.0, -2.0, 0.0, 6.0,
-            0.0, 2.0, 2.0, 2.0,
-        ];
-        let (mut data, mut indices, mut indptr) = (vec![], vec![], vec![0i64]);
-        for row in dense.chunks(d) {
-            for (j, &v) in row.iter().enumerate() {
-                if v != 0.0 {
-                    data.push(v);
-                    indices.push(j as i32);
-                }
-            }
-            indptr.push(data.len() as i64);
-        }
-        let mut naive = 0.0;
-        for j in 0..d {
-            let col: Vec<f64> = (0..n).map(|i| dense[i * d + j]).collect();
-            let m = col.iter().sum::<f64>() / n as f64;
-            naive += col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64;
-        }
-        naive /= d as f64;
-        let dv = mean_feature_variance(&Dense::new(&dense, n, d).unwrap());
-        let sv = mean_feature_variance(&Csr::new(&data, &indices, &indptr, n, d).unwrap());
-        assert!(
-            (dv - naive).abs() < 1e-12 && (sv - naive).abs() < 1e-12,
-            "{dv} {sv} {naive}"
-        );
-    }
+    use crate::linalg;
+    use crate::samples::Dense;
 
     #[test]
     fn same_clustering_up_to_renaming() {

@@ -4,34 +4,11 @@
 use rayon::prelude::*;
 use std::ops::Range;
 
-use super::blocks;
-use super::linalg;
-use super::samples::{Samples, CHUNK};
-
+use crate::blocks::{self, split_by_blocks, CHUNK};
 use crate::float::Float;
-
-/// Splits `labels` into the mutable slices that match `blocks`.
-pub fn split_by_blocks<'a, V>(
-    mut values: &'a mut [V],
-    blocks: &[Range<usize>],
-    width: usize,
-) -> Vec<&'a mut [V]> {
-    let mut out = Vec::with_capacity(blocks.len());
-    for b in blocks {
-        let (head, tail) = values.split_at_mut(b.len() * width);
-        out.push(head);
-        values = tail;
-    }
-    out
-}
-
-/// Squared norms of the `k` centers (rows of a `(k, d)` matrix).
-pub fn center_sq_norms<T: Float>(centers: &[T], d: usize) -> Vec<T> {
-    if d == 0 {
-        return vec![T::ZERO; centers.len()];
-    }
-    centers.chunks_exact(d).map(linalg::sq_norm).collect()
-}
+use crate::linalg::{self, row_sq_norms};
+use crate::nearest::NearestSearch;
+use crate::samples::Samples;
 
 /// Weighted per-cluster sums of the samples, the E-step's contribution to the M-step.
 pub struct ClusterSums<T> {
@@ -69,24 +46,10 @@ impl<T: Float> ClusterSums<T> {
     }
 }
 
-/// Index of the smallest value, the first one on ties (as scikit-learn's kernels).
-#[inline(always)]
-pub fn argmin<T: Float>(values: &[T]) -> (usize, T) {
-    let mut best = 0;
-    let mut best_val = values[0];
-    for (j, &v) in values.iter().enumerate().skip(1) {
-        if v < best_val {
-            best_val = v;
-            best = j;
-        }
-    }
-    (best, best_val)
-}
-
 /// Assigns every sample to its closest center (Lloyd's E-step, blocked and fused with the
 /// accumulation of the weighted cluster sums when `accumulate` is set).
 /// Returns whether any label changed, and the sums.
-pub fn assign<T: Float, S: Samples<T>>(
+pub fn assign<T: Float, S: NearestSearch<T>>(
     x: &S,
     sample_weight: &[T],
     centers: &[T],
@@ -94,8 +57,8 @@ pub fn assign<T: Float, S: Samples<T>>(
     accumulate: bool,
 ) -> (bool, ClusterSums<T>) {
     let d = x.n_features();
-    let prepared = x.prepare(centers);
-    let k = prepared.k;
+    let prepared = x.prepare_centers(centers);
+    let k = prepared.n_centers();
     let state = if accumulate { k * d + k } else { 0 };
     let blocks = blocks::partition(x.n_samples(), state);
     let label_slices = split_by_blocks(labels, &blocks, 1);
@@ -113,9 +76,7 @@ pub fn assign<T: Float, S: Samples<T>>(
             let mut changed = false;
             for chunk in blocks::chunks(block.clone()) {
                 let m = chunk.len();
-                if prepared.packed.is_none() {
-                    scratch.resize(k, T::ZERO);
-                }
+                scratch.resize(prepared.scratch_len(), T::ZERO);
                 x.nearest(chunk.start, &prepared, &mut nearest[..m], &mut scratch);
                 let labels = &mut block_labels[chunk.start - block.start..chunk.end - block.start];
                 let weights = &sample_weight[chunk.clone()];
@@ -250,7 +211,7 @@ fn relocate_empty_clusters<T: Float, S: Samples<T>>(
     sums: &mut ClusterSums<T>,
 ) {
     let d = x.n_features();
-    let c_norms = center_sq_norms(centers_old, d);
+    let c_norms = row_sq_norms(centers_old, d);
     let dist: Vec<T> = (0..x.n_samples())
         .into_par_iter()
         .map(|i| {
@@ -305,7 +266,7 @@ pub fn inertia<T: Float, S: Samples<T>>(
     labels: &[i32],
 ) -> f64 {
     let d = x.n_features();
-    let c_norms = center_sq_norms(centers, d);
+    let c_norms = row_sq_norms(centers, d);
     let blocks = blocks::partition(x.n_samples(), 0);
     let parts: Vec<f64> = blocks
         .par_iter()
@@ -348,7 +309,7 @@ crate::simd::simd_variants!(
 pub fn distances<T: Float, S: Samples<T>>(x: &S, centers: &[T], out: &mut [T]) {
     let d = x.n_features();
     let k = out.len() / x.n_samples().max(1);
-    let c_norms = center_sq_norms(centers, d);
+    let c_norms = row_sq_norms(centers, d);
     let blocks = blocks::partition(x.n_samples(), 0);
     let slices = split_by_blocks(out, &blocks, k);
     blocks.par_iter().zip(slices).for_each(|(b, rows)| {

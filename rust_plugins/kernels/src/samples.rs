@@ -1,40 +1,19 @@
-//! Read access to the samples matrix, dense (row-major) or CSR, behind one trait so that
-//! every k-means algorithm is written once.
+//! Read access to a samples matrix, dense (row-major) or CSR, behind one trait so that every
+//! estimator's kernels are written once for both storages (scikit-learn writes its Cython
+//! kernels twice, `_dense` and `_sparse`). Views borrow the caller's buffers: nothing is copied.
 
-use super::dense_assign::{self, PackedCenters};
-use super::linalg;
-use super::steps::{argmin, center_sq_norms};
 use crate::float::Float;
+use crate::linalg;
 use crate::KernelError;
-
-/// Centers prepared for a pass of nearest-center searches.
-pub struct Prepared<T> {
-    pub norms: Vec<T>,
-    pub centers_t: Vec<T>,
-    pub packed: Option<PackedCenters<T>>,
-    /// Row-major centers times -2, kept when the rows-in-lanes kernel suits the problem.
-    pub small: Option<Vec<T>>,
-    pub k: usize,
-}
-
-/// Number of samples handled together: bounds the size of the distance block (fits in cache)
-/// and is the unit of parallel work, as in scikit-learn's Cython kernels.
-pub const CHUNK: usize = 256;
 
 /// Row-oriented view of a samples matrix.
 pub trait Samples<T: Float>: Sync {
     fn n_samples(&self) -> usize;
     fn n_features(&self) -> usize;
 
-    /// `||x_i - c||^2` computed the numerically careful way for this storage.
+    /// `||x_i - c||^2` computed the numerically careful way for this storage: by differences
+    /// for dense rows, by scikit-learn's sparse expansion (with `||c||^2` given) for CSR rows.
     fn sq_dist(&self, i: usize, center: &[T], center_sq_norm: T) -> T;
-
-    /// Centers in the layouts `nearest` needs, computed once per assignment pass.
-    fn prepare(&self, centers: &[T]) -> Prepared<T>;
-
-    /// Closest center (first on ties) of the rows `start..start + out.len()`; `scratch` holds
-    /// at least `out.len() * k` values where the storage needs it.
-    fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], scratch: &mut [T]);
 
     /// `acc += w * x_i`
     fn add_scaled_row(&self, i: usize, w: T, acc: &mut [T]);
@@ -75,6 +54,12 @@ impl<'a, T: Float> Dense<'a, T> {
     pub fn row(&self, i: usize) -> &[T] {
         &self.data[i * self.d..(i + 1) * self.d]
     }
+
+    /// Rows `start..end` as one row-major slice.
+    #[inline(always)]
+    pub fn rows(&self, start: usize, end: usize) -> &[T] {
+        &self.data[start * self.d..end * self.d]
+    }
 }
 
 impl<T: Float> Samples<T> for Dense<'_, T> {
@@ -85,35 +70,9 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
         self.d
     }
 
-    fn prepare(&self, centers: &[T]) -> Prepared<T> {
-        let norms = center_sq_norms(centers, self.d);
-        let k = norms.len();
-        let packed = Some(PackedCenters::new(centers, &norms, self.d));
-        let small = dense_assign::prefers_small_kernel(k, self.d)
-            .then(|| dense_assign::scaled_for_search(centers));
-        Prepared {
-            k,
-            norms,
-            centers_t: Vec::new(),
-            packed,
-            small,
-        }
-    }
-
-    fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], _scratch: &mut [T]) {
-        let rows = &self.data[start * self.d..(start + out.len()) * self.d];
-        if let Some(centers) = &prepared.small {
-            if dense_assign::nearest_small(rows, centers, &prepared.norms, self.d, out) {
-                return;
-            }
-        }
-        let packed = prepared.packed.as_ref().expect("dense centers are packed");
-        dense_assign::nearest(rows, packed, out);
-    }
-
     #[inline(always)]
     fn sq_dist(&self, i: usize, center: &[T], _center_sq_norm: T) -> T {
-        crate::kmeans::linalg::sq_dist(self.row(i), center)
+        linalg::sq_dist(self.row(i), center)
     }
 
     #[inline(always)]
@@ -141,7 +100,7 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
     }
 }
 
-/// A CSR matrix with `i32` or `i64` indices already widened to `usize` bounds-checked offsets.
+/// A CSR matrix (`i32` column indices, `i64` row pointers), validated once on construction.
 pub struct Csr<'a, T> {
     data: &'a [T],
     indices: &'a [i32],
@@ -181,8 +140,9 @@ impl<'a, T: Float> Csr<'a, T> {
         })
     }
 
+    /// Column indices and values of row `i`.
     #[inline(always)]
-    fn row(&self, i: usize) -> (&[i32], &[T]) {
+    pub fn row(&self, i: usize) -> (&[i32], &[T]) {
         let (a, b) = (self.indptr[i] as usize, self.indptr[i + 1] as usize);
         (&self.indices[a..b], &self.data[a..b])
     }
@@ -194,39 +154,6 @@ impl<T: Float> Samples<T> for Csr<'_, T> {
     }
     fn n_features(&self) -> usize {
         self.d
-    }
-
-    fn prepare(&self, centers: &[T]) -> Prepared<T> {
-        let k = centers.len() / self.d;
-        let norms = center_sq_norms(centers, self.d);
-        Prepared {
-            centers_t: linalg::transpose(centers, k, self.d),
-            packed: None,
-            small: None,
-            norms,
-            k,
-        }
-    }
-
-    fn nearest(&self, start: usize, prepared: &Prepared<T>, out: &mut [u32], scratch: &mut [T]) {
-        // Walk each row's non-zeros once and accumulate into all k dot products: the
-        // transposed centers make the inner loop contiguous (and vectorisable).
-        let k = prepared.k;
-        for (r, label) in out.iter_mut().enumerate() {
-            let acc = &mut scratch[..k];
-            acc.iter_mut().for_each(|a| *a = T::ZERO);
-            let (idx, vals) = self.row(start + r);
-            for (&j, &v) in idx.iter().zip(vals) {
-                let ct = &prepared.centers_t[j as usize * k..(j as usize + 1) * k];
-                for (a, &c) in acc.iter_mut().zip(ct) {
-                    *a += v * c;
-                }
-            }
-            for (v, &cn) in acc.iter_mut().zip(&prepared.norms) {
-                *v = cn - (*v + *v);
-            }
-            *label = argmin(acc).0 as u32;
-        }
     }
 
     #[inline(always)]

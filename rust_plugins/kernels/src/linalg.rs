@@ -1,4 +1,4 @@
-//! Small dense linear-algebra helpers for the k-means kernels.
+//! Small dense vector helpers shared by the kernels (norms, distances, argmin, transpose).
 
 use crate::float::Float;
 
@@ -42,6 +42,28 @@ pub fn sq_dist<T: Float>(a: &[T], b: &[T]) -> T {
         s += v;
     }
     s
+}
+
+/// Squared norms of the rows of a row-major `(k, d)` matrix.
+pub fn row_sq_norms<T: Float>(rows: &[T], d: usize) -> Vec<T> {
+    if d == 0 {
+        return vec![T::ZERO; rows.len()];
+    }
+    rows.chunks_exact(d).map(sq_norm).collect()
+}
+
+/// Index of the smallest value, the first one on ties (as scikit-learn's kernels).
+#[inline(always)]
+pub fn argmin<T: Float>(values: &[T]) -> (usize, T) {
+    let mut best = 0;
+    let mut best_val = values[0];
+    for (j, &v) in values.iter().enumerate().skip(1) {
+        if v < best_val {
+            best_val = v;
+            best = j;
+        }
+    }
+    (best, best_val)
 }
 
 /// Row-major `(k, d)` → `(d, k)`.

@@ -6,7 +6,9 @@
 
 use std::ops::Range;
 
-use super::samples::CHUNK;
+/// Number of samples handled together: bounds the size of per-chunk scratch (fits in cache)
+/// and is the unit of work inside a block, as in scikit-learn's Cython kernels.
+pub const CHUNK: usize = 256;
 
 /// Upper bound on the number of blocks (enough to balance any realistic pool).
 const MAX_BLOCKS: usize = 64;
@@ -35,6 +37,21 @@ pub fn chunks(block: Range<usize>) -> impl Iterator<Item = Range<usize>> {
         .clone()
         .step_by(CHUNK)
         .map(move |s| s..(s + CHUNK).min(block.end))
+}
+
+/// Splits `values` (`width` values per sample) into the mutable slices of `blocks`.
+pub fn split_by_blocks<'a, V>(
+    mut values: &'a mut [V],
+    blocks: &[Range<usize>],
+    width: usize,
+) -> Vec<&'a mut [V]> {
+    let mut out = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let (head, tail) = values.split_at_mut(b.len() * width);
+        out.push(head);
+        values = tail;
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,133 @@
+//! Nearest-center search: the index of the closest of `k` centers (the first one on ties, as
+//! scikit-learn's kernels) for each sample of a block, without writing a distance matrix.
+//! Shared by every estimator that assigns samples to centers (k-means fit/predict, mini-batch
+//! k-means). Dense samples use the fused register-blocked kernels of [`dense`]; CSR samples
+//! accumulate sparse dot products against transposed centers.
+
+pub mod dense;
+
+use crate::float::Float;
+use crate::linalg::{argmin, row_sq_norms, transpose};
+use crate::samples::{Csr, Dense, Samples};
+use dense::PackedCenters;
+
+/// Centers laid out once for a pass of searches over one storage.
+pub enum NearestCenters<T> {
+    Dense {
+        packed: PackedCenters<T>,
+        /// Row-major centers times -2, kept when the rows-in-lanes kernel suits the shape.
+        small: Option<Vec<T>>,
+        norms: Vec<T>,
+    },
+    /// Centers transposed to `(d, k)`, so that each non-zero updates `k` contiguous sums.
+    Sparse { centers_t: Vec<T>, norms: Vec<T> },
+}
+
+impl<T: Float> NearestCenters<T> {
+    pub fn n_centers(&self) -> usize {
+        match self {
+            NearestCenters::Dense { norms, .. } | NearestCenters::Sparse { norms, .. } => {
+                norms.len()
+            }
+        }
+    }
+
+    /// Scratch values one search call needs (`nearest`'s `scratch` argument).
+    pub fn scratch_len(&self) -> usize {
+        match self {
+            NearestCenters::Dense { .. } => 0,
+            NearestCenters::Sparse { norms, .. } => norms.len(),
+        }
+    }
+}
+
+/// Samples storages that can search their rows' nearest centers.
+pub trait NearestSearch<T: Float>: Samples<T> {
+    /// Centers in the layout `nearest` needs, computed once per pass.
+    fn prepare_centers(&self, centers: &[T]) -> NearestCenters<T>;
+
+    /// Closest center of the rows `start..start + out.len()`; `scratch` holds at least
+    /// `centers.scratch_len()` values.
+    fn nearest(
+        &self,
+        start: usize,
+        centers: &NearestCenters<T>,
+        out: &mut [u32],
+        scratch: &mut [T],
+    );
+}
+
+impl<T: Float> NearestSearch<T> for Dense<'_, T> {
+    fn prepare_centers(&self, centers: &[T]) -> NearestCenters<T> {
+        let d = self.n_features();
+        let norms = row_sq_norms(centers, d);
+        let packed = PackedCenters::new(centers, &norms, d);
+        let small =
+            dense::prefers_small_kernel(norms.len(), d).then(|| dense::scaled_for_search(centers));
+        NearestCenters::Dense {
+            packed,
+            small,
+            norms,
+        }
+    }
+
+    fn nearest(&self, start: usize, centers: &NearestCenters<T>, out: &mut [u32], _: &mut [T]) {
+        let NearestCenters::Dense {
+            packed,
+            small,
+            norms,
+        } = centers
+        else {
+            unreachable!("dense samples get dense centers from prepare_centers");
+        };
+        let d = self.n_features();
+        let rows = self.rows(start, start + out.len());
+        if let Some(scaled) = small {
+            if dense::nearest_small(rows, scaled, norms, d, out) {
+                return;
+            }
+        }
+        dense::nearest(rows, packed, out);
+    }
+}
+
+impl<T: Float> NearestSearch<T> for Csr<'_, T> {
+    fn prepare_centers(&self, centers: &[T]) -> NearestCenters<T> {
+        let d = self.n_features();
+        let norms = row_sq_norms(centers, d);
+        NearestCenters::Sparse {
+            centers_t: transpose(centers, norms.len(), d),
+            norms,
+        }
+    }
+
+    fn nearest(
+        &self,
+        start: usize,
+        centers: &NearestCenters<T>,
+        out: &mut [u32],
+        scratch: &mut [T],
+    ) {
+        let NearestCenters::Sparse { centers_t, norms } = centers else {
+            unreachable!("CSR samples get sparse centers from prepare_centers");
+        };
+        // Walk each row's non-zeros once and accumulate into all k dot products: the
+        // transposed centers make the inner loop contiguous (and vectorisable).
+        let k = norms.len();
+        for (r, label) in out.iter_mut().enumerate() {
+            let acc = &mut scratch[..k];
+            acc.iter_mut().for_each(|a| *a = T::ZERO);
+            let (idx, vals) = self.row(start + r);
+            for (&j, &v) in idx.iter().zip(vals) {
+                let ct = &centers_t[j as usize * k..(j as usize + 1) * k];
+                for (a, &c) in acc.iter_mut().zip(ct) {
+                    *a += v * c;
+                }
+            }
+            for (v, &cn) in acc.iter_mut().zip(norms) {
+                *v = cn - (*v + *v);
+            }
+            *label = argmin(acc).0 as u32;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Per-feature statistics of a samples matrix, summed over a fixed partition of the samples
+//! and combined in block order, so results do not depend on the thread count.
+
+use rayon::prelude::*;
+
+use crate::blocks;
+use crate::float::Float;
+use crate::samples::Samples;
+
+/// Mean over features of the (population) variance of each feature, the scale scikit-learn
+/// applies to `tol`. Two passes (mean, then squared deviations) for accuracy.
+pub fn mean_feature_variance<T: Float, S: Samples<T>>(x: &S) -> f64 {
+    let (n, d) = (x.n_samples(), x.n_features());
+    if n == 0 || d == 0 {
+        return 0.0;
+    }
+    // Per-feature sums over blocks of samples, combined in block order (deterministic).
+    let blocks = blocks::partition(n, d);
+    let feature_sums = |value: &(dyn Fn(usize, &mut [f64]) + Sync)| -> Vec<f64> {
+        let parts: Vec<Vec<f64>> = blocks
+            .par_iter()
+            .map(|b| {
+                let mut acc = vec![0.0f64; d];
+                for i in b.clone() {
+                    value(i, &mut acc);
+                }
+                acc
+            })
+            .collect();
+        parts.into_iter().fold(vec![0.0; d], |mut total, p| {
+            total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+            total
+        })
+    };
+    let mean: Vec<f64> = feature_sums(&|i, acc| x.add_row_moment(i, None, acc))
+        .into_iter()
+        .map(|s| s / n as f64)
+        .collect();
+    let mut squared_deviations = feature_sums(&|i, acc| x.add_row_moment(i, Some(&mean), acc));
+    if x.is_sparse() {
+        squared_deviations
+            .iter_mut()
+            .zip(&mean)
+            .for_each(|(s, m)| *s += n as f64 * m * m);
+    }
+    squared_deviations.iter().sum::<f64>() / (n as f64 * d as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples::{Csr, Dense};
+
+    #[test]
+    fn variance_is_the_same_for_dense_and_sparse() {
+        let (n, d) = (7, 3);
+        let dense = [
+            1.0, 0.0, 2.0, 0.0, 0.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0, 0.0, 1.5, 0.0, -2.0, 0.0, 6.0,
+            0.0, 2.0, 2.0, 2.0,
+        ];
+        let (mut data, mut indices, mut indptr) = (vec![], vec![], vec![0i64]);
+        for row in dense.chunks(d) {
+            for (j, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    data.push(v);
+                    indices.push(j as i32);
+                }
+            }
+            indptr.push(data.len() as i64);
+        }
+        let mut naive = 0.0;
+        for j in 0..d {
+            let col: Vec<f64> = (0..n).map(|i| dense[i * d + j]).collect();
+            let m = col.iter().sum::<f64>() / n as f64;
+            naive += col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64;
+        }
+        naive /= d as f64;
+        let dv = mean_feature_variance(&Dense::new(&dense, n, d).unwrap());
+        let sv = mean_feature_variance(&Csr::new(&data, &indices, &indptr, n, d).unwrap());
+        assert!(
+            (dv - naive).abs() < 1e-12 && (sv - naive).abs() < 1e-12,
+            "{dv} {sv} {naive}"
+        );
+    }
+}
