@@ -12,4 +12,26 @@ pub enum KernelError {
     /// The caller asked the computation to stop (for example Ctrl-C in Python).
     #[error("interrupted")]
     Interrupted,
+    /// An input-sized buffer could not be allocated (see [`crate::alloc`]); NumPy's wording.
+    #[error(
+        "Unable to allocate {} for an array with shape {} and data type {dtype}",
+        crate::alloc::size_string(*bytes),
+        python_shape(shape)
+    )]
+    OutOfMemory {
+        shape: Vec<usize>,
+        dtype: &'static str,
+        bytes: u128,
+    },
+}
+
+/// A shape as Python prints a tuple: `(3,)`, `(2, 5)`.
+fn python_shape(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }

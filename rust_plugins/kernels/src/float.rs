@@ -20,6 +20,7 @@ pub trait Float:
     + SubAssign
     + MulAssign
     + Sum
+    + crate::alloc::Dtype
     + 'static
 {
     const ZERO: Self;

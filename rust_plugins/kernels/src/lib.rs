@@ -4,11 +4,14 @@
 //! builds and tests with `cargo test` alone. Kernels are generic over `f32`/`f64` where that
 //! makes sense, choose SIMD code paths at run time and use the caller's rayon pool for threads.
 
+pub mod alloc;
 pub mod blocks;
 pub mod cpu;
+pub mod elementwise;
 pub mod error;
 pub mod float;
 pub mod gelu;
+pub mod half;
 pub mod kmeans;
 pub mod linalg;
 pub mod nearest;
@@ -16,6 +19,7 @@ pub mod rng;
 pub mod samples;
 pub mod simd;
 pub mod stats;
+pub mod vector;
 
 pub use error::KernelError;
 

@@ -66,15 +66,13 @@ pub fn argmin<T: Float>(values: &[T]) -> (usize, T) {
     (best, best_val)
 }
 
-/// Row-major `(k, d)` → `(d, k)`.
-pub fn transpose<T: Float>(src: &[T], k: usize, d: usize) -> Vec<T> {
-    let mut dst = vec![T::ZERO; k * d];
+/// Row-major `(k, d)` → `(d, k)` into `dst` (`k * d` values).
+pub fn transpose<T: Float>(src: &[T], k: usize, d: usize, dst: &mut [T]) {
     for j in 0..k {
         for f in 0..d {
             dst[f * k + j] = src[j * d + f];
         }
     }
-    dst
 }
 
 #[cfg(test)]
@@ -88,9 +86,8 @@ mod tests {
         let naive: f32 = a.iter().map(|v| v * v).sum();
         assert_eq!(sq_norm(&a), naive);
         assert_eq!(sq_dist(&a, &b), naive);
-        assert_eq!(
-            transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3),
-            vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
-        );
+        let mut t = [0.0; 6];
+        transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3, &mut t);
+        assert_eq!(t, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     }
 }

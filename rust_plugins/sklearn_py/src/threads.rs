@@ -4,13 +4,22 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 /// Thread limit set by threadpoolctl; 0 means "no limit".
 static LIMIT: AtomicUsize = AtomicUsize::new(0);
-static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+
+/// Pools by size, and the process they were built in. After `fork()` the child inherits this
+/// map but not the pools' threads, so a child that used them would wait forever; the child
+/// therefore builds its own (see `current_process_pools`).
+struct Pools {
+    pid: u32,
+    by_size: HashMap<usize, Arc<ThreadPool>>,
+}
+
+static POOLS: Mutex<Option<Pools>> = Mutex::new(None);
 
 /// The pool to run one call on: `requested` threads, capped by the threadpoolctl limit.
 pub fn pool(requested: usize) -> Result<Arc<ThreadPool>, String> {
@@ -21,22 +30,41 @@ pub fn pool(requested: usize) -> Result<Arc<ThreadPool>, String> {
         requested
     }
     .max(1);
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        .map_err(|e| e.to_string())?;
-    if let Some(p) = pools.get(&n) {
+    if let Some(p) = current_process_pools(&mut lock_pools()).by_size.get(&n) {
         return Ok(p.clone());
     }
-    let p = Arc::new(
+    // Built without the lock held: the lock is only ever held for a map look-up, so a fork
+    // from another thread cannot copy it in the locked state for long.
+    let built = Arc::new(
         ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("sklearn_rs-{i}"))
             .build()
             .map_err(|e| e.to_string())?,
     );
-    pools.insert(n, p.clone());
-    Ok(p)
+    let mut pools = lock_pools();
+    let entry = current_process_pools(&mut pools).by_size.entry(n);
+    Ok(entry.or_insert(built).clone())
+}
+
+fn lock_pools() -> MutexGuard<'static, Option<Pools>> {
+    POOLS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// This process's pools. Pools inherited from a parent process (whose worker threads do not
+/// exist here) are leaked, never used or dropped: dropping one would signal threads that are
+/// not there.
+fn current_process_pools(pools: &mut Option<Pools>) -> &mut Pools {
+    let pid = std::process::id();
+    if pools.as_ref().is_some_and(|p| p.pid != pid) {
+        if let Some(inherited) = pools.take() {
+            std::mem::forget(inherited);
+        }
+    }
+    pools.get_or_insert_with(|| Pools {
+        pid,
+        by_size: HashMap::new(),
+    })
 }
 
 /// For threadpoolctl: the current limit (the CPU count when none is set).

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::steps::{self, ClusterSums};
 use super::{check_problem, convergence, Event, RunConfig, RunResult};
+use crate::alloc;
 use crate::blocks::{self, split_by_blocks};
 use crate::float::Float;
 use crate::linalg;
@@ -15,8 +16,12 @@ use crate::StopCheck;
 
 /// Half the distances between centers `(k, k)` and, for each center, the half-distance to its
 /// closest other center.
-fn center_geometry<T: Float>(centers: &[T], k: usize, d: usize) -> (Vec<T>, Vec<T>) {
-    let mut half = vec![T::ZERO; k * k];
+fn center_geometry<T: Float>(
+    centers: &[T],
+    k: usize,
+    d: usize,
+) -> Result<(Vec<T>, Vec<T>), KernelError> {
+    let mut half = alloc::filled(&[k, k], T::ZERO)?;
     for a in 0..k {
         for b in (a + 1)..k {
             let h = linalg::sq_dist(&centers[a * d..(a + 1) * d], &centers[b * d..(b + 1) * d])
@@ -35,7 +40,7 @@ fn center_geometry<T: Float>(centers: &[T], k: usize, d: usize) -> (Vec<T>, Vec<
         })
         .map(|v| if v == T::INFINITY { T::ZERO } else { v })
         .collect();
-    (half, next)
+    Ok((half, next))
 }
 
 struct Bounds<T> {
@@ -112,7 +117,7 @@ fn assign<T: Float, S: Samples<T>>(
     labels: &mut [i32],
     b: &mut Bounds<T>,
     accumulate: bool,
-) -> ClusterSums<T> {
+) -> Result<ClusterSums<T>, KernelError> {
     let (k, d) = (g.k, g.d);
     let state = if accumulate { k * d + k } else { 0 };
     let blocks = blocks::partition(x.n_samples(), state);
@@ -126,9 +131,9 @@ fn assign<T: Float, S: Samples<T>>(
         .zip(low)
         .map(|(((blk, lab), up), low)| {
             let mut sums = if accumulate {
-                ClusterSums::zeros(k, d)
+                ClusterSums::zeros(k, d)?
             } else {
-                ClusterSums::zeros(0, 0)
+                ClusterSums::zeros(0, 0)?
             };
             for (r, i) in blk.clone().enumerate() {
                 let lower = &mut low[r * k..(r + 1) * k];
@@ -162,9 +167,9 @@ fn assign<T: Float, S: Samples<T>>(
                     sums.weights[label] += w;
                 }
             }
-            sums
+            Ok(sums)
         })
-        .collect();
+        .collect::<Result<_, KernelError>>()?;
     ClusterSums::combine(parts, k, d)
 }
 
@@ -190,22 +195,20 @@ pub fn run<T: Float, S: Samples<T>>(
 ) -> Result<RunResult<T>, KernelError> {
     let k = check_problem(x, sample_weight, centers_init)?;
     let (n, d) = (x.n_samples(), x.n_features());
-    let lower_len = n
-        .checked_mul(k)
-        .ok_or_else(|| KernelError::InvalidArgument("n_samples * n_clusters overflows".into()))?;
-    let mut centers = centers_init.to_vec();
-    let mut labels = vec![-1i32; n];
+    // The (n, k) lower bounds are the largest buffer, allocated first (scikit-learn's too).
     let mut bounds = Bounds {
-        upper: vec![T::ZERO; n],
-        lower: vec![T::ZERO; lower_len],
+        lower: alloc::filled(&[n, k], T::ZERO)?,
+        upper: alloc::filled(&[n], T::ZERO)?,
     };
+    let mut centers = alloc::copied(centers_init, &[k, d])?;
+    let mut labels = alloc::filled(&[n], -1i32)?;
     let mut events = Vec::new();
-    let geometry = |c: &[T]| -> (Vec<T>, Vec<T>, Vec<T>) {
-        let (half, next) = center_geometry(c, k, d);
-        (linalg::row_sq_norms(c, d), half, next)
+    let geometry = |c: &[T]| -> Result<(Vec<T>, Vec<T>, Vec<T>), KernelError> {
+        let (half, next) = center_geometry(c, k, d)?;
+        Ok((linalg::row_sq_norms(c, d), half, next))
     };
     {
-        let (c_norms, half, next) = geometry(&centers);
+        let (c_norms, half, next) = geometry(&centers)?;
         let g = Geometry {
             centers: &centers,
             c_norms,
@@ -217,7 +220,7 @@ pub fn run<T: Float, S: Samples<T>>(
         init_bounds(x, &g, &mut labels, &mut bounds);
     }
     // scikit-learn compares against an all -1 "previous labels" array in the first iteration.
-    let mut labels_before = vec![-1i32; n];
+    let mut labels_before = alloc::filled(&[n], -1i32)?;
     let mut strict_convergence = false;
     let mut n_iter = 0;
     for iteration in 0..config.max_iter {
@@ -225,7 +228,7 @@ pub fn run<T: Float, S: Samples<T>>(
             return Err(KernelError::Interrupted);
         }
         n_iter = iteration + 1;
-        let (c_norms, half, next) = geometry(&centers);
+        let (c_norms, half, next) = geometry(&centers)?;
         let g = Geometry {
             centers: &centers,
             c_norms,
@@ -234,12 +237,12 @@ pub fn run<T: Float, S: Samples<T>>(
             k,
             d,
         };
-        let sums = assign(x, sample_weight, &g, &mut labels, &mut bounds, true);
+        let sums = assign(x, sample_weight, &g, &mut labels, &mut bounds, true)?;
         if config.verbose {
             let inertia = steps::inertia(x, sample_weight, &centers, &labels);
             events.push(Event::Iteration { iteration, inertia });
         }
-        let new_centers = steps::update_centers(x, sample_weight, &centers, &labels, sums);
+        let new_centers = steps::update_centers(x, sample_weight, &centers, &labels, sums)?;
         let shift = steps::center_shifts(&centers, &new_centers, d);
         shift_bounds(&labels, &shift, &mut bounds, k);
         centers = new_centers;
@@ -251,7 +254,7 @@ pub fn run<T: Float, S: Samples<T>>(
         labels_before.copy_from_slice(&labels);
     }
     if !strict_convergence {
-        let (c_norms, half, next) = geometry(&centers);
+        let (c_norms, half, next) = geometry(&centers)?;
         let g = Geometry {
             centers: &centers,
             c_norms,
@@ -260,7 +263,7 @@ pub fn run<T: Float, S: Samples<T>>(
             k,
             d,
         };
-        assign(x, sample_weight, &g, &mut labels, &mut bounds, false);
+        assign(x, sample_weight, &g, &mut labels, &mut bounds, false)?;
     }
     let inertia = steps::inertia(x, sample_weight, &centers, &labels);
     Ok(RunResult {

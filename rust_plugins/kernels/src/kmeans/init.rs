@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use crate::alloc;
 use crate::blocks::{self, split_by_blocks};
 use crate::float::Float;
 use crate::linalg;
@@ -68,12 +69,14 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
         .max(1);
     let mut rng = Rng::new(seed);
 
-    let mut centers = vec![T::ZERO; k * d];
-    let mut indices = vec![-1i64; k];
-    let mut cumsum = vec![1.0f64; n];
-    let ones = cumsum.clone();
-    weighted_cumsum(sample_weight, &ones, &mut cumsum);
-    drop(ones);
+    let mut centers = alloc::filled(&[k, d], T::ZERO)?;
+    let mut indices = alloc::filled(&[k], -1i64)?;
+    let mut cumsum = alloc::filled(&[n], 0.0f64)?;
+    let mut acc = 0.0;
+    for (c, w) in cumsum.iter_mut().zip(sample_weight) {
+        acc += w.to_f64();
+        *c = acc;
+    }
     let first = search_sorted(&cumsum, rng.uniform() * cumsum[n - 1]);
     x.copy_row(first, &mut centers[..d]);
     indices[0] = first as i64;
@@ -81,14 +84,14 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
     // Squared distance of each sample to its closest chosen center. Candidates' distances are
     // computed twice (once to score them, once for the winner) rather than stored, which keeps
     // the memory at two `n`-long buffers.
-    let mut closest = vec![f64::INFINITY; n];
+    let mut closest = alloc::filled(&[n], f64::INFINITY)?;
     lower_to_distances(x, &centers[..d], &mut closest);
     let mut potential: f64 = closest
         .iter()
         .zip(sample_weight)
         .map(|(c, w)| c * w.to_f64())
         .sum();
-    let mut candidate_rows = vec![T::ZERO; trials * d];
+    let mut candidate_rows = alloc::filled(&[trials, d], T::ZERO)?;
 
     for c in 1..k {
         if stop() {
@@ -214,10 +217,8 @@ pub fn random_init<T: Float, S: Samples<T>>(
     }
     let mut rng = Rng::new(seed);
     // key = u^(1/w) ranks samples; compare log(u)/w to stay in range.
-    let mut keyed: Vec<(f64, usize)> = sample_weight
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
+    let mut keyed: Vec<(f64, usize)> = alloc::with_capacity(&[x.n_samples()])?;
+    keyed.extend(sample_weight.iter().enumerate().map(|(i, w)| {
             let u = rng.uniform().max(f64::MIN_POSITIVE);
             let w = w.to_f64();
             (
@@ -228,14 +229,13 @@ pub fn random_init<T: Float, S: Samples<T>>(
                 },
                 i,
             )
-        })
-        .collect();
+        }));
     keyed.select_nth_unstable_by(k - 1, |a, b| {
         b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1))
     });
     let mut chosen: Vec<(f64, usize)> = keyed[..k].to_vec();
     chosen.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
-    let mut centers = vec![T::ZERO; k * d];
+    let mut centers = alloc::filled(&[k, d], T::ZERO)?;
     let indices = chosen.iter().map(|&(_, i)| i as i64).collect();
     for (c, &(_, i)) in chosen.iter().enumerate() {
         x.copy_row(i, &mut centers[c * d..(c + 1) * d]);

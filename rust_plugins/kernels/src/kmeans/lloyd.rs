@@ -3,6 +3,7 @@
 
 use super::steps::{self, assign};
 use super::{check_problem, convergence, Event, RunConfig, RunResult};
+use crate::alloc;
 use crate::float::Float;
 use crate::nearest::NearestSearch;
 use crate::KernelError;
@@ -18,8 +19,8 @@ pub fn run<T: Float, S: NearestSearch<T>>(
     check_problem(x, sample_weight, centers_init)?;
     let d = x.n_features();
     let n = x.n_samples();
-    let mut centers = centers_init.to_vec();
-    let mut labels = vec![-1i32; n];
+    let mut centers = alloc::copied(centers_init, &[centers_init.len() / d, d])?;
+    let mut labels = alloc::filled(&[n], -1i32)?;
     let mut events = Vec::new();
     let mut strict_convergence = false;
     let mut n_iter = 0;
@@ -28,12 +29,12 @@ pub fn run<T: Float, S: NearestSearch<T>>(
             return Err(KernelError::Interrupted);
         }
         n_iter = iteration + 1;
-        let (changed, sums) = assign(x, sample_weight, &centers, &mut labels, true);
+        let (changed, sums) = assign(x, sample_weight, &centers, &mut labels, true)?;
         if config.verbose {
             let inertia = steps::inertia(x, sample_weight, &centers, &labels);
             events.push(Event::Iteration { iteration, inertia });
         }
-        let new_centers = steps::update_centers(x, sample_weight, &centers, &labels, sums);
+        let new_centers = steps::update_centers(x, sample_weight, &centers, &labels, sums)?;
         let shift = steps::center_shifts(&centers, &new_centers, d);
         centers = new_centers;
         // Labels start at -1, so the first iteration always counts as a change.
@@ -45,7 +46,7 @@ pub fn run<T: Float, S: NearestSearch<T>>(
     }
     if !strict_convergence {
         // Re-run the E-step so that the labels match the final centers.
-        assign(x, sample_weight, &centers, &mut labels, false);
+        assign(x, sample_weight, &centers, &mut labels, false)?;
     }
     let inertia = steps::inertia(x, sample_weight, &centers, &labels);
     Ok(RunResult {

@@ -7,6 +7,7 @@ pub mod init;
 pub mod lloyd;
 pub mod steps;
 
+use crate::alloc;
 use crate::float::Float;
 use crate::nearest::NearestSearch;
 use crate::samples::Samples;
@@ -104,8 +105,8 @@ pub fn labels_inertia<T: Float, S: NearestSearch<T>>(
     with_inertia: bool,
 ) -> Result<(Vec<i32>, f64), KernelError> {
     check_problem(x, sample_weight, centers)?;
-    let mut labels = vec![-1; x.n_samples()];
-    steps::assign(x, sample_weight, centers, &mut labels, false);
+    let mut labels = alloc::filled(&[x.n_samples()], -1)?;
+    steps::assign(x, sample_weight, centers, &mut labels, false)?;
     let inertia = if with_inertia {
         steps::inertia(x, sample_weight, centers, &labels)
     } else {
@@ -116,9 +117,15 @@ pub fn labels_inertia<T: Float, S: NearestSearch<T>>(
 
 /// Euclidean distances from every sample to every center, row-major `(n, k)`.
 pub fn transform<T: Float, S: Samples<T>>(x: &S, centers: &[T]) -> Result<Vec<T>, KernelError> {
-    let ones = vec![T::ONE; x.n_samples()];
-    let k = check_problem(x, &ones, centers)?;
-    let mut out = vec![T::ZERO; x.n_samples() * k];
+    let d = x.n_features();
+    if d == 0 || centers.is_empty() || centers.len() % d != 0 {
+        return Err(KernelError::Shape(format!(
+            "centers buffer of length {} is not (k, {d})",
+            centers.len()
+        )));
+    }
+    let k = centers.len() / d;
+    let mut out = alloc::filled(&[x.n_samples(), k], T::ZERO)?;
     steps::distances(x, centers, &mut out);
     Ok(out)
 }

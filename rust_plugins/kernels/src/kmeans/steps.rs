@@ -4,11 +4,13 @@
 use rayon::prelude::*;
 use std::ops::Range;
 
+use crate::alloc;
 use crate::blocks::{self, split_by_blocks, CHUNK};
 use crate::float::Float;
 use crate::linalg::{self, row_sq_norms};
 use crate::nearest::NearestSearch;
 use crate::samples::Samples;
+use crate::KernelError;
 
 /// Weighted per-cluster sums of the samples, the E-step's contribution to the M-step.
 pub struct ClusterSums<T> {
@@ -17,11 +19,11 @@ pub struct ClusterSums<T> {
 }
 
 impl<T: Float> ClusterSums<T> {
-    pub fn zeros(k: usize, d: usize) -> Self {
-        Self {
-            sums: vec![T::ZERO; k * d],
-            weights: vec![T::ZERO; k],
-        }
+    pub fn zeros(k: usize, d: usize) -> Result<Self, KernelError> {
+        Ok(Self {
+            sums: alloc::filled(&[k, d], T::ZERO)?,
+            weights: alloc::filled(&[k], T::ZERO)?,
+        })
     }
 
     fn add(&mut self, other: &Self) {
@@ -36,13 +38,16 @@ impl<T: Float> ClusterSums<T> {
     }
 
     /// Combines block partial sums in block order (deterministic).
-    pub fn combine(parts: Vec<Self>, k: usize, d: usize) -> Self {
+    pub fn combine(parts: Vec<Self>, k: usize, d: usize) -> Result<Self, KernelError> {
         let mut it = parts.into_iter();
-        let mut total = it.next().unwrap_or_else(|| Self::zeros(k, d));
+        let mut total = match it.next() {
+            Some(first) => first,
+            None => Self::zeros(k, d)?,
+        };
         for p in it {
             total.add(&p);
         }
-        total
+        Ok(total)
     }
 }
 
@@ -55,9 +60,9 @@ pub fn assign<T: Float, S: NearestSearch<T>>(
     centers: &[T],
     labels: &mut [i32],
     accumulate: bool,
-) -> (bool, ClusterSums<T>) {
+) -> Result<(bool, ClusterSums<T>), KernelError> {
     let d = x.n_features();
-    let prepared = x.prepare_centers(centers);
+    let prepared = x.prepare_centers(centers)?;
     let k = prepared.n_centers();
     let state = if accumulate { k * d + k } else { 0 };
     let blocks = blocks::partition(x.n_samples(), state);
@@ -67,9 +72,9 @@ pub fn assign<T: Float, S: NearestSearch<T>>(
         .zip(label_slices)
         .map(|(block, block_labels)| {
             let mut sums = if accumulate {
-                ClusterSums::zeros(k, d)
+                ClusterSums::zeros(k, d)?
             } else {
-                ClusterSums::zeros(0, 0)
+                ClusterSums::zeros(0, 0)?
             };
             let mut scratch = Vec::new();
             let mut nearest = [0u32; CHUNK];
@@ -83,16 +88,16 @@ pub fn assign<T: Float, S: NearestSearch<T>>(
                 let sums = accumulate.then_some(&mut sums);
                 changed |= record_chunk(x, chunk.start, &nearest[..m], labels, weights, sums);
             }
-            (changed, sums)
+            Ok((changed, sums))
         })
-        .collect();
+        .collect::<Result<_, KernelError>>()?;
     let changed = parts.iter().any(|p| p.0);
     let sums = if accumulate {
-        ClusterSums::combine(parts.into_iter().map(|p| p.1).collect(), k, d)
+        ClusterSums::combine(parts.into_iter().map(|p| p.1).collect(), k, d)?
     } else {
-        ClusterSums::zeros(0, 0)
+        ClusterSums::zeros(0, 0)?
     };
-    (changed, sums)
+    Ok((changed, sums))
 }
 
 #[inline(always)]
@@ -142,12 +147,12 @@ pub fn update_centers<T: Float, S: Samples<T>>(
     centers_old: &[T],
     labels: &[i32],
     mut sums: ClusterSums<T>,
-) -> Vec<T> {
+) -> Result<Vec<T>, KernelError> {
     let d = x.n_features();
     let k = sums.weights.len();
     let empty: Vec<usize> = (0..k).filter(|&j| sums.weights[j] == T::ZERO).collect();
     if !empty.is_empty() {
-        relocate_empty_clusters(x, sample_weight, centers_old, labels, &empty, &mut sums);
+        relocate_empty_clusters(x, sample_weight, centers_old, labels, &empty, &mut sums)?;
     }
     let mut centers = sums.sums;
     for j in 0..k {
@@ -164,7 +169,7 @@ pub fn update_centers<T: Float, S: Samples<T>>(
     if !overflowed.is_empty() {
         rescaled_means(x, sample_weight, labels, &overflowed, &mut centers);
     }
-    centers
+    Ok(centers)
 }
 
 /// Recomputes the centers of `clusters` as weighted means with the weights divided by the
@@ -209,18 +214,18 @@ fn relocate_empty_clusters<T: Float, S: Samples<T>>(
     labels: &[i32],
     empty: &[usize],
     sums: &mut ClusterSums<T>,
-) {
+) -> Result<(), KernelError> {
     let d = x.n_features();
+    let n = x.n_samples();
     let c_norms = row_sq_norms(centers_old, d);
-    let dist: Vec<T> = (0..x.n_samples())
-        .into_par_iter()
-        .map(|i| {
-            let l = labels[i] as usize;
-            x.sq_dist(i, &centers_old[l * d..(l + 1) * d], c_norms[l])
-        })
-        .collect();
+    let mut dist: Vec<T> = alloc::with_capacity(&[n])?;
+    dist.par_extend((0..n).into_par_iter().map(|i| {
+        let l = labels[i] as usize;
+        x.sq_dist(i, &centers_old[l * d..(l + 1) * d], c_norms[l])
+    }));
     // The farthest samples, farthest first; index breaks ties so the choice is deterministic.
-    let mut order: Vec<usize> = (0..dist.len()).collect();
+    let mut order: Vec<usize> = alloc::with_capacity(&[n])?;
+    order.extend(0..n);
     let n_far = empty.len().min(order.len());
     let cmp = |a: &usize, b: &usize| {
         dist[*b]
@@ -245,6 +250,7 @@ fn relocate_empty_clusters<T: Float, S: Samples<T>>(
         sums.weights[new_id] = w;
         sums.weights[old_id] -= w;
     }
+    Ok(())
 }
 
 /// Euclidean distance each center moved.
@@ -305,7 +311,8 @@ crate::simd::simd_variants!(
     ) -> f64 = block_inertia_body;
 );
 
-/// Euclidean distances `(n, k)` from every sample to every center (`KMeans.transform`).
+/// Euclidean distances `(n, k)` from every sample to every center (`KMeans.transform`); `out`
+/// holds `n * k` values.
 pub fn distances<T: Float, S: Samples<T>>(x: &S, centers: &[T], out: &mut [T]) {
     let d = x.n_features();
     let k = out.len() / x.n_samples().max(1);

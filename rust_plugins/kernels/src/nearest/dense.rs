@@ -3,7 +3,9 @@
 //! running minimum of `||c||^2 - 2<x, c>`; no distance matrix is ever written to memory.
 //! The AVX-512 / AVX2+FMA / portable variants are chosen at run time.
 
+use crate::alloc;
 use crate::float::Float;
+use crate::KernelError;
 
 /// Centers packed in panels of `NR` (`[panel][feature][lane]`), padded with zero centers whose
 /// squared norm is +inf so they never win.
@@ -34,12 +36,12 @@ pub fn lanes<T>(k: usize) -> usize {
 use crate::cpu::{has_avx2, has_avx512};
 
 impl<T: Float> PackedCenters<T> {
-    pub fn new(centers: &[T], norms: &[T], d: usize) -> Self {
+    pub fn new(centers: &[T], norms: &[T], d: usize) -> Result<Self, KernelError> {
         let k = norms.len();
         let nr = lanes::<T>(k);
         let n_panels = k.div_ceil(nr);
-        let mut panels = vec![T::ZERO; n_panels * d * nr];
-        let mut padded_norms = vec![T::INFINITY; n_panels * nr];
+        let mut panels = alloc::filled(&[n_panels * nr, d], T::ZERO)?;
+        let mut padded_norms = alloc::filled(&[n_panels * nr], T::INFINITY)?;
         for j in 0..k {
             let (p, l) = (j / nr, j % nr);
             for f in 0..d {
@@ -47,13 +49,13 @@ impl<T: Float> PackedCenters<T> {
             }
             padded_norms[j] = norms[j];
         }
-        Self {
+        Ok(Self {
             nr,
             panels,
             norms: padded_norms,
             n_panels,
             d,
-        }
+        })
     }
 }
 
@@ -697,7 +699,7 @@ mod tests {
                 .chunks(d)
                 .map(|c| c.iter().map(|v| v * v).sum())
                 .collect();
-            let packed = PackedCenters::new(&centers, &norms, d);
+            let packed = PackedCenters::new(&centers, &norms, d).unwrap();
             let mut out = vec![0u32; n];
             nearest(&x, &packed, &mut out);
             let expected = naive(&x, &centers, d);
@@ -710,7 +712,7 @@ mod tests {
             let c32: Vec<f32> = centers.iter().map(|&v| v as f32).collect();
             let n32: Vec<f32> = norms.iter().map(|&v| v as f32).collect();
             let mut out32 = vec![0u32; n];
-            nearest(&x32, &PackedCenters::new(&c32, &n32, d), &mut out32);
+            nearest(&x32, &PackedCenters::new(&c32, &n32, d).unwrap(), &mut out32);
             let agree = out32.iter().zip(&out).filter(|(a, b)| a == b).count();
             assert!(agree * 10 >= n * 9, "float32 mostly agrees");
         }

@@ -6,7 +6,9 @@
 
 pub mod dense;
 
+use crate::alloc;
 use crate::float::Float;
+use crate::KernelError;
 use crate::linalg::{argmin, row_sq_norms, transpose};
 use crate::samples::{Csr, Dense, Samples};
 use dense::PackedCenters;
@@ -44,7 +46,7 @@ impl<T: Float> NearestCenters<T> {
 /// Samples storages that can search their rows' nearest centers.
 pub trait NearestSearch<T: Float>: Samples<T> {
     /// Centers in the layout `nearest` needs, computed once per pass.
-    fn prepare_centers(&self, centers: &[T]) -> NearestCenters<T>;
+    fn prepare_centers(&self, centers: &[T]) -> Result<NearestCenters<T>, KernelError>;
 
     /// Closest center of the rows `start..start + out.len()`; `scratch` holds at least
     /// `centers.scratch_len()` values.
@@ -58,17 +60,18 @@ pub trait NearestSearch<T: Float>: Samples<T> {
 }
 
 impl<T: Float> NearestSearch<T> for Dense<'_, T> {
-    fn prepare_centers(&self, centers: &[T]) -> NearestCenters<T> {
+    fn prepare_centers(&self, centers: &[T]) -> Result<NearestCenters<T>, KernelError> {
         let d = self.n_features();
         let norms = row_sq_norms(centers, d);
-        let packed = PackedCenters::new(centers, &norms, d);
+        let packed = PackedCenters::new(centers, &norms, d)?;
+        // The rows-in-lanes kernel only suits a few short centers (a small copy).
         let small =
             dense::prefers_small_kernel(norms.len(), d).then(|| dense::scaled_for_search(centers));
-        NearestCenters::Dense {
+        Ok(NearestCenters::Dense {
             packed,
             small,
             norms,
-        }
+        })
     }
 
     fn nearest(&self, start: usize, centers: &NearestCenters<T>, out: &mut [u32], _: &mut [T]) {
@@ -92,13 +95,12 @@ impl<T: Float> NearestSearch<T> for Dense<'_, T> {
 }
 
 impl<T: Float> NearestSearch<T> for Csr<'_, T> {
-    fn prepare_centers(&self, centers: &[T]) -> NearestCenters<T> {
+    fn prepare_centers(&self, centers: &[T]) -> Result<NearestCenters<T>, KernelError> {
         let d = self.n_features();
         let norms = row_sq_norms(centers, d);
-        NearestCenters::Sparse {
-            centers_t: transpose(centers, norms.len(), d),
-            norms,
-        }
+        let mut centers_t = alloc::filled(&[d, norms.len()], T::ZERO)?;
+        transpose(centers, norms.len(), d, &mut centers_t);
+        Ok(NearestCenters::Sparse { centers_t, norms })
     }
 
     fn nearest(
