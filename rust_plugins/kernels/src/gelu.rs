@@ -1,98 +1,51 @@
 //! tanh-approximated GELU, its derivative and its second derivative, elementwise over slices.
 //!
 //! gelu(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), the function of PyTorch's
-//! `F.gelu(x, approximate="tanh")`. `f32` and `f64` are computed in their own precision,
-//! [`Bf16`] and [`F16`] in `f32` and rounded to nearest even. Every finite input gives a finite
-//! value and finite derivatives; NaN gives NaN, +∞ gives +∞ and −∞ gives −0.
-//!
-//! The instruction set (AVX-512F, AVX2+FMA+F16C, or portable code) is chosen once at run time.
-//! A slice's tail goes through the same vector code as its body (via a padded buffer), so an
-//! element's result never depends on where a chunk boundary falls: results are identical for
-//! every thread count and chunking.
+//! `F.gelu(x, approximate="tanh")`. Every finite input gives a finite value and finite
+//! derivatives; NaN gives NaN, +∞ gives +∞ and −∞ gives −0. The formulas are in [`formula`];
+//! [`crate::elementwise`] runs them over `f32`, `f64`, bfloat16 and float16 slices with the
+//! instruction set chosen at run time, identically for every thread count and chunking.
 
 mod formula;
-mod half;
-mod simd;
 
-pub use half::{Bf16, F16};
-
+use crate::elementwise::{self, Element, Kernel, Mode};
+use crate::vector::Math;
 use crate::KernelError;
-use formula::Precision;
-use rayon::prelude::*;
-use simd::Lanes;
 
-/// The vector instruction set a kernel call runs with.
-pub use crate::cpu::Isa;
+/// `out = gelu(x)`
+#[derive(Clone, Copy, Debug)]
+pub struct Forward;
 
-/// Whether a call may split its work over the current rayon pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Parallelism {
-    /// Only the calling thread (no rayon overhead: best for small slices).
-    Serial,
-    /// Chunks spread over the rayon pool the call runs in (`ThreadPool::install`).
-    Rayon,
-}
+/// `out = grad · gelu'(x)`, inputs `[grad, x]`
+#[derive(Clone, Copy, Debug)]
+pub struct Backward;
 
-/// How a call writes its output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stores {
-    /// Ordinary stores: the output stays in cache for whatever reads it next.
-    Cached,
-    /// Non-temporal stores that bypass the caches (x86): for outputs far larger than the
-    /// last-level cache, which would be evicted before anyone reads them anyway, this saves
-    /// reading every destination line before overwriting it.
-    Streaming,
-}
+/// `out = gelu''(x)`
+#[derive(Clone, Copy, Debug)]
+pub struct SecondDerivative;
 
-/// Threads and stores of a call; a bare [`Parallelism`] means ordinary stores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mode {
-    pub parallelism: Parallelism,
-    pub stores: Stores,
-}
-
-impl From<Parallelism> for Mode {
-    fn from(parallelism: Parallelism) -> Mode {
-        Mode {
-            parallelism,
-            stores: Stores::Cached,
-        }
+impl Kernel<1> for Forward {
+    const NAME: &'static str = "gelu";
+    #[inline(always)]
+    unsafe fn apply<V: Math>(self, [x]: [V; 1]) -> V {
+        formula::forward(x)
     }
 }
 
-/// Which formula [`Element::run`] applies (an implementation detail of the public functions).
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// out = gelu(a)
-    Forward,
-    /// out = a · gelu'(b)
-    Backward,
-    /// out = gelu''(a)
-    SecondDerivative,
+impl Kernel<2> for Backward {
+    const NAME: &'static str = "gelu";
+    #[inline(always)]
+    unsafe fn apply<V: Math>(self, [grad, x]: [V; 2]) -> V {
+        formula::backward(grad, x)
+    }
 }
 
-/// Element types the kernels accept: `f32`, `f64`, [`Bf16`] and [`F16`].
-pub trait Element: Copy + Default + Send + Sync + 'static + sealed::Sealed {
-    /// Runs `op` over `len` elements. `a`/`b` may equal `out` (in place), never partially overlap.
-    #[doc(hidden)]
-    unsafe fn run(
-        isa: Isa,
-        op: Op,
-        stores: Stores,
-        a: *const Self,
-        b: *const Self,
-        out: *mut Self,
-        len: usize,
-    );
-}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
-    impl Sealed for super::Bf16 {}
-    impl Sealed for super::F16 {}
+impl Kernel<1> for SecondDerivative {
+    const NAME: &'static str = "gelu";
+    #[inline(always)]
+    unsafe fn apply<V: Math>(self, [x]: [V; 1]) -> V {
+        formula::second_derivative(x)
+    }
 }
 
 /// `out[i] = gelu(x[i])`.
@@ -101,16 +54,12 @@ pub fn forward<T: Element>(
     out: &mut [T],
     mode: impl Into<Mode>,
 ) -> Result<(), KernelError> {
-    check_lengths(&[x.len()], out.len())?;
-    let x = x.as_ptr();
-    unsafe { run_chunked(Isa::detect(), Op::Forward, x, x, out, mode.into()) };
-    Ok(())
+    elementwise::map(Forward, [x], out, mode)
 }
 
 /// `xy[i] = gelu(xy[i])`.
 pub fn forward_in_place<T: Element>(xy: &mut [T], mode: impl Into<Mode>) {
-    let x = xy.as_ptr();
-    unsafe { run_chunked(Isa::detect(), Op::Forward, x, x, xy, mode.into()) };
+    elementwise::map_in_place(Forward, xy, mode)
 }
 
 /// `out[i] = grad[i] · gelu'(x[i])`: the gradient of the input given the gradient of the output.
@@ -120,10 +69,7 @@ pub fn backward<T: Element>(
     out: &mut [T],
     mode: impl Into<Mode>,
 ) -> Result<(), KernelError> {
-    check_lengths(&[grad.len(), x.len()], out.len())?;
-    let (grad, x) = (grad.as_ptr(), x.as_ptr());
-    unsafe { run_chunked(Isa::detect(), Op::Backward, grad, x, out, mode.into()) };
-    Ok(())
+    elementwise::map(Backward, [grad, x], out, mode)
 }
 
 /// `out[i] = gelu''(x[i])`, for double backward.
@@ -132,290 +78,15 @@ pub fn second_derivative<T: Element>(
     out: &mut [T],
     mode: impl Into<Mode>,
 ) -> Result<(), KernelError> {
-    check_lengths(&[x.len()], out.len())?;
-    let x = x.as_ptr();
-    unsafe { run_chunked(Isa::detect(), Op::SecondDerivative, x, x, out, mode.into()) };
-    Ok(())
+    elementwise::map(SecondDerivative, [x], out, mode)
 }
-
-fn check_lengths(inputs: &[usize], out: usize) -> Result<(), KernelError> {
-    match inputs.iter().find(|&&len| len != out) {
-        Some(len) => Err(KernelError::Shape(format!(
-            "gelu: input has {len} elements but the output has {out}"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Elements per parallel task: large enough to amortise scheduling, a multiple of every
-/// vector width, small enough to balance two to a few dozen threads at 1M elements.
-const CHUNK: usize = 16 * 1024;
-
-/// Raw pointers that rayon tasks share; each task touches a disjoint range.
-#[derive(Clone, Copy)]
-struct Operands<T> {
-    a: *const T,
-    b: *const T,
-    out: *mut T,
-}
-unsafe impl<T: Send> Send for Operands<T> {}
-unsafe impl<T: Send> Sync for Operands<T> {}
-
-/// # Safety
-/// `a` and `b` must be valid for `out.len()` reads; they may alias `out` exactly.
-unsafe fn run_chunked<T: Element>(
-    isa: Isa,
-    op: Op,
-    a: *const T,
-    b: *const T,
-    out: &mut [T],
-    mode: Mode,
-) {
-    let len = out.len();
-    let ptrs = Operands {
-        a,
-        b,
-        out: out.as_mut_ptr(),
-    };
-    if mode.parallelism == Parallelism::Serial || len <= CHUNK {
-        return T::run(isa, op, mode.stores, ptrs.a, ptrs.b, ptrs.out, len);
-    }
-    (0..len.div_ceil(CHUNK))
-        .into_par_iter()
-        .for_each(move |chunk| {
-            let start = chunk * CHUNK;
-            let n = CHUNK.min(len - start);
-            let p = ptrs;
-            T::run(
-                isa,
-                op,
-                mode.stores,
-                p.a.add(start),
-                p.b.add(start),
-                p.out.add(start),
-                n,
-            );
-        });
-}
-
-/// One vector of results at `out`, computed from the vectors at `a` (and `b`).
-#[inline(always)]
-unsafe fn apply<V: Precision, T: Lanes<V>>(op: Op, a: *const T, b: *const T) -> V {
-    match op {
-        Op::Forward => formula::forward(T::load(a)),
-        Op::Backward => formula::backward(T::load(a), T::load(b)),
-        Op::SecondDerivative => formula::second_derivative(T::load(a)),
-    }
-}
-
-/// Fewer than a vector of elements, through a padded copy: bit-identical to the vector loop.
-#[inline(always)]
-unsafe fn apply_partial<V: Precision, T: Lanes<V>>(
-    op: Op,
-    a: *const T,
-    b: *const T,
-    out: *mut T,
-    count: usize,
-) {
-    const MAX_LANES: usize = 16;
-    let mut pad_a = [T::default(); MAX_LANES];
-    let mut pad_b = [T::default(); MAX_LANES];
-    let mut pad_out = [T::default(); MAX_LANES];
-    std::ptr::copy_nonoverlapping(a, pad_a.as_mut_ptr(), count);
-    std::ptr::copy_nonoverlapping(b, pad_b.as_mut_ptr(), count);
-    T::store(
-        apply::<V, T>(op, pad_a.as_ptr(), pad_b.as_ptr()),
-        pad_out.as_mut_ptr(),
-    );
-    std::ptr::copy_nonoverlapping(pad_out.as_ptr(), out, count);
-}
-
-/// The loop shared by every instruction set. With `STREAM`, a head brings `out` to the vector
-/// alignment that non-temporal stores need; head and tail go through padded copies, so every
-/// element gets the same bits whichever way it is reached.
-#[inline(always)]
-unsafe fn map<V: Precision, T: Lanes<V>, const STREAM: bool>(
-    op: Op,
-    a: *const T,
-    b: *const T,
-    out: *mut T,
-    len: usize,
-) {
-    let vector_bytes = V::LANES * std::mem::size_of::<T>();
-    let misalignment = out as usize % vector_bytes;
-    let head = if !STREAM || misalignment == 0 {
-        0
-    } else if !misalignment.is_multiple_of(std::mem::size_of::<T>()) {
-        // Elements themselves misaligned: no alignment reachable, so no streaming either.
-        return map::<V, T, false>(op, a, b, out, len);
-    } else {
-        ((vector_bytes - misalignment) / std::mem::size_of::<T>()).min(len)
-    };
-    if head > 0 {
-        apply_partial::<V, T>(op, a, b, out, head);
-    }
-    let (a, b, out, len) = (a.add(head), b.add(head), out.add(head), len - head);
-    let body = len - len % V::LANES;
-    // One loop per op so that the match is hoisted out of the hot loop.
-    macro_rules! body_loop {
-        ($op:expr) => {{
-            let mut i = 0;
-            while i < body {
-                let value = apply::<V, T>($op, a.add(i), b.add(i));
-                if STREAM {
-                    T::store_streaming(value, out.add(i));
-                } else {
-                    T::store(value, out.add(i));
-                }
-                i += V::LANES;
-            }
-        }};
-    }
-    match op {
-        Op::Forward => body_loop!(Op::Forward),
-        Op::Backward => body_loop!(Op::Backward),
-        Op::SecondDerivative => body_loop!(Op::SecondDerivative),
-    }
-    if body < len {
-        apply_partial::<V, T>(op, a.add(body), b.add(body), out.add(body), len - body);
-    }
-    #[cfg(target_arch = "x86_64")]
-    if STREAM {
-        // Non-temporal stores are weakly ordered: publish them before returning.
-        std::arch::x86_64::_mm_sfence();
-    }
-}
-
-/// Monomorphises `map` for ordinary or streaming stores.
-#[inline(always)]
-unsafe fn map_with<V: Precision, T: Lanes<V>>(
-    op: Op,
-    stores: Stores,
-    a: *const T,
-    b: *const T,
-    out: *mut T,
-    len: usize,
-) {
-    match stores {
-        Stores::Cached => map::<V, T, false>(op, a, b, out, len),
-        Stores::Streaming => map::<V, T, true>(op, a, b, out, len),
-    }
-}
-
-fn run_portable<V: Precision, T: Lanes<V>>(
-    op: Op,
-    stores: Stores,
-    a: *const T,
-    b: *const T,
-    out: *mut T,
-    n: usize,
-) {
-    unsafe { map_with::<V, T>(op, stores, a, b, out, n) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run_avx2<V: Precision, T: Lanes<V>>(
-    op: Op,
-    stores: Stores,
-    a: *const T,
-    b: *const T,
-    out: *mut T,
-    n: usize,
-) {
-    map_with::<V, T>(op, stores, a, b, out, n)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn run_avx512<V: Precision, T: Lanes<V>>(
-    op: Op,
-    stores: Stores,
-    a: *const T,
-    b: *const T,
-    out: *mut T,
-    n: usize,
-) {
-    map_with::<V, T>(op, stores, a, b, out, n)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512bf16")]
-unsafe fn run_avx512_bf16<V: Precision, T: Lanes<V>>(
-    op: Op,
-    stores: Stores,
-    a: *const T,
-    b: *const T,
-    out: *mut T,
-    n: usize,
-) {
-    map_with::<V, T>(op, stores, a, b, out, n)
-}
-
-/// Binds an element type to its compute vector for each instruction set.
-macro_rules! element {
-    ($t:ty, portable: $portable:ty, avx2: $avx2:ident, avx512: $avx512:ident) => {
-        impl Element for $t {
-            #[inline]
-            unsafe fn run(
-                isa: Isa,
-                op: Op,
-                stores: Stores,
-                a: *const Self,
-                b: *const Self,
-                out: *mut Self,
-                n: usize,
-            ) {
-                match isa {
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 | Isa::Avx512Bf16 => {
-                        run_avx512::<simd::$avx512, $t>(op, stores, a, b, out, n)
-                    }
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => run_avx2::<simd::$avx2, $t>(op, stores, a, b, out, n),
-                    _ => run_portable::<$portable, $t>(op, stores, a, b, out, n),
-                }
-            }
-        }
-    };
-}
-
-element!(f32, portable: f32, avx2: F32x8, avx512: F32x16);
-element!(f64, portable: f64, avx2: F64x4, avx512: F64x8);
-impl Element for Bf16 {
-    #[inline]
-    unsafe fn run(
-        isa: Isa,
-        op: Op,
-        stores: Stores,
-        a: *const Self,
-        b: *const Self,
-        out: *mut Self,
-        n: usize,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use simd::{Bf16Native, F32x16, F32x8};
-            match isa {
-                Isa::Avx512Bf16 => {
-                    let (a, b) = (a as *const Bf16Native, b as *const Bf16Native);
-                    let out = out as *mut Bf16Native;
-                    run_avx512_bf16::<F32x16, Bf16Native>(op, stores, a, b, out, n)
-                }
-                Isa::Avx512 => run_avx512::<F32x16, Bf16>(op, stores, a, b, out, n),
-                Isa::Avx2 => run_avx2::<F32x8, Bf16>(op, stores, a, b, out, n),
-                Isa::Portable => run_portable::<f32, Bf16>(op, stores, a, b, out, n),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        run_portable::<f32, Bf16>(op, stores, a, b, out, n)
-    }
-}
-element!(F16, portable: f32, avx2: F32x8, avx512: F32x16);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::Isa;
+    use crate::elementwise::{Parallelism, Stores};
+    use crate::half::{Bf16, F16};
 
     const K0: f64 = 0.797_884_560_802_865_4; // √(2/π)
     const K1: f64 = 0.044_715;
@@ -447,19 +118,35 @@ mod tests {
         (1.0 - t * t) * (du - x * t * du * du + 0.5 * x * d2u)
     }
 
+    #[derive(Clone, Copy, Debug)]
+    enum Op {
+        Forward,
+        Backward,
+        SecondDerivative,
+    }
+
+    /// `op` over `len` elements at `out` with `isa`'s code: Backward reads `[a, b]`, the
+    /// others `a` only.
+    unsafe fn run_raw<T: Element>(
+        isa: Isa,
+        op: Op,
+        stores: Stores,
+        a: *const T,
+        b: *const T,
+        out: *mut T,
+        len: usize,
+    ) {
+        match op {
+            Op::Forward => T::run(isa, Forward, stores, [a], out, len),
+            Op::Backward => T::run(isa, Backward, stores, [a, b], out, len),
+            Op::SecondDerivative => T::run(isa, SecondDerivative, stores, [a], out, len),
+        }
+    }
+
     fn run<T: Element>(isa: Isa, op: Op, a: &[T], b: &[T]) -> Vec<T> {
         let mut out = vec![T::default(); a.len()];
-        unsafe {
-            T::run(
-                isa,
-                op,
-                Stores::Cached,
-                a.as_ptr(),
-                b.as_ptr(),
-                out.as_mut_ptr(),
-                a.len(),
-            )
-        };
+        let (a_ptr, b_ptr, len) = (a.as_ptr(), b.as_ptr(), a.len());
+        unsafe { run_raw(isa, op, Stores::Cached, a_ptr, b_ptr, out.as_mut_ptr(), len) };
         out
     }
 
@@ -692,7 +379,7 @@ mod tests {
                             ] {
                                 let out = buffer[out_offset..].as_mut_ptr();
                                 unsafe {
-                                    T::run(isa, op, stores, a.as_ptr(), b.as_ptr(), out, len)
+                                    run_raw(isa, op, stores, a.as_ptr(), b.as_ptr(), out, len)
                                 };
                             }
                             assert_eq!(cached, streamed, "{isa:?} {op:?} {out_offset} {len}");

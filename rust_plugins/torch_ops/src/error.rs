@@ -1,6 +1,7 @@
 //! Errors of the operators, each mapped by the C++ shim to the Python exception PyTorch itself
 //! would raise (RuntimeError, TypeError, NotImplementedError).
 
+use crate::ffi::ErrorKind;
 use kernels::KernelError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,12 +12,12 @@ pub enum OpError {
 }
 
 impl OpError {
-    /// The code the C++ shim switches on (see `csrc/ops.cpp`).
-    pub fn code(&self) -> i32 {
+    /// The exception the C++ shim raises for it.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            OpError::Runtime(_) => 0,
-            OpError::Type(_) => 1,
-            OpError::NotImplemented(_) => 2,
+            OpError::Runtime(_) => ErrorKind::Runtime,
+            OpError::Type(_) => ErrorKind::Type,
+            OpError::NotImplemented(_) => ErrorKind::NotImplemented,
         }
     }
 

@@ -1,13 +1,18 @@
 //! `torch_rs._C`: registers the `rs::` operators with PyTorch's dispatcher.
 //!
-//! Importing the module runs the static `TORCH_LIBRARY` registration of the C++ shim
-//! (csrc/ops.cpp), whose CPU kernels call the Rust entry points in [`ffi`]. Python never runs
-//! per call. `torch` must be imported first so that libtorch is already loaded.
+//! Importing the module runs the static `TORCH_LIBRARY` registrations of the C++ shim
+//! (csrc/library.cpp and one csrc/ops/<family>.cpp per op family), whose CPU kernels call the
+//! Rust entry points in [`ops`]. Python never runs per call. `torch` must be imported first so
+//! that libtorch is already loaded.
+//!
+//! Layers: [`ops`] (entry points, one file per family) → [`elementwise`] (operand checks,
+//! output allocation, flat or strided traversal over [`threads`]) → the `kernels` crate.
 
+mod elementwise;
 mod error;
 mod ffi;
-mod gelu_ops;
 mod memory;
+mod ops;
 mod strided;
 mod tensors;
 mod threads;
@@ -17,7 +22,7 @@ use pyo3::prelude::*;
 /// The vector instruction set the kernels use on this CPU ("avx512", "avx2" or "portable").
 #[pyfunction]
 fn cpu_capability() -> &'static str {
-    kernels::gelu::Isa::detect().name()
+    kernels::cpu::Isa::detect().name()
 }
 
 /// Tensors with fewer elements than this run on the calling thread only.

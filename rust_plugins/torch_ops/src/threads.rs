@@ -1,10 +1,10 @@
 //! Splitting a call's work over PyTorch's own intra-op thread pool.
 //!
-//! Running on torch's threads (through `at::parallel_for` in the C++ shim) rather than a
-//! separate rayon pool means the op never uses more threads than `torch.get_num_threads()`, does
-//! not compete with torch's OpenMP workers that are still spinning after the previous op (the
-//! usual Linear → GELU → Linear pattern), and runs inline when called from inside another
-//! parallel region.
+//! Running on torch's threads (through `at::parallel_for`, bridged in csrc/library.cpp) rather
+//! than a separate rayon pool means the op never uses more threads than
+//! `torch.get_num_threads()`, does not compete with torch's OpenMP workers that are still
+//! spinning after the previous op (the usual Linear → GELU → Linear pattern), and runs inline
+//! when called from inside another parallel region.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,7 +16,7 @@ use std::sync::Mutex;
 pub const PARALLEL_MIN_ELEMENTS: usize = 64 * 1024;
 
 extern "C" {
-    /// Defined in csrc/ops.cpp: `at::parallel_for(0, n, grain, body(context, begin, end))`.
+    /// Defined in csrc/library.cpp: `at::parallel_for(0, n, grain, body(context, begin, end))`.
     fn torch_rs_parallel_for(
         n: i64,
         grain: i64,

@@ -6,99 +6,26 @@
 //! never overflow; beyond that bound GELU is x (x > 0) or −0 (x < 0) to working precision,
 //! and its derivatives are 1/0 and 0.
 
-use super::simd::Vector;
+use crate::vector::Math;
 
 /// 2·√(2/π): z = x·(C1 + C2·x²).
 const C1: f64 = 1.595_769_121_605_730_7;
 /// 2·√(2/π)·0.044715.
 const C2: f64 = C1 * 0.044_715;
 
-/// What a precision needs: its exp polynomial and where GELU saturates.
-pub(crate) trait Precision: Vector {
-    /// |x| beyond which e^(−|z|) is below half an ulp of 1 and yet e^(|z|) is finite.
+/// Where GELU saturates, per precision.
+pub(crate) trait Precision: Math {
+    /// |x| beyond which e^(−|z|) is below half an ulp of 1 and yet e^(|z|) is finite:
+    /// z(9) ≈ 66.4 for `f32` lanes (e^−66 ≪ 2^−24), z(20) ≈ 603 for `f64` lanes (e^−603 ≪ 2^−53).
     const SATURATION: f64;
-    /// e^t for |t| ≤ z(SATURATION).
-    unsafe fn exp(self) -> Self;
 }
 
-/// Cody-Waite reduction t = n·ln2 + r with |r| ≤ ln2/2, then e^t = 2^n·e^r.
-#[inline(always)]
-unsafe fn reduce<V: Vector>(t: V, ln2_hi: f64, ln2_lo: f64) -> (V, V) {
-    let n = t.mul(V::from_f64(std::f64::consts::LOG2_E)).round();
-    let r = n.mul_add(V::from_f64(-ln2_hi), t);
-    let r = n.mul_add(V::from_f64(-ln2_lo), r);
-    (n, r)
-}
-
-macro_rules! f32_precision {
-    ($v:ty) => {
-        impl Precision for $v {
-            // z(9) ≈ 66.4: e^−66 ≪ 2^−24 and e^66 ≪ f32::MAX.
-            const SATURATION: f64 = 9.0;
-            #[inline(always)]
-            unsafe fn exp(self) -> Self {
-                let (n, r) = reduce(self, 0.693_359_375, -2.121_944_4e-4);
-                // e^r ≈ 1 + r + r²·p(r), p a cubic fitted for minimal relative error on
-                // |r| ≤ ln2/2: 1.6e-7 (about 2 ulps), ample for the 1e-6 target.
-                let mut p = <$v>::from_f64(8.312_525_227_665_901e-3);
-                for c in [
-                    4.189_011_454_582_214e-2,
-                    1.666_711_419_820_785_5e-1,
-                    4.999_923_110_008_24e-1,
-                ] {
-                    p = p.mul_add(r, <$v>::from_f64(c));
-                }
-                let e_r = p.mul_add(r.mul(r), r).add(<$v>::from_f64(1.0));
-                e_r.scale_by_pow2(n)
-            }
-        }
+impl<V: Math> Precision for V {
+    const SATURATION: f64 = if std::mem::size_of::<V::Elem>() == 4 {
+        9.0
+    } else {
+        20.0
     };
-}
-
-macro_rules! f64_precision {
-    ($v:ty) => {
-        impl Precision for $v {
-            // z(20) ≈ 603: e^−603 ≪ 2^−53 and e^603 ≪ f64::MAX.
-            const SATURATION: f64 = 20.0;
-            #[inline(always)]
-            unsafe fn exp(self) -> Self {
-                let (n, r) = reduce(self, 6.931_471_803_691_238e-1, 1.908_214_929_270_587_7e-10);
-                // Taylor series to r^12: truncation error below 2e-16 for |r| ≤ ln2/2.
-                const INV_FACTORIALS: [f64; 13] = [
-                    1.0 / 479_001_600.0,
-                    1.0 / 39_916_800.0,
-                    1.0 / 3_628_800.0,
-                    1.0 / 362_880.0,
-                    1.0 / 40_320.0,
-                    1.0 / 5_040.0,
-                    1.0 / 720.0,
-                    1.0 / 120.0,
-                    1.0 / 24.0,
-                    1.0 / 6.0,
-                    0.5,
-                    1.0,
-                    1.0,
-                ];
-                let mut p = <$v>::from_f64(INV_FACTORIALS[0]);
-                for c in &INV_FACTORIALS[1..] {
-                    p = p.mul_add(r, <$v>::from_f64(*c));
-                }
-                p.scale_by_pow2(n)
-            }
-        }
-    };
-}
-
-f32_precision!(f32);
-f64_precision!(f64);
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::super::simd::{F32x16, F32x8, F64x4, F64x8};
-    use super::{reduce, Precision, Vector};
-    f32_precision!(F32x8);
-    f32_precision!(F32x16);
-    f64_precision!(F64x4);
-    f64_precision!(F64x8);
 }
 
 /// The quantities shared by the three formulas.

@@ -1,5 +1,6 @@
-//! 16-bit float storage types. They are only stored in 16 bits: every computation widens them to
-//! `f32` and rounds the result back (round to nearest, ties to even), as PyTorch does on the CPU.
+//! 16-bit float storage types shared by every kernel that takes PyTorch's half types. They are only
+//! stored in 16 bits: computations widen them to `f32` and round the result back (round to nearest,
+//! ties to even), as PyTorch does on the CPU.
 
 /// bfloat16, stored as its raw bits (layout-compatible with `c10::BFloat16`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

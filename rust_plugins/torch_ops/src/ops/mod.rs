@@ -1,0 +1,4 @@
+//! One file per op family: its `extern "C"` entry points (called by csrc/ops/<family>.cpp) and
+//! which kernel each one runs.
+
+pub mod gelu;
