@@ -1,0 +1,147 @@
+"""The user's process survives what the estimators run into: an allocation that cannot be
+satisfied raises NumPy's MemoryError (and the next fit works), and a fit in a forked child
+process works after a fit in the parent (the native thread pools are rebuilt after fork).
+
+Each case runs in a fresh interpreter with a timeout, so a crash or a hang fails the test
+instead of taking the suite down.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# Seconds a child interpreter may take; a hang (the failure mode being guarded against) fails.
+CHILD_TIMEOUT = 120
+
+# What each registered estimator runs in these checks: code that defines `fit_small()` (a fit
+# big enough to use the native thread pool, returning something comparable) and `huge_calls`
+# (calls `f(cls)` whose memory need is far above the address-space limit, for our class and
+# the original).
+RELIABILITY_CASES = {
+    "KMeans": textwrap.dedent(
+        """
+        import numpy as np
+        from sklearn_rs import KMeans as Estimator
+        from sklearn.cluster import KMeans as Original
+
+        X = np.random.RandomState(0).rand(40000, 8)
+
+        def fit_small():
+            km = Estimator(4, init=X[:4].copy(), n_init=1, max_iter=3).fit(X)
+            return float(km.inertia_)
+
+        X_tall = np.random.RandomState(0).rand(10_000_000, 2)
+
+        def elkan_bounds(cls):
+            # Elkan keeps (n_samples, n_clusters) float64 lower bounds: 149 GiB here.
+            cls(2000, init=X_tall[:2000].copy(), n_init=1, algorithm="elkan").fit(X_tall)
+
+        def transform_output(cls):
+            # The (n_samples, n_clusters) distances transform returns.
+            km = cls(2000, init=X_tall[:2000].copy(), n_init=1, max_iter=1).fit(X_tall[:2000])
+            km.transform(X_tall)
+
+        huge_calls = [elkan_bounds, transform_output]
+        """
+    ),
+}
+
+ADDRESS_SPACE_LIMIT = 8 << 30
+
+
+def run_child(code):
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+    )
+    assert result.returncode == 0, (
+        f"child exited with {result.returncode}\nstdout:\n{result.stdout}\n"
+        f"stderr:\n{result.stderr}"
+    )
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(RELIABILITY_CASES))
+def test_allocation_failure_raises_memory_error_and_the_process_goes_on(name):
+    code = textwrap.dedent(
+        f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE_LIMIT}, {ADDRESS_SPACE_LIMIT}))
+        """
+    ) + RELIABILITY_CASES[name] + textwrap.dedent(
+        """
+        def message(call, cls):
+            try:
+                call(cls)
+            except MemoryError as e:
+                return type(e).__name__, str(e)
+            return None
+
+        for call in huge_calls:
+            ours, theirs = message(call, Estimator), message(call, Original)
+            assert theirs is not None, "the original did not run out of memory: case too small"
+            assert ours == theirs, (call.__name__, ours, theirs)
+            before = fit_small()
+            assert fit_small() == before
+            print("survived", call.__name__, ours)
+        """
+    )
+    out = run_child(code)
+    assert "survived" in out and "Unable to allocate" in out
+
+
+FORK_STARTS = {
+    "multiprocessing-fork": """
+        import multiprocessing as mp
+        with mp.get_context("fork").Pool(2) as pool:
+            results = pool.map_async(run, range(2)).get(timeout=60)
+    """,
+    "multiprocessing-forkserver": """
+        import multiprocessing as mp
+        with mp.get_context("forkserver").Pool(2) as pool:
+            results = pool.map_async(run, range(2)).get(timeout=60)
+    """,
+    "os.fork": """
+        import os, pickle
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write_end, pickle.dumps([run(0)]))
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as f:
+            results = pickle.loads(f.read())
+        os.waitpid(pid, 0)
+    """,
+    "joblib-multiprocessing": """
+        from joblib import Parallel, delayed
+        results = Parallel(n_jobs=2, backend="multiprocessing", timeout=60)(
+            delayed(run)(i) for i in range(2)
+        )
+    """,
+}
+
+
+@pytest.mark.parametrize("start", sorted(FORK_STARTS))
+@pytest.mark.parametrize("name", sorted(RELIABILITY_CASES))
+def test_fit_in_a_forked_child_after_a_fit_in_the_parent(tmp_path, name, start):
+    # A module file (not -c), so that forkserver children can import `run`.
+    script = tmp_path / "fork_case.py"
+    script.write_text(
+        RELIABILITY_CASES[name]
+        + "\n\ndef run(_):\n    return fit_small()\n\n"
+        + "if __name__ == '__main__':\n"
+        + "    expected = fit_small()\n"
+        + textwrap.indent(textwrap.dedent(FORK_STARTS[start]), "    ")
+        + "    assert results and all(r == expected for r in results), (results, expected)\n"
+        + "    print('children agree', len(results))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=CHILD_TIMEOUT
+    )
+    assert result.returncode == 0, result.stderr
+    assert "children agree" in result.stdout
