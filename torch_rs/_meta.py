@@ -1,8 +1,8 @@
 """Fake (meta) kernels and vmap rules of the rs:: operators.
 
-The C++ library names this module (``set_python_module``) as the home of its fake kernels. The
-fake kernels mirror the CPU kernels' checks and output layouts, so torch.compile and
-torch.export see the same metadata as eager mode.
+Every C++ schema fragment names this module (``set_python_module``) as the home of its fake
+kernels, so they must be registered here. The fake kernels mirror the CPU kernels' checks and
+output layouts, so torch.compile and torch.export see the same metadata as eager mode.
 """
 
 import torch
@@ -25,10 +25,39 @@ def _check(op: str, what: str, t: torch.Tensor) -> None:
         )
 
 
+def _elementwise_result(*inputs: torch.Tensor) -> torch.Tensor:
+    """A new result laid out as the CPU kernels lay it out: like the first non-overlapping and
+    dense input (TensorIterator's first operand wins), else like the first input."""
+    for t in inputs:
+        if is_non_overlapping_and_dense_or_false(t):
+            return torch.empty_like(t)
+    return torch.empty_like(inputs[0])
+
+
+def _batch_first(t, dim, batch_size):
+    return t.movedim(dim, 0) if dim is not None else t.expand(batch_size, *t.shape)
+
+
+def _register_elementwise_vmap(qualname: str) -> None:
+    """Elementwise ops: a batched call is the op on the batched tensors."""
+    op = getattr(torch.ops.rs, qualname.split("::")[1])
+
+    def rule(info, in_dims, *tensors):
+        if all(dim == in_dims[0] for dim in in_dims):
+            return op(*tensors), in_dims[0]
+        tensors = [_batch_first(t, d, info.batch_size) for t, d in zip(tensors, in_dims)]
+        return op(*tensors), 0
+
+    torch.library.register_vmap(qualname, rule)
+
+
+# ---- rs::fast_gelu family ----------------------------------------------------------------------
+
+
 @torch.library.register_fake("rs::fast_gelu")
 def _fast_gelu_fake(x):
     _check("rs::fast_gelu", "input", x)
-    return torch.empty_like(x)
+    return _elementwise_result(x)
 
 
 @torch.library.register_fake("rs::fast_gelu_backward")
@@ -36,44 +65,13 @@ def _fast_gelu_backward_fake(grad, x):
     _check("rs::fast_gelu_backward", "input", x)
     torch._check(grad.dtype == x.dtype, lambda: "rs::fast_gelu_backward: dtypes differ")
     torch._check(grad.shape == x.shape, lambda: "rs::fast_gelu_backward: shapes differ")
-    # Same rule as the CPU kernel: the gradient's layout unless only the input is dense.
-    use_grad = is_non_overlapping_and_dense_or_false(grad) or not (
-        is_non_overlapping_and_dense_or_false(x)
-    )
-    return torch.empty_like(grad if use_grad else x)
+    return _elementwise_result(grad, x)
 
 
 @torch.library.register_fake("rs::fast_gelu_second_derivative")
 def _fast_gelu_second_derivative_fake(x):
     _check("rs::fast_gelu_second_derivative", "input", x)
-    return torch.empty_like(x)
-
-
-# Elementwise ops: a batched call is the op on the batched tensor.
-
-
-def _batch_first(t, dim, batch_size):
-    return t.movedim(dim, 0) if dim is not None else t.expand(batch_size, *t.shape)
-
-
-@torch.library.register_vmap("rs::fast_gelu")
-def _fast_gelu_vmap(info, in_dims, x):
-    return torch.ops.rs.fast_gelu(x), in_dims[0]
-
-
-@torch.library.register_vmap("rs::fast_gelu_second_derivative")
-def _fast_gelu_second_derivative_vmap(info, in_dims, x):
-    return torch.ops.rs.fast_gelu_second_derivative(x), in_dims[0]
-
-
-@torch.library.register_vmap("rs::fast_gelu_backward")
-def _fast_gelu_backward_vmap(info, in_dims, grad, x):
-    grad_dim, x_dim = in_dims
-    if grad_dim == x_dim:
-        return torch.ops.rs.fast_gelu_backward(grad, x), x_dim
-    grad = _batch_first(grad, grad_dim, info.batch_size)
-    x = _batch_first(x, x_dim, info.batch_size)
-    return torch.ops.rs.fast_gelu_backward(grad, x), 0
+    return _elementwise_result(x)
 
 
 @torch.library.register_fake("rs::fast_gelu.out")
@@ -84,3 +82,7 @@ def _fast_gelu_out_fake(x, *, out):
     if out.shape != x.shape:
         out.resize_(x.shape)
     return out
+
+
+for _name in ("rs::fast_gelu", "rs::fast_gelu_backward", "rs::fast_gelu_second_derivative"):
+    _register_elementwise_vmap(_name)

@@ -1,6 +1,9 @@
-"""Swap the tanh-GELU modules of an existing model for `torch_rs.nn.FastGELU`, in place."""
+"""Swap the modules of an existing model that torch_rs has drop-ins for, in place."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -17,7 +20,7 @@ _LIBRARY_TANH_GELUS = {
     ("transformers", "GELUTanh"),
 }
 
-# Where a FastGELU keeps the module it replaced (outside nn.Module's registries, so it is not
+# Where a replacement keeps the module it replaced (outside nn.Module's registries, so it is not
 # a submodule and does not show in named_modules or state_dict).
 _ORIGINAL = "_torch_rs_replaced"
 
@@ -31,28 +34,52 @@ def is_tanh_gelu(module: torch.nn.Module) -> bool:
     return (library, cls.__name__) in _LIBRARY_TANH_GELUS
 
 
-def patch_model(model: torch.nn.Module) -> int:
-    """Replace every tanh-GELU submodule of `model` with `FastGELU`; return how many places
-    were changed (a module shared by two parents counts twice).
+@dataclass(frozen=True)
+class Swap:
+    """One kind of module patch_model replaces: which modules, and the drop-in built for one.
+    The drop-in must reuse the original's parameters and buffers under the same names."""
 
-    Parameters, buffers and state_dict keys are untouched (activations have none). A shared
-    module is replaced by one shared FastGELU. `unpatch_model` undoes it.
+    matches: Callable[[torch.nn.Module], bool]
+    replacement: Callable[[torch.nn.Module], torch.nn.Module]
+
+
+# Checked in order; the first match wins.
+SWAPS: list[Swap] = [
+    Swap(is_tanh_gelu, lambda original: FastGELU()),
+]
+
+
+def _replacement_for(module: torch.nn.Module) -> torch.nn.Module | None:
+    for swap in SWAPS:
+        if swap.matches(module):
+            replacement = swap.replacement(module)
+            replacement.train(module.training)
+            replacement.__dict__[_ORIGINAL] = module
+            return replacement
+    return None
+
+
+def patch_model(model: torch.nn.Module) -> int:
+    """Replace every submodule of `model` that torch_rs has a drop-in for (today: tanh-GELU
+    activations, by `FastGELU`); return how many places were changed (a module shared by two
+    parents counts twice).
+
+    Parameters, buffers and state_dict keys are untouched. A shared module is replaced by one
+    shared drop-in. `unpatch_model` undoes it.
     """
-    replacements: dict[int, FastGELU] = {}
+    replacements: dict[int, torch.nn.Module | None] = {}
     count = 0
     for parent in model.modules():
         # `_modules` rather than named_children(), which skips repeated (shared) children.
         for name, child in list(parent._modules.items()):
-            if child is None or not is_tanh_gelu(child):
+            if child is None:
                 continue
-            replacement = replacements.get(id(child))
-            if replacement is None:
-                replacement = FastGELU()
-                replacement.train(child.training)
-                replacement.__dict__[_ORIGINAL] = child
-                replacements[id(child)] = replacement
-            setattr(parent, name, replacement)
-            count += 1
+            if id(child) not in replacements:
+                replacements[id(child)] = _replacement_for(child)
+            replacement = replacements[id(child)]
+            if replacement is not None:
+                setattr(parent, name, replacement)
+                count += 1
     return count
 
 
@@ -62,7 +89,7 @@ def unpatch_model(model: torch.nn.Module) -> int:
     for parent in model.modules():
         for name, child in list(parent._modules.items()):
             original = getattr(child, "__dict__", {}).get(_ORIGINAL) if child is not None else None
-            if isinstance(child, FastGELU) and original is not None:
+            if original is not None:
                 setattr(parent, name, original)
                 count += 1
     return count

@@ -2,9 +2,10 @@
 
 import torch
 import torch.nn.functional as F
-from gelu_cases import DTYPES, TOLERANCE, assert_within, reference, significant_strides
+from gelu_cases import TOLERANCE, reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from op_db import DTYPES, assert_within, significant_strides
 
 
 @st.composite

@@ -19,7 +19,8 @@ mod threads;
 
 use pyo3::prelude::*;
 
-/// The vector instruction set the kernels use on this CPU ("avx512", "avx2" or "portable").
+/// The vector instruction set the kernels use on this CPU ("avx512_bf16", "avx512", "avx2" or
+/// "portable").
 #[pyfunction]
 fn cpu_capability() -> &'static str {
     kernels::cpu::Isa::detect().name()

@@ -1,0 +1,294 @@
+"""The registry of rs:: operators that test_ops.py runs through PyTorch's machinery (in the
+manner of PyTorch's OpInfo): per op family, its overloads with their sample inputs and float64
+references, its error inputs, whether it has a double backward, and its module drop-in.
+
+Adding an op: one OpInfo entry in OP_DB (plus a module of op-specific cases, like
+gelu_cases.py, for its references).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+import gelu_cases
+import torch_rs
+
+DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
+HALF_DTYPES = (torch.bfloat16, torch.float16)
+
+
+@dataclass(frozen=True)
+class SampleInput:
+    """The positional arguments of one call; `name` says which layout they have."""
+
+    name: str
+    args: tuple
+    # Whether the result has the same memory layout as torch's own op on these arguments.
+    torch_layout: bool = True
+
+
+@dataclass(frozen=True)
+class ErrorInput:
+    """A call that must raise `error` with a message matching `match`."""
+
+    name: str
+    call: Callable[[], object]
+    error: type[BaseException]
+    match: str
+
+
+@dataclass(frozen=True)
+class Overload:
+    """One operator of a family and how to test it."""
+
+    op: torch._ops.OpOverload
+    # sample_inputs(dtype, requires_grad, large=False) -> the samples of every layout (with
+    # `large`: of a million elements, for the thread-count, concurrency and memory tests).
+    sample_inputs: Callable[..., list[SampleInput]]
+    # The same function evaluated in float64, and how close each dtype must come to it
+    # (|ours - reference| <= tolerance * max(1, |reference|)). Half types instead must be the
+    # float32 result rounded once.
+    reference: Callable[..., torch.Tensor]
+    tolerance: dict[torch.dtype, float]
+    # torch's own op computing the same thing (for output layouts and vmap), if there is one.
+    torch_equivalent: Callable[..., torch.Tensor] | None = None
+    # Whether autograd goes through it (false for an op that only exists for double backward
+    # and raises when differentiated).
+    differentiable: bool = True
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    name: str
+    # The family's operators, the public one first (forward, backward, ...).
+    overloads: tuple[Overload, ...]
+    # The out= overload of the public operator, if any.
+    out: torch._ops.OpOverload | None
+    error_inputs: Callable[[], Iterable[ErrorInput]]
+    # Small float64 samples that require grad, for gradcheck.
+    grad_samples: Callable[[], list[SampleInput]]
+    supports_gradgrad: bool
+    # The nn.Module drop-in given the feature size, and a module patch_model replaces with it.
+    module: Callable[[int], torch.nn.Module]
+    patched_module: Callable[[int], torch.nn.Module]
+    # Operators that torch.compile must keep in its forward and backward code.
+    compiled_ops: tuple[str, ...] = ()
+
+    @property
+    def op(self) -> torch._ops.OpOverload:
+        return self.overloads[0].op
+
+
+# ---- Shared helpers --------------------------------------------------------------------------
+
+
+def layouts(dtype: torch.dtype = torch.float32, large: bool = False):
+    """(name, tensor) pairs covering the layouts elementwise ops meet; with `large`, a dense and
+    a transposed tensor of a million elements (several chunks for every thread)."""
+    g = torch.Generator().manual_seed(0)
+
+    def randn(*shape):
+        return (torch.randn(*shape, generator=g) * 3).to(dtype)
+
+    if large:
+        return [("large_flat", randn(1_000_003)), ("large_transposed", randn(1201, 1001).t())]
+    return [
+        ("contiguous", randn(4, 33, 7)),
+        ("zero_dim", randn(())),
+        ("empty", randn(0, 5)),
+        ("one_element", randn(1, 1, 1)),
+        ("transposed", randn(33, 20).t()),
+        ("sliced", randn(40, 30)[::3, 1::2]),
+        ("permuted_sliced", randn(6, 8, 10).permute(2, 0, 1)[:, ::2]),
+        ("expanded", randn(5, 1).expand(5, 40)),
+        ("expanded_scalar", randn(()).expand(3, 4)),
+        ("channels_last", randn(2, 6, 9, 11).to(memory_format=torch.channels_last)),
+        ("channels_last_3d", randn(2, 3, 4, 5, 6).to(memory_format=torch.channels_last_3d)),
+        ("negative_offset_view", randn(100)[17:83]),
+        ("large_odd", randn(70_001)),
+        ("large_transposed", randn(300, 257).t()),
+    ]
+
+
+def significant_strides(t: torch.Tensor):
+    """Strides that matter for memory layout: those of dimensions with more than one element."""
+    if t.numel() == 0:
+        return ()
+    return tuple(s for s, n in zip(t.stride(), t.shape) if n > 1)
+
+
+def assert_within(actual: torch.Tensor, expected: torch.Tensor, tolerance: float) -> None:
+    """|actual - expected| <= tolerance * max(1, |expected|), NaN only where expected is NaN."""
+    actual, expected = actual.double(), expected.double()
+    assert torch.equal(actual.isnan(), expected.isnan())
+    finite = ~expected.isnan()
+    error = (actual[finite] - expected[finite]).abs()
+    allowed = tolerance * expected[finite].abs().clamp(min=1.0)
+    same_inf = actual[finite] == expected[finite]  # equal infinities have a NaN difference
+    bad = ~((error <= allowed) | same_inf)
+    assert not bad.any(), (
+        f"{int(bad.sum())} values off, worst at x index {int(bad.nonzero()[0])}: "
+        f"{actual[finite][bad][:5]} vs {expected[finite][bad][:5]}"
+    )
+
+
+def _requiring_grad(t: torch.Tensor, requires_grad: bool) -> torch.Tensor:
+    return t.requires_grad_() if requires_grad and t.dtype.is_floating_point else t
+
+
+def unary_samples(dtype: torch.dtype, requires_grad: bool, large: bool = False):
+    """One input of every layout."""
+    return [
+        SampleInput(name, (_requiring_grad(x, requires_grad),))
+        for name, x in layouts(dtype, large)
+    ]
+
+
+def grad_and_input_samples(dtype: torch.dtype, requires_grad: bool, large: bool = False):
+    """(grad, input) of every input layout, with a contiguous gradient and with a gradient
+    laid out in the reverse dimension order (the output layout then follows the gradient's
+    rules, not necessarily torch's)."""
+    g = torch.Generator().manual_seed(1)
+    samples = []
+    for name, x in layouts(dtype, large):
+        reversed_dims = tuple(reversed(range(x.dim())))
+        contiguous = torch.randn(x.shape, generator=g).to(dtype)
+        transposed = torch.randn(x.shape[::-1], generator=g).to(dtype).permute(reversed_dims)
+        for grad_name, grad, same_layout in [
+            ("", contiguous, True),
+            ("/reversed_grad", transposed, x.numel() == 0),
+        ]:
+            args = (_requiring_grad(grad, requires_grad), _requiring_grad(x, requires_grad))
+            samples.append(SampleInput(name + grad_name, args, torch_layout=same_layout))
+    return samples
+
+
+# ---- rs::fast_gelu ------------------------------------------------------------------------------
+
+
+def _gelu_backward_reference(grad, x):
+    return grad.double() * gelu_cases.reference_grad(x)
+
+
+def _gelu_second_derivative_reference(x):
+    x64 = x.detach().double().requires_grad_()
+    with torch.enable_grad():
+        (first,) = torch.autograd.grad(
+            F.gelu(x64, approximate="tanh").sum(), x64, create_graph=True
+        )
+        (second,) = torch.autograd.grad(first.sum(), x64)
+    return second
+
+
+def _gelu_grad_samples() -> list[SampleInput]:
+    g = torch.Generator().manual_seed(2)
+    x = (torch.randn(4, 6, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    xt = torch.randn(6, 4, generator=g, dtype=torch.float64).t().requires_grad_()
+    return [SampleInput("contiguous", (x,)), SampleInput("transposed", (xt,))]
+
+
+def _gelu_error_inputs() -> Iterable[ErrorInput]:
+    ops = torch.ops.rs
+    for dtype in [torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex64]:
+        x = torch.ones(3, dtype=dtype)
+        name = str(dtype)
+        yield ErrorInput(f"forward/{name}", lambda x=x: ops.fast_gelu(x), TypeError, name)
+        yield ErrorInput(
+            f"backward/{name}", lambda x=x: ops.fast_gelu_backward(x, x), TypeError, name
+        )
+        yield ErrorInput(
+            f"meta/{name}", lambda x=x: ops.fast_gelu(x.to("meta")), TypeError, name
+        )
+    yield ErrorInput(
+        "backward/dtype_mismatch",
+        lambda: ops.fast_gelu_backward(torch.ones(3), torch.ones(3, dtype=torch.float64)),
+        TypeError,
+        "dtype",
+    )
+    yield ErrorInput(
+        "backward/shape_mismatch",
+        lambda: ops.fast_gelu_backward(torch.ones(3), torch.ones(4)),
+        RuntimeError,
+        "shape",
+    )
+    x = torch.randn(4, 4)
+    yield ErrorInput(
+        "out/dtype",
+        lambda: torch_rs.fast_gelu(x, out=torch.empty(4, 4, dtype=torch.float64)),
+        TypeError,
+        "dtype",
+    )
+    yield ErrorInput(
+        "out/overlaps_input",
+        lambda: torch_rs.fast_gelu(x, out=x.t()),
+        RuntimeError,
+        "overlap|memory location",
+    )
+    yield ErrorInput(
+        "out/internal_overlap",
+        lambda: torch_rs.fast_gelu(x, out=torch.empty(4, 1).expand(4, 4)),
+        RuntimeError,
+        "memory location",
+    )
+    yield ErrorInput(
+        "out/requires_grad",
+        lambda: torch_rs.fast_gelu(x.clone().requires_grad_(), out=torch.empty(4, 4)),
+        RuntimeError,
+        "automatic differentiation",
+    )
+    yield ErrorInput(
+        "third_derivative",
+        _gelu_third_derivative,
+        NotImplementedError,
+        "beyond the second",
+    )
+
+
+def _gelu_third_derivative():
+    x = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    (first,) = torch.autograd.grad(torch.ops.rs.fast_gelu(x).sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), x, create_graph=True)
+    torch.autograd.grad(second.sum(), x)
+
+
+FAST_GELU = OpInfo(
+    name="fast_gelu",
+    overloads=(
+        Overload(
+            torch.ops.rs.fast_gelu.default,
+            unary_samples,
+            reference=gelu_cases.reference,
+            tolerance=gelu_cases.TOLERANCE,
+            torch_equivalent=lambda x: F.gelu(x, approximate="tanh"),
+        ),
+        Overload(
+            torch.ops.rs.fast_gelu_backward.default,
+            grad_and_input_samples,
+            reference=_gelu_backward_reference,
+            tolerance={torch.float32: 4e-6, torch.float64: 1e-11},
+            torch_equivalent=lambda grad, x: torch.ops.aten.gelu_backward(
+                grad, x, approximate="tanh"
+            ),
+        ),
+        Overload(
+            torch.ops.rs.fast_gelu_second_derivative.default,
+            unary_samples,
+            reference=_gelu_second_derivative_reference,
+            tolerance={torch.float32: 2e-5, torch.float64: 1e-9},
+            differentiable=False,
+        ),
+    ),
+    out=torch.ops.rs.fast_gelu.out,
+    error_inputs=_gelu_error_inputs,
+    grad_samples=_gelu_grad_samples,
+    supports_gradgrad=True,
+    module=lambda features: torch_rs.nn.FastGELU(),
+    patched_module=lambda features: torch.nn.GELU(approximate="tanh"),
+    compiled_ops=("torch.ops.rs.fast_gelu.default", "torch.ops.rs.fast_gelu_backward.default"),
+)
+
+OP_DB: list[OpInfo] = [FAST_GELU]
