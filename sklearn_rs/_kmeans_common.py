@@ -1,0 +1,152 @@
+"""What the k-means estimators share (scikit-learn's ``_BaseKMeans``), computed in Rust.
+
+:class:`KMeansMixin` overrides every numerical method that scikit-learn's ``_BaseKMeans``
+gives its subclasses: the ``tol`` scaling and ``n_init`` resolution, initial centroids,
+labels and inertia, ``predict``, ``transform`` and ``score``. An estimator of the family is
+``class Ours(KMeansMixin, sklearn's class)`` and adds only its own ``fit``.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _is_arraylike_not_scalar,
+    check_is_fitted,
+)
+
+from sklearn_rs._base import RustEstimatorMixin
+from sklearn_rs._threads import _core
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def check_probabilities(sample_weight):
+    # scikit-learn samples initial centers with numpy's choice(p=sample_weight / total), which
+    # rejects negative weights with this message.
+    if np.any(sample_weight < 0):
+        raise ValueError("probabilities are not non-negative")
+
+
+def rust_init(samples, sample_weight, n_clusters, random, random_state, n_threads,
+              n_local_trials=None):
+    """k-means++ (``random=False``) or weighted random sampling in Rust, seeded with one draw
+    from ``random_state``. Returns ``(centers, indices)``."""
+    seed = int(random_state.randint(_INT32_MAX))
+    return _core.init_centers(
+        samples, sample_weight, n_clusters, n_local_trials, random, seed, n_threads
+    )
+
+
+def print_events(events, algorithm):
+    """scikit-learn's verbose output of a Lloyd or Elkan run, from the events Rust recorded."""
+    end = "." if algorithm == "lloyd" else ""
+    for kind, iteration, value, tol in events:
+        if kind == "iteration":
+            print(f"Iteration {iteration}, inertia {value}{end}")
+        elif kind == "strict":
+            print(f"Converged at iteration {iteration}: strict convergence.")
+        else:
+            print(
+                f"Converged at iteration {iteration}: center shift {value} "
+                f"within tolerance {tol}."
+            )
+
+
+class KMeansMixin(RustEstimatorMixin):
+    """Rust-backed overrides of scikit-learn's ``_BaseKMeans`` methods."""
+
+    def _check_params_vs_input(self, X, default_n_init=None):
+        # scikit-learn's checks and messages; the tol scaling is computed in Rust without the
+        # (n_samples, n_features) temporary that np.var makes.
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(
+                f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}."
+            )
+        self._tol = self._scaled_tol(X)
+        if self.n_init != "auto":
+            self._n_init = self.n_init
+        elif isinstance(self.init, str) and self.init == "k-means++":
+            self._n_init = 1
+        elif isinstance(self.init, str) or callable(self.init):
+            self._n_init = default_n_init
+        else:  # array-like
+            self._n_init = 1
+        if _is_arraylike_not_scalar(self.init) and self._n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only"
+                f" one init in {self.__class__.__name__} instead of "
+                f"n_init={self._n_init}.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._n_init = 1
+
+    def _scaled_tol(self, X):
+        """``tol`` times the mean variance of the features, as scikit-learn scales it."""
+        if self.tol == 0:
+            return 0
+        variance = _core.mean_variance(
+            self._samples(X), np.empty(0, dtype=X.dtype), self._rs_n_threads()
+        )
+        return variance * self.tol
+
+    def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight,
+                        init_size=None, n_centroids=None):
+        # x_squared_norms is not needed: Rust computes the norms it uses.
+        n_clusters = self.n_clusters if n_centroids is None else n_centroids
+        if init_size is not None and init_size < X.shape[0]:
+            # The subsample scikit-learn draws, from the same random_state calls.
+            init_indices = random_state.randint(0, X.shape[0], init_size)
+            X = X[init_indices]
+            sample_weight = sample_weight[init_indices]
+        if callable(init):
+            centers = init(X, n_clusters, random_state=random_state)
+            centers = check_array(centers, dtype=X.dtype, copy=False, order="C")
+            self._validate_center_shape(X, centers, n_centroids=n_clusters)
+        elif isinstance(init, str):
+            check_probabilities(sample_weight)
+            centers, _ = rust_init(
+                self._samples(X), sample_weight, n_clusters, init == "random", random_state,
+                self._rs_n_threads(),
+            )
+        else:
+            centers = init
+        if sp.issparse(centers):
+            centers = centers.toarray()
+        return centers
+
+    def _labels_inertia(self, X, sample_weight, with_inertia=True):
+        """Closest center of each sample and (if ``with_inertia``) the weighted inertia."""
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        return _core.labels_inertia(
+            self._samples(X), sample_weight, centers.ravel(), with_inertia,
+            self._rs_n_threads(),
+        )
+
+    def predict(self, X):
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        labels, _ = self._labels_inertia(
+            X, np.ones(X.shape[0], dtype=X.dtype), with_inertia=False
+        )
+        return labels
+
+    def _transform(self, X):
+        # fit_transform passes X as the user gave it (scikit-learn's own _transform accepts
+        # anything euclidean_distances does); this is a no-op for already validated input.
+        X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+                        accept_large_sparse=False)
+        dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
+        X = X.astype(dtype, copy=False)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=dtype)
+        return _core.transform(self._samples(X), centers.ravel(), self._rs_n_threads())
+
+    def score(self, X, y=None, sample_weight=None):
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        _, inertia = self._labels_inertia(X, sample_weight)
+        return -inertia
