@@ -41,7 +41,10 @@ pub fn compute_new<K: Kernel<N>, const N: usize>(
     threads: usize,
 ) -> Result<Tensor, OpError> {
     let inputs = read_inputs(op, &args)?;
-    let template = (0..N).find(|&k| inputs[k].is_dense()).unwrap_or(0);
+    let template = match N {
+        1 => 0,
+        _ => (0..N).find(|&k| inputs[k].is_dense()).unwrap_or(0),
+    };
     let (out, output) = new_output(op, args.tensors[template])?;
     compute(kernel, &output, &inputs, threads)?;
     Ok(out)
@@ -61,17 +64,25 @@ pub fn compute_into<K: Kernel<N>, const N: usize>(
     compute(kernel, &output, &inputs, threads)
 }
 
-/// Reads every operand, then checks each against `args.like`.
+/// Reads every operand in order (the first failure is the error), then checks each against
+/// `args.like`.
 fn read_inputs<const N: usize>(op: &str, args: &Args<'_, N>) -> Result<[Operand; N], OpError> {
-    let mut inputs = Vec::with_capacity(N);
-    for k in 0..N {
-        inputs.push(Operand::read(op, args.names[k], args.tensors[k])?);
+    let mut failure = None;
+    let read = std::array::from_fn(|k| match failure {
+        Some(_) => None,
+        None => Operand::read(op, args.names[k], args.tensors[k])
+            .map_err(|error| failure = Some(error))
+            .ok(),
+    });
+    if let Some(error) = failure {
+        return Err(error);
     }
+    let inputs = read.map(|operand: Option<Operand>| operand.expect("read above"));
     let like = &inputs[args.like];
     for k in (0..N).filter(|&k| k != args.like) {
         check_same(op, args.names[k], &inputs[k], args.names[args.like], like)?;
     }
-    Ok(inputs.try_into().unwrap_or_else(|_| unreachable!()))
+    Ok(inputs)
 }
 
 /// A fresh output shaped like `template`. `empty_like` keeps dense layouts (channels-last
