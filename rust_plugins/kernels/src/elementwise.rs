@@ -408,7 +408,10 @@ mod tests {
             run(isa, Exp, Stores::Cached, [&xs[..]], &mut ys);
             for (&x, &y) in xs.iter().zip(&ys) {
                 let want = (x as f64).exp();
-                assert!(((y as f64 - want) / want).abs() < 4e-7, "{isa:?} exp({x}) = {y}");
+                assert!(
+                    ((y as f64 - want) / want).abs() < 4e-7,
+                    "{isa:?} exp({x}) = {y}"
+                );
             }
             let xs: Vec<f64> = (-7000..=7000).map(|i| i as f64 * 0.1).collect();
             let mut ys = vec![0.0f64; xs.len()];
@@ -422,7 +425,9 @@ mod tests {
 
     #[test]
     fn threads_chunks_and_in_place_give_the_same_bits() {
-        let xs: Vec<f32> = (0..100_003).map(|i| (i % 1000) as f32 * 0.01 - 5.0).collect();
+        let xs: Vec<f32> = (0..100_003)
+            .map(|i| (i % 1000) as f32 * 0.01 - 5.0)
+            .collect();
         let mut serial = vec![0.0; xs.len()];
         map(Exp, [&xs[..]], &mut serial, Parallelism::Serial).unwrap();
         for threads in [1, 3] {
@@ -443,7 +448,12 @@ mod tests {
     #[test]
     fn length_mismatch_is_an_error_naming_the_kernel() {
         let mut out = vec![0.0f32; 3];
-        let error = map(MulAddOne, [&[1.0f32; 3], &[1.0; 2]], &mut out, Parallelism::Serial);
+        let error = map(
+            MulAddOne,
+            [&[1.0f32; 3], &[1.0; 2]],
+            &mut out,
+            Parallelism::Serial,
+        );
         assert_eq!(
             error,
             Err(KernelError::Shape(

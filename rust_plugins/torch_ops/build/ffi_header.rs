@@ -30,7 +30,10 @@ pub fn generate(src: &Path) -> String {
         let file = file.to_string_lossy().replace('\\', "/");
         functions.extend(functions_in(&text, &file));
         if let Some(kinds) = error_kinds_in(&text) {
-            assert!(error_kinds.is_none(), "ErrorKind is defined twice (again in {file})");
+            assert!(
+                error_kinds.is_none(),
+                "ErrorKind is defined twice (again in {file})"
+            );
             error_kinds = Some(kinds);
         }
     }
@@ -49,7 +52,9 @@ pub fn generate(src: &Path) -> String {
     for (name, code) in &error_kinds {
         writeln!(out, "  {name} = {code},").unwrap();
     }
-    out.push_str("};\n\nextern \"C\" {\n// An error returned by Rust; opaque here.\nstruct TorchRsError;\n");
+    out.push_str(
+        "};\n\nextern \"C\" {\n// An error returned by Rust; opaque here.\nstruct TorchRsError;\n",
+    );
     let mut last_file = "";
     for function in &functions {
         if function.file != last_file {
@@ -103,7 +108,9 @@ fn strip_comments(text: &str) -> String {
             // A character literal ('x' or '\x'); otherwise a lifetime.
             '\'' if next == Some('\\') || chars.get(i + 2) == Some(&'\'') => {
                 let from = if next == Some('\\') { i + 3 } else { i + 2 };
-                let end = (from..chars.len()).find(|&j| chars[j] == '\'').unwrap_or(chars.len() - 1);
+                let end = (from..chars.len())
+                    .find(|&j| chars[j] == '\'')
+                    .unwrap_or(chars.len() - 1);
                 out.extend(&chars[i..=end]);
                 i = end + 1;
             }
@@ -257,7 +264,10 @@ fn declare(ty: &str, name: &str, function: &str) -> String {
                 declare(ty, "", function)
             })
             .collect();
-        let ret = signature[close + 1..].trim().strip_prefix("->").map(str::trim);
+        let ret = signature[close + 1..]
+            .trim()
+            .strip_prefix("->")
+            .map(str::trim);
         let ret = ret.map_or("void".to_string(), |ty| declare(ty, "", function));
         return format!("{ret} (*{name})({})", params.join(", "));
     }

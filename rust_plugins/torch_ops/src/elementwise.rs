@@ -60,7 +60,13 @@ pub fn compute_into<K: Kernel<N>, const N: usize>(
 ) -> Result<(), OpError> {
     let inputs = read_inputs(op, &args)?;
     let output = Operand::read(op, "out", out)?;
-    check_same(op, "out", &output, args.names[args.like], &inputs[args.like])?;
+    check_same(
+        op,
+        "out",
+        &output,
+        args.names[args.like],
+        &inputs[args.like],
+    )?;
     compute(kernel, &output, &inputs, threads)
 }
 
@@ -245,7 +251,11 @@ unsafe fn strided_task<K: Kernel<N>, T: Element, const N: usize>(
             }
             let block_inputs = std::array::from_fn(|k| input_blocks[k].as_ptr());
             map_unchecked(kernel, block_inputs, out_block.as_mut_ptr(), n, serial);
-            scatter(&out_block[..n], out.offset(done as isize * inner.out), inner.out);
+            scatter(
+                &out_block[..n],
+                out.offset(done as isize * inner.out),
+                inner.out,
+            );
             done += n;
         }
     });

@@ -42,14 +42,14 @@ impl<const N: usize> Walk<N> {
             if mergeable {
                 *walk.sizes.last_mut().unwrap() *= size;
                 *walk.out.last_mut().unwrap() = stride(out);
-                for k in 0..N {
-                    *walk.inputs[k].last_mut().unwrap() = stride(inputs[k]);
+                for (walked, operand) in walk.inputs.iter_mut().zip(inputs) {
+                    *walked.last_mut().unwrap() = stride(operand);
                 }
             } else {
                 walk.sizes.push(size);
                 walk.out.push(stride(out));
-                for k in 0..N {
-                    walk.inputs[k].push(stride(inputs[k]));
+                for (walked, operand) in walk.inputs.iter_mut().zip(inputs) {
+                    walked.push(stride(operand));
                 }
             }
         }
@@ -88,7 +88,11 @@ impl<const N: usize> Walk<N> {
             rest /= self.sizes[d];
         }
         let offset = |index: &[usize], strides: &[isize]| -> isize {
-            index.iter().zip(strides).map(|(&i, &s)| i as isize * s).sum()
+            index
+                .iter()
+                .zip(strides)
+                .map(|(&i, &s)| i as isize * s)
+                .sum()
         };
         let mut position = start;
         while position < end {

@@ -42,7 +42,13 @@ pub unsafe extern "C" fn torch_rs_fast_gelu_into(
 ) -> *mut TorchRsError {
     guarded(FORWARD_OUT, || {
         let (x, out) = (borrow(x), borrow(out));
-        compute_into(FORWARD_OUT, Forward, Args::input(&x), &out, thread_count(threads))
+        compute_into(
+            FORWARD_OUT,
+            Forward,
+            Args::input(&x),
+            &out,
+            thread_count(threads),
+        )
     })
 }
 
@@ -82,7 +88,12 @@ pub unsafe extern "C" fn torch_rs_fast_gelu_second_derivative(
 ) -> *mut TorchRsError {
     guarded(SECOND, || {
         let x = borrow(x);
-        let result = compute_new(SECOND, SecondDerivative, Args::input(&x), thread_count(threads))?;
+        let result = compute_new(
+            SECOND,
+            SecondDerivative,
+            Args::input(&x),
+            thread_count(threads),
+        )?;
         *out = into_raw(result);
         Ok(())
     })
