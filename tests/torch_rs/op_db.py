@@ -63,6 +63,8 @@ class Overload:
 
 @dataclass(frozen=True)
 class OpInfo:
+    """One op family: its operators and what the generic tests need to run them."""
+
     name: str
     # The family's operators, the public one first (forward, backward, ...).
     overloads: tuple[Overload, ...]
