@@ -154,9 +154,17 @@ fn functions_in(text: &str, file: &str) -> Vec<Function> {
         rest = &after[close..];
         // A body means Rust defines it, for C if the item says `extern "C"`; `;` means a
         // declaration in an `extern "C"` block, defined by C++.
-        let item_start = before.rfind(['}', ';', ']', '{']).map_or(0, |i| i + 1);
-        if tail.as_bytes()[end] == b'{' && !before[item_start..].contains("extern \"C\"") {
-            continue;
+        if tail.as_bytes()[end] == b'{' {
+            let item_start = before.rfind(['}', ';', ']', '{']).map_or(0, |i| i + 1);
+            if !before[item_start..].contains("extern \"C\"") {
+                continue;
+            }
+            // With its attributes: C++ links against the unmangled name.
+            let attributes_start = before.rfind(['}', ';', '{']).map_or(0, |i| i + 1);
+            assert!(
+                before[attributes_start..].contains("no_mangle"),
+                "{file}: {name} is `extern \"C\"` but not `#[no_mangle]`"
+            );
         }
         let params = split_top_level(&after[open + 1..close])
             .into_iter()
