@@ -2,18 +2,13 @@
 
 import inspect
 import io
-import pickle
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn.cluster
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import clone
 from sklearn.cluster import KMeans as SkKMeans
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 from skrs_utils import init_from_samples, make_blobs_data, split_numbers
 
 import sklearn_rs
@@ -179,63 +174,6 @@ def test_feature_names_in_with_dataframe():
     assert str(e_rs.value) == str(e_sk.value)
 
 
-def test_get_set_params_and_clone():
-    est = KMeans(n_clusters=4, algorithm="elkan", tol=1e-3, random_state=3)
-    assert est.get_params()["algorithm"] == "elkan"
-    assert est.set_params(n_clusters=5, max_iter=7) is est
-    assert est.n_clusters == 5 and est.max_iter == 7
-    c = clone(est)
-    assert type(c) is KMeans
-    assert c.get_params() == est.get_params()
-    X = make_blobs_data(n_samples=100)
-    est.fit(X)
-    c2 = clone(est)
-    assert not hasattr(c2, "cluster_centers_")
-    with pytest.raises(ValueError, match="Invalid parameter 'bogus'"):
-        est.set_params(bogus=1)
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-def test_pickle_round_trip(sparse):
-    X = make_blobs_data(n_samples=150, zero_fraction=0.2 if sparse else 0.0)
-    X = sp.csr_matrix(X) if sparse else X
-    est = KMeans(n_clusters=4, n_init=2, random_state=0).fit(X)
-    est2 = pickle.loads(pickle.dumps(est))
-    assert type(est2) is KMeans
-    assert_array_equal(est2.cluster_centers_, est.cluster_centers_)
-    assert_array_equal(est2.labels_, est.labels_)
-    assert est2.inertia_ == est.inertia_
-    assert_array_equal(est2.predict(X), est.predict(X))
-    # an unfitted estimator pickles too, and fits the same afterwards
-    fresh = pickle.loads(pickle.dumps(KMeans(n_clusters=4, n_init=2, random_state=0)))
-    assert_array_equal(fresh.fit(X).cluster_centers_, est.cluster_centers_)
-
-
-def test_pipeline_with_standard_scaler():
-    X = make_blobs_data(n_samples=200)
-    init = StandardScaler().fit_transform(X)[:4] + 0.01
-    pipe = make_pipeline(StandardScaler(), KMeans(n_clusters=4, init=init, n_init=1))
-    sk_pipe = make_pipeline(StandardScaler(), SkKMeans(n_clusters=4, init=init, n_init=1))
-    labels = pipe.fit_predict(X)
-    assert_array_equal(labels, sk_pipe.fit_predict(X))
-    assert_allclose(pipe.transform(X), sk_pipe.transform(X), rtol=1e-6, atol=1e-9)
-    assert_allclose(pipe.score(X), sk_pipe.score(X), rtol=1e-6)
-    assert isinstance(pipe, Pipeline)
-
-
-def test_grid_search():
-    X = make_blobs_data(n_samples=150, n_centers=4, seed=3)
-    gs = GridSearchCV(KMeans(n_init=1, random_state=0), {"n_clusters": [2, 4, 6]}, cv=3,
-                      n_jobs=1)
-    gs.fit(X)
-    sk = GridSearchCV(SkKMeans(n_init=1, random_state=0), {"n_clusters": [2, 4, 6]}, cv=3,
-                      n_jobs=1).fit(X)
-    assert gs.best_params_["n_clusters"] in (4, 6)
-    assert gs.best_params_ == sk.best_params_
-    assert type(gs.best_estimator_) is KMeans
-    assert gs.best_estimator_.cluster_centers_.shape[0] == gs.best_params_["n_clusters"]
-
-
 def test_copy_x_false_leaves_data_usable():
     X = make_blobs_data(n_samples=150)
     X_before = X.copy()
@@ -353,17 +291,6 @@ def test_verbose_multiple_inits_prints_each_init(capsys):
     out = capsys.readouterr().out
     assert out.count("Initialization complete") == 3
     assert "Iteration 0, inertia" in out
-
-
-def test_not_fitted_errors_match_sklearn():
-    X = make_blobs_data(n_samples=20)
-    for method in ["predict", "transform", "score"]:
-        with pytest.raises(Exception) as e_rs:
-            getattr(KMeans(), method)(X)
-        with pytest.raises(Exception) as e_sk:
-            getattr(SkKMeans(), method)(X)
-        assert type(e_rs.value) is type(e_sk.value)
-        assert str(e_rs.value) == str(e_sk.value)
 
 
 def test_repr_like_sklearn():

@@ -1,4 +1,5 @@
-"""Bad input and bad parameters get exactly scikit-learn's errors and warnings.
+"""KMeans' own bad parameters, sample weights, initial centers and module-function arguments
+get exactly scikit-learn's errors and warnings (bad X for any estimator: test_common_errors.py).
 
 Each case runs the same call with scikit-learn and with sklearn_rs and compares the exception
 type and message (and the list of warnings).
@@ -18,48 +19,6 @@ def _with(value, i=(0, 0)):
     return X
 
 
-BAD_FIT_INPUTS = {
-    "nan": lambda: _with(np.nan),
-    "inf": lambda: _with(np.inf),
-    "-inf": lambda: _with(-np.inf),
-    "nan_float32": lambda: _with(np.nan).astype(np.float32),
-    "nan_csr": lambda: sp.csr_matrix(_with(np.nan)),
-    "inf_csr_array": lambda: sp.csr_array(_with(np.inf)),
-    "1d": lambda: X_OK[:, 0],
-    "0d": lambda: np.float64(3.0),
-    "3d": lambda: X_OK.reshape(30, 3, 1),
-    "empty_rows": lambda: np.empty((0, 3)),
-    "empty_cols": lambda: np.empty((30, 0)),
-    "empty_list": lambda: [],
-    "fewer_samples_than_clusters": lambda: X_OK[:2],
-    "object_strings": lambda: np.array([["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]],
-                                       dtype=object),
-    "str_dtype": lambda: np.array([["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]]),
-    "object_numbers_with_none": lambda: np.array([[1.0, None]] * 5, dtype=object),
-    "complex": lambda: X_OK.astype(np.complex128),
-    "csc_large_index": lambda: _large_index_csr(),
-    "ragged_list": lambda: [[1.0, 2.0], [3.0]],
-}
-
-
-def _large_index_csr():
-    X = sp.csr_matrix(X_OK)
-    X.indices = X.indices.astype(np.int64)
-    X.indptr = X.indptr.astype(np.int64)
-    return X
-
-
-@pytest.mark.parametrize("make_X", list(BAD_FIT_INPUTS.values()), ids=list(BAD_FIT_INPUTS))
-def test_fit_bad_X_same_error(make_X):
-    X = make_X()
-    if not _sklearn_raises(lambda: IMPLS["sklearn"](n_clusters=3, n_init=1).fit(X)):
-        # e.g. int64-indexed CSR is accepted by scikit-learn: ours must accept it too
-        est = IMPLS["sklearn_rs"](n_clusters=3, n_init=1, random_state=0).fit(X)
-        assert est.cluster_centers_.shape == (3, X.shape[1])
-        return
-    assert_same_error(lambda impl: IMPLS[impl](n_clusters=3, n_init=1).fit(X))
-
-
 def _sklearn_raises(fn):
     try:
         fn()
@@ -68,41 +27,11 @@ def _sklearn_raises(fn):
     return False
 
 
-@pytest.mark.parametrize("method", ["fit_predict", "fit_transform"])
-@pytest.mark.parametrize("make_X", [BAD_FIT_INPUTS[k] for k in ["nan", "1d", "empty_rows"]],
-                         ids=["nan", "1d", "empty_rows"])
-def test_fit_methods_bad_X_same_error(method, make_X):
-    X = make_X()
-    assert_same_error(lambda impl: getattr(IMPLS[impl](n_clusters=3, n_init=1), method)(X))
-
-
 @pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
 def test_n_samples_less_than_n_clusters(algorithm):
     assert_same_error(
         lambda impl: IMPLS[impl](n_clusters=31, n_init=1, algorithm=algorithm).fit(X_OK)
     )
-
-
-BAD_PREDICT_INPUTS = {
-    "wrong_n_features": lambda: X_OK[:, :2],
-    "more_features": lambda: np.hstack([X_OK, X_OK]),
-    "nan": lambda: _with(np.nan),
-    "inf": lambda: _with(np.inf),
-    "1d": lambda: X_OK[0],
-    "empty": lambda: np.empty((0, 3)),
-    "strings": lambda: np.array([["a", "b", "c"]]),
-    "sparse_wrong_n_features": lambda: sp.csr_matrix(X_OK[:, :2]),
-}
-
-
-@pytest.mark.parametrize("method", ["predict", "transform", "score"])
-@pytest.mark.parametrize("make_X", list(BAD_PREDICT_INPUTS.values()),
-                         ids=list(BAD_PREDICT_INPUTS))
-def test_predict_bad_X_same_error(make_X, method):
-    X = make_X()
-    fitted = {impl: IMPLS[impl](n_clusters=3, n_init=1, random_state=0).fit(X_OK)
-              for impl in IMPLS}
-    assert_same_error(lambda impl: getattr(fitted[impl], method)(X))
 
 
 BAD_SAMPLE_WEIGHTS = {

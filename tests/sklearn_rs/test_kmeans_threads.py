@@ -1,5 +1,6 @@
-"""Threads: results independent of the thread count, threadpoolctl control, concurrent fits
-from Python threads, determinism, and Ctrl-C during a long fit."""
+"""Threads: threadpoolctl control, k-means++ and subprocesses independent of the thread count,
+concurrent fits from Python threads, determinism, and Ctrl-C during a long fit (the fits of
+every estimator are compared across thread counts in test_common.py)."""
 
 import os
 import signal
@@ -62,30 +63,6 @@ def _assert_bitwise_equal(a, b):
 @pytest.fixture(scope="module")
 def big_X():
     return make_blobs_data(n_samples=6000, n_features=6, n_centers=12, spread=8.0, seed=3)
-
-
-@pytest.mark.parametrize("container", ["dense", "csr", "float32"])
-@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
-@pytest.mark.parametrize("init", ["k-means++", "random"])
-def test_bitwise_identical_whatever_the_thread_count(big_X, container, algorithm, init):
-    X = {"dense": big_X, "csr": sp.csr_matrix(np.where(big_X > 1, big_X, 0.0)),
-         "float32": big_X.astype(np.float32)}[container]
-    sw = np.random.RandomState(0).uniform(0.5, 2, size=X.shape[0])
-    params = dict(n_clusters=12, init=init, n_init=2, random_state=7, algorithm=algorithm,
-                  max_iter=30)
-    with threadpool_limits(1):
-        one = _fit_result(X, **params)
-    with threadpool_limits(N_THREADS):
-        two = _fit_result(X, **params)
-    _assert_bitwise_equal(one, two)
-    est = KMeans(**params).fit(X, sample_weight=sw)
-    with threadpool_limits(1):
-        est1 = KMeans(**params).fit(X, sample_weight=sw)
-        pred1, tr1, sc1 = est1.predict(X), est1.transform(X), est1.score(X)
-    assert est.cluster_centers_.tobytes() == est1.cluster_centers_.tobytes()
-    assert_array_equal(est.predict(X), pred1)
-    assert est.transform(X).tobytes() == tr1.tobytes()
-    assert est.score(X) == sc1
 
 
 def test_kmeans_plusplus_thread_independent(big_X):

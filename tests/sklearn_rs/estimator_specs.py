@@ -1,0 +1,129 @@
+"""How the common tests (test_common*.py) build and exercise each registered estimator.
+
+One ``EstimatorSpec`` per estimator class in the patch registry (``sklearn_rs._patch``);
+``test_common.py`` fails if a registered class has no entry here. Adding an estimator means
+adding its entry to ``SPECS``: every common test then runs on it.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+from skrs_utils import init_from_samples, make_blobs_data
+from sklearn.utils.validation import validate_data
+
+from sklearn_rs import _patch
+from sklearn_rs._base import sklearn_base_class
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    #: Name in the patch registry.
+    name: str
+    #: Parameters of the instances the common tests build (small and quick).
+    params: dict
+    #: ``make_data(n_samples, seed) -> (X, y)``: float64 data, ``y`` is ``None`` when unused.
+    make_data: Callable
+    #: Methods compared after a fit, each called with ``X`` (``score`` with ``X, y``).
+    methods: tuple
+    #: ``comparable_params(X) -> dict``: extra parameters under which our results equal
+    #: scikit-learn's to rounding on ``X`` (e.g. a fixed initial state).
+    comparable_params: Callable
+    #: scikit-learn's input validation of ``fit``: ``validate(sklearn_estimator, X)`` raises
+    #: what scikit-learn raises before any numerics run.
+    validate: Callable
+    #: Parameter grid for the GridSearchCV test (on top of ``comparable_params``).
+    grid: dict
+    #: Variants of ``params`` whose fits must be bitwise identical for any thread count.
+    thread_variants: dict = field(default_factory=lambda: {"default": {}})
+    #: Whether ``fit`` takes ``sample_weight`` and whether CSR input is computed in Rust.
+    sample_weight: bool = True
+    sparse: bool = True
+    #: The checks scikit-learn declares as expected failures for its own class today (the
+    #: common suite uses scikit-learn's list; this guards against it changing unnoticed).
+    sklearn_expected_failures: frozenset = frozenset()
+    #: Relative tolerance of float outputs compared with scikit-learn's (float64 data).
+    rtol: float = 1e-7
+
+    @property
+    def ours(self):
+        return _resolve(_patch._REGISTRY[self.name].replacement)
+
+    @property
+    def theirs(self):
+        return sklearn_base_class(self.ours)
+
+    def build(self, cls, **overrides):
+        return cls(**{**self.params, **overrides})
+
+    def data(self, n_samples=60, seed=0):
+        return self.make_data(n_samples, seed)
+
+
+def _resolve(path):
+    module, attr = _patch._resolve(path)
+    return getattr(module, attr)
+
+
+def call_method(est, method, X, y=None):
+    """``est.<method>(X)``; ``score`` also gets ``y``."""
+    if method == "score":
+        return est.score(X, y)
+    return getattr(est, method)(X)
+
+
+def fit(est, X, y=None, sample_weight=None):
+    kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+    return est.fit(X, y, **kwargs)
+
+
+# --- KMeans ---------------------------------------------------------------------------------
+
+def _kmeans_data(n_samples, seed):
+    return make_blobs_data(n_samples=n_samples, n_features=3, n_centers=3, seed=seed), None
+
+
+def _kmeans_validate(est, X):
+    X = validate_data(est, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+                      accept_large_sparse=False)
+    est._check_params_vs_input(X)
+
+
+KMEANS = EstimatorSpec(
+    name="KMeans",
+    params=dict(n_clusters=3, n_init=2, random_state=0),
+    make_data=_kmeans_data,
+    methods=("predict", "transform", "score"),
+    comparable_params=lambda X: dict(init=init_from_samples(X, 3), n_init=1),
+    validate=_kmeans_validate,
+    grid={"max_iter": [1, 2, 10]},
+    thread_variants={
+        f"{algorithm}-{init}": dict(
+            n_clusters=12, algorithm=algorithm, init=init, n_init=2, max_iter=30)
+        for algorithm in ("lloyd", "elkan")
+        for init in ("k-means++", "random")
+    },
+    sklearn_expected_failures=frozenset({
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weight_equivalence_on_sparse_data",
+    }),
+)
+
+SPECS = {spec.name: spec for spec in [KMEANS]}
+
+
+def spec_params(specs=None):
+    """``pytest.mark.parametrize`` arguments over the specs, with their names as ids."""
+    specs = list(SPECS.values()) if specs is None else specs
+    return dict(argnames="spec", argvalues=specs, ids=[s.name for s in specs])
+
+
+def registered_classes(registry=None) -> dict:
+    """name -> sklearn_rs class, for every class in the patch registry."""
+    registry = _patch._REGISTRY if registry is None else registry
+    classes = {}
+    for name, entry in registry.items():
+        obj: Optional[object] = _resolve(entry.replacement)
+        if isinstance(obj, type):
+            classes[name] = obj
+    return classes
