@@ -139,7 +139,8 @@ crate::simd::simd_variants!(
 );
 
 /// Turns cluster sums into new centers: relocates empty clusters to the samples farthest from
-/// their current center (as scikit-learn does), then divides by the cluster weights.
+/// their current center, then divides by the cluster weights (scikit-learn's
+/// `_relocate_empty_clusters_*` and `_average_centers`).
 /// `centers_old` is used for the relocation distances; returns the new `(k, d)` centers.
 pub fn update_centers<T: Float, S: Samples<T>>(
     x: &S,
@@ -155,12 +156,24 @@ pub fn update_centers<T: Float, S: Samples<T>>(
         relocate_empty_clusters(x, sample_weight, centers_old, labels, &empty, &mut sums)?;
     }
     let mut centers = sums.sums;
+    // scikit-learn's `_average_centers`: a cluster still without weight (relocation skipped)
+    // is put where the heaviest cluster is, copied as that cluster stands at that point of
+    // the loop: already divided when it comes earlier, still the weighted sum when later.
+    let heaviest = (0..k).fold(0, |best, j| {
+        if sums.weights[j] > sums.weights[best] {
+            j
+        } else {
+            best
+        }
+    });
     for j in 0..k {
         if sums.weights[j] > T::ZERO {
             let alpha = T::ONE / sums.weights[j];
             centers[j * d..(j + 1) * d]
                 .iter_mut()
                 .for_each(|v| *v *= alpha);
+        } else if j != heaviest {
+            centers.copy_within(heaviest * d..(heaviest + 1) * d, j * d);
         }
     }
     let overflowed: Vec<usize> = (0..k)
@@ -223,6 +236,11 @@ fn relocate_empty_clusters<T: Float, S: Samples<T>>(
         let l = labels[i] as usize;
         x.sq_dist(i, &centers_old[l * d..(l + 1) * d], c_norms[l])
     }));
+    if dist.iter().all(|&v| v == T::ZERO) {
+        // Every sample sits on its center: more clusters than distinct samples. Relocating
+        // is pointless, and scikit-learn skips it.
+        return Ok(());
+    }
     // The farthest samples, farthest first; index breaks ties so the choice is deterministic.
     let mut order: Vec<usize> = alloc::with_capacity(&[n])?;
     order.extend(0..n);
