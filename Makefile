@@ -3,7 +3,7 @@
 PYTHON := .venv/bin/python
 export CARGO_TARGET_DIR := $(CURDIR)/rust_plugins/target
 
-.PHONY: setup demo test test-rust test-python bench bench-report clean
+.PHONY: setup demo test test-rust test-python soak bench bench-report clean
 
 setup:
 	bash scripts/setup.sh
@@ -18,6 +18,12 @@ test-rust:
 
 test-python:
 	$(PYTHON) -m pytest tests
+
+# Random calls of every estimator and op against the originals for SOAK_SECONDS (default 10
+# minutes), watching for mismatches, crashes, hangs and memory growth. `make test` runs 30 s.
+SOAK_SECONDS ?= 600
+soak: setup
+	$(PYTHON) tests/soak.py --seconds $(SOAK_SECONDS)
 
 bench: setup
 	bash scripts/bench.sh
