@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import pytest
+from estimator_specs import SPECS
 
 # Seconds a child interpreter may take; a hang (the failure mode being guarded against) fails.
 CHILD_TIMEOUT = 120
@@ -49,6 +50,11 @@ RELIABILITY_CASES = {
 }
 
 ADDRESS_SPACE_LIMIT = 8 << 30
+
+
+def test_every_registered_estimator_has_a_reliability_case():
+    # The common suite's specs list every estimator of the patch registry.
+    assert set(RELIABILITY_CASES) == set(SPECS)
 
 
 def run_child(code):
