@@ -4,8 +4,9 @@
 
 use rayon::prelude::*;
 
-use super::steps::{self, ClusterSums};
-use super::{check_problem, convergence, Event, RunConfig, RunResult};
+use super::iterate::{self, Assignment};
+use super::steps::ClusterSums;
+use super::{check_problem, RunConfig, RunResult};
 use crate::alloc;
 use crate::blocks::{self, split_by_blocks};
 use crate::float::Float;
@@ -57,7 +58,19 @@ struct Geometry<'a, T> {
     d: usize,
 }
 
-impl<T: Float> Geometry<'_, T> {
+impl<'a, T: Float> Geometry<'a, T> {
+    fn new(centers: &'a [T], k: usize, d: usize) -> Result<Self, KernelError> {
+        let (half, next) = center_geometry(centers, k, d)?;
+        Ok(Geometry {
+            centers,
+            c_norms: linalg::row_sq_norms(centers, d),
+            half,
+            next,
+            k,
+            d,
+        })
+    }
+
     #[inline]
     fn dist<S: Samples<T>>(&self, x: &S, i: usize, j: usize) -> T {
         x.sq_dist(
@@ -186,6 +199,44 @@ fn shift_bounds<T: Float>(labels: &[i32], shift: &[T], b: &mut Bounds<T>, k: usi
     });
 }
 
+/// Elkan's state between iterations: the bounds, and the labels of the previous iteration
+/// (scikit-learn compares whole label arrays, starting from all -1).
+struct Elkan<'a, T, S> {
+    x: &'a S,
+    sample_weight: &'a [T],
+    bounds: Bounds<T>,
+    labels_before: Vec<i32>,
+    k: usize,
+    d: usize,
+}
+
+impl<T: Float, S: Samples<T>> Assignment<T> for Elkan<'_, T, S> {
+    fn start(&mut self, centers: &[T], labels: &mut [i32]) -> Result<(), KernelError> {
+        let g = Geometry::new(centers, self.k, self.d)?;
+        init_bounds(self.x, &g, labels, &mut self.bounds);
+        Ok(())
+    }
+
+    fn assign(
+        &mut self,
+        centers: &[T],
+        labels: &mut [i32],
+        accumulate: bool,
+    ) -> Result<(bool, ClusterSums<T>), KernelError> {
+        let g = Geometry::new(centers, self.k, self.d)?;
+        let sums = assign(self.x, self.sample_weight, &g, labels, &mut self.bounds, accumulate)?;
+        let changed = accumulate && labels != self.labels_before.as_slice();
+        if accumulate {
+            self.labels_before.copy_from_slice(labels);
+        }
+        Ok((changed, sums))
+    }
+
+    fn centers_moved(&mut self, labels: &[i32], shift: &[T]) {
+        shift_bounds(labels, shift, &mut self.bounds, self.k);
+    }
+}
+
 pub fn run<T: Float, S: Samples<T>>(
     x: &S,
     sample_weight: &[T],
@@ -195,82 +246,17 @@ pub fn run<T: Float, S: Samples<T>>(
 ) -> Result<RunResult<T>, KernelError> {
     let k = check_problem(x, sample_weight, centers_init)?;
     let (n, d) = (x.n_samples(), x.n_features());
-    // The (n, k) lower bounds are the largest buffer, allocated first (scikit-learn's too).
-    let mut bounds = Bounds {
-        lower: alloc::filled(&[n, k], T::ZERO)?,
-        upper: alloc::filled(&[n], T::ZERO)?,
+    let mut elkan = Elkan {
+        x,
+        sample_weight,
+        // The (n, k) lower bounds are the largest buffer, allocated first (scikit-learn's too).
+        bounds: Bounds {
+            lower: alloc::filled(&[n, k], T::ZERO)?,
+            upper: alloc::filled(&[n], T::ZERO)?,
+        },
+        labels_before: alloc::filled(&[n], -1i32)?,
+        k,
+        d,
     };
-    let mut centers = alloc::copied(centers_init, &[k, d])?;
-    let mut labels = alloc::filled(&[n], -1i32)?;
-    let mut events = Vec::new();
-    let geometry = |c: &[T]| -> Result<(Vec<T>, Vec<T>, Vec<T>), KernelError> {
-        let (half, next) = center_geometry(c, k, d)?;
-        Ok((linalg::row_sq_norms(c, d), half, next))
-    };
-    {
-        let (c_norms, half, next) = geometry(&centers)?;
-        let g = Geometry {
-            centers: &centers,
-            c_norms,
-            half,
-            next,
-            k,
-            d,
-        };
-        init_bounds(x, &g, &mut labels, &mut bounds);
-    }
-    // scikit-learn compares against an all -1 "previous labels" array in the first iteration.
-    let mut labels_before = alloc::filled(&[n], -1i32)?;
-    let mut strict_convergence = false;
-    let mut n_iter = 0;
-    for iteration in 0..config.max_iter {
-        if stop() {
-            return Err(KernelError::Interrupted);
-        }
-        n_iter = iteration + 1;
-        let (c_norms, half, next) = geometry(&centers)?;
-        let g = Geometry {
-            centers: &centers,
-            c_norms,
-            half,
-            next,
-            k,
-            d,
-        };
-        let sums = assign(x, sample_weight, &g, &mut labels, &mut bounds, true)?;
-        if config.verbose {
-            let inertia = steps::inertia(x, sample_weight, &centers, &labels);
-            events.push(Event::Iteration { iteration, inertia });
-        }
-        let new_centers = steps::update_centers(x, sample_weight, &centers, &labels, sums)?;
-        let shift = steps::center_shifts(&centers, &new_centers, d);
-        shift_bounds(&labels, &shift, &mut bounds, k);
-        centers = new_centers;
-        if let Some(event) = convergence(iteration, labels != labels_before, &shift, config.tol) {
-            strict_convergence = matches!(event, Event::StrictConvergence { .. });
-            events.push(event);
-            break;
-        }
-        labels_before.copy_from_slice(&labels);
-    }
-    if !strict_convergence {
-        let (c_norms, half, next) = geometry(&centers)?;
-        let g = Geometry {
-            centers: &centers,
-            c_norms,
-            half,
-            next,
-            k,
-            d,
-        };
-        assign(x, sample_weight, &g, &mut labels, &mut bounds, false)?;
-    }
-    let inertia = steps::inertia(x, sample_weight, &centers, &labels);
-    Ok(RunResult {
-        labels,
-        inertia,
-        centers,
-        n_iter,
-        events,
-    })
+    iterate::run(x, sample_weight, centers_init, config, stop, &mut elkan)
 }

@@ -1,13 +1,30 @@
-//! Lloyd's algorithm, with scikit-learn's convergence rules: stop when the labels did not change
-//! (strict convergence) or when the squared center shift is within `tol`.
+//! Lloyd's algorithm: every iteration searches every sample's nearest center with the fused
+//! kernels of [`crate::nearest`], accumulating the cluster sums in the same pass.
 
-use super::steps::{self, assign};
-use super::{check_problem, convergence, Event, RunConfig, RunResult};
-use crate::alloc;
+use super::iterate::{self, Assignment};
+use super::steps::{self, ClusterSums};
+use super::{RunConfig, RunResult};
 use crate::float::Float;
 use crate::nearest::NearestSearch;
 use crate::KernelError;
 use crate::StopCheck;
+
+struct Lloyd<'a, T, S> {
+    x: &'a S,
+    sample_weight: &'a [T],
+}
+
+impl<T: Float, S: NearestSearch<T>> Assignment<T> for Lloyd<'_, T, S> {
+    fn assign(
+        &mut self,
+        centers: &[T],
+        labels: &mut [i32],
+        accumulate: bool,
+    ) -> Result<(bool, ClusterSums<T>), KernelError> {
+        // Labels start at -1, so the first iteration always counts as a change.
+        steps::assign(self.x, self.sample_weight, centers, labels, accumulate)
+    }
+}
 
 pub fn run<T: Float, S: NearestSearch<T>>(
     x: &S,
@@ -16,44 +33,6 @@ pub fn run<T: Float, S: NearestSearch<T>>(
     config: &RunConfig,
     stop: StopCheck,
 ) -> Result<RunResult<T>, KernelError> {
-    check_problem(x, sample_weight, centers_init)?;
-    let d = x.n_features();
-    let n = x.n_samples();
-    let mut centers = alloc::copied(centers_init, &[centers_init.len() / d, d])?;
-    let mut labels = alloc::filled(&[n], -1i32)?;
-    let mut events = Vec::new();
-    let mut strict_convergence = false;
-    let mut n_iter = 0;
-    for iteration in 0..config.max_iter {
-        if stop() {
-            return Err(KernelError::Interrupted);
-        }
-        n_iter = iteration + 1;
-        let (changed, sums) = assign(x, sample_weight, &centers, &mut labels, true)?;
-        if config.verbose {
-            let inertia = steps::inertia(x, sample_weight, &centers, &labels);
-            events.push(Event::Iteration { iteration, inertia });
-        }
-        let new_centers = steps::update_centers(x, sample_weight, &centers, &labels, sums)?;
-        let shift = steps::center_shifts(&centers, &new_centers, d);
-        centers = new_centers;
-        // Labels start at -1, so the first iteration always counts as a change.
-        if let Some(event) = convergence(iteration, changed, &shift, config.tol) {
-            strict_convergence = matches!(event, Event::StrictConvergence { .. });
-            events.push(event);
-            break;
-        }
-    }
-    if !strict_convergence {
-        // Re-run the E-step so that the labels match the final centers.
-        assign(x, sample_weight, &centers, &mut labels, false)?;
-    }
-    let inertia = steps::inertia(x, sample_weight, &centers, &labels);
-    Ok(RunResult {
-        labels,
-        inertia,
-        centers,
-        n_iter,
-        events,
-    })
+    let mut lloyd = Lloyd { x, sample_weight };
+    iterate::run(x, sample_weight, centers_init, config, stop, &mut lloyd)
 }

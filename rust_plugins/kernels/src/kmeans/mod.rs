@@ -4,6 +4,7 @@
 
 pub mod elkan;
 pub mod init;
+pub mod iterate;
 pub mod lloyd;
 pub mod steps;
 
