@@ -1,44 +1,29 @@
-"""fast_gelu: ``torch.ops.rs.fast_gelu`` against ``F.gelu(x, approximate='tanh')``.
+"""fast_gelu: ``torch.ops.rs.fast_gelu`` against ``F.gelu(x, approximate='tanh')``, eager and
+under ``torch.compile``.
 
-Forward with a fresh output, forward into an existing buffer (out=) and backward
-(``rs::fast_gelu_backward`` against ``aten::gelu_backward``), at 1K, 64K, 1M and 16M elements, in
-float32 and bfloat16, with ``torch.set_num_threads(N_THREADS)``. The input (standard normal times 3)
-is generated once per run in ``setup_cache`` with numpy; torch is imported only in ``setup``, and
-the torch_rs rows are skipped when torch_rs cannot be imported.
+Forward with a fresh output, forward into an existing buffer (out=; no compiled form) and
+backward (``rs::fast_gelu_backward`` against ``aten::gelu_backward``), at 1K, 64K, 1M and 16M
+elements, in float32 and bfloat16, with ``torch.set_num_threads(N_THREADS)``. The input
+(standard normal times 3) is generated once per run in ``setup_cache`` with numpy; torch is
+imported only in ``setup``, and the torch_rs rows are skipped when torch_rs cannot be imported.
 """
 
 import numpy as np
 
-from .common import N_THREADS, SEED, save_array
+from .common import SEED, TORCH_PEERS, OpBenchmark, save_array, skip_for_torch_compile
 
 SIZES = [1024, 65536, 1048576, 16777216]
 DTYPES = ["float32", "bfloat16"]
-IMPLS = ["torch_rs", "torch"]
 
 
-def import_torch(impl):
-    """Import torch (and torch_rs for impl='torch_rs'); NotImplementedError (asv: skipped) if absent."""
-    try:
-        import torch
-    except ImportError as exc:
-        raise NotImplementedError("torch is not installed") from exc
-    if impl == "torch_rs":
-        try:
-            import torch_rs  # noqa: F401  (registers torch.ops.rs.*)
-        except ImportError as exc:
-            raise NotImplementedError(f"torch_rs is not importable: {exc}") from exc
-    elif impl != "torch":
-        raise ValueError(impl)
-    return torch
-
-
-class FastGelu:
-    params = [SIZES, DTYPES, IMPLS]
+class FastGelu(OpBenchmark):
+    params = [SIZES, DTYPES, TORCH_PEERS]
     param_names = ["size", "dtype", "impl"]
     repeat = (3, 10, 10.0)
     warmup_time = 0.05
     rounds = 2
     timeout = 300
+    not_compiled = ("forward_out",)
 
     def setup_cache(self):
         rng = np.random.default_rng([SEED, 1])
@@ -46,32 +31,37 @@ class FastGelu:
         g = rng.standard_normal(max(SIZES)).astype(np.float32)
         return save_array("gelu-x", x), save_array("gelu-grad", g)
 
-    def setup(self, paths, size, dtype, impl):
-        torch = import_torch(impl)
-        torch.set_num_threads(N_THREADS)
+    def make_inputs(self, torch, paths, size, dtype):
         tdtype = getattr(torch, dtype)
         x_path, g_path = paths
-        self.x = torch.from_numpy(np.load(x_path, mmap_mode="r")[:size].copy()).to(tdtype)
-        self.grad = torch.from_numpy(np.load(g_path, mmap_mode="r")[:size].copy()).to(tdtype)
-        self.out = torch.empty_like(self.x)
-        if impl == "torch_rs":
-            op, op_bwd = torch.ops.rs.fast_gelu, torch.ops.rs.fast_gelu_backward
-            self.forward = op
-            self.forward_out = lambda x, out: op.out(x, out=out)
-            self.backward = op_bwd
-        else:
-            gelu_out = torch.ops.aten.gelu.out
-            gelu_bwd = torch.ops.aten.gelu_backward.default
-            fgelu = torch.nn.functional.gelu
-            self.forward = lambda x: fgelu(x, approximate="tanh")
-            self.forward_out = lambda x, out: gelu_out(x, approximate="tanh", out=out)
-            self.backward = lambda g, x: gelu_bwd(g, x, approximate="tanh")
+        x = torch.from_numpy(np.load(x_path, mmap_mode="r")[:size].copy()).to(tdtype)
+        grad = torch.from_numpy(np.load(g_path, mmap_mode="r")[:size].copy()).to(tdtype)
+        return {"x": x, "grad": grad, "out": torch.empty_like(x)}
 
-    def time_forward(self, paths, size, dtype, impl):
+    def ours(self, torch):
+        op, op_bwd = torch.ops.rs.fast_gelu, torch.ops.rs.fast_gelu_backward
+        return {"forward": op, "forward_out": lambda x, out: op.out(x, out=out),
+                "backward": op_bwd}
+
+    def reference(self, torch):
+        gelu_out = torch.ops.aten.gelu.out
+        gelu_bwd = torch.ops.aten.gelu_backward.default
+        fgelu = torch.nn.functional.gelu
+        return {
+            "forward": lambda x: fgelu(x, approximate="tanh"),
+            "forward_out": lambda x, out: gelu_out(x, approximate="tanh", out=out),
+            "backward": lambda g, x: gelu_bwd(g, x, approximate="tanh"),
+        }
+
+    def warmup_args(self):
+        return {"forward": (self.x,), "backward": (self.grad, self.x)}
+
+    def time_forward(self, *params):
         self.forward(self.x)
 
-    def time_forward_out(self, paths, size, dtype, impl):
+    @skip_for_torch_compile(SIZES, DTYPES)
+    def time_forward_out(self, *params):
         self.forward_out(self.x, self.out)
 
-    def time_backward(self, paths, size, dtype, impl):
+    def time_backward(self, *params):
         self.backward(self.grad, self.x)

@@ -1,20 +1,29 @@
-"""KMeans: sklearn_rs against scikit-learn (and scikit-learn-intelex when it is installed).
+"""KMeans: sklearn_rs against scikit-learn and scikit-learn-intelex (when installed).
 
 Shapes (n_samples, n_features, n_clusters) are the four of the KMeans issue, in float32 and float64.
 Data: Gaussian blobs (one blob per cluster, unit noise, centres drawn with standard deviation 2,
 so the clusters overlap and Lloyd needs many iterations), generated once per run in ``setup_cache``
-from a fixed seed. This module never imports torch.
+from a fixed seed, with a fixed set of k initial centres drawn from the data. This module never
+imports torch.
 """
 
 import time
 
 import numpy as np
 
-from .common import SEED, limit_threads, load_array, save_array
+from .common import (
+    SEED,
+    SKLEARN_PEERS,
+    Estimator,
+    EstimatorBenchmark,
+    Predictor,
+    Transformer,
+    data_key,
+    save_array,
+)
 
 SHAPES = ["200000x50x32", "100000x64x256", "1000000x2x16", "1000000x8x16"]
 DTYPES = ["float32", "float64"]
-IMPLS = ["sklearn_rs", "sklearn", "sklearnex"]
 
 #: Lloyd iterations timed per fit by the per-iteration benchmark (tol=0, fixed initial centres).
 LLOYD_ITERS = 10
@@ -37,37 +46,23 @@ def make_data(n, d, k, seed=SEED):
 
 
 def build_dataset(shapes=SHAPES, dtypes=DTYPES):
-    """Write every (shape, dtype) data set and its initial centres; return {key: (X_path, init_path)}."""
+    """Write every (shape, dtype) data set and its initial centres; return
+    ``{"<shape>-<dtype>": {"X": path, "init": path}}``."""
     paths = {}
     for shape in shapes:
         X, init = make_data(*parse_shape(shape))
         for dtype in dtypes:
-            key = f"{shape}-{dtype}"
-            paths[key] = (
-                save_array(f"kmeans-X-{key}", X.astype(dtype)),
-                save_array(f"kmeans-init-{key}", init.astype(dtype)),
-            )
+            key = data_key(shape, dtype)
+            paths[key] = {
+                "X": save_array(f"kmeans-X-{key}", X.astype(dtype)),
+                "init": save_array(f"kmeans-init-{key}", init.astype(dtype)),
+            }
     return paths
 
 
-def kmeans_class(impl):
-    """The KMeans class of an implementation; NotImplementedError (asv: skipped) if unavailable."""
-    if impl == "sklearn_rs":
-        from sklearn_rs import KMeans
-    elif impl == "sklearn":
-        from sklearn.cluster import KMeans
-    elif impl == "sklearnex":
-        try:
-            from sklearnex.cluster import KMeans
-        except ImportError as exc:
-            raise NotImplementedError("scikit-learn-intelex is not installed") from exc
-    else:
-        raise ValueError(impl)
-    return KMeans
-
-
-class _KMeansBase:
-    params = [SHAPES, DTYPES, IMPLS]
+class _KMeansBenchmark(EstimatorBenchmark):
+    module, name = "cluster", "KMeans"
+    params = [SHAPES, DTYPES, SKLEARN_PEERS]
     param_names = ["shape", "dtype", "impl"]
     # Large shapes take seconds per fit: one call per sample, 1 to 3 samples (at most ~20 s), no
     # warm-up; the first call also pays for faulting in the fit's buffers, as a user's call would.
@@ -77,49 +72,46 @@ class _KMeansBase:
     warmup_time = 0.0
     timeout = 900
 
-    def setup_cache(self):
+    def build_dataset(self):
         return build_dataset()
 
-    def setup(self, paths, shape, dtype, impl):
-        self.KMeans = kmeans_class(impl)
-        limit_threads()
-        X_path, init_path = paths[f"{shape}-{dtype}"]
-        self.X = load_array(X_path)
-        self.init = load_array(init_path)
-        self.k = self.init.shape[0]
+    @property
+    def k(self):
+        return self.data["init"].shape[0]
+
+    def make_estimator(self, cls, **overrides):
+        """The default fit: ``KMeans(n_clusters=k, random_state=0)`` (k-means++, n_init='auto')."""
+        return cls(**{"n_clusters": self.k, "random_state": 0, **overrides})
+
+    def make_fixed_init(self, cls, max_iter):
+        """Lloyd from the fixed initial centres: init=array, n_init=1, tol=0."""
+        return cls(n_clusters=self.k, init=self.data["init"], n_init=1, max_iter=max_iter,
+                   tol=0.0, algorithm="lloyd")
 
 
-class KMeansFit(_KMeansBase):
-    """End to end ``KMeans(n_clusters=k, random_state=0).fit(X)`` (k-means++, n_init='auto')."""
+class KMeansFit(Estimator, _KMeansBenchmark):
+    """End to end default fit; its peak memory (max_iter=10: later iterations reuse the same
+    buffers, so the peak is that of the full fit at a fraction of the time) and inertia."""
 
-    def time_fit_default(self, paths, shape, dtype, impl):
-        self.KMeans(n_clusters=self.k, random_state=0).fit(self.X)
+    memory_params = {"max_iter": 10}
 
-    def peakmem_fit(self, paths, shape, dtype, impl):
-        # Default parameters, but max_iter=10: later iterations reuse the same buffers, so the peak
-        # is that of the full fit at a fraction of the time.
-        self.KMeans(n_clusters=self.k, random_state=0, max_iter=10).fit(self.X)
-
-    def track_inertia(self, paths, shape, dtype, impl):
+    def track_inertia(self, *params):
         """Inertia of the default fit (lower is better); compared between implementations."""
-        return float(self.KMeans(n_clusters=self.k, random_state=0).fit(self.X).inertia_)
+        return float(self.make_estimator(self.cls).fit(self.X).inertia_)
 
     track_inertia.unit = "inertia"
 
 
-class KMeansLloyd(_KMeansBase):
+class KMeansLloyd(_KMeansBenchmark):
     """Lloyd iterations from fixed initial centres (init=array, n_init=1, tol=0)."""
 
     def _fit(self, max_iter):
-        est = self.KMeans(
-            n_clusters=self.k, init=self.init, n_init=1, max_iter=max_iter, tol=0.0,
-            algorithm="lloyd",
-        )
+        est = self.make_fixed_init(self.cls, max_iter)
         t0 = time.perf_counter()
         est.fit(self.X)
         return time.perf_counter() - t0, est.n_iter_
 
-    def track_lloyd_seconds_per_iter(self, paths, shape, dtype, impl):
+    def track_lloyd_seconds_per_iter(self, *params):
         """Seconds per Lloyd iteration: (t(max_iter=N) - t(max_iter=1)) / (n_iter_(N) - 1).
 
         The difference removes the per-fit cost (validation, copies, final labelling, inertia),
@@ -138,22 +130,14 @@ class KMeansLloyd(_KMeansBase):
 
     track_lloyd_seconds_per_iter.unit = "seconds"
 
-    def time_lloyd_fit_fixed_init(self, paths, shape, dtype, impl):
+    def time_lloyd_fit_fixed_init(self, *params):
         """Whole fit, LLOYD_ITERS iterations from the fixed initial centres (tol=0)."""
-        self.KMeans(
-            n_clusters=self.k, init=self.init, n_init=1, max_iter=LLOYD_ITERS, tol=0.0,
-            algorithm="lloyd",
-        ).fit(self.X)
+        self.make_fixed_init(self.cls, LLOYD_ITERS).fit(self.X)
 
 
-class KMeansPredict(_KMeansBase):
-    """``predict(X)`` on the training data of a model fitted from the fixed initial centres."""
+class KMeansPredict(Predictor, Transformer, _KMeansBenchmark):
+    """``predict(X)`` and ``transform(X)`` on the training data, of a model fitted with two
+    Lloyd iterations from the fixed initial centres."""
 
-    def setup(self, paths, shape, dtype, impl):
-        super().setup(paths, shape, dtype, impl)
-        self.model = self.KMeans(
-            n_clusters=self.k, init=self.init, n_init=1, max_iter=2, tol=0.0
-        ).fit(self.X)
-
-    def time_predict(self, paths, shape, dtype, impl):
-        self.model.predict(self.X)
+    def make_model(self):
+        return self.make_fixed_init(self.cls, max_iter=2).fit(self.X)

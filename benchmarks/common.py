@@ -1,5 +1,22 @@
-"""Settings and data helpers shared by the benchmark modules (numpy only: no torch import here)."""
+"""What every benchmark shares: settings, the peers, data files, and the benchmark mixins.
 
+A benchmark file holds only its data and its estimator (or op) factories; the timed methods
+come from the mixins here, in the manner of scikit-learn's ``asv_benchmarks``:
+
+* scikit-learn estimators: a subclass of :class:`EstimatorBenchmark` per estimator, combined
+  with :class:`Estimator` (``time_fit``, ``peakmem_fit``), :class:`Predictor`
+  (``time_predict``) and :class:`Transformer` (``time_transform``). Peers:
+  :data:`SKLEARN_PEERS`.
+* torch ops: a subclass of :class:`OpBenchmark`, which builds each implementation's callables
+  (ours, torch eager, and torch eager under ``torch.compile``). Peers: :data:`TORCH_PEERS`.
+
+The last parameter of every benchmark is ``impl``, the implementation (``benchmarks/report.py``
+reads it). An implementation that is not installed is skipped (``NotImplementedError`` in
+``setup``). This module never imports torch at import time.
+"""
+
+import importlib
+import itertools
 import os
 
 import numpy as np
@@ -10,6 +27,13 @@ N_THREADS = int(os.environ.get("BENCH_NUM_THREADS", "2"))
 
 #: Fixed seed: every run on every commit benchmarks exactly the same data.
 SEED = 20240607
+
+#: sklearn_rs and the libraries it is compared with: scikit-learn, and scikit-learn-intelex
+#: (``requirements/bench.txt``; the fastest peer on x86 for several estimators).
+SKLEARN_PEERS = ["sklearn_rs", "sklearn", "sklearnex"]
+
+#: torch_rs and what it is compared with: torch eager, and torch eager under torch.compile.
+TORCH_PEERS = ["torch_rs", "torch", "torch_compile"]
 
 
 def limit_threads():
@@ -30,3 +54,159 @@ def save_array(name, array):
 def load_array(path):
     """Load an array written by ``save_array`` fully into memory (no memory map while timing)."""
     return np.ascontiguousarray(np.load(path))
+
+
+def sklearn_class(impl, module, name):
+    """Class ``name`` of scikit-learn's ``sklearn.<module>`` as implemented by ``impl``;
+    ``NotImplementedError`` (asv: skipped) when that implementation is not available."""
+    if impl == "sklearn_rs":
+        import sklearn_rs
+
+        return getattr(sklearn_rs, name)
+    if impl == "sklearn":
+        return getattr(importlib.import_module(f"sklearn.{module}"), name)
+    if impl == "sklearnex":
+        try:
+            return getattr(importlib.import_module(f"sklearnex.{module}"), name)
+        except (ImportError, AttributeError) as exc:
+            raise NotImplementedError(f"scikit-learn-intelex has no {module}.{name}") from exc
+    raise ValueError(impl)
+
+
+def import_torch(impl):
+    """Import torch (and torch_rs for impl='torch_rs'); NotImplementedError (asv: skipped) if
+    either is missing."""
+    if impl not in TORCH_PEERS:
+        raise ValueError(impl)
+    try:
+        import torch
+    except ImportError as exc:
+        raise NotImplementedError("torch is not installed") from exc
+    if impl == "torch_rs":
+        try:
+            import torch_rs  # noqa: F401  (registers torch.ops.rs.*)
+        except ImportError as exc:
+            raise NotImplementedError(f"torch_rs is not importable: {exc}") from exc
+    return torch
+
+
+# --- scikit-learn estimators ----------------------------------------------------------------
+
+class EstimatorBenchmark:
+    """Base of the benchmarks of one scikit-learn estimator.
+
+    A subclass sets ``module`` and ``name`` (where scikit-learn has the class), ``params`` and
+    ``param_names`` (data parameters, then ``impl``), and implements ``build_dataset()`` and
+    ``make_estimator(cls, **overrides)``; it reads the data as ``self.X``, ``self.y``,
+    ``self.data`` and the data parameters as ``self.data_params``.
+    """
+
+    module = None
+    name = None
+    #: Parameters that ``peakmem_fit`` overrides (e.g. fewer iterations with the same peak).
+    memory_params = {}
+    #: Whether ``setup`` fits ``self.model`` (set by the Predictor and Transformer mixins).
+    needs_model = False
+
+    def build_dataset(self):
+        """Save every data set; return ``{data_key(*data_params): {array name: path}}``."""
+        raise NotImplementedError
+
+    def make_estimator(self, cls, **overrides):
+        raise NotImplementedError
+
+    def make_model(self):
+        """The fitted estimator that ``time_predict`` and ``time_transform`` use."""
+        return self.make_estimator(self.cls).fit(self.X, self.y)
+
+    def setup_cache(self):
+        return self.build_dataset()
+
+    def setup(self, paths, *params):
+        *self.data_params, impl = params
+        self.cls = sklearn_class(impl, self.module, self.name)
+        limit_threads()
+        self.data = {k: load_array(p) for k, p in paths[data_key(*self.data_params)].items()}
+        self.X, self.y = self.data["X"], self.data.get("y")
+        if self.needs_model:
+            self.model = self.make_model()
+
+
+def data_key(*data_params):
+    return "-".join(str(p) for p in data_params)
+
+
+class Estimator:
+    """Fit time and peak memory."""
+
+    def time_fit(self, *params):
+        self.make_estimator(self.cls).fit(self.X, self.y)
+
+    def peakmem_fit(self, *params):
+        self.make_estimator(self.cls, **self.memory_params).fit(self.X, self.y)
+
+
+class Predictor:
+    """``predict`` time of a fitted model."""
+
+    needs_model = True
+
+    def time_predict(self, *params):
+        self.model.predict(self.X)
+
+
+class Transformer:
+    """``transform`` time of a fitted model."""
+
+    needs_model = True
+
+    def time_transform(self, *params):
+        self.model.transform(self.X)
+
+
+# --- torch ops ------------------------------------------------------------------------------
+
+class OpBenchmark:
+    """Base of the benchmarks of one torch op.
+
+    A subclass sets ``params`` / ``param_names`` (data parameters, then ``impl``) and
+    implements ``make_inputs(torch, paths, *data_params) -> dict`` (attributes set on self),
+    ``ours(torch)`` and ``reference(torch)`` (``{name: callable}``, set on self as attributes
+    so the timed methods call them directly), and ``warmup_args() -> {name: args}``.
+    ``torch_compile`` runs the reference callables through ``torch.compile`` (compiled and
+    warmed up in ``setup``); ``not_compiled`` names the callables with no compiled form, whose
+    benchmarks are marked with :func:`skip_for_torch_compile`.
+    """
+
+    not_compiled = ()
+
+    def setup(self, paths, *params):
+        *data_params, impl = params
+        torch = import_torch(impl)
+        torch.set_num_threads(N_THREADS)
+        for name, value in self.make_inputs(torch, paths, *data_params).items():
+            setattr(self, name, value)
+        if impl == "torch_rs":
+            ops = self.ours(torch)
+        elif impl == "torch":
+            ops = self.reference(torch)
+        else:
+            ops = {name: torch.compile(fn, dynamic=False)
+                   for name, fn in self.reference(torch).items() if name not in self.not_compiled}
+            for name, args in self.warmup_args().items():
+                if name in ops:
+                    ops[name](*args)
+        for name, fn in ops.items():
+            setattr(self, name, fn)
+
+
+def skip_for_torch_compile(*data_params):
+    """Decorator: skip a benchmark method for ``impl='torch_compile'`` at every combination of
+    ``data_params`` (asv's ``skip_params``), for callables listed in ``not_compiled``."""
+
+    def mark(method):
+        method.skip_params = [(*combo, "torch_compile")
+                              for combo in itertools.product(*data_params)]
+        return method
+
+    return mark

@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 ASV=.venv/bin/asv
 PY="$PWD/.venv/bin/python"
 
+# The benchmark-only peers (scikit-learn-intelex); an already-satisfied pin is not reinstalled.
+"$PY" -m pip install --quiet -r requirements/bench.txt
+
 # asv needs a machine description once per machine (~/.asv-machine.json); take the defaults.
 if ! $ASV machine --yes >/dev/null; then
   echo "asv machine set-up failed" >&2

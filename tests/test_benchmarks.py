@@ -1,4 +1,5 @@
-"""The asv suite is discoverable and its benchmarks set up and run on tiny inputs (nothing is timed)."""
+"""The asv suite is discoverable, compares every implementation with its peers, and its
+benchmarks set up and run on tiny inputs (nothing is timed)."""
 
 import json
 import os
@@ -23,45 +24,64 @@ def test_asv_check_discovers_benchmarks():
     assert "No problems found" in proc.stdout, proc.stdout + proc.stderr
 
 
-def test_kmeans_benchmarks_never_import_torch(tmp_path):
-    code = (
-        "import os, sys\n"
-        f"os.chdir({str(tmp_path)!r})\n"
-        "from benchmarks import bench_kmeans as bk\n"
-        f"paths = bk.build_dataset(shapes=[{TINY!r}], dtypes=['float64'])\n"
-        "for cls in (bk.KMeansFit, bk.KMeansLloyd, bk.KMeansPredict):\n"
-        "    b = cls()\n"
-        f"    b.setup(paths, {TINY!r}, 'float64', 'sklearn_rs')\n"
-        f"    b.track_inertia(paths, {TINY!r}, 'float64', 'sklearn_rs') if cls is bk.KMeansFit else None\n"
-        "assert 'torch' not in sys.modules, 'sklearn_rs benchmarks imported torch'\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": REPO},
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+# Runs every KMeans benchmark method once on tiny data, in a fresh process (scikit-learn-intelex
+# loads its own native libraries; they stay out of the test process), and prints the results.
+_RUN_TINY_KMEANS = """
+import json, os, sys
+os.chdir(sys.argv[1])
+from benchmarks import bench_kmeans as bk
+impl, dtype, shape = sys.argv[2], sys.argv[3], sys.argv[4]
+paths = bk.build_dataset(shapes=[shape], dtypes=[dtype])
+results = {}
+for cls in (bk.KMeansFit, bk.KMeansLloyd, bk.KMeansPredict):
+    bench = cls()
+    try:
+        bench.setup(paths, shape, dtype, impl)
+    except NotImplementedError as exc:
+        print(json.dumps({"skipped": str(exc)}))
+        sys.exit(0)
+    assert bench.X.dtype == dtype and bench.X.shape == bk.parse_shape(shape)[:2]
+    for name in dir(bench):
+        if name.startswith(("time_", "peakmem_", "track_")):
+            results[f"{cls.__name__}.{name}"] = getattr(bench, name)(paths, shape, dtype, impl)
+results["torch imported"] = "torch" in sys.modules
+print(json.dumps(results))
+"""
 
 
 @pytest.mark.parametrize("impl", ["sklearn_rs", "sklearn", "sklearnex"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_kmeans_benchmarks_run_on_tiny_data(tmp_path, monkeypatch, impl, dtype):
-    from benchmarks import bench_kmeans as bk
+def test_kmeans_benchmarks_run_on_tiny_data(tmp_path, impl, dtype):
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUN_TINY_KMEANS, str(tmp_path), impl, dtype, TINY],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "skipped" in results:
+        assert impl == "sklearnex"  # only the optional peer may be missing
+        pytest.skip(results["skipped"])
+    assert results.pop("torch imported") is False, "the KMeans benchmarks imported torch"
+    assert set(results) == {
+        "KMeansFit.time_fit", "KMeansFit.peakmem_fit", "KMeansFit.track_inertia",
+        "KMeansLloyd.track_lloyd_seconds_per_iter", "KMeansLloyd.time_lloyd_fit_fixed_init",
+        "KMeansPredict.time_predict", "KMeansPredict.time_transform",
+    }
+    assert results["KMeansFit.track_inertia"] > 0.0
+    assert results["KMeansLloyd.track_lloyd_seconds_per_iter"] >= 0.0
 
-    monkeypatch.chdir(tmp_path)
-    paths = bk.build_dataset(shapes=[TINY], dtypes=[dtype])
+
+def test_every_benchmark_compares_the_peer_set():
+    from benchmarks import bench_fast_gelu as bg
+    from benchmarks import bench_kmeans as bk
+    from benchmarks.common import SKLEARN_PEERS, TORCH_PEERS
+
+    assert SKLEARN_PEERS == ["sklearn_rs", "sklearn", "sklearnex"]
+    assert TORCH_PEERS == ["torch_rs", "torch", "torch_compile"]
     for cls in (bk.KMeansFit, bk.KMeansLloyd, bk.KMeansPredict):
-        bench = cls()
-        try:
-            bench.setup(paths, TINY, dtype, impl)
-        except NotImplementedError:
-            assert impl == "sklearnex"  # only the optional peer may be skipped
-            return
-        assert bench.X.dtype == dtype and bench.X.shape == (300, 3)
-        for name in dir(bench):
-            if name.startswith(("time_", "peakmem_", "track_")):
-                result = getattr(bench, name)(paths, TINY, dtype, impl)
-                if name.startswith("track_"):
-                    assert result >= 0.0
+        assert cls.params[-1] == SKLEARN_PEERS and cls.param_names[-1] == "impl"
+    assert bg.FastGelu.params[-1] == TORCH_PEERS and bg.FastGelu.param_names[-1] == "impl"
 
 
 def test_kmeans_parameters_cover_the_issue_shapes():
@@ -80,10 +100,11 @@ def test_data_is_deterministic():
     assert (a == b).all() and (ia == ib).all()
 
 
-@pytest.mark.parametrize("impl", ["torch_rs", "torch"])
+@pytest.mark.parametrize("impl", ["torch_rs", "torch", "torch_compile"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_fast_gelu_benchmarks_run_or_skip(tmp_path, monkeypatch, impl, dtype):
     from benchmarks import bench_fast_gelu as bg
+    from benchmarks.common import N_THREADS
 
     monkeypatch.setattr(bg, "SIZES", [1024, 4096])
     monkeypatch.chdir(tmp_path)
@@ -95,11 +116,26 @@ def test_fast_gelu_benchmarks_run_or_skip(tmp_path, monkeypatch, impl, dtype):
         pytest.skip(f"{impl} is not importable")
     import torch
 
-    assert torch.get_num_threads() == bg.N_THREADS
+    assert torch.get_num_threads() == N_THREADS
     for name in ("time_forward", "time_forward_out", "time_backward"):
-        getattr(bench, name)(paths, 1024, dtype, impl)
+        method = getattr(bench, name)
+        if (1024, dtype, impl) in getattr(method, "skip_params", []):
+            assert (impl, name) == ("torch_compile", "time_forward_out")
+            continue
+        method(paths, 1024, dtype, impl)
     ref = torch.nn.functional.gelu(bench.x.float(), approximate="tanh")
     torch.testing.assert_close(bench.forward(bench.x).float(), ref, atol=2e-2, rtol=2e-2)
+    ref_bwd = torch.ops.aten.gelu_backward(bench.grad.float(), bench.x.float(), approximate="tanh")
+    torch.testing.assert_close(bench.backward(bench.grad, bench.x).float(), ref_bwd, atol=2e-2,
+                               rtol=2e-2)
+
+
+def test_fast_gelu_out_has_no_compiled_peer():
+    from benchmarks import bench_fast_gelu as bg
+
+    skipped = set(bg.FastGelu.time_forward_out.skip_params)
+    assert skipped == {(s, d, "torch_compile") for s in bg.SIZES for d in bg.DTYPES}
+    assert not hasattr(bg.FastGelu.time_forward, "skip_params")
 
 
 def test_report_formats_a_results_file(tmp_path):
@@ -108,13 +144,13 @@ def test_report_formats_a_results_file(tmp_path):
     machine = tmp_path / "results" / "box"
     machine.mkdir(parents=True)
     (tmp_path / "results" / "benchmarks.json").write_text(json.dumps({
-        "bench_kmeans.KMeansFit.time_fit_default": {
+        "bench_kmeans.KMeansFit.time_fit": {
             "param_names": ["shape", "dtype", "impl"], "unit": "seconds"},
     }))
     results = {
         "commit_hash": "abcdef0123456789", "env_name": "existing-py", "date": 1700000000000,
         "result_columns": ["result", "params"],
-        "results": {"bench_kmeans.KMeansFit.time_fit_default": [
+        "results": {"bench_kmeans.KMeansFit.time_fit": [
             [0.5, 2.0, float("nan")],
             [["'1x2x3'"], ["'float64'"], ["'sklearn_rs'", "'sklearn'", "'sklearnex'"]],
         ]},
@@ -124,6 +160,6 @@ def test_report_formats_a_results_file(tmp_path):
     assert report.find_results_file(str(tmp_path / "results"), "abcdef0123") == str(path)
     data, rows = report.load_rows(str(path))
     text = report.markdown(data, rows)
-    assert "| time_fit_default | 1x2x3, float64 | 500 ms | 2 s | **4.00x** |" in text
+    assert "| time_fit | 1x2x3, float64 | 500 ms | 2 s | **4.00x** |" in text
     png = tmp_path / "chart.png"
     assert report.plot(data, rows, str(png)) == str(png) and png.stat().st_size > 0
