@@ -27,7 +27,9 @@ impl<A: Dtype, B> Dtype for (A, B) {
 pub fn out_of_memory<T: Dtype>(shape: &[usize]) -> KernelError {
     let bytes = shape
         .iter()
-        .fold(std::mem::size_of::<T>() as u128, |acc, &s| acc.saturating_mul(s as u128));
+        .fold(std::mem::size_of::<T>() as u128, |acc, &s| {
+            acc.saturating_mul(s as u128)
+        });
     KernelError::OutOfMemory {
         shape: shape.to_vec(),
         dtype: T::NAME,
@@ -40,7 +42,10 @@ pub fn with_capacity<T: Dtype>(shape: &[usize]) -> Result<Vec<T>, KernelError> {
     let len = shape
         .iter()
         .try_fold(1usize, |acc, &s| acc.checked_mul(s))
-        .filter(|len| len.checked_mul(std::mem::size_of::<T>()).is_some_and(|b| b <= isize::MAX as usize))
+        .filter(|len| {
+            len.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
         .ok_or_else(|| out_of_memory::<T>(shape))?;
     let mut v = Vec::new();
     v.try_reserve_exact(len)
@@ -124,7 +129,13 @@ mod tests {
     #[test]
     fn impossible_sizes_are_errors_not_aborts() {
         let e = filled::<f64>(&[usize::MAX / 2, 3], 0.0).unwrap_err();
-        assert!(matches!(e, KernelError::OutOfMemory { dtype: "float64", .. }));
+        assert!(matches!(
+            e,
+            KernelError::OutOfMemory {
+                dtype: "float64",
+                ..
+            }
+        ));
         let e = with_capacity::<f32>(&[1 << 40, 1 << 20]).unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::iterate::{self, Assignment};
+use super::iterate::{self, Assignment, Pass};
 use super::steps::ClusterSums;
 use super::{check_problem, RunConfig, RunResult};
 use crate::alloc;
@@ -217,14 +217,16 @@ impl<T: Float, S: Samples<T>> Assignment<T> for Elkan<'_, T, S> {
         Ok(())
     }
 
-    fn assign(
-        &mut self,
-        centers: &[T],
-        labels: &mut [i32],
-        accumulate: bool,
-    ) -> Result<(bool, ClusterSums<T>), KernelError> {
+    fn assign(&mut self, centers: &[T], labels: &mut [i32], accumulate: bool) -> Pass<T> {
         let g = Geometry::new(centers, self.k, self.d)?;
-        let sums = assign(self.x, self.sample_weight, &g, labels, &mut self.bounds, accumulate)?;
+        let sums = assign(
+            self.x,
+            self.sample_weight,
+            &g,
+            labels,
+            &mut self.bounds,
+            accumulate,
+        )?;
         let changed = accumulate && labels != self.labels_before.as_slice();
         if accumulate {
             self.labels_before.copy_from_slice(labels);

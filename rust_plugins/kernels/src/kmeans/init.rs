@@ -219,17 +219,17 @@ pub fn random_init<T: Float, S: Samples<T>>(
     // key = u^(1/w) ranks samples; compare log(u)/w to stay in range.
     let mut keyed: Vec<(f64, usize)> = alloc::with_capacity(&[x.n_samples()])?;
     keyed.extend(sample_weight.iter().enumerate().map(|(i, w)| {
-            let u = rng.uniform().max(f64::MIN_POSITIVE);
-            let w = w.to_f64();
-            (
-                if w > 0.0 {
-                    u.ln() / w
-                } else {
-                    f64::NEG_INFINITY
-                },
-                i,
-            )
-        }));
+        let u = rng.uniform().max(f64::MIN_POSITIVE);
+        let w = w.to_f64();
+        (
+            if w > 0.0 {
+                u.ln() / w
+            } else {
+                f64::NEG_INFINITY
+            },
+            i,
+        )
+    }));
     keyed.select_nth_unstable_by(k - 1, |a, b| {
         b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1))
     });

@@ -12,6 +12,9 @@ use crate::samples::Samples;
 use crate::KernelError;
 use crate::StopCheck;
 
+/// What an assignment pass returns: whether any label changed, and the cluster sums.
+pub type Pass<T> = Result<(bool, ClusterSums<T>), KernelError>;
+
 /// An algorithm's assignment pass, as the loop calls it.
 pub trait Assignment<T: Float> {
     /// Before the first iteration (Elkan sets its bounds and first labels here).
@@ -21,12 +24,7 @@ pub trait Assignment<T: Float> {
 
     /// Assigns every sample to its closest center. With `accumulate`, also returns the
     /// weighted cluster sums and whether any label changed since the previous iteration.
-    fn assign(
-        &mut self,
-        centers: &[T],
-        labels: &mut [i32],
-        accumulate: bool,
-    ) -> Result<(bool, ClusterSums<T>), KernelError>;
+    fn assign(&mut self, centers: &[T], labels: &mut [i32], accumulate: bool) -> Pass<T>;
 
     /// After the centers moved by `shift` (Elkan loosens its bounds).
     fn centers_moved(&mut self, _labels: &[i32], _shift: &[T]) {}

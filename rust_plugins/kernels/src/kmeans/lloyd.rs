@@ -1,8 +1,8 @@
 //! Lloyd's algorithm: every iteration searches every sample's nearest center with the fused
 //! kernels of [`crate::nearest`], accumulating the cluster sums in the same pass.
 
-use super::iterate::{self, Assignment};
-use super::steps::{self, ClusterSums};
+use super::iterate::{self, Assignment, Pass};
+use super::steps;
 use super::{RunConfig, RunResult};
 use crate::float::Float;
 use crate::nearest::NearestSearch;
@@ -15,12 +15,7 @@ struct Lloyd<'a, T, S> {
 }
 
 impl<T: Float, S: NearestSearch<T>> Assignment<T> for Lloyd<'_, T, S> {
-    fn assign(
-        &mut self,
-        centers: &[T],
-        labels: &mut [i32],
-        accumulate: bool,
-    ) -> Result<(bool, ClusterSums<T>), KernelError> {
+    fn assign(&mut self, centers: &[T], labels: &mut [i32], accumulate: bool) -> Pass<T> {
         // Labels start at -1, so the first iteration always counts as a change.
         steps::assign(self.x, self.sample_weight, centers, labels, accumulate)
     }

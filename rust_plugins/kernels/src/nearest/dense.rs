@@ -712,7 +712,11 @@ mod tests {
             let c32: Vec<f32> = centers.iter().map(|&v| v as f32).collect();
             let n32: Vec<f32> = norms.iter().map(|&v| v as f32).collect();
             let mut out32 = vec![0u32; n];
-            nearest(&x32, &PackedCenters::new(&c32, &n32, d).unwrap(), &mut out32);
+            nearest(
+                &x32,
+                &PackedCenters::new(&c32, &n32, d).unwrap(),
+                &mut out32,
+            );
             let agree = out32.iter().zip(&out).filter(|(a, b)| a == b).count();
             assert!(agree * 10 >= n * 9, "float32 mostly agrees");
         }

@@ -8,9 +8,9 @@ pub mod dense;
 
 use crate::alloc;
 use crate::float::Float;
-use crate::KernelError;
 use crate::linalg::{argmin, row_sq_norms, transpose};
 use crate::samples::{Csr, Dense, Samples};
+use crate::KernelError;
 use dense::PackedCenters;
 
 /// Centers laid out once for a pass of searches over one storage.
@@ -48,15 +48,9 @@ pub trait NearestSearch<T: Float>: Samples<T> {
     /// Centers in the layout `nearest` needs, computed once per pass.
     fn prepare_centers(&self, centers: &[T]) -> Result<NearestCenters<T>, KernelError>;
 
-    /// Closest center of the rows `start..start + out.len()`; `scratch` holds at least
+    /// Closest center of the rows `start..start + out.len()`; `tmp` holds at least
     /// `centers.scratch_len()` values.
-    fn nearest(
-        &self,
-        start: usize,
-        centers: &NearestCenters<T>,
-        out: &mut [u32],
-        scratch: &mut [T],
-    );
+    fn nearest(&self, start: usize, centers: &NearestCenters<T>, out: &mut [u32], tmp: &mut [T]);
 }
 
 impl<T: Float> NearestSearch<T> for Dense<'_, T> {
@@ -103,13 +97,7 @@ impl<T: Float> NearestSearch<T> for Csr<'_, T> {
         Ok(NearestCenters::Sparse { centers_t, norms })
     }
 
-    fn nearest(
-        &self,
-        start: usize,
-        centers: &NearestCenters<T>,
-        out: &mut [u32],
-        scratch: &mut [T],
-    ) {
+    fn nearest(&self, start: usize, centers: &NearestCenters<T>, out: &mut [u32], tmp: &mut [T]) {
         let NearestCenters::Sparse { centers_t, norms } = centers else {
             unreachable!("CSR samples get sparse centers from prepare_centers");
         };
@@ -117,7 +105,7 @@ impl<T: Float> NearestSearch<T> for Csr<'_, T> {
         // transposed centers make the inner loop contiguous (and vectorisable).
         let k = norms.len();
         for (r, label) in out.iter_mut().enumerate() {
-            let acc = &mut scratch[..k];
+            let acc = &mut tmp[..k];
             acc.iter_mut().for_each(|a| *a = T::ZERO);
             let (idx, vals) = self.row(start + r);
             for (&j, &v) in idx.iter().zip(vals) {
