@@ -16,19 +16,3 @@ def blobs():
 def impl(request):
     return request.param
 
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers",
-        "needs_kernel_change(reason): fails until the Rust kernels change as the reason says",
-    )
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """A failing test marked needs_kernel_change says which kernel change it waits for."""
-    outcome = yield
-    report = outcome.get_result()
-    marker = item.get_closest_marker("needs_kernel_change")
-    if marker is not None and report.failed:
-        report.sections.append(("needs a kernel change", marker.args[0]))

