@@ -15,4 +15,3 @@ def blobs():
 @pytest.fixture(params=["sklearn", "sklearn_rs"])
 def impl(request):
     return request.param
-
