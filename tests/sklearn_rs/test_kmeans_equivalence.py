@@ -180,6 +180,20 @@ def test_empty_cluster_relocation(algorithm):
     _assert_equivalent(sk, rs, X, np.float64)
 
 
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+def test_unrelocatable_empty_cluster_on_dense_data_is_placed_like_sklearn(algorithm):
+    """Every sample sits on a center, so relocation is skipped and cluster 1 stays empty;
+    scikit-learn gives it the heaviest cluster's (2) weighted sum, not yet divided, computed on
+    dense X centred by its column means m: in the caller's coordinates S_2 - (W_2 - 1) m.
+
+    Fails until kernels/src/kmeans/steps.rs (update_centers) copies that value for dense
+    samples (it copies S_2, which is scikit-learn's value for CSR, which it does not centre)."""
+    X = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    init = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    sk, rs = _fit_both(X, init, algorithm=algorithm)
+    _assert_equivalent(sk, rs, X, np.float64)
+
+
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 def test_init_centroids_of_an_unfitted_estimator(init):
     """scikit-learn's own tests call _init_centroids on an estimator that was never fitted:
