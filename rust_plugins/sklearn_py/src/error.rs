@@ -12,9 +12,10 @@ use pyo3::types::PyTuple;
 pub fn kernel_error(e: KernelError) -> PyErr {
     match e {
         KernelError::Interrupted => PyKeyboardInterrupt::new_err(()),
-        KernelError::OutOfMemory { ref shape, dtype, .. } => {
-            numpy_memory_error(shape, dtype).unwrap_or_else(|_| PyMemoryError::new_err(e.to_string()))
-        }
+        KernelError::OutOfMemory {
+            ref shape, dtype, ..
+        } => numpy_memory_error(shape, dtype)
+            .unwrap_or_else(|_| PyMemoryError::new_err(e.to_string())),
         other => PyValueError::new_err(other.to_string()),
     }
 }
@@ -27,7 +28,10 @@ fn numpy_memory_error(shape: &[usize], dtype: &str) -> PyResult<PyErr> {
         let class = py
             .import("numpy._core._exceptions")?
             .getattr("_ArrayMemoryError")?;
-        let error = class.call1((PyTuple::new(py, shape)?, numpy.getattr("dtype")?.call1((dtype,))?))?;
+        let error = class.call1((
+            PyTuple::new(py, shape)?,
+            numpy.getattr("dtype")?.call1((dtype,))?,
+        ))?;
         Ok(PyErr::from_value(error))
     })
 }

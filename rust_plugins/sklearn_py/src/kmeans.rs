@@ -3,7 +3,7 @@
 //! steps in its Cython kernels).
 
 use kernels::float::Float;
-use kernels::kmeans::{self, Event, RunConfig};
+use kernels::kmeans::{self, Algorithm, Event, RunConfig};
 use kernels::samples::Samples;
 use numpy::{Element, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
@@ -71,7 +71,7 @@ fn kmeans_single_t<'py, T: Float + Element>(
     x: &Bound<'py, PyAny>,
     sample_weight: &Bound<'py, PyAny>,
     centers_init: &Bound<'py, PyAny>,
-    elkan: bool,
+    algorithm: Algorithm,
     config: RunConfig,
     n_threads: usize,
 ) -> PyResult<SingleRun<'py>> {
@@ -79,14 +79,10 @@ fn kmeans_single_t<'py, T: Float + Element>(
     let sw: PyReadonlyArray1<T> = sample_weight.extract()?;
     let init: PyReadonlyArray1<T> = centers_init.extract()?;
     let (sw, init) = (slice(&sw)?, slice(&init)?);
-    let result = with_samples!(x, |s| py.run_kernel(
-        threads_for(n_threads, &s, init.len()),
-        |stop| if elkan {
-            kmeans::elkan::run(&s, sw, init, &config, stop)
-        } else {
-            kmeans::lloyd::run(&s, sw, init, &config, stop)
-        }
-    ))?;
+    let result = with_samples!(x, |s| py
+        .run_kernel(threads_for(n_threads, &s, init.len()), |stop| kmeans::run(
+            &s, sw, init, algorithm, &config, stop
+        )))?;
     let n_features = x.n_features();
     let n_clusters = result.centers.len() / n_features;
     Ok((
@@ -113,9 +109,9 @@ fn kmeans_single<'py>(
     verbose: bool,
     n_threads: usize,
 ) -> PyResult<SingleRun<'py>> {
-    let elkan = match algorithm {
-        "lloyd" => false,
-        "elkan" => true,
+    let algorithm = match algorithm {
+        "lloyd" => Algorithm::Lloyd,
+        "elkan" => Algorithm::Elkan,
         other => {
             return Err(PyValueError::new_err(format!(
                 "unknown algorithm {other:?}"
@@ -130,7 +126,15 @@ fn kmeans_single<'py>(
     by_dtype!(
         py,
         sample_weight,
-        kmeans_single_t(py, x, sample_weight, centers_init, elkan, config, n_threads)
+        kmeans_single_t(
+            py,
+            x,
+            sample_weight,
+            centers_init,
+            algorithm,
+            config,
+            n_threads
+        )
     )
 }
 

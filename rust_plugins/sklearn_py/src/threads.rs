@@ -48,7 +48,9 @@ pub fn pool(requested: usize) -> Result<Arc<ThreadPool>, String> {
 }
 
 fn lock_pools() -> MutexGuard<'static, Option<Pools>> {
-    POOLS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    POOLS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// This process's pools. Pools inherited from a parent process (whose worker threads do not

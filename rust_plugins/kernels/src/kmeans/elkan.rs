@@ -4,16 +4,14 @@
 
 use rayon::prelude::*;
 
-use super::iterate::{self, Assignment, Pass};
+use super::iterate::{Assignment, Pass};
 use super::steps::ClusterSums;
-use super::{check_problem, RunConfig, RunResult};
 use crate::alloc;
 use crate::blocks::{self, split_by_blocks};
 use crate::float::Float;
 use crate::linalg;
 use crate::samples::Samples;
 use crate::KernelError;
-use crate::StopCheck;
 
 /// Half the distances between centers `(k, k)` and, for each center, the half-distance to its
 /// closest other center.
@@ -82,15 +80,17 @@ impl<'a, T: Float> Geometry<'a, T> {
     }
 }
 
-/// Exact first assignment, skipping centers the triangle inequality rules out.
-fn init_bounds<T: Float, S: Samples<T>>(
-    x: &S,
-    g: &Geometry<T>,
+/// Runs `per_block(block, labels, upper, lower)` in parallel for every block of
+/// `blocks::partition(n, state)` with the block's slices of the labels and bounds (`lower`
+/// holds `k` values per sample). Results come back in block order.
+fn over_blocks<T: Float, R: Send>(
     labels: &mut [i32],
     b: &mut Bounds<T>,
-) {
-    let k = g.k;
-    let blocks = blocks::partition(x.n_samples(), 0);
+    k: usize,
+    state: usize,
+    per_block: impl Fn(std::ops::Range<usize>, &mut [i32], &mut [T], &mut [T]) -> R + Sync,
+) -> Vec<R> {
+    let blocks = blocks::partition(labels.len(), state);
     let lab = split_by_blocks(labels, &blocks, 1);
     let up = split_by_blocks(&mut b.upper, &blocks, 1);
     let low = split_by_blocks(&mut b.lower, &blocks, k);
@@ -99,26 +99,38 @@ fn init_bounds<T: Float, S: Samples<T>>(
         .zip(lab)
         .zip(up)
         .zip(low)
-        .for_each(|(((blk, lab), up), low)| {
-            for (r, i) in blk.clone().enumerate() {
-                let lower = &mut low[r * k..(r + 1) * k];
-                let mut best = 0;
-                let mut min_dist = g.dist(x, i, 0);
-                lower[0] = min_dist;
-                for j in 1..k {
-                    if min_dist > g.half[best * k + j] {
-                        let dist = g.dist(x, i, j);
-                        lower[j] = dist;
-                        if dist < min_dist {
-                            min_dist = dist;
-                            best = j;
-                        }
+        .map(|(((blk, lab), up), low)| per_block(blk.clone(), lab, up, low))
+        .collect()
+}
+
+/// Exact first assignment, skipping centers the triangle inequality rules out.
+fn init_bounds<T: Float, S: Samples<T>>(
+    x: &S,
+    g: &Geometry<T>,
+    labels: &mut [i32],
+    b: &mut Bounds<T>,
+) {
+    let k = g.k;
+    over_blocks(labels, b, k, 0, |blk, lab, up, low| {
+        for (r, i) in blk.enumerate() {
+            let lower = &mut low[r * k..(r + 1) * k];
+            let mut best = 0;
+            let mut min_dist = g.dist(x, i, 0);
+            lower[0] = min_dist;
+            for j in 1..k {
+                if min_dist > g.half[best * k + j] {
+                    let dist = g.dist(x, i, j);
+                    lower[j] = dist;
+                    if dist < min_dist {
+                        min_dist = dist;
+                        best = j;
                     }
                 }
-                lab[r] = best as i32;
-                up[r] = min_dist;
             }
-        });
+            lab[r] = best as i32;
+            up[r] = min_dist;
+        }
+    });
 }
 
 /// One Elkan assignment pass, returning the cluster sums when `accumulate` (else empty sums).
@@ -133,56 +145,44 @@ fn assign<T: Float, S: Samples<T>>(
 ) -> Result<ClusterSums<T>, KernelError> {
     let (k, d) = (g.k, g.d);
     let state = if accumulate { k * d + k } else { 0 };
-    let blocks = blocks::partition(x.n_samples(), state);
-    let lab = split_by_blocks(labels, &blocks, 1);
-    let up = split_by_blocks(&mut b.upper, &blocks, 1);
-    let low = split_by_blocks(&mut b.lower, &blocks, k);
-    let parts: Vec<ClusterSums<T>> = blocks
-        .par_iter()
-        .zip(lab)
-        .zip(up)
-        .zip(low)
-        .map(|(((blk, lab), up), low)| {
-            let mut sums = if accumulate {
-                ClusterSums::zeros(k, d)?
-            } else {
-                ClusterSums::zeros(0, 0)?
-            };
-            for (r, i) in blk.clone().enumerate() {
-                let lower = &mut low[r * k..(r + 1) * k];
-                let mut label = lab[r] as usize;
-                let mut upper = up[r];
-                let mut tight = false;
-                if g.next[label] < upper {
-                    for j in 0..k {
-                        if j != label && upper > lower[j] && upper > g.half[label * k + j] {
-                            if !tight {
-                                upper = g.dist(x, i, label);
-                                lower[label] = upper;
-                                tight = true;
-                            }
-                            if upper > lower[j] || upper > g.half[label * k + j] {
-                                let dist = g.dist(x, i, j);
-                                lower[j] = dist;
-                                if dist < upper {
-                                    label = j;
-                                    upper = dist;
-                                }
+    let parts = over_blocks(labels, b, k, state, |blk, lab, up, low| {
+        let (k_sums, d_sums) = if accumulate { (k, d) } else { (0, 0) };
+        let mut sums = ClusterSums::zeros(k_sums, d_sums)?;
+        for (r, i) in blk.enumerate() {
+            let lower = &mut low[r * k..(r + 1) * k];
+            let mut label = lab[r] as usize;
+            let mut upper = up[r];
+            let mut tight = false;
+            if g.next[label] < upper {
+                for j in 0..k {
+                    if j != label && upper > lower[j] && upper > g.half[label * k + j] {
+                        if !tight {
+                            upper = g.dist(x, i, label);
+                            lower[label] = upper;
+                            tight = true;
+                        }
+                        if upper > lower[j] || upper > g.half[label * k + j] {
+                            let dist = g.dist(x, i, j);
+                            lower[j] = dist;
+                            if dist < upper {
+                                label = j;
+                                upper = dist;
                             }
                         }
                     }
                 }
-                lab[r] = label as i32;
-                up[r] = upper;
-                if accumulate {
-                    let w = sample_weight[i];
-                    x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
-                    sums.weights[label] += w;
-                }
             }
-            Ok(sums)
-        })
-        .collect::<Result<_, KernelError>>()?;
+            lab[r] = label as i32;
+            up[r] = upper;
+            if accumulate {
+                let w = sample_weight[i];
+                x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
+                sums.weights[label] += w;
+            }
+        }
+        Ok(sums)
+    });
+    let parts = parts.into_iter().collect::<Result<Vec<_>, KernelError>>()?;
     ClusterSums::combine(parts, k, d)
 }
 
@@ -201,7 +201,7 @@ fn shift_bounds<T: Float>(labels: &[i32], shift: &[T], b: &mut Bounds<T>, k: usi
 
 /// Elkan's state between iterations: the bounds, and the labels of the previous iteration
 /// (scikit-learn compares whole label arrays, starting from all -1).
-struct Elkan<'a, T, S> {
+pub struct Elkan<'a, T, S> {
     x: &'a S,
     sample_weight: &'a [T],
     bounds: Bounds<T>,
@@ -239,26 +239,21 @@ impl<T: Float, S: Samples<T>> Assignment<T> for Elkan<'_, T, S> {
     }
 }
 
-pub fn run<T: Float, S: Samples<T>>(
-    x: &S,
-    sample_weight: &[T],
-    centers_init: &[T],
-    config: &RunConfig,
-    stop: StopCheck,
-) -> Result<RunResult<T>, KernelError> {
-    let k = check_problem(x, sample_weight, centers_init)?;
-    let (n, d) = (x.n_samples(), x.n_features());
-    let mut elkan = Elkan {
-        x,
-        sample_weight,
-        // The (n, k) lower bounds are the largest buffer, allocated first (scikit-learn's too).
-        bounds: Bounds {
-            lower: alloc::filled(&[n, k], T::ZERO)?,
-            upper: alloc::filled(&[n], T::ZERO)?,
-        },
-        labels_before: alloc::filled(&[n], -1i32)?,
-        k,
-        d,
-    };
-    iterate::run(x, sample_weight, centers_init, config, stop, &mut elkan)
+impl<'a, T: Float, S: Samples<T>> Elkan<'a, T, S> {
+    /// The state of a run with `k` clusters.
+    pub fn new(x: &'a S, sample_weight: &'a [T], k: usize) -> Result<Self, KernelError> {
+        let n = x.n_samples();
+        Ok(Elkan {
+            x,
+            sample_weight,
+            // The (n, k) lower bounds are the largest buffer, allocated first (as scikit-learn).
+            bounds: Bounds {
+                lower: alloc::filled(&[n, k], T::ZERO)?,
+                upper: alloc::filled(&[n], T::ZERO)?,
+            },
+            labels_before: alloc::filled(&[n], -1i32)?,
+            k,
+            d: x.n_features(),
+        })
+    }
 }

@@ -13,6 +13,36 @@ use crate::float::Float;
 use crate::nearest::NearestSearch;
 use crate::samples::Samples;
 use crate::KernelError;
+use crate::StopCheck;
+
+/// The algorithm of a run (scikit-learn's `algorithm` parameter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    Lloyd,
+    Elkan,
+}
+
+/// One k-means run from the row-major `(k, d)` initial centers.
+pub fn run<T: Float, S: NearestSearch<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers_init: &[T],
+    algorithm: Algorithm,
+    config: &RunConfig,
+    stop: StopCheck,
+) -> Result<RunResult<T>, KernelError> {
+    let k = check_problem(x, sample_weight, centers_init)?;
+    match algorithm {
+        Algorithm::Lloyd => {
+            let mut lloyd = lloyd::Lloyd::new(x, sample_weight);
+            iterate::run(x, sample_weight, centers_init, config, stop, &mut lloyd)
+        }
+        Algorithm::Elkan => {
+            let mut elkan = elkan::Elkan::new(x, sample_weight, k)?;
+            iterate::run(x, sample_weight, centers_init, config, stop, &mut elkan)
+        }
+    }
+}
 
 /// Settings of one k-means run.
 #[derive(Clone, Copy, Debug)]
@@ -188,8 +218,8 @@ mod tests {
             verbose: false,
         };
         let never = || false;
-        let lloyd_run = lloyd::run(&samples, &w, &init, &config, &never).unwrap();
-        let elkan_run = elkan::run(&samples, &w, &init, &config, &never).unwrap();
+        let lloyd_run = run(&samples, &w, &init, Algorithm::Lloyd, &config, &never).unwrap();
+        let elkan_run = run(&samples, &w, &init, Algorithm::Elkan, &config, &never).unwrap();
         // Naive reference: exact distances, weighted means.
         let mut centers = init.clone();
         let mut labels = vec![0usize; n];
