@@ -184,10 +184,8 @@ def test_empty_cluster_relocation(algorithm):
 def test_unrelocatable_empty_cluster_on_dense_data_is_placed_like_sklearn(algorithm):
     """Every sample sits on a center, so relocation is skipped and cluster 1 stays empty;
     scikit-learn gives it the heaviest cluster's (2) weighted sum, not yet divided, computed on
-    dense X centred by its column means m: in the caller's coordinates S_2 - (W_2 - 1) m.
-
-    Fails until kernels/src/kmeans/steps.rs (update_centers) copies that value for dense
-    samples (it copies S_2, which is scikit-learn's value for CSR, which it does not centre)."""
+    dense X centred by its column means m: in the caller's coordinates S_2 - (W_2 - 1) m
+    (for CSR, which scikit-learn does not centre, S_2 itself: test_kmeans_degenerate.py)."""
     X = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
     init = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
     sk, rs = _fit_both(X, init, algorithm=algorithm)

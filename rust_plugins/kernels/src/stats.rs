@@ -7,6 +7,37 @@ use crate::blocks;
 use crate::float::Float;
 use crate::samples::Samples;
 
+/// Per-feature sums of `value(i, acc)` over the samples, by blocks combined in block order.
+fn feature_sums<T: Float, S: Samples<T>>(
+    x: &S,
+    value: &(dyn Fn(usize, &mut [f64]) + Sync),
+) -> Vec<f64> {
+    let d = x.n_features();
+    let parts: Vec<Vec<f64>> = blocks::partition(x.n_samples(), d)
+        .par_iter()
+        .map(|b| {
+            let mut acc = vec![0.0f64; d];
+            for i in b.clone() {
+                value(i, &mut acc);
+            }
+            acc
+        })
+        .collect();
+    parts.into_iter().fold(vec![0.0; d], |mut total, p| {
+        total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+        total
+    })
+}
+
+/// The mean of each feature (column), accumulated in float64.
+pub fn feature_means<T: Float, S: Samples<T>>(x: &S) -> Vec<f64> {
+    let n = x.n_samples().max(1) as f64;
+    feature_sums(x, &|i, acc| x.add_row_moment(i, None, acc))
+        .into_iter()
+        .map(|s| s / n)
+        .collect()
+}
+
 /// Mean over features of the (population) variance of each feature, the scale scikit-learn
 /// applies to `tol`. Two passes (mean, then squared deviations) for accuracy.
 pub fn mean_feature_variance<T: Float, S: Samples<T>>(x: &S) -> f64 {
@@ -14,29 +45,8 @@ pub fn mean_feature_variance<T: Float, S: Samples<T>>(x: &S) -> f64 {
     if n == 0 || d == 0 {
         return 0.0;
     }
-    // Per-feature sums over blocks of samples, combined in block order (deterministic).
-    let blocks = blocks::partition(n, d);
-    let feature_sums = |value: &(dyn Fn(usize, &mut [f64]) + Sync)| -> Vec<f64> {
-        let parts: Vec<Vec<f64>> = blocks
-            .par_iter()
-            .map(|b| {
-                let mut acc = vec![0.0f64; d];
-                for i in b.clone() {
-                    value(i, &mut acc);
-                }
-                acc
-            })
-            .collect();
-        parts.into_iter().fold(vec![0.0; d], |mut total, p| {
-            total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
-            total
-        })
-    };
-    let mean: Vec<f64> = feature_sums(&|i, acc| x.add_row_moment(i, None, acc))
-        .into_iter()
-        .map(|s| s / n as f64)
-        .collect();
-    let mut squared_deviations = feature_sums(&|i, acc| x.add_row_moment(i, Some(&mean), acc));
+    let mean = feature_means(x);
+    let mut squared_deviations = feature_sums(x, &|i, acc| x.add_row_moment(i, Some(&mean), acc));
     if x.is_sparse() {
         squared_deviations
             .iter_mut()

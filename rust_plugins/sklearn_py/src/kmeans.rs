@@ -138,33 +138,35 @@ fn kmeans_single<'py>(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn init_t<'py, T: Float + Element>(
-    py: Python<'py>,
-    x: &Bound<'py, PyAny>,
-    sample_weight: &Bound<'py, PyAny>,
+/// How `init_centers` draws the initial centers.
+#[derive(Clone, Copy)]
+struct InitSpec {
     n_clusters: usize,
     n_local_trials: Option<usize>,
     random: bool,
     seed: u64,
+}
+
+fn init_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: &Bound<'py, PyAny>,
+    spec: InitSpec,
     n_threads: usize,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let x = SamplesArg::<T>::extract(x)?;
     let sw: PyReadonlyArray1<T> = sample_weight.extract()?;
     let sw = slice(&sw)?;
-    let d = x.n_features();
+    let (k, d) = (spec.n_clusters, x.n_features());
     let init = with_samples!(x, |s| py.run_kernel(
-        threads_for(n_threads, &s, n_clusters * d),
-        |stop| if random {
-            kmeans::init::random_init(&s, sw, n_clusters, seed)
+        threads_for(n_threads, &s, k * d),
+        |stop| if spec.random {
+            kmeans::init::random_init(&s, sw, k, spec.seed)
         } else {
-            kmeans::init::kmeans_plusplus(&s, sw, n_clusters, n_local_trials, seed, stop)
+            kmeans::init::kmeans_plusplus(&s, sw, k, spec.n_local_trials, spec.seed, stop)
         }
     ))?;
-    Ok((
-        matrix(py, init.centers, n_clusters, d)?,
-        vector(py, init.indices),
-    ))
+    Ok((matrix(py, init.centers, k, d)?, vector(py, init.indices)))
 }
 
 /// Initial centers by greedy k-means++ (`random=False`) or weighted sampling without
@@ -182,19 +184,16 @@ fn init_centers<'py>(
     seed: u64,
     n_threads: usize,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let spec = InitSpec {
+        n_clusters,
+        n_local_trials,
+        random,
+        seed,
+    };
     by_dtype!(
         py,
         sample_weight,
-        init_t(
-            py,
-            x,
-            sample_weight,
-            n_clusters,
-            n_local_trials,
-            random,
-            seed,
-            n_threads
-        )
+        init_t(py, x, sample_weight, spec, n_threads)
     )
 }
 

@@ -10,6 +10,7 @@ use crate::float::Float;
 use crate::linalg::{self, row_sq_norms};
 use crate::nearest::NearestSearch;
 use crate::samples::Samples;
+use crate::stats;
 use crate::KernelError;
 
 /// Weighted per-cluster sums of the samples, the E-step's contribution to the M-step.
@@ -166,6 +167,17 @@ pub fn update_centers<T: Float, S: Samples<T>>(
             best
         }
     });
+    let undivided_copy = (0..heaviest).any(|j| sums.weights[j] <= T::ZERO);
+    // That weighted sum is of samples centred on their column means m when they are dense
+    // (scikit-learn centres dense X, not sparse X): S - W m, which is S - (W - 1) m once m
+    // is added back to the centers.
+    let offset: Option<Vec<T>> = (undivided_copy && !x.is_sparse()).then(|| {
+        let excess = sums.weights[heaviest] - T::ONE;
+        stats::feature_means(x)
+            .into_iter()
+            .map(|m| excess * T::from_f64(m))
+            .collect()
+    });
     for j in 0..k {
         if sums.weights[j] > T::ZERO {
             let alpha = T::ONE / sums.weights[j];
@@ -174,6 +186,10 @@ pub fn update_centers<T: Float, S: Samples<T>>(
                 .for_each(|v| *v *= alpha);
         } else if j != heaviest {
             centers.copy_within(heaviest * d..(heaviest + 1) * d, j * d);
+            if let (true, Some(offset)) = (j < heaviest, &offset) {
+                let center = &mut centers[j * d..(j + 1) * d];
+                center.iter_mut().zip(offset).for_each(|(c, &o)| *c -= o);
+            }
         }
     }
     let overflowed: Vec<usize> = (0..k)
