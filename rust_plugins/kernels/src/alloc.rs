@@ -8,19 +8,47 @@
 
 use crate::KernelError;
 
-/// NumPy's name of an element type, for error messages.
-pub trait Dtype {
+/// Element types of kernel buffers: plain numbers, with NumPy's name for error messages.
+///
+/// # Safety
+/// Implementors are types for which every byte being zero is a valid value, so that
+/// [`filled`] can hand out zeroed memory.
+pub unsafe trait Dtype: Sized {
     const NAME: &'static str;
+
+    /// Whether `self` is the all-zero-bits value.
+    fn is_zero_bits(&self) -> bool;
 }
 
-macro_rules! dtype_names {
-    ($($t:ty => $name:literal),*) => {$(impl Dtype for $t { const NAME: &'static str = $name; })*};
+macro_rules! dtypes {
+    ($($t:ty => $name:literal, $zero:expr);* $(;)?) => {$(
+        // SAFETY: a plain number; all-zero bits is the value zero.
+        unsafe impl Dtype for $t {
+            const NAME: &'static str = $name;
+            fn is_zero_bits(&self) -> bool {
+                let is_zero: fn(&$t) -> bool = $zero;
+                is_zero(self)
+            }
+        }
+    )*};
 }
-dtype_names!(f32 => "float32", f64 => "float64", i32 => "int32", i64 => "int64",
-             u32 => "uint32", u64 => "uint64", usize => "uint64", u16 => "uint16", bool => "bool");
+dtypes! {
+    f32 => "float32", |v| v.to_bits() == 0;
+    f64 => "float64", |v| v.to_bits() == 0;
+    i32 => "int32", |v| *v == 0;
+    i64 => "int64", |v| *v == 0;
+    u16 => "uint16", |v| *v == 0;
+    u32 => "uint32", |v| *v == 0;
+    u64 => "uint64", |v| *v == 0;
+    usize => "uint64", |v| *v == 0;
+}
 
-impl<A: Dtype, B> Dtype for (A, B) {
+// SAFETY: a pair of plain numbers is valid with all bytes zero.
+unsafe impl<A: Dtype, B: Dtype> Dtype for (A, B) {
     const NAME: &'static str = A::NAME;
+    fn is_zero_bits(&self) -> bool {
+        self.0.is_zero_bits() && self.1.is_zero_bits()
+    }
 }
 
 /// The error for an array of `shape` and `T` that cannot be allocated.
@@ -37,26 +65,46 @@ pub fn out_of_memory<T: Dtype>(shape: &[usize]) -> KernelError {
     }
 }
 
-/// An empty vector with room for an array of `shape` (the product of its sizes).
-pub fn with_capacity<T: Dtype>(shape: &[usize]) -> Result<Vec<T>, KernelError> {
-    let len = shape
+/// The number of elements of `shape`, if an array of them can exist at all.
+fn checked_len<T: Dtype>(shape: &[usize]) -> Result<usize, KernelError> {
+    shape
         .iter()
         .try_fold(1usize, |acc, &s| acc.checked_mul(s))
         .filter(|len| {
             len.checked_mul(std::mem::size_of::<T>())
                 .is_some_and(|b| b <= isize::MAX as usize)
         })
-        .ok_or_else(|| out_of_memory::<T>(shape))?;
+        .ok_or_else(|| out_of_memory::<T>(shape))
+}
+
+/// An empty vector with room for an array of `shape` (the product of its sizes).
+pub fn with_capacity<T: Dtype>(shape: &[usize]) -> Result<Vec<T>, KernelError> {
+    let len = checked_len::<T>(shape)?;
     let mut v = Vec::new();
     v.try_reserve_exact(len)
         .map_err(|_| out_of_memory::<T>(shape))?;
     Ok(v)
 }
 
-/// An array of `shape` filled with `value`.
+/// An array of `shape` filled with `value`. Zeros come from zeroed pages (no writing pass, as
+/// `vec![0; n]` and NumPy's `zeros` get them).
 pub fn filled<T: Dtype + Clone>(shape: &[usize], value: T) -> Result<Vec<T>, KernelError> {
+    let len = checked_len::<T>(shape)?;
+    if value.is_zero_bits() && len > 0 && std::mem::size_of::<T>() > 0 {
+        let layout = std::alloc::Layout::array::<T>(len).map_err(|_| out_of_memory::<T>(shape))?;
+        // SAFETY: the layout has a non-zero size; zeroed memory holds `len` valid values equal
+        // to `value` (see `Dtype`), and the vector takes over the allocation made with the
+        // global allocator and this layout.
+        unsafe {
+            let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
+            if ptr.is_null() {
+                return Err(out_of_memory::<T>(shape));
+            }
+            return Ok(Vec::from_raw_parts(ptr, len, len));
+        }
+    }
     let mut v = with_capacity(shape)?;
-    v.resize(v.capacity(), value);
+    v.resize(len, value);
     Ok(v)
 }
 
@@ -142,6 +190,14 @@ mod tests {
             "Unable to allocate 4.00 EiB for an array with shape (1099511627776, 1048576) and data type float32"
         );
         assert_eq!(filled(&[2, 3], 1i32).unwrap(), vec![1; 6]);
+        assert_eq!(filled(&[2, 3], 0.0f64).unwrap(), vec![0.0; 6]);
+        assert_eq!(
+            filled(&[4], -0.0f32).unwrap()[3].to_bits(),
+            (-0.0f32).to_bits()
+        );
+        assert!(filled::<f64>(&[0, 5], 0.0).unwrap().is_empty());
+        let e = filled::<f64>(&[1 << 40, 1 << 20], 0.0).unwrap_err();
+        assert!(matches!(e, KernelError::OutOfMemory { .. }));
         assert_eq!(copied(&[1.0f32, 2.0], &[2]).unwrap(), vec![1.0, 2.0]);
     }
 }
