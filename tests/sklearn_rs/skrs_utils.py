@@ -48,6 +48,19 @@ def raised(fn):
     return None
 
 
+def result_or_error(fn):
+    """(fn(), None), or (None, the exception) for any exception; warnings and floating-point
+    errors silenced."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            return fn(), None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # noqa: BLE001 - every exception is compared
+            return None, e
+
+
 def assert_same_error(make_call, *, match_message=True):
     """make_call(impl) is run with impl = sklearn's module objects and ours; both must raise
     the same exception type with the same message (and sklearn must raise)."""

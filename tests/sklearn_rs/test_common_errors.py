@@ -7,7 +7,6 @@ layouts, shapes and values: either both raise the same exception type, or ours s
 outputs shaped like scikit-learn's. Nothing may panic into Python ("internal error").
 """
 
-import warnings
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from estimator_specs import SPECS, call_method
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from skrs_utils import assert_same_error, raised
+from skrs_utils import assert_same_error, raised, result_or_error
 
 N_SAMPLES, N_FEATURES = 30, 3
 
@@ -88,14 +87,17 @@ def _impl(spec, impl):
     return spec.theirs if impl == "sklearn" else spec.ours
 
 
-def _fit_cases():
-    for spec in SPECS.values():
-        for method in _fit_methods(spec):
-            for name in BAD_FIT_INPUTS:
-                yield pytest.param(spec, method, name, id=f"{spec.name}-{method}-{name}")
+def _cases(methods_of, bad_inputs):
+    """(spec, method, bad input name) for every spec, method and bad input."""
+    return [
+        pytest.param(spec, method, name, id=f"{spec.name}-{method}-{name}")
+        for spec in SPECS.values()
+        for method in methods_of(spec)
+        for name in bad_inputs
+    ]
 
 
-@pytest.mark.parametrize("spec, method, bad", list(_fit_cases()))
+@pytest.mark.parametrize("spec, method, bad", _cases(_fit_methods, BAD_FIT_INPUTS))
 def test_fit_bad_input_same_error(spec, method, bad):
     X, y = _spec_data(spec)
     X_bad = BAD_FIT_INPUTS[bad](X)
@@ -110,14 +112,9 @@ def test_fit_bad_input_same_error(spec, method, bad):
     assert_same_error(call)
 
 
-def _predict_cases():
-    for spec in SPECS.values():
-        for method in spec.methods:
-            for name in BAD_PREDICT_INPUTS:
-                yield pytest.param(spec, method, name, id=f"{spec.name}-{method}-{name}")
-
-
-@pytest.mark.parametrize("spec, method, bad", list(_predict_cases()))
+@pytest.mark.parametrize(
+    "spec, method, bad", _cases(lambda spec: spec.methods, BAD_PREDICT_INPUTS)
+)
 def test_fitted_methods_bad_input_same_error(spec, method, bad):
     X, y = _spec_data(spec)
     X_bad = BAD_PREDICT_INPUTS[bad](X)
@@ -170,17 +167,6 @@ def inputs(draw):
     return LAYOUTS[draw(st.sampled_from(layouts))](X)
 
 
-def _run(fn):
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        try:
-            return fn(), None
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:  # noqa: BLE001 - every exception is compared
-            return None, e
-
-
 def _fit_and_call(est, X, methods):
     est.fit(X)
     return {m: call_method(est, m, X) for m in methods}
@@ -192,13 +178,13 @@ def _fit_and_call(est, X, methods):
                                  HealthCheck.function_scoped_fixture])
 @given(X=inputs())
 def test_fuzz_inputs_match_sklearn_outcome(spec, X):
-    sk, sk_err = _run(lambda: _fit_and_call(spec.build(spec.theirs), X, spec.methods))
-    rs, rs_err = _run(lambda: _fit_and_call(spec.build(spec.ours), X, spec.methods))
+    sk, sk_err = result_or_error(lambda: _fit_and_call(spec.build(spec.theirs), X, spec.methods))
+    rs, rs_err = result_or_error(lambda: _fit_and_call(spec.build(spec.ours), X, spec.methods))
     if rs_err is not None:
         assert "internal error" not in str(rs_err), repr(rs_err)
         assert not isinstance(rs_err, (RuntimeError, SystemError, AttributeError)), repr(rs_err)
     if sk_err is not None:
-        if rs_err is None and _run(lambda: spec.validate(spec.build(spec.theirs), X))[1] is None:
+        if rs_err is None and result_or_error(lambda: spec.validate(spec.build(spec.theirs), X))[1] is None:
             return  # scikit-learn failed in its numerics, after validation; ours may succeed
         assert rs_err is not None, f"scikit-learn raised {sk_err!r}; sklearn_rs did not"
         assert type(rs_err) is type(sk_err), f"sklearn_rs: {rs_err!r}; scikit-learn: {sk_err!r}"

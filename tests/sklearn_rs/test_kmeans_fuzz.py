@@ -7,7 +7,6 @@ sklearn_rs succeeds with valid labels and centers that are finite wherever sciki
 are. Nothing may panic into Python ("internal error") or crash the process.
 """
 
-import warnings
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from sklearn.cluster import KMeans as SkKMeans
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from sklearn_rs import KMeans, kmeans_plusplus
+from skrs_utils import result_or_error
 
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]
 INT_DTYPES = [np.int8, np.int32, np.int64, np.uint8]
@@ -76,17 +76,6 @@ def kmeans_cases(draw):
     return X, sw, params
 
 
-def _run(fn):
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        try:
-            return fn(), None
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:  # noqa: BLE001 - every exception is compared
-            return None, e
-
-
 def _passes_sklearn_validation(X, sw, params):
     """Whether scikit-learn's own input validation for KMeans.fit accepts the case. When it
     does and scikit-learn still fails, the failure is an accident of its numerics on
@@ -100,7 +89,7 @@ def _passes_sklearn_validation(X, sw, params):
         est._check_params_vs_input(Xv)
         _check_sample_weight(sw, Xv, dtype=Xv.dtype)
 
-    return _run(validate)[1] is None
+    return result_or_error(validate)[1] is None
 
 
 def _check_labels(rs, X, n_clusters):
@@ -120,7 +109,7 @@ def _check_valid(rs, sk, X, n_clusters):
     if np.isfinite(sk.inertia_):
         assert np.isfinite(rs.inertia_), (rs.inertia_, sk.inertia_)
     assert 1 <= rs.n_iter_ <= sk.max_iter
-    labels, err = _run(lambda: rs.predict(X))
+    labels, err = result_or_error(lambda: rs.predict(X))
     assert err is None or "internal error" not in str(err)
     if err is None:
         assert labels.shape == (X.shape[0],)
@@ -132,8 +121,8 @@ def _check_valid(rs, sk, X, n_clusters):
 @given(kmeans_cases())
 def test_fuzz_fit_matches_sklearn_outcome(case):
     X, sw, params = case
-    sk, sk_err = _run(lambda: SkKMeans(**params).fit(X, sample_weight=sw))
-    rs, rs_err = _run(lambda: KMeans(**params).fit(X, sample_weight=sw))
+    sk, sk_err = result_or_error(lambda: SkKMeans(**params).fit(X, sample_weight=sw))
+    rs, rs_err = result_or_error(lambda: KMeans(**params).fit(X, sample_weight=sw))
     if rs_err is not None:
         assert "internal error" not in str(rs_err), repr(rs_err)
         assert not isinstance(rs_err, (RuntimeError, SystemError, AttributeError)), repr(rs_err)
@@ -156,8 +145,8 @@ def test_fuzz_kmeans_plusplus_matches_sklearn_outcome(case):
 
     X, sw, params = case
     k, seed = params["n_clusters"], params["random_state"]
-    sk, sk_err = _run(lambda: sk_kmeans_plusplus(X, k, sample_weight=sw, random_state=seed))
-    rs, rs_err = _run(lambda: kmeans_plusplus(X, k, sample_weight=sw, random_state=seed))
+    sk, sk_err = result_or_error(lambda: sk_kmeans_plusplus(X, k, sample_weight=sw, random_state=seed))
+    rs, rs_err = result_or_error(lambda: kmeans_plusplus(X, k, sample_weight=sw, random_state=seed))
     if rs_err is not None:
         assert "internal error" not in str(rs_err), repr(rs_err)
     if sk_err is not None:
@@ -195,8 +184,8 @@ def test_extreme_values_do_not_crash(dtype, value, algorithm):
     with np.errstate(all="ignore"):
         X = (rng.uniform(-1, 1, size=(40, 3)) * value).astype(dtype)
     params = dict(n_clusters=3, n_init=1, random_state=0, algorithm=algorithm)
-    sk, sk_err = _run(lambda: SkKMeans(**params).fit(X))
-    rs, rs_err = _run(lambda: KMeans(**params).fit(X))
+    sk, sk_err = result_or_error(lambda: SkKMeans(**params).fit(X))
+    rs, rs_err = result_or_error(lambda: KMeans(**params).fit(X))
     if rs_err is not None:
         assert "internal error" not in str(rs_err)
     if sk_err is None:
