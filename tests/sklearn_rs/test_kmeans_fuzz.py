@@ -18,38 +18,16 @@ from sklearn.cluster import KMeans as SkKMeans
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from sklearn_rs import KMeans, kmeans_plusplus
+from fuzz_inputs import ANY_DTYPES, matrices
 from skrs_utils import result_or_error
-
-FLOAT_DTYPES = [np.float16, np.float32, np.float64]
-INT_DTYPES = [np.int8, np.int32, np.int64, np.uint8]
-
-SPECIAL = [np.nan, np.inf, -np.inf, 1e300, -1e300, 1e-300, 5e-324, 0.0, -0.0, 3e38, 1e19,
-           65504.0, 1e-45]
-
-
-def _float_elements(with_special):
-    plain = st.floats(-100, 100, allow_nan=False, allow_infinity=False)
-    if not with_special:
-        return plain
-    return st.one_of(plain, plain, st.sampled_from(SPECIAL))
-
 
 @st.composite
 def kmeans_cases(draw):
     n_samples = draw(st.integers(0, 14))
     n_features = draw(st.integers(0, 4))
     n_clusters = draw(st.integers(1, 5))
-    dtype = draw(st.sampled_from(FLOAT_DTYPES + INT_DTYPES + [np.bool_]))
-    shape = (n_samples, n_features)
-    if dtype is np.bool_:
-        X = draw(arrays(np.bool_, shape))
-    elif dtype in INT_DTYPES:
-        info = np.iinfo(dtype)
-        X = draw(arrays(dtype, shape, elements=st.integers(int(info.min), int(info.max))))
-    else:
-        X64 = draw(arrays(np.float64, shape, elements=_float_elements(draw(st.booleans()))))
-        with np.errstate(all="ignore"):
-            X = X64.astype(dtype)
+    dtype = draw(st.sampled_from(ANY_DTYPES))
+    X = draw(matrices((n_samples, n_features), dtype))
     if draw(st.booleans()) and dtype in (np.float32, np.float64, np.int32, np.int64):
         X = draw(st.sampled_from([sp.csr_matrix, sp.csr_array]))(X)
     weights = draw(st.sampled_from([None, "positive", "with_zeros", "special"]))
