@@ -35,7 +35,12 @@ impl From<KernelError> for OpError {
 }
 
 impl From<tch::TchError> for OpError {
+    /// libtorch's own message (tch prefixes "Internal torch error: "), so that an output that
+    /// cannot be allocated raises exactly what torch's own op raises.
     fn from(error: tch::TchError) -> Self {
-        OpError::Runtime(error.to_string())
+        match error {
+            tch::TchError::Torch(message) => OpError::Runtime(message),
+            other => OpError::Runtime(other.to_string()),
+        }
     }
 }
