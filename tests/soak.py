@@ -141,6 +141,49 @@ def _relabelling(ours, theirs):
     return relabel
 
 
+# Labels of float32 fits that may differ from scikit-learn's, as a fraction of the samples: a
+# sample at a near-tie in float32 can go either way (scikit-learn computes distances on its
+# centred copy of X), and the following iterations then move slightly different centers.
+FLOAT32_LABEL_FLIPS = 1e-3
+# Label differences accepted so far (reported in the summary).
+TOLERATED = {"near-tie labels": 0}
+
+
+def _near_tie_check(theirs, X, dtype):
+    """For clusterers with centers: a sample whose label differs is accepted when it is equally
+    far, to the data type's rounding, from the center each side chose (both are then right;
+    which one wins depends on the rounding of the distances, and scikit-learn computes them on
+    its centred copy of X); for float32, up to FLOAT32_LABEL_FLIPS of the samples. Returns
+    ``check(name, ours, theirs) -> ours`` with such labels set to theirs."""
+    import numpy as np
+
+    centers = getattr(theirs, "cluster_centers_", None)
+
+    def check(name, ours, their_outcome):
+        if centers is None or name not in ("labels_", "predict") or ours[0] != "ok":
+            return ours
+        a, b = np.asarray(ours[1]), np.asarray(their_outcome[1])
+        if a.shape != b.shape:
+            return ours
+        rows = np.flatnonzero(a != b)
+        if dtype == np.float32 and 0 < rows.size <= max(1, FLOAT32_LABEL_FLIPS * a.size):
+            TOLERATED["near-tie labels"] += int(rows.size)
+            return "ok", b
+        Xd = np.asarray(X, dtype=np.float64)[rows]
+        c = np.asarray(centers, dtype=np.float64)
+        d_ours = ((Xd - c[a[rows]]) ** 2).sum(axis=1)
+        d_theirs = ((Xd - c[b[rows]]) ** 2).sum(axis=1)
+        eps = 64 * np.finfo(dtype).eps
+        scale = np.maximum((Xd**2).sum(axis=1) + (c[b[rows]] ** 2).sum(axis=1), 1.0)
+        ties = np.abs(d_ours - d_theirs) <= eps * scale
+        TOLERATED["near-tie labels"] += int(ties.sum())
+        fixed = a.copy()
+        fixed[rows[ties]] = b[rows[ties]]
+        return "ok", fixed
+
+    return check
+
+
 def _random_samples(rng, X):
     """X in a random layout: C, F, a non-contiguous view, or CSR."""
     import numpy as np
@@ -206,16 +249,17 @@ def estimator_case(rng):
         if ours[0] == "error":
             return where
         relabel = _relabelling(fitted["ours"][0], fitted["theirs"][0])
+        near_ties = _near_tie_check(fitted["theirs"][0], X, dtype)
         for attribute in _fitted_attributes(fitted["theirs"][0]):
             results = [("ok", getattr(fitted[side][0], attribute)) for side in ("ours", "theirs")]
-            results[0] = relabel(attribute, results[0])
+            results[0] = near_ties(attribute, relabel(attribute, results[0]), results[1])
             _compare(*results, rtol, f"{where} {attribute}", data_scale)
         for method in spec.methods:
             results = [
                 _outcome(lambda est=fitted[side][0]: call_method(est, method, X_given, y))
                 for side in ("ours", "theirs")
             ]
-            results[0] = relabel(method, results[0])
+            results[0] = near_ties(method, relabel(method, results[0]), results[1])
             _compare(*results, rtol, f"{where} {method}", data_scale)
     return where
 
@@ -292,7 +336,7 @@ def worker(seed):
         say(event="start", kind=kind)
         try:
             where = CASES[kind](rng)
-            say(event="done", kind=kind, ok=True, where=where)
+            say(event="done", kind=kind, ok=True, where=where, tolerated=dict(TOLERATED))
         except Mismatch as e:
             say(event="done", kind=kind, ok=False, where=str(e))
         except Exception:  # noqa: BLE001 - any other failure of the harness is a finding too
@@ -360,7 +404,8 @@ class Worker:
 
 
 def drive(seconds, seed, call_timeout, start_timeout=120):
-    report = {"calls": {}, "mismatches": [], "crashes": [], "hangs": [], "memory": []}
+    report = {"calls": {}, "mismatches": [], "crashes": [], "hangs": [], "memory": [],
+              "tolerated": {}}
     end = time.monotonic() + seconds
     incarnation = 0
     while time.monotonic() < end:
@@ -381,6 +426,8 @@ def drive(seconds, seed, call_timeout, start_timeout=120):
             if done["event"] == "exit":
                 report["crashes"].append(f"{start['kind']} call: exit code {done['code']}")
                 break
+            if "tolerated" in done:
+                report["tolerated"][incarnation] = done["tolerated"]
             calls = report["calls"].setdefault(done["kind"], [0, 0])
             calls[0] += 1
             if not done["ok"]:
@@ -427,6 +474,12 @@ def main(argv=None):
         print(f"  {kind}: {count} calls, {failed} mismatches")
     for m in report["memory"]:
         print(f"  memory: {m}")
+    tolerated = {}
+    for counts in report["tolerated"].values():
+        for name, count in counts.items():
+            tolerated[name] = tolerated.get(name, 0) + count
+    for name, count in tolerated.items():
+        print(f"  tolerated: {count} {name} (see FLOAT32_LABEL_FLIPS)")
     for title in ("mismatches", "crashes", "hangs"):
         for item in report[title][:20]:
             print(f"  {title[:-1] if title != 'mismatches' else 'mismatch'}: {item}")
