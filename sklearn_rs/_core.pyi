@@ -32,16 +32,25 @@ def kmeans_single(
 ) -> tuple[_Labels, float, _Floats, int, list[_Event]]:
     """One k-means run (Lloyd or Elkan): ``(labels, inertia, centers, n_iter, events)``."""
 
-def init_centers(
+def init_kmeans_plusplus(
     x: _Samples,
     sample_weight: _Floats,
     n_clusters: int,
-    n_local_trials: Optional[int],
-    random: bool,
-    seed: int,
+    n_local_trials: int,
+    uniforms: npt.NDArray[np.float64],
     n_threads: int,
 ) -> tuple[_Floats, npt.NDArray[np.int64]]:
-    """Greedy k-means++ or weighted random sampling: ``(centers, indices)``."""
+    """Greedy k-means++ from scikit-learn's uniforms: ``(centers, indices)``."""
+
+def init_random(
+    x: _Samples,
+    sample_weight: _Floats,
+    n_clusters: int,
+    key: npt.NDArray[np.uint32],
+    pos: int,
+) -> tuple[_Floats, npt.NDArray[np.int64], npt.NDArray[np.uint32], int]:
+    """numpy's ``choice(replace=False, p=...)`` on an MT19937 state:
+    ``(centers, indices, key, pos)``."""
 
 def labels_inertia(
     x: _Samples,

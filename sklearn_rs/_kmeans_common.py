@@ -20,9 +20,6 @@ from sklearn.utils.validation import (
 from sklearn_rs._base import RustEstimatorMixin
 from sklearn_rs._threads import _core
 
-_INT32_MAX = np.iinfo(np.int32).max
-
-
 def check_probabilities(sample_weight):
     # scikit-learn samples initial centers with numpy's choice(p=sample_weight / total), which
     # rejects negative weights with this message.
@@ -32,11 +29,26 @@ def check_probabilities(sample_weight):
 
 def rust_init(samples, sample_weight, n_clusters, random, random_state, n_threads,
               n_local_trials=None):
-    """k-means++ (``random=False``) or weighted random sampling in Rust, seeded with one draw
-    from ``random_state``. Returns ``(centers, indices)``."""
-    seed = int(random_state.randint(_INT32_MAX))
-    return _core.init_centers(
-        samples, sample_weight, n_clusters, n_local_trials, random, seed, n_threads
+    """k-means++ (``random=False``) or random sampling (``random=True``) in Rust, on the draws
+    scikit-learn takes from ``random_state`` (which is left where scikit-learn leaves it).
+    Returns ``(centers, indices)``."""
+    if random:
+        # The number of draws depends on the data (numpy's choice without replacement draws
+        # again after duplicates): Rust runs numpy's algorithm on the generator's own state.
+        name, key, pos, has_gauss, cached_gaussian = random_state.get_state()
+        centers, indices, key, pos = _core.init_random(
+            samples, sample_weight, n_clusters, key, pos
+        )
+        random_state.set_state((name, key, pos, has_gauss, cached_gaussian))
+        return centers, indices
+    if n_local_trials is None:
+        # scikit-learn's default: what Arthur and Vassilvitskii tried.
+        n_local_trials = 2 + int(np.log(n_clusters))
+    # One uniform picks the first center, n_local_trials more each further one: the values
+    # scikit-learn's choice and uniform calls take, in the same order.
+    uniforms = random_state.random_sample(1 + (n_clusters - 1) * n_local_trials)
+    return _core.init_kmeans_plusplus(
+        samples, sample_weight, n_clusters, n_local_trials, uniforms, n_threads
     )
 
 

@@ -1,40 +1,86 @@
-//! A small, fast, seedable generator (xoshiro256**, seeded through splitmix64). The Python layer
-//! derives the seed from the estimator's `random_state`, so the same state gives the same run.
+//! NumPy's legacy generator: the Mersenne Twister (MT19937) behind `numpy.random.RandomState`,
+//! and its `random_sample` (53-bit doubles). The Python layer hands over the state of the
+//! estimator's `RandomState` (`get_state()`: the 624-word key and the position) and writes the
+//! advanced state back, so a kernel draws exactly the values scikit-learn would have drawn and
+//! leaves the generator where scikit-learn leaves it.
 
-pub struct Rng {
-    s: [u64; 4],
+/// Words in the state.
+pub const MT_N: usize = 624;
+const MT_M: usize = 397;
+const MATRIX_A: u32 = 0x9908_b0df;
+const UPPER_MASK: u32 = 0x8000_0000;
+const LOWER_MASK: u32 = 0x7fff_ffff;
+
+#[derive(Clone)]
+pub struct Mt19937 {
+    key: [u32; MT_N],
+    pos: usize,
 }
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        let mut z = seed;
-        let mut next = || {
-            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut x = z;
-            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            x ^ (x >> 31)
-        };
-        Self {
-            s: [next(), next(), next(), next()],
+impl Mt19937 {
+    /// The state `RandomState(seed)` starts from, for a seed below 2^32 (`init_genrand`).
+    pub fn from_seed(seed: u32) -> Self {
+        let mut key = [0u32; MT_N];
+        key[0] = seed;
+        for i in 1..MT_N {
+            let prev = key[i - 1];
+            key[i] = 1_812_433_253u32
+                .wrapping_mul(prev ^ (prev >> 30))
+                .wrapping_add(i as u32);
         }
+        Self { key, pos: MT_N }
     }
 
-    pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
+    /// The state `RandomState.get_state()` reports: the key and the position in it (0..=624).
+    pub fn from_state(key: &[u32], pos: usize) -> Option<Self> {
+        if key.len() != MT_N || pos > MT_N {
+            return None;
+        }
+        let mut k = [0u32; MT_N];
+        k.copy_from_slice(key);
+        Some(Self { key: k, pos })
     }
 
-    /// Uniform in `[0, 1)` with 53 random bits.
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    pub fn key(&self) -> &[u32; MT_N] {
+        &self.key
+    }
+
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    fn generate(&mut self) {
+        let twist = |upper: u32, lower: u32, far: u32| {
+            let y = (upper & UPPER_MASK) | (lower & LOWER_MASK);
+            far ^ (y >> 1) ^ ((y & 1).wrapping_neg() & MATRIX_A)
+        };
+        for i in 0..MT_N - MT_M {
+            self.key[i] = twist(self.key[i], self.key[i + 1], self.key[i + MT_M]);
+        }
+        for i in MT_N - MT_M..MT_N - 1 {
+            self.key[i] = twist(self.key[i], self.key[i + 1], self.key[i + MT_M - MT_N]);
+        }
+        self.key[MT_N - 1] = twist(self.key[MT_N - 1], self.key[0], self.key[MT_M - 1]);
+        self.pos = 0;
+    }
+
+    pub fn next_u32(&mut self) -> u32 {
+        if self.pos == MT_N {
+            self.generate();
+        }
+        let mut y = self.key[self.pos];
+        self.pos += 1;
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c_5680;
+        y ^= (y << 15) & 0xefc6_0000;
+        y ^ (y >> 18)
+    }
+
+    /// `RandomState.random_sample()`: uniform in `[0, 1)` from two words (27 + 26 bits).
+    pub fn random_sample(&mut self) -> f64 {
+        let a = (self.next_u32() >> 5) as f64;
+        let b = (self.next_u32() >> 6) as f64;
+        (a * 67_108_864.0 + b) / 9_007_199_254_740_992.0
     }
 }
 
@@ -43,18 +89,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deterministic_and_in_range() {
-        let a: Vec<f64> = {
-            let mut r = Rng::new(42);
-            (0..1000).map(|_| r.uniform()).collect()
-        };
-        let mut r = Rng::new(42);
-        for &v in &a {
-            assert_eq!(v, r.uniform());
-            assert!((0.0..1.0).contains(&v));
-        }
-        let mean = a.iter().sum::<f64>() / a.len() as f64;
-        assert!((mean - 0.5).abs() < 0.05);
-        assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+    fn random_sample_matches_numpy() {
+        // np.random.RandomState(0).random_sample(3)
+        let mut r = Mt19937::from_seed(0);
+        assert_eq!(r.random_sample(), 0.5488135039273248);
+        assert_eq!(r.random_sample(), 0.7151893663724195);
+        assert_eq!(r.random_sample(), 0.6027633760716439);
+        // np.random.RandomState(12345).random_sample(2)
+        let mut r = Mt19937::from_seed(12345);
+        assert_eq!(r.random_sample(), 0.9296160928171479);
+        assert_eq!(r.random_sample(), 0.3163755545817859);
+        // np.random.RandomState(4294967295).randint(2**32, dtype=np.uint32) draws one word.
+        let mut r = Mt19937::from_seed(u32::MAX);
+        assert_eq!(r.next_u32(), NEXT_U32_OF_MAX_SEED);
     }
+
+    const NEXT_U32_OF_MAX_SEED: u32 = 419_326_371;
+
+    #[test]
+    fn state_round_trips_across_a_regeneration() {
+        // np.random.RandomState(7) after random_sample(400) (800 words: one regeneration),
+        // then random_sample(2).
+        let mut r = Mt19937::from_seed(7);
+        for _ in 0..400 {
+            r.random_sample();
+        }
+        assert_eq!(r.pos(), 176); // get_state()[2]
+        let copy = Mt19937::from_state(r.key(), r.pos()).unwrap();
+        let mut a = copy.clone();
+        assert_eq!(a.random_sample(), AFTER_400[0]);
+        assert_eq!(a.random_sample(), AFTER_400[1]);
+        assert_eq!(r.random_sample(), AFTER_400[0]);
+        assert!(Mt19937::from_state(&[0; 3], 0).is_none());
+        assert!(Mt19937::from_state(r.key(), MT_N + 1).is_none());
+    }
+
+    const AFTER_400: [f64; 2] = [0.8070553190721129, 0.48446895203866336];
 }

@@ -4,6 +4,7 @@
 
 use kernels::float::Float;
 use kernels::kmeans::{self, Algorithm, Event, RunConfig};
+use kernels::rng::Mt19937;
 use kernels::samples::Samples;
 use numpy::{Element, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
@@ -19,7 +20,8 @@ use crate::with_samples;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kmeans_single, m)?)?;
-    m.add_function(wrap_pyfunction!(init_centers, m)?)?;
+    m.add_function(wrap_pyfunction!(init_kmeans_plusplus, m)?)?;
+    m.add_function(wrap_pyfunction!(init_random, m)?)?;
     m.add_function(wrap_pyfunction!(labels_inertia, m)?)?;
     m.add_function(wrap_pyfunction!(transform, m)?)?;
     m.add_function(wrap_pyfunction!(is_same_clustering, m)?)?;
@@ -138,63 +140,98 @@ fn kmeans_single<'py>(
     )
 }
 
-/// How `init_centers` draws the initial centers.
-#[derive(Clone, Copy)]
-struct InitSpec {
-    n_clusters: usize,
-    n_local_trials: Option<usize>,
-    random: bool,
-    seed: u64,
+/// Where an initialisation takes its random draws from.
+enum Draws<'a> {
+    /// k-means++: the uniforms scikit-learn's `RandomState` gives, drawn by the caller.
+    PlusPlus {
+        n_local_trials: usize,
+        uniforms: &'a [f64],
+    },
+    /// Random sampling: the `RandomState`'s own generator, advanced here.
+    Random(&'a mut Mt19937),
 }
 
 fn init_t<'py, T: Float + Element>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     sample_weight: &Bound<'py, PyAny>,
-    spec: InitSpec,
+    n_clusters: usize,
+    draws: Draws<'_>,
     n_threads: usize,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let x = SamplesArg::<T>::extract(x)?;
     let sw: PyReadonlyArray1<T> = sample_weight.extract()?;
     let sw = slice(&sw)?;
-    let (k, d) = (spec.n_clusters, x.n_features());
-    let init = with_samples!(x, |s| py.run_kernel(
-        threads_for(n_threads, &s, k * d),
-        |stop| if spec.random {
-            kmeans::init::random_init(&s, sw, k, spec.seed)
-        } else {
-            kmeans::init::kmeans_plusplus(&s, sw, k, spec.n_local_trials, spec.seed, stop)
-        }
-    ))?;
+    let (k, d) = (n_clusters, x.n_features());
+    let init = match draws {
+        Draws::PlusPlus {
+            n_local_trials,
+            uniforms,
+        } => with_samples!(x, |s| py
+            .run_kernel(threads_for(n_threads, &s, k * d), |stop| {
+                kmeans::init::kmeans_plusplus(&s, sw, k, n_local_trials, uniforms, stop)
+            }))?,
+        Draws::Random(rng) => with_samples!(x, |s| py.run_kernel(Threads::Inline, |_| {
+            kmeans::init::random_init(&s, sw, k, &mut *rng)
+        }))?,
+    };
     Ok((matrix(py, init.centers, k, d)?, vector(py, init.indices)))
 }
 
-/// Initial centers by greedy k-means++ (`random=False`) or weighted sampling without
-/// replacement (`random=True`). Returns `(centers, indices)`.
+/// Initial centers by greedy k-means++, from the `1 + (n_clusters - 1) * n_local_trials`
+/// uniforms of scikit-learn's draws (`random_state.random_sample`). Returns
+/// `(centers, indices)`.
 #[pyfunction]
-#[pyo3(signature = (x, sample_weight, n_clusters, n_local_trials, random, seed, n_threads))]
-#[allow(clippy::too_many_arguments)]
-fn init_centers<'py>(
+#[pyo3(signature = (x, sample_weight, n_clusters, n_local_trials, uniforms, n_threads))]
+fn init_kmeans_plusplus<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     sample_weight: &Bound<'py, PyAny>,
     n_clusters: usize,
-    n_local_trials: Option<usize>,
-    random: bool,
-    seed: u64,
+    n_local_trials: usize,
+    uniforms: PyReadonlyArray1<'py, f64>,
     n_threads: usize,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let spec = InitSpec {
-        n_clusters,
+    let draws = Draws::PlusPlus {
         n_local_trials,
-        random,
-        seed,
+        uniforms: slice(&uniforms)?,
     };
     by_dtype!(
         py,
         sample_weight,
-        init_t(py, x, sample_weight, spec, n_threads)
+        init_t(py, x, sample_weight, n_clusters, draws, n_threads)
     )
+}
+
+/// Initial centers sampled without replacement as numpy's legacy `choice(n, size=n_clusters,
+/// replace=False, p=sample_weight / sum)` samples them, on the MT19937 state `(key, pos)` of a
+/// `RandomState`. Returns `(centers, indices, key, pos)`: the state after the draws.
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, n_clusters, key, pos))]
+#[allow(clippy::type_complexity)]
+fn init_random<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: &Bound<'py, PyAny>,
+    n_clusters: usize,
+    key: PyReadonlyArray1<'py, u32>,
+    pos: usize,
+) -> PyResult<(
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    usize,
+)> {
+    let mut rng = Mt19937::from_state(slice(&key)?, pos)
+        .ok_or_else(|| PyValueError::new_err("expected an MT19937 state of 624 words"))?;
+    let draws = Draws::Random(&mut rng);
+    let (centers, indices) = by_dtype!(
+        py,
+        sample_weight,
+        init_t(py, x, sample_weight, n_clusters, draws, 1)
+    )?;
+    let pos = rng.pos();
+    Ok((centers, indices, vector(py, rng.key().to_vec()), pos))
 }
 
 fn labels_inertia_t<'py, T: Float + Element>(

@@ -6,7 +6,7 @@ use crate::alloc;
 use crate::blocks::{self, split_by_blocks};
 use crate::float::Float;
 use crate::linalg;
-use crate::rng::Rng;
+use crate::rng::Mt19937;
 use crate::samples::Samples;
 use crate::simd;
 use crate::KernelError;
@@ -36,48 +36,95 @@ fn check<T: Float, S: Samples<T>>(x: &S, sample_weight: &[T], k: usize) -> Resul
     Ok(())
 }
 
-/// Index `i` such that `cumsum[i - 1] < value <= cumsum[i]` (numpy's `searchsorted`, left side),
-/// clipped to the last index.
-fn search_sorted(cumsum: &[f64], value: f64) -> usize {
+/// numpy's `searchsorted(cumsum, value)` (left side: the first `i` with `value <= cumsum[i]`),
+/// clipped to the last index as scikit-learn clips it.
+fn search_sorted_left(cumsum: &[f64], value: f64) -> usize {
     cumsum.partition_point(|&c| c < value).min(cumsum.len() - 1)
 }
 
-/// `out[i] = sum_{j <= i} weights[j] * values[j]`, in float64 like scikit-learn's stable_cumsum.
-fn weighted_cumsum<T: Float>(weights: &[T], values: &[f64], out: &mut [f64]) {
-    let mut acc = 0.0;
-    for ((o, w), v) in out.iter_mut().zip(weights).zip(values) {
-        acc += w.to_f64() * v;
-        *o = acc;
+/// numpy's legacy `RandomState.choice(n, p=p)` (one draw with replacement) turns a uniform into
+/// an index: `cdf = cumsum(p); cdf /= cdf[-1]; cdf.searchsorted(u, side='right')`.
+struct Cdf {
+    cdf: Vec<f64>,
+}
+
+impl Cdf {
+    /// `p` in float64 (numpy converts the probabilities to it), summed left to right.
+    fn new(p: &[f64]) -> Result<Self, KernelError> {
+        let mut cdf = alloc::with_capacity(&[p.len()])?;
+        let mut acc = 0.0;
+        cdf.extend(p.iter().map(|&v| {
+            acc += v;
+            acc
+        }));
+        let last = cdf[cdf.len() - 1];
+        cdf.iter_mut().for_each(|c| *c /= last);
+        Ok(Self { cdf })
+    }
+
+    /// The first `i` with `u < cdf[i]` (searchsorted, right side).
+    fn index(&self, u: f64) -> usize {
+        self.cdf.partition_point(|&c| c <= u)
     }
 }
 
-/// Greedy k-means++ (Arthur & Vassilvitskii, with `n_local_trials` candidates per step as in
-/// scikit-learn): each new center is the candidate, sampled proportionally to
-/// `sample_weight * D(x)^2`, that most reduces the potential.
+/// scikit-learn's probabilities `sample_weight / sample_weight.sum()`, computed in the samples'
+/// dtype as scikit-learn computes them, then widened to float64 as numpy's `choice` widens them.
+fn probabilities<T: Float>(sample_weight: &[T]) -> Result<Vec<f64>, KernelError> {
+    let total = T::from_f64(sample_weight.iter().map(|w| w.to_f64()).sum::<f64>());
+    let mut p = alloc::with_capacity(&[sample_weight.len()])?;
+    p.extend(sample_weight.iter().map(|&w| (w / total).to_f64()));
+    Ok(p)
+}
+
+/// scikit-learn's `np.cumsum(sample_weight * closest_dist_sq)`: products and running sum in the
+/// samples' dtype, left to right (`closest` holds values of that dtype).
+fn weighted_cumsum<T: Float>(weights: &[T], closest: &[f64], out: &mut [f64]) {
+    let mut acc = T::ZERO;
+    for ((o, &w), &c) in out.iter_mut().zip(weights).zip(closest) {
+        acc += w * T::from_f64(c);
+        *o = acc.to_f64();
+    }
+}
+
+/// `sum_i w_i * closest_i`, rounded to the samples' dtype as scikit-learn's potential is.
+fn potential<T: Float>(weights: &[T], closest: &[f64]) -> f64 {
+    let pot: f64 = closest
+        .iter()
+        .zip(weights)
+        .map(|(c, w)| c * w.to_f64())
+        .sum();
+    T::from_f64(pot).to_f64()
+}
+
+/// Greedy k-means++ (Arthur & Vassilvitskii, with `n_local_trials` candidates per step) exactly
+/// as scikit-learn's `_kmeans_plusplus` draws it: `uniforms` are the `1 + (k - 1) *
+/// n_local_trials` values its `RandomState` gives (`random_sample`, in order): the first picks
+/// the first center as `choice(n, p=sample_weight / sum)` does, each further group of
+/// `n_local_trials` gives the candidates `searchsorted(cumsum(sample_weight * D(x)^2), u *
+/// potential)`, and the candidate that most reduces the potential (the first on ties) is kept.
 pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
     x: &S,
     sample_weight: &[T],
     k: usize,
-    n_local_trials: Option<usize>,
-    seed: u64,
+    n_local_trials: usize,
+    uniforms: &[f64],
     stop: StopCheck,
 ) -> Result<Init<T>, KernelError> {
     check(x, sample_weight, k)?;
     let (n, d) = (x.n_samples(), x.n_features());
-    let trials = n_local_trials
-        .unwrap_or(2 + (k as f64).ln() as usize)
-        .max(1);
-    let mut rng = Rng::new(seed);
+    let trials = n_local_trials;
+    if trials == 0 || uniforms.len() != 1 + (k - 1) * trials {
+        return Err(KernelError::InvalidArgument(format!(
+            "k-means++ needs 1 + (n_clusters - 1) * n_local_trials = {} uniforms, got {}",
+            1 + (k - 1) * trials,
+            uniforms.len()
+        )));
+    }
 
     let mut centers = alloc::filled(&[k, d], T::ZERO)?;
     let mut indices = alloc::filled(&[k], -1i64)?;
-    let mut cumsum = alloc::filled(&[n], 0.0f64)?;
-    let mut acc = 0.0;
-    for (c, w) in cumsum.iter_mut().zip(sample_weight) {
-        acc += w.to_f64();
-        *c = acc;
-    }
-    let first = search_sorted(&cumsum, rng.uniform() * cumsum[n - 1]);
+    let first = Cdf::new(&probabilities(sample_weight)?)?.index(uniforms[0]);
     x.copy_row(first, &mut centers[..d]);
     indices[0] = first as i64;
 
@@ -86,25 +133,26 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
     // the memory at two `n`-long buffers.
     let mut closest = alloc::filled(&[n], f64::INFINITY)?;
     lower_to_distances(x, &centers[..d], &mut closest);
-    let mut potential: f64 = closest
-        .iter()
-        .zip(sample_weight)
-        .map(|(c, w)| c * w.to_f64())
-        .sum();
+    let mut potential = potential(sample_weight, &closest);
+    let mut cumsum = alloc::filled(&[n], 0.0f64)?;
     let mut candidate_rows = alloc::filled(&[trials, d], T::ZERO)?;
 
-    for c in 1..k {
+    for (c, draws) in (1..k).zip(uniforms[1..].chunks_exact(trials)) {
         if stop() {
             return Err(KernelError::Interrupted);
         }
         weighted_cumsum(sample_weight, &closest, &mut cumsum);
-        let candidates: Vec<usize> = (0..trials)
-            .map(|_| search_sorted(&cumsum, rng.uniform() * potential))
+        let candidates: Vec<usize> = draws
+            .iter()
+            .map(|&u| search_sorted_left(&cumsum, u * potential))
             .collect();
         for (t, &id) in candidates.iter().enumerate() {
             x.copy_row(id, &mut candidate_rows[t * d..(t + 1) * d]);
         }
-        let pots = candidate_potentials(x, sample_weight, &closest, &candidate_rows);
+        let pots: Vec<f64> = candidate_potentials(x, sample_weight, &closest, &candidate_rows)
+            .into_iter()
+            .map(|p| T::from_f64(p).to_f64())
+            .collect();
         let best = (0..trials).fold(0, |best, t| if pots[t] < pots[best] { t } else { best });
         potential = pots[best];
         let best_row = &candidate_rows[best * d..(best + 1) * d];
@@ -199,48 +247,59 @@ simd::simd_variants!(
     ) -> Vec<f64> = potentials_block_body;
 );
 
-/// `k` distinct samples drawn without replacement with probabilities proportional to
-/// `sample_weight` (Efraimidis–Spirakis keys), for `init='random'`.
+/// `k` distinct samples drawn as scikit-learn's `init='random'` draws them: numpy's legacy
+/// `RandomState.choice(n, size=k, replace=False, p=sample_weight / sum)`, run on the generator's
+/// own state (which this advances as numpy does). Each round draws one uniform per missing
+/// sample, zeroes the probabilities of the samples found so far, maps the uniforms through the
+/// renormalised cdf (searchsorted, right side) and keeps the new distinct indices in the order of
+/// their first appearance.
 pub fn random_init<T: Float, S: Samples<T>>(
     x: &S,
     sample_weight: &[T],
     k: usize,
-    seed: u64,
+    rng: &mut Mt19937,
 ) -> Result<Init<T>, KernelError> {
     check(x, sample_weight, k)?;
     let d = x.n_features();
-    let positive = sample_weight.iter().filter(|w| **w > T::ZERO).count();
-    if positive < k {
+    let mut p = probabilities(sample_weight)?;
+    if p.iter().filter(|&&v| v > 0.0).count() < k {
         return Err(KernelError::InvalidArgument(
             "Fewer non-zero entries in p than size".into(),
         ));
     }
-    let mut rng = Rng::new(seed);
-    // key = u^(1/w) ranks samples; compare log(u)/w to stay in range.
-    let mut keyed: Vec<(f64, usize)> = alloc::with_capacity(&[x.n_samples()])?;
-    keyed.extend(sample_weight.iter().enumerate().map(|(i, w)| {
-        let u = rng.uniform().max(f64::MIN_POSITIVE);
-        let w = w.to_f64();
-        (
-            if w > 0.0 {
-                u.ln() / w
-            } else {
-                f64::NEG_INFINITY
-            },
-            i,
-        )
-    }));
-    keyed.select_nth_unstable_by(k - 1, |a, b| {
-        b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1))
-    });
-    let mut chosen: Vec<(f64, usize)> = keyed[..k].to_vec();
-    chosen.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
+    let mut found: Vec<usize> = Vec::with_capacity(k);
+    let mut seen = alloc::filled(&[x.n_samples()], 0u32)?;
+    let mut draws = Vec::with_capacity(k);
+    while found.len() < k {
+        draws.clear();
+        draws.extend((0..k - found.len()).map(|_| rng.random_sample()));
+        for &i in &found {
+            p[i] = 0.0;
+        }
+        let cdf = Cdf::new(&p)?;
+        let before = found.len();
+        for &u in &draws {
+            let i = cdf.index(u);
+            if seen[i] == 0 {
+                seen[i] = 1;
+                found.push(i);
+            }
+        }
+        if found.len() == before {
+            // Only non-finite probabilities can stall the draws.
+            return Err(KernelError::InvalidArgument(
+                "probabilities contain NaN".into(),
+            ));
+        }
+    }
     let mut centers = alloc::filled(&[k, d], T::ZERO)?;
-    let indices = chosen.iter().map(|&(_, i)| i as i64).collect();
-    for (c, &(_, i)) in chosen.iter().enumerate() {
+    for (c, &i) in found.iter().enumerate() {
         x.copy_row(i, &mut centers[c * d..(c + 1) * d]);
     }
-    Ok(Init { centers, indices })
+    Ok(Init {
+        centers,
+        indices: found.into_iter().map(|i| i as i64).collect(),
+    })
 }
 
 #[cfg(test)]
@@ -263,8 +322,11 @@ mod tests {
         // Odd samples have no weight: they can never be picked.
         let w: Vec<f64> = (0..n).map(|i| (i % 2 == 0) as u8 as f64).collect();
         let never = || false;
-        let a = kmeans_plusplus(&s, &w, 8, None, 7, &never).unwrap();
-        let b = kmeans_plusplus(&s, &w, 8, None, 7, &never).unwrap();
+        let mut rng = Mt19937::from_seed(7);
+        let uniforms: Vec<f64> = (0..1 + 7 * 4).map(|_| rng.random_sample()).collect();
+        let a = kmeans_plusplus(&s, &w, 8, 4, &uniforms, &never).unwrap();
+        let b = kmeans_plusplus(&s, &w, 8, 4, &uniforms, &never).unwrap();
+        assert!(kmeans_plusplus(&s, &w, 8, 4, &uniforms[1..], &never).is_err());
         assert_eq!(a.indices, b.indices);
         let mut unique = a.indices.clone();
         unique.sort();
@@ -288,10 +350,36 @@ mod tests {
         let (x, n, d) = data();
         let s = Dense::new(&x, n, d).unwrap();
         let w: Vec<f64> = (0..n).map(|i| if i < 10 { 1.0 } else { 0.0 }).collect();
-        let init = random_init(&s, &w, 10, 3).unwrap();
+        let init = random_init(&s, &w, 10, &mut Mt19937::from_seed(3)).unwrap();
         let mut idx = init.indices.clone();
         idx.sort();
         assert_eq!(idx, (0..10).collect::<Vec<i64>>());
-        assert!(random_init(&s, &w, 11, 3).is_err());
+        assert!(random_init(&s, &w, 11, &mut Mt19937::from_seed(3)).is_err());
     }
+
+    #[test]
+    fn random_init_is_numpys_choice_without_replacement() {
+        let (x, n, d) = data();
+        let s = Dense::new(&x, n, d).unwrap();
+        // np.random.RandomState(0).choice(200, size=20, replace=False, p=w / w.sum()) with
+        // w = 1 + (i % 3), and the state's position afterwards (get_state()[2]).
+        let w: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let mut rng = Mt19937::from_seed(0);
+        let init = random_init(&s, &w, 20, &mut rng).unwrap();
+        assert_eq!(init.indices, CHOICE_SEED_0.to_vec());
+        assert_eq!(rng.pos(), CHOICE_SEED_0_POS);
+        // Duplicates make it draw again: 150 of 200 equally weighted samples.
+        let w = vec![1.0f64; n];
+        let mut rng = Mt19937::from_seed(1);
+        let init = random_init(&s, &w, 150, &mut rng).unwrap();
+        assert_eq!(&init.indices[..5], &CHOICE_150_SEED_1_HEAD);
+        assert_eq!(rng.pos(), CHOICE_150_SEED_1_POS);
+    }
+
+    const CHOICE_SEED_0: [i64; 20] = [
+        109, 143, 120, 85, 128, 87, 178, 192, 76, 158, 106, 113, 185, 14, 17, 4, 166, 155, 173, 196,
+    ];
+    const CHOICE_SEED_0_POS: usize = 42;
+    const CHOICE_150_SEED_1_HEAD: [i64; 5] = [83, 144, 0, 60, 29];
+    const CHOICE_150_SEED_1_POS: usize = 428;
 }
