@@ -20,6 +20,7 @@ import math
 import os
 import random
 import select
+import statistics
 import subprocess
 import sys
 import time
@@ -442,8 +443,10 @@ def _memory_summary(samples):
     measured = samples[int(len(samples) * WARM_UP):]
     if len(measured) < 3:
         return {"samples": len(samples)}
-    growth = max(m for _, m in measured[len(measured) // 2:]) - max(
-        m for _, m in measured[: len(measured) // 2]
+    # Medians, not peaks: a leak moves the baseline, while one large case only makes a spike.
+    half = len(measured) // 2
+    growth = statistics.median(m for _, m in measured[half:]) - statistics.median(
+        m for _, m in measured[:half]
     )
     return {
         "samples": len(samples),
