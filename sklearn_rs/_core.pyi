@@ -8,7 +8,7 @@ Centers go in flattened (``(n_clusters * n_features,)``, C order) and come back 
 ``n_threads`` is capped by the threadpoolctl limit.
 """
 
-from typing import Literal, Optional, Union
+from typing import Literal, Union
 
 import numpy as np
 import numpy.typing as npt
