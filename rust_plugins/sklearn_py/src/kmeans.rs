@@ -286,7 +286,7 @@ fn transform_t<'py, T: Float + Element>(
         })?,
         s.n_samples()
     ));
-    let k = if n == 0 { 0 } else { out.len() / n };
+    let k = out.len().checked_div(n).unwrap_or(0);
     matrix(py, out, n, k)
 }
 

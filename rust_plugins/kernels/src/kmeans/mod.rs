@@ -118,7 +118,7 @@ pub fn check_problem<T: Float, S: Samples<T>>(
             x.n_samples()
         )));
     }
-    if centers.is_empty() || centers.len() % d != 0 {
+    if centers.is_empty() || !centers.len().is_multiple_of(d) {
         return Err(KernelError::Shape(format!(
             "centers buffer of length {} is not (k, {d})",
             centers.len()
@@ -149,7 +149,7 @@ pub fn labels_inertia<T: Float, S: NearestSearch<T>>(
 /// Euclidean distances from every sample to every center, row-major `(n, k)`.
 pub fn transform<T: Float, S: Samples<T>>(x: &S, centers: &[T]) -> Result<Vec<T>, KernelError> {
     let d = x.n_features();
-    if d == 0 || centers.is_empty() || centers.len() % d != 0 {
+    if d == 0 || centers.is_empty() || !centers.len().is_multiple_of(d) {
         return Err(KernelError::Shape(format!(
             "centers buffer of length {} is not (k, {d})",
             centers.len()

@@ -489,7 +489,7 @@ unsafe fn transpose_rows_of_8_avx512(
     group: usize,
 ) -> bool {
     use std::arch::x86_64::*;
-    if d != 8 || group % 8 != 0 {
+    if d != 8 || !group.is_multiple_of(8) {
         return false;
     }
     for block in (0..group).step_by(8) {
