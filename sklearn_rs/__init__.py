@@ -7,11 +7,13 @@
 from sklearn_rs import _threads
 from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
 from sklearn_rs._patch import is_patched, patch_sklearn, patched, unpatch_sklearn
+from sklearn_rs._scaler import StandardScaler
 
 __all__ = [
     "KMeans",
     "k_means",
     "kmeans_plusplus",
+    "StandardScaler",
     "patch_sklearn",
     "unpatch_sklearn",
     "is_patched",

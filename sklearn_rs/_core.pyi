@@ -69,3 +69,79 @@ def is_same_clustering(labels1: _Labels, labels2: _Labels, n_clusters: int) -> b
 
 def mean_variance(x: _Samples, dtype_of: _Floats, n_threads: int) -> float:
     """Mean over features of the per-feature variance, computed in ``dtype_of``'s dtype."""
+
+# StandardScaler. Dense ``x`` is C-contiguous: ``(n_samples, n_features)`` when ``columns`` is
+# False, the transpose of an F-ordered array (every feature contiguous) when True. Sparse
+# batches come as ``data, indices, indptr, n_samples, n_features, by_rows`` (CSR when
+# ``by_rows``, else CSC; ``indices`` and ``indptr`` of one dtype, int32 or int64).
+_Index = Union[npt.NDArray[np.int32], npt.NDArray[np.int64]]
+
+def scaler_dense_update(
+    x: _Floats,
+    columns: bool,
+    sample_weight: Union[_Floats, None],
+    last_mean: npt.NDArray[np.float64],
+    last_var: Union[npt.NDArray[np.float64], None],
+    last_count: npt.NDArray[np.float64],
+    n_threads: int,
+) -> tuple[
+    npt.NDArray[np.float64], Union[npt.NDArray[np.float64], None], npt.NDArray[np.float64]
+]:
+    """``_incremental_mean_and_var``: the running float64 ``(mean, var, count)`` after the
+    batch ``x`` (``var`` is None when ``last_var`` is)."""
+
+def scaler_non_nan_counts(x: _Floats, columns: bool, n_threads: int) -> npt.NDArray[np.int64]:
+    """Non-NaN samples per feature of a dense batch."""
+
+def scaler_scale(
+    var: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64],
+    count: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Standard deviations, 1 for near-constant features (``_is_constant_feature``)."""
+
+def scaler_transform(
+    x: _Floats,
+    columns: bool,
+    mean: Union[_Floats, None],
+    scale: Union[_Floats, None],
+    inverse: bool,
+    in_place: bool,
+    n_threads: int,
+) -> Union[_Floats, None]:
+    """``(x - mean) / scale`` (``inverse``: ``x * scale + mean``) in ``x``'s dtype, missing
+    vectors skipped: in place (returns None) or into a new array shaped as ``x``."""
+
+def scaler_sparse_update(
+    data: _Floats,
+    indices: _Index,
+    indptr: _Index,
+    n_samples: int,
+    n_features: int,
+    by_rows: bool,
+    weights: _Floats,
+    last: Union[tuple[_Floats, _Floats, _Floats], None],
+) -> tuple[_Floats, _Floats, _Floats]:
+    """``mean_variance_axis`` (or, given ``last=(mean, var, n)``, ``incr_mean_variance_axis``)
+    of a sparse batch: ``(mean, var, n)`` in the data's dtype."""
+
+def scaler_sparse_non_nan_weights(
+    data: _Floats,
+    indices: _Index,
+    indptr: _Index,
+    n_samples: int,
+    n_features: int,
+    by_rows: bool,
+    weights: _Floats,
+) -> _Floats:
+    """Total weight of the non-NaN samples per feature, in the weights' dtype."""
+
+def scaler_sparse_scale_columns(
+    data: _Floats,
+    indices: _Index,
+    scale: npt.NDArray[np.float64],
+    reciprocal: bool,
+    n_threads: int,
+) -> None:
+    """Multiplies a CSR matrix's ``data`` in place by its column's ``scale`` (or ``1 /
+    scale``), in float64 rounded to the data's dtype."""

@@ -264,3 +264,15 @@ _register(
     "sklearn_rs._kmeans:kmeans_plusplus",
     ["sklearn.cluster:kmeans_plusplus", "sklearn.cluster._kmeans:kmeans_plusplus"],
 )
+def _scaler_fallback(params, X):
+    from sklearn_rs._scaler import scaler_fallback
+
+    return scaler_fallback(params, X)
+
+
+_register(
+    "StandardScaler",
+    "sklearn_rs._scaler:StandardScaler",
+    ["sklearn.preprocessing:StandardScaler", "sklearn.preprocessing._data:StandardScaler"],
+    fallback=_scaler_fallback,
+)

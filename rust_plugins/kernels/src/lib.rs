@@ -17,6 +17,7 @@ pub mod linalg;
 pub mod nearest;
 pub mod rng;
 pub mod samples;
+pub mod scaler;
 pub mod simd;
 pub mod stats;
 pub mod vector;

@@ -12,11 +12,13 @@ mod samples;
 mod threads;
 
 mod kmeans;
+mod scale;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kmeans::register(m)?;
+    scale::register(m)?;
     Ok(())
 }

@@ -1,0 +1,315 @@
+//! The two passes of scikit-learn's `_incremental_mean_and_var` over a dense batch: column
+//! sums and NaN counts (or non-NaN weights), then the sums of deviations from the batch mean
+//! and of their squares (the corrected two-pass algorithm).
+//!
+//! Sums follow NumPy's order (see [`super::sum`]): a running sum per column for a C-ordered
+//! batch, pairwise per column for a column-contiguous one. Threads split the columns, never
+//! a column's sum, so every value is the same for any thread count.
+
+use rayon::prelude::*;
+
+use super::sum;
+use super::Layout;
+use crate::alloc;
+use crate::float::Float;
+use crate::KernelError;
+use crate::StopCheck;
+
+/// Rows handled between two looks at the stop flag.
+const ROWS_PER_STEP: usize = 4096;
+
+/// A dense batch: `(n, d)` row-major for [`Layout::Rows`], `(d, n)` row-major (each feature
+/// contiguous) for [`Layout::Columns`].
+#[derive(Clone, Copy)]
+pub struct Batch<'a, T> {
+    pub data: &'a [T],
+    pub n_samples: usize,
+    pub n_features: usize,
+    pub layout: Layout,
+}
+
+impl<'a, T: Float> Batch<'a, T> {
+    pub fn new(
+        data: &'a [T],
+        n_samples: usize,
+        n_features: usize,
+        layout: Layout,
+    ) -> Result<Self, KernelError> {
+        if n_samples.checked_mul(n_features) != Some(data.len()) {
+            return Err(KernelError::Shape(format!(
+                "dense buffer of length {} is not ({n_samples}, {n_features})",
+                data.len()
+            )));
+        }
+        Ok(Self {
+            data,
+            n_samples,
+            n_features,
+            layout,
+        })
+    }
+
+    /// Feature `j` of a column-contiguous batch.
+    fn column(&self, j: usize) -> &'a [T] {
+        &self.data[j * self.n_samples..(j + 1) * self.n_samples]
+    }
+}
+
+#[inline(always)]
+fn is_nan<T: Float>(v: T) -> bool {
+    #[allow(clippy::eq_op)]
+    let nan = v != v;
+    nan
+}
+
+/// The per-feature results of the first pass.
+pub struct FirstPass {
+    /// `np.nansum(X, axis=0)` (weighted: `sample_weight @ where(isnan(X), 0, X)`).
+    pub sum: Vec<f64>,
+    /// Samples that are not NaN (weighted: the sum of their weights).
+    pub count: Vec<f64>,
+    /// Whether any value is NaN (scikit-learn then sums with `nansum`).
+    pub any_nan: bool,
+}
+
+/// The per-feature results of the second pass, about the batch mean `t`.
+pub struct SecondPass {
+    /// Sum of `x - t` over the samples (the correction term).
+    pub correction: Vec<f64>,
+    /// Sum of `(x - t)^2`.
+    pub squares: Vec<f64>,
+}
+
+/// Column ranges given to the threads of the pool (results do not depend on them).
+fn column_ranges(d: usize) -> Vec<std::ops::Range<usize>> {
+    // At least 8 columns (one cache line of float64) per range.
+    let parts = rayon::current_num_threads().min(d.div_ceil(8)).max(1);
+    let per = d.div_ceil(parts);
+    (0..d.div_ceil(per))
+        .map(|p| p * per..((p + 1) * per).min(d))
+        .collect()
+}
+
+/// Runs `column_range` over the column ranges in parallel and gathers its per-column outputs
+/// (`width` values per column) in column order.
+fn by_column_ranges<F>(d: usize, width: usize, column_range: F) -> Result<Vec<Vec<f64>>, KernelError>
+where
+    F: Fn(std::ops::Range<usize>) -> Result<Vec<Vec<f64>>, KernelError> + Sync + Send,
+{
+    let parts: Vec<Vec<Vec<f64>>> = column_ranges(d)
+        .into_par_iter()
+        .map(column_range)
+        .collect::<Result<_, _>>()?;
+    let mut out: Vec<Vec<f64>> = Vec::with_capacity(width);
+    for k in 0..width {
+        let mut v = Vec::with_capacity(d);
+        for p in &parts {
+            v.extend_from_slice(&p[k]);
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Column sums and non-NaN counts (or weights) of `x`.
+pub fn first_pass<T: Float>(
+    x: &Batch<T>,
+    weights: Option<&[T]>,
+    stop: StopCheck,
+) -> Result<FirstPass, KernelError> {
+    let (n, d) = (x.n_samples, x.n_features);
+    if let Some(w) = weights {
+        if w.len() != n {
+            return Err(KernelError::Shape("sample_weight length differs from X".into()));
+        }
+    }
+    let buffered = std::mem::size_of::<T>() < 8;
+    let clean = |v: T| if is_nan(v) { 0.0 } else { v.to_f64() };
+    let parts = match x.layout {
+        Layout::Rows => by_column_ranges(d, 3, |cols| {
+            let width = cols.len();
+            let mut sum = vec![0.0f64; width];
+            let mut count = vec![0.0f64; width];
+            let mut nans = vec![0u64; width];
+            let mut rows = 0..n;
+            while rows.start < n {
+                if stop() {
+                    return Err(KernelError::Interrupted);
+                }
+                let step = rows.start..(rows.start + ROWS_PER_STEP).min(n);
+                rows.start = step.end;
+                for i in step {
+                    let row = &x.data[i * d + cols.start..i * d + cols.end];
+                    match weights {
+                        None => {
+                            for ((s, c), &v) in sum.iter_mut().zip(nans.iter_mut()).zip(row) {
+                                let nan = is_nan(v);
+                                *s += if nan { 0.0 } else { v.to_f64() };
+                                *c += nan as u64;
+                            }
+                        }
+                        Some(w) => {
+                            let wi = w[i].to_f64();
+                            for (((s, c), k), &v) in
+                                sum.iter_mut().zip(count.iter_mut()).zip(nans.iter_mut()).zip(row)
+                            {
+                                let nan = is_nan(v);
+                                *s += wi * clean(v);
+                                *c += if nan { 0.0 } else { wi };
+                                *k += nan as u64;
+                            }
+                        }
+                    }
+                }
+            }
+            if weights.is_none() {
+                count = nans.iter().map(|&c| n as f64 - c as f64).collect();
+            }
+            let nans = nans.iter().map(|&c| c as f64).collect();
+            Ok(vec![sum, count, nans])
+        })?,
+        Layout::Columns => by_column_ranges(d, 3, |cols| {
+            if stop() {
+                return Err(KernelError::Interrupted);
+            }
+            let mut sum = Vec::with_capacity(cols.len());
+            let mut count = Vec::with_capacity(cols.len());
+            let mut nan_counts = Vec::with_capacity(cols.len());
+            for j in cols {
+                let col = x.column(j);
+                let nans = col.iter().filter(|&&v| is_nan(v)).count();
+                nan_counts.push(nans as f64);
+                match weights {
+                    None => {
+                        sum.push(sum::contiguous(n, buffered, &|i| clean(col[i])));
+                        count.push(n as f64 - nans as f64);
+                    }
+                    Some(w) => {
+                        sum.push(sum::pairwise(n, &|i| w[i].to_f64() * clean(col[i])));
+                        count.push(sum::contiguous(n, buffered, &|i| {
+                            if is_nan(col[i]) {
+                                0.0
+                            } else {
+                                w[i].to_f64()
+                            }
+                        }));
+                    }
+                }
+            }
+            Ok(vec![sum, count, nan_counts])
+        })?,
+    };
+    let mut parts = parts.into_iter();
+    let sum = parts.next().unwrap_or_default();
+    let count = parts.next().unwrap_or_default();
+    let any_nan = parts.next().unwrap_or_default().iter().any(|&c| c != 0.0);
+    Ok(FirstPass {
+        sum,
+        count,
+        any_nan,
+    })
+}
+
+/// Sums of `x - t` and `(x - t)^2` per feature. With `nansum`, NaN terms count as zero (as
+/// `np.nansum` does); with weights, terms where `x` is NaN count as zero (as scikit-learn's
+/// `where(isnan(X), 0, ...)` does).
+pub fn second_pass<T: Float>(
+    x: &Batch<T>,
+    weights: Option<&[T]>,
+    t: &[f64],
+    nansum: bool,
+    stop: StopCheck,
+) -> Result<SecondPass, KernelError> {
+    let (n, d) = (x.n_samples, x.n_features);
+    if t.len() != d {
+        return Err(KernelError::Shape("batch mean length differs from X".into()));
+    }
+    let zero_nan = |v: f64| if nansum && v.is_nan() { 0.0 } else { v };
+    let parts = match x.layout {
+        Layout::Rows => by_column_ranges(d, 2, |cols| {
+            let width = cols.len();
+            let tj = &t[cols.clone()];
+            let mut corr = vec![0.0f64; width];
+            let mut sq = vec![0.0f64; width];
+            let mut rows = 0..n;
+            while rows.start < n {
+                if stop() {
+                    return Err(KernelError::Interrupted);
+                }
+                let step = rows.start..(rows.start + ROWS_PER_STEP).min(n);
+                rows.start = step.end;
+                for i in step {
+                    let row = &x.data[i * d + cols.start..i * d + cols.end];
+                    match weights {
+                        None => {
+                            for (((c, s), &v), &m) in
+                                corr.iter_mut().zip(sq.iter_mut()).zip(row).zip(tj)
+                            {
+                                let dev = v.to_f64() - m;
+                                *c += zero_nan(dev);
+                                *s += zero_nan(dev * dev);
+                            }
+                        }
+                        Some(w) => {
+                            let wi = w[i].to_f64();
+                            for (((c, s), &v), &m) in
+                                corr.iter_mut().zip(sq.iter_mut()).zip(row).zip(tj)
+                            {
+                                let dev = v.to_f64() - m;
+                                let (dev, dev2) = if is_nan(v) { (0.0, 0.0) } else { (dev, dev * dev) };
+                                *c += wi * dev;
+                                *s += wi * dev2;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(vec![corr, sq])
+        })?,
+        Layout::Columns => by_column_ranges(d, 2, |cols| {
+            if stop() {
+                return Err(KernelError::Interrupted);
+            }
+            let mut corr = Vec::with_capacity(cols.len());
+            let mut sq = Vec::with_capacity(cols.len());
+            for j in cols {
+                let col = x.column(j);
+                let m = t[j];
+                match weights {
+                    None => {
+                        corr.push(sum::pairwise(n, &|i| zero_nan(col[i].to_f64() - m)));
+                        sq.push(sum::pairwise(n, &|i| {
+                            let dev = col[i].to_f64() - m;
+                            zero_nan(dev * dev)
+                        }));
+                    }
+                    Some(w) => {
+                        let term = |i: usize, squared: bool| {
+                            if is_nan(col[i]) {
+                                return 0.0;
+                            }
+                            let dev = col[i].to_f64() - m;
+                            w[i].to_f64() * if squared { dev * dev } else { dev }
+                        };
+                        corr.push(sum::pairwise(n, &|i| term(i, false)));
+                        sq.push(sum::pairwise(n, &|i| term(i, true)));
+                    }
+                }
+            }
+            Ok(vec![corr, sq])
+        })?,
+    };
+    let mut parts = parts.into_iter();
+    Ok(SecondPass {
+        correction: parts.next().unwrap_or_default(),
+        squares: parts.next().unwrap_or_default(),
+    })
+}
+
+/// Non-NaN samples per feature (scikit-learn's `X.shape[0] - isnan(X).sum(axis=0)`).
+pub fn non_nan_counts<T: Float>(x: &Batch<T>, stop: StopCheck) -> Result<Vec<i64>, KernelError> {
+    let pass = first_pass(x, None, stop)?;
+    let mut out = alloc::with_capacity::<i64>(&[x.n_features])?;
+    out.extend(pass.count.iter().map(|&c| c as i64));
+    Ok(out)
+}
