@@ -310,6 +310,10 @@ class StandardScaler(RustEstimatorMixin, _SklearnStandardScaler):
         )
         if self._fallback_reason(X):
             return self._run_sklearn("inverse_transform", X_given, copy=copy)
+        if X.shape[1] != self.n_features_in_:
+            # inverse_transform does not check the number of features: scikit-learn's NumPy
+            # broadcasting decides (an error, or one fitted feature applied to every column).
+            return self._run_sklearn("inverse_transform", X_given, copy=copy)
         if sp.issparse(X):
             if self.with_mean:
                 raise ValueError(_CANNOT_UNCENTER)

@@ -44,6 +44,9 @@ class EstimatorSpec:
     sklearn_expected_failures: frozenset = frozenset()
     #: Relative tolerance of float outputs compared with scikit-learn's (float64 data).
     rtol: float = 1e-7
+    #: For estimators without ``score``: ``search_wrapper(est)`` is what GridSearchCV tunes (a
+    #: Pipeline whose first step is ``est``; the grid names its parameters).
+    search_wrapper: Optional[Callable] = None
 
     @property
     def ours(self):
@@ -58,6 +61,14 @@ class EstimatorSpec:
 
     def data(self, n_samples=60, seed=0):
         return self.make_data(n_samples, seed)
+
+    def searched(self, est):
+        """What GridSearchCV tunes for ``est``."""
+        return est if self.search_wrapper is None else self.search_wrapper(est)
+
+    def searched_estimator(self, best):
+        """The estimator of this spec inside GridSearchCV's ``best_estimator_``."""
+        return best if self.search_wrapper is None else best[0]
 
 
 def _resolve(path):
@@ -109,7 +120,52 @@ KMEANS = EstimatorSpec(
     }),
 )
 
-SPECS = {spec.name: spec for spec in [KMEANS]}
+# --- StandardScaler -------------------------------------------------------------------------
+
+def _scaler_data(n_samples, seed):
+    # Features of different offsets and spreads, one of them constant.
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n_samples, 3)) * [1.0, 3.0, 2.0] + [0.0, 10.0, 1e3]
+    X[:, 1] = 7.0
+    return X, None
+
+
+def _scaler_validate(est, X):
+    from sklearn.utils._array_api import get_namespace_and_device, supported_float_dtypes
+
+    xp, _, device = get_namespace_and_device(X)
+    validate_data(est, X, accept_sparse=("csr", "csc"), dtype=supported_float_dtypes(xp, device),
+                  ensure_all_finite="allow-nan", reset=True)
+
+
+def _scaler_search(est):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("scaler", est), ("pca", PCA(n_components=2))])
+
+
+# Sparse input needs with_mean=False (scikit-learn raises otherwise): the common suite runs the
+# centring default on dense data; sparse input is covered by test_scaler_sparse.py.
+STANDARD_SCALER = EstimatorSpec(
+    name="StandardScaler",
+    params={},
+    make_data=_scaler_data,
+    methods=("transform", "inverse_transform"),
+    comparable_params=lambda X: {},
+    validate=_scaler_validate,
+    grid={"scaler__with_std": [True, False], "scaler__with_mean": [True, False]},
+    thread_variants={
+        "default": {},
+        "without-mean": {"with_mean": False},
+        "without-std": {"with_std": False},
+    },
+    sparse=False,
+    sklearn_expected_failures=frozenset({"check_array_api_same_namespace"}),
+    search_wrapper=_scaler_search,
+)
+
+SPECS = {spec.name: spec for spec in [KMEANS, STANDARD_SCALER]}
 
 
 def spec_params(specs=None):

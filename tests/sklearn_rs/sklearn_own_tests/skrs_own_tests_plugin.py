@@ -1,10 +1,11 @@
 """pytest plugin for a run of one of scikit-learn's own test modules with sklearn_rs patched in.
 
 Loaded with ``-p skrs_own_tests_plugin`` in the process that ``test_sklearn_own_tests.py``
-starts. It deselects the module's entries of ``modules.toml`` (``SKRS_OWN_TESTS_MODULE`` names
-the module), checks that the names the module imported are sklearn_rs's objects, and writes a
-JSON report to ``SKRS_OWN_TESTS_REPORT``: those checks, the deselect entries that matched no
-test, and the outcome of every test.
+starts. It keeps the module's ``select`` tests of ``modules.toml`` when the entry has that list
+(``SKRS_OWN_TESTS_MODULE`` names the module), deselects its ``deselect`` entries, checks that
+the names the module imported are sklearn_rs's objects, and writes a JSON report to
+``SKRS_OWN_TESTS_REPORT``: those checks, the select and deselect entries that matched no test,
+and the outcome of every test.
 """
 
 import json
@@ -28,17 +29,30 @@ class _Run:
     def __init__(self, config):
         self.config = config
         self.report = {"module": config["name"], "ours": {}, "unmatched_deselect": [],
-                       "deselected": [], "outcomes": {}}
+                       "unmatched_select": [], "deselected": [], "outcomes": {}}
+
+    @staticmethod
+    def _names(item):
+        return {item.name, getattr(item, "originalname", None)}
 
     def _entry_for(self, item):
         for entry in self.config.get("deselect", []):
-            if entry["test"] in (item.name, getattr(item, "originalname", None)):
+            if entry["test"] in self._names(item):
                 return entry
         return None
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config, items):
         used, kept, dropped = set(), [], []
+        select = self.config.get("select")
+        if select is not None:
+            selected = [item for item in items if self._names(item) & set(select)]
+            matched = set().union(*(self._names(item) for item in selected))
+            self.report["unmatched_select"] = [t for t in select if t not in matched]
+            unselected = [item for item in items if item not in selected]
+            if unselected:
+                config.hook.pytest_deselected(items=unselected)
+            items[:] = selected
         for item in items:
             entry = self._entry_for(item)
             if entry is None:
