@@ -37,6 +37,7 @@ dtypes! {
     f64 => "float64", |v| v.to_bits() == 0;
     i32 => "int32", |v| *v == 0;
     i64 => "int64", |v| *v == 0;
+    u8 => "uint8", |v| *v == 0;
     u16 => "uint16", |v| *v == 0;
     u32 => "uint32", |v| *v == 0;
     u64 => "uint64", |v| *v == 0;

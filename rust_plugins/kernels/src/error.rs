@@ -9,6 +9,10 @@ pub enum KernelError {
     /// An argument outside the kernel's domain.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// An iterative factorisation (SVD, eigendecomposition) did not converge; NumPy's
+    /// `LinAlgError` in Python.
+    #[error("{0}")]
+    NoConvergence(String),
     /// The caller asked the computation to stop (for example Ctrl-C in Python).
     #[error("interrupted")]
     Interrupted,

@@ -16,8 +16,18 @@ pub fn kernel_error(e: KernelError) -> PyErr {
             ref shape, dtype, ..
         } => numpy_memory_error(shape, dtype)
             .unwrap_or_else(|_| PyMemoryError::new_err(e.to_string())),
+        KernelError::NoConvergence(ref msg) => linalg_error(msg)
+            .unwrap_or_else(|_| PyRuntimeError::new_err(msg.clone())),
         other => PyValueError::new_err(other.to_string()),
     }
+}
+
+/// `numpy.linalg.LinAlgError(msg)`, what NumPy and SciPy raise when a factorisation fails.
+fn linalg_error(msg: &str) -> PyResult<PyErr> {
+    Python::attach(|py| {
+        let class = py.import("numpy.linalg")?.getattr("LinAlgError")?;
+        Ok(PyErr::from_value(class.call1((msg,))?))
+    })
 }
 
 /// `numpy._core._exceptions._ArrayMemoryError(shape, dtype)`: a MemoryError subclass whose
