@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod blocks;
 pub mod cpu;
+pub mod dense;
 pub mod elementwise;
 pub mod error;
 pub mod float;
@@ -15,6 +16,7 @@ pub mod half;
 pub mod kmeans;
 pub mod linalg;
 pub mod nearest;
+pub mod pca;
 pub mod rng;
 pub mod samples;
 pub mod scaler;

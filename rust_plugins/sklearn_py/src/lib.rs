@@ -12,6 +12,7 @@ mod samples;
 mod threads;
 
 mod kmeans;
+mod pca;
 mod scale;
 
 use pyo3::prelude::*;
@@ -19,6 +20,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kmeans::register(m)?;
+    pca::register(m)?;
     scale::register(m)?;
     Ok(())
 }
