@@ -47,6 +47,35 @@ RELIABILITY_CASES = {
         huge_calls = [elkan_bounds, transform_output]
         """
     ),
+    "StandardScaler": textwrap.dedent(
+        """
+        import os, tempfile
+        import numpy as np
+        from sklearn_rs import StandardScaler as Estimator
+        from sklearn.preprocessing import StandardScaler as Original
+
+        X = np.random.RandomState(0).rand(400_000, 8)
+
+        def fit_small():
+            return float(Estimator().fit_transform(X).sum())
+
+        # A 4.8 GiB C-ordered X mapped from a sparse file: X exists, but its transformed copy
+        # (made by Rust for ours, by NumPy for scikit-learn) does not fit the address space.
+        fd, path = tempfile.mkstemp()
+        os.ftruncate(fd, 10_000_000 * 64 * 8)
+        X_huge = np.memmap(path, dtype=np.float64, mode="r", shape=(10_000_000, 64))
+        os.close(fd)
+        os.unlink(path)
+
+        def transform_output(cls):
+            cls().fit(X_huge[:1000]).transform(X_huge)
+
+        def inverse_transform_output(cls):
+            cls().fit(X_huge[:1000]).inverse_transform(X_huge)
+
+        huge_calls = [transform_output, inverse_transform_output]
+        """
+    ),
 }
 
 ADDRESS_SPACE_LIMIT = 8 << 30
