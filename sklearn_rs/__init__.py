@@ -6,6 +6,7 @@
 
 from sklearn_rs import _threads
 from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
+from sklearn_rs._pca import PCA
 from sklearn_rs._patch import is_patched, patch_sklearn, patched, unpatch_sklearn
 from sklearn_rs._scaler import StandardScaler
 
@@ -14,6 +15,7 @@ __all__ = [
     "k_means",
     "kmeans_plusplus",
     "StandardScaler",
+    "PCA",
     "patch_sklearn",
     "unpatch_sklearn",
     "is_patched",

@@ -276,3 +276,17 @@ _register(
     ["sklearn.preprocessing:StandardScaler", "sklearn.preprocessing._data:StandardScaler"],
     fallback=_scaler_fallback,
 )
+
+
+def _pca_fallback(params, X):
+    from sklearn_rs._pca import pca_fallback
+
+    return pca_fallback(params, X)
+
+
+_register(
+    "PCA",
+    "sklearn_rs._pca:PCA",
+    ["sklearn.decomposition:PCA", "sklearn.decomposition._pca:PCA"],
+    fallback=_pca_fallback,
+)

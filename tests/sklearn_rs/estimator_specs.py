@@ -165,7 +165,50 @@ STANDARD_SCALER = EstimatorSpec(
     search_wrapper=_scaler_search,
 )
 
-SPECS = {spec.name: spec for spec in [KMEANS, STANDARD_SCALER]}
+# --- PCA ------------------------------------------------------------------------------------
+
+def _pca_data(n_samples, seed):
+    # Three correlated features with offsets: two strong directions over a noise floor.
+    rng = np.random.RandomState(seed)
+    latent = rng.standard_normal((n_samples, 2)) * [5.0, 2.0]
+    X = latent @ rng.standard_normal((2, 3)) + 0.1 * rng.standard_normal((n_samples, 3))
+    return X + [0.0, 10.0, -2.0], None
+
+
+def _pca_validate(est, X):
+    import scipy.sparse as sp
+
+    if sp.issparse(X) and est.svd_solver not in ["auto", "arpack", "covariance_eigh"]:
+        raise TypeError(f'PCA only support sparse inputs with the "arpack" and'
+                        f' "covariance_eigh" solvers, while "{est.svd_solver}" was passed.')
+    validate_data(est, X, dtype=[np.float64, np.float32], force_writeable=True,
+                  accept_sparse=("csr", "csc"), ensure_2d=True, copy=False)
+
+
+# Sparse input takes the arpack and covariance_eigh solvers only (scikit-learn raises for the
+# others), so the thread variants are those; full and randomized are covered on dense data by
+# test_pca_threads.py.
+PCA_SPEC = EstimatorSpec(
+    name="PCA",
+    params=dict(n_components=2, random_state=0),
+    make_data=_pca_data,
+    # score_samples and score take dense X only (as scikit-learn's): test_pca_api.py.
+    methods=("transform",),
+    comparable_params=lambda X: {},
+    validate=_pca_validate,
+    # With 3 features, n_components=2 and 3 have the same likelihood (a tie broken by rounding).
+    grid={"n_components": [1, 2]},
+    thread_variants={
+        "auto": {},
+        "arpack": {"svd_solver": "arpack"},
+        "covariance_eigh-whiten": {"svd_solver": "covariance_eigh", "whiten": True},
+    },
+    sample_weight=False,
+    sklearn_expected_failures=frozenset({"check_array_api_input", "check_array_api_mixed_inputs"}),
+    rtol=1e-9,
+)
+
+SPECS = {spec.name: spec for spec in [KMEANS, STANDARD_SCALER, PCA_SPEC]}
 
 
 def spec_params(specs=None):
