@@ -184,11 +184,24 @@ def test_pickle_made_while_patched_loads_without_patching(tmp_path):
 
 # --- fallback mechanism ------------------------------------------------------------------------
 
-def test_every_registered_name_has_no_fallback_today():
-    # README lists the fallbacks; today sklearn_rs supports every parameter and input of these.
-    assert set(_patch.get_patch_names()) == set(OURS)
+#: Registered names whose fallback hook sends some inputs to scikit-learn (listed in the README).
+WITH_FALLBACKS = {"StandardScaler"}
+
+
+def test_fallbacks_are_the_listed_ones():
+    # README lists the fallbacks; the k-means names support every parameter and input.
+    assert WITH_FALLBACKS <= set(_patch.get_patch_names())
+    assert set(OURS) <= set(_patch.get_patch_names())
     assert all(_patch._REGISTRY[name].fallback is None for name in OURS)
+    assert all(_patch._REGISTRY[name].fallback is not None for name in WITH_FALLBACKS)
     assert _patch.fallback_reason("KMeans", {"verbose": 1}, None) is None
+
+
+def test_standard_scaler_fallback_reasons():
+    params = sklearn_rs.StandardScaler().get_params()
+    assert _patch.fallback_reason("StandardScaler", params, np.ones((3, 2))) is None
+    assert "float16" in _patch.fallback_reason(
+        "StandardScaler", params, np.ones((3, 2), dtype=np.float16))
 
 
 def _with_fallback_hook(monkeypatch, name, hook):
