@@ -101,6 +101,16 @@ pub fn symmetrize_lower<T: Real>(s: &mut ColMajor<T>) {
     }
 }
 
+/// Per-block state passed to the partition: small enough that any data gets four blocks
+/// (the partition's budget is 4M values), so wide data balances over the pool.
+const MAX_BLOCK_STATE: usize = 1 << 20;
+
+/// Rows per product: at least [`CHUNK`], more for wide data so that each product's inner
+/// dimension is long enough to amortise reading and writing the `(d, d)` accumulator.
+fn rows_per_product(d: usize) -> usize {
+    (CHUNK * d.div_ceil(128)).clamp(CHUNK, 16 * CHUNK)
+}
+
 /// Moments of the dense rows of `block`, chunk by chunk.
 fn block_moments<T: Real>(
     x: &Dense<'_, T>,
@@ -110,9 +120,14 @@ fn block_moments<T: Real>(
 ) -> Result<Moments<T>, KernelError> {
     let d = x.n_features();
     let mut moments = Moments::empty(d)?;
-    let mut centred = crate::alloc::filled(&[CHUNK, d], T::ZERO)?;
+    let rows_per_chunk = rows_per_product(d);
+    let mut centred = crate::alloc::filled(&[rows_per_chunk.min(block.len()), d], T::ZERO)?;
     let mut chunk_mean = vec![0.0f64; d];
-    for chunk in blocks::chunks(block) {
+    let chunks = block
+        .clone()
+        .step_by(rows_per_chunk)
+        .map(|s| s..(s + rows_per_chunk).min(block.end));
+    for chunk in chunks {
         if stop() {
             return Err(KernelError::Interrupted);
         }
@@ -153,17 +168,12 @@ pub fn centred_moments<T: Real>(
     stop: StopCheck,
 ) -> Result<Moments<T>, KernelError> {
     let (n, d) = (x.n_samples(), x.n_features());
-    let parts = blocks::partition(n, d * d + d);
-    // With fewer blocks than threads the products inside a block use the pool instead.
-    let threads = rayon::current_num_threads();
-    let inner = if parts.len() >= threads {
-        Par::Seq
-    } else {
-        super::par()
-    };
+    // Each block holds a (d, d) accumulator; at least four of them (when there are
+    // enough rows) so that wide data still balances over the pool.
+    let parts = blocks::partition(n, (d * d + d).min(MAX_BLOCK_STATE));
     let moments: Vec<Moments<T>> = parts
         .into_par_iter()
-        .map(|b| block_moments(x, b, inner, stop))
+        .map(|b| block_moments(x, b, Par::Seq, stop))
         .collect::<Result<_, _>>()?;
     let mut total = Moments::empty(d)?;
     for m in moments {
