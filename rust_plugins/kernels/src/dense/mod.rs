@@ -11,6 +11,7 @@
 //! around them). Both properties are tested in this module.
 
 pub mod gram;
+pub mod tsqr;
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::svd::ComputeSvdVectors;

@@ -185,7 +185,9 @@ fn results_do_not_depend_on_the_thread_count() {
         let q = thin_q(ColMajor::copy_of(a).unwrap().as_ref()).unwrap();
         let l = permuted_lower(a).unwrap();
         let m = centred_moments(&Dense::new(&data, n, d).unwrap(), &never).unwrap();
-        (gram, f.s, f.u, f.v, w, v, q, l, m.scatter, m.mean)
+        let shift = vec![1.0; d];
+        let r = super::tsqr::shifted_r(&Dense::new(&data, n, d).unwrap(), &shift, &never).unwrap();
+        (gram, f.s, f.u, f.v, w, v, q, l, m.scatter, m.mean, r)
     };
     let one = on_pool(1, run);
     let two = on_pool(2, run);
@@ -195,5 +197,28 @@ fn results_do_not_depend_on_the_thread_count() {
     assert!(one.6 == two.6, "qr");
     assert!(one.7 == two.7, "lu");
     assert!(one.8 == two.8 && one.9 == two.9, "moments");
+    assert!(one.10 == two.10, "tsqr");
 }
 
+#[test]
+fn tsqr_r_has_the_singular_values_of_the_shifted_matrix() {
+    let (n, d) = (2000, 9);
+    let data = sample(n, d, 6);
+    let shift: Vec<f64> = (0..d).map(|j| j as f64).collect();
+    let r = super::tsqr::shifted_r(&Dense::new(&data, n, d).unwrap(), &shift, &never).unwrap();
+    let mut shifted = data.clone();
+    for row in shifted.chunks_exact_mut(d) {
+        row.iter_mut().zip(&shift).for_each(|(v, s)| *v -= s);
+    }
+    let expected = svd(row_major(&shifted, n, d), false).unwrap();
+    let got = svd(r.as_ref(), false).unwrap();
+    for (a, b) in expected.s.iter().zip(&got.s) {
+        assert!((a - b).abs() < 1e-12 * expected.s[0]);
+    }
+    // R is upper triangular.
+    for j in 0..d {
+        for i in j + 1..d {
+            assert_eq!(r.at(i, j), 0.0);
+        }
+    }
+}

@@ -142,31 +142,39 @@ fn squared_singular_values<T: Real>(s: &[T], n_samples: usize) -> Vec<T> {
 }
 
 /// `full` (and dense `arpack`): thin SVD of the centred data. `U` is not formed:
-/// `fit_transform`'s `U S` is `(X - mean) V`, computed as a projection afterwards.
+/// `fit_transform`'s `U S` is `(X - mean) V`, computed as a projection afterwards. Tall data
+/// is first reduced to its `(d, d)` `R` factor (parallel TSQR), which has the same singular
+/// values and right singular vectors.
 fn svd_factors<T: Real>(
     x: &Dense<'_, T>,
     truncated: bool,
     stop: StopCheck,
 ) -> Result<Factors<T>, KernelError> {
-    let n = x.n_samples();
+    let (n, d) = (x.n_samples(), x.n_features());
     let mean = means(x);
-    let centred = centred_copy(x, &mean)?;
-    if stop() {
-        return Err(KernelError::Interrupted);
-    }
+    let f = if n >= 2 * d {
+        let r = dense::tsqr::shifted_r(x, &mean, stop)?;
+        dense::svd(r.as_ref(), false)?
+    } else {
+        let centred = centred_copy(x, &mean)?;
+        if stop() {
+            return Err(KernelError::Interrupted);
+        }
+        dense::svd(centred.as_ref(), false)?
+    };
+    // scikit-learn's truncated solvers divide by the total variance of the centred data: the
+    // sum of all its squared singular values.
     let total_variance = truncated.then(|| {
-        let sum: T = centred.data.iter().map(|&v| v * v).sum();
+        let sum: T = f.s.iter().map(|&v| v * v).sum();
         sum / T::from_f64(n as f64 - 1.0)
     });
-    let f = dense::svd(centred.as_ref(), false)?;
-    drop(centred);
     let vt = columns_as_rows(&f.v, f.s.len());
     Ok(Factors {
         explained_variance: squared_singular_values(&f.s, n),
         mean,
         s: f.s,
         vt,
-        u: f.u,
+        u: None,
         total_variance,
     })
 }
