@@ -27,7 +27,7 @@ from sklearn.decomposition import PCA as _SklearnPCA
 from sklearn.utils import check_random_state
 from sklearn.utils._arpack import _init_arpack_v0
 from sklearn.utils._array_api import get_namespace
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from sklearn_rs._base import RustEstimatorMixin, samples_view
 from sklearn_rs._threads import _core
@@ -87,6 +87,8 @@ class PCA(RustEstimatorMixin, _SklearnPCA):
                 f' "covariance_eigh" solvers, while "{self.svd_solver}" was passed. See'
                 " TruncatedSVD for a possible alternative."
             )
+        # Finiteness is checked by the first pass in Rust (scikit-learn's separate check costs
+        # a pass over X); scikit-learn's error is raised from _check_finite when it fails.
         X = validate_data(
             self,
             X,
@@ -95,7 +97,20 @@ class PCA(RustEstimatorMixin, _SklearnPCA):
             accept_sparse=("csr", "csc"),
             ensure_2d=True,
             copy=False,
+            ensure_all_finite=False,
         )
+        try:
+            return self._fit_validated(X, want_projected)
+        except ValueError:
+            # scikit-learn reports NaN or infinity before any other problem of the call.
+            self._check_finite(X)
+            raise
+
+    def _check_finite(self, X):
+        _assert_all_finite(X.data if sp.issparse(X) else X, input_name="X",
+                           estimator_name=type(self).__name__)
+
+    def _fit_validated(self, X, want_projected):
         self._fit_svd_solver = self.svd_solver
         if self._fit_svd_solver == "auto" and sp.issparse(X):
             self._fit_svd_solver = "arpack"

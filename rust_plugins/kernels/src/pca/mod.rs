@@ -101,10 +101,23 @@ fn flip_signs<T: Real>(vt: &mut [T], u: Option<&mut ColMajor<T>>, d: usize) {
     }
 }
 
-/// Column means of dense rows (accumulated in float64, as [`stats::feature_means`]).
-fn means<T: Real, S: Samples<T>>(x: &S) -> Vec<T> {
-    stats::feature_means(x).into_iter().map(T::from_f64).collect()
+/// Column means of the rows (accumulated in float64, as [`stats::feature_means`]); an error
+/// when one is not finite, so that no factorisation runs on NaN or infinite values (the
+/// caller validates finiteness with scikit-learn's message only when this fails).
+fn means<T: Real, S: Samples<T>>(x: &S) -> Result<Vec<T>, KernelError> {
+    finite_means(stats::feature_means(x))
 }
+
+fn finite_means<T: Real>(means: Vec<f64>) -> Result<Vec<T>, KernelError> {
+    if means.iter().all(|m| m.is_finite()) {
+        Ok(means.into_iter().map(T::from_f64).collect())
+    } else {
+        Err(KernelError::InvalidArgument(NON_FINITE.into()))
+    }
+}
+
+/// The error of [`means`] for data with NaN or infinite values.
+pub const NON_FINITE: &str = "X contains NaN or infinity";
 
 /// `X - mean` as a column-major `(n, d)` matrix (faer's layout for the SVD).
 fn centred_copy<T: Real>(x: &Dense<'_, T>, mean: &[T]) -> Result<ColMajor<T>, KernelError> {
@@ -151,7 +164,7 @@ fn svd_factors<T: Real>(
     stop: StopCheck,
 ) -> Result<Factors<T>, KernelError> {
     let (n, d) = (x.n_samples(), x.n_features());
-    let mean = means(x);
+    let mean = means(x)?;
     let f = if n >= 2 * d {
         let r = dense::tsqr::shifted_r(x, &mean, stop)?;
         dense::svd(r.as_ref(), false)?
@@ -214,9 +227,10 @@ fn dense_covariance_factors<T: Real>(
         .data
         .iter_mut()
         .for_each(|v| *v = *v / denominator);
+    let mean = finite_means(moments.mean)?;
     let (w, s, vt) = covariance_factors(&moments.scatter, n)?;
     Ok(Factors {
-        mean: moments.mean.iter().map(|&m| T::from_f64(m)).collect(),
+        mean,
         s,
         vt,
         u: None,
@@ -233,7 +247,7 @@ fn sparse_covariance_factors<T: Real>(
 ) -> Result<Factors<T>, KernelError> {
     let (n, d) = (x.n_samples(), x.n_features());
     let (sums, mut covariance) = gram::sparse_gram(x, stop)?;
-    let mean: Vec<T> = sums.iter().map(|&s| T::from_f64(s / n as f64)).collect();
+    let mean: Vec<T> = finite_means(sums.iter().map(|&s| s / n as f64).collect())?;
     let (nt, denominator) = (T::from_f64(n as f64), T::from_f64(n as f64 - 1.0));
     for j in 0..d {
         for i in 0..d {

@@ -42,15 +42,6 @@ struct Centred<'a, T> {
 }
 
 impl<T: Real> Centred<'_, T> {
-    fn shape(&self) -> (usize, usize) {
-        let (n, d) = self.x.shape();
-        if self.transpose {
-            (d, n)
-        } else {
-            (n, d)
-        }
-    }
-
     /// `(X - 1 m^T) q` for `q` of shape `(d, l)`.
     fn x_centred(&self, q: MatRef<'_, T>) -> Result<ColMajor<T>, KernelError> {
         let mut out = dense::product(self.x, q, dense::par())?;
@@ -127,15 +118,21 @@ pub(super) fn factors<T: Real>(
     stop: StopCheck,
 ) -> Result<Factors<T>, KernelError> {
     let (n, d) = (x.n_samples(), x.n_features());
-    let mean = super::means(x);
+    let l = settings.n_random;
+    let (rows, cols) = if settings.transpose { (d, n) } else { (n, d) };
+    // The Gram route's single pass gives the mean too.
+    let (mean, gram) = if gram_is_cheaper(rows, cols, l, settings) {
+        let moments = gram::centred_moments(x, stop)?;
+        (super::finite_means(moments.mean)?, Some(moments.scatter))
+    } else {
+        (super::means(x)?, None)
+    };
     let data = x.rows(0, n);
     let m = Centred {
         x: dense::row_major(data, n, d),
         mean: &mean,
         transpose: settings.transpose,
     };
-    let (rows, cols) = m.shape();
-    let l = settings.n_random;
     if settings.test_matrix.len() != cols * l {
         return Err(KernelError::Shape(format!(
             "the test matrix has {} values, expected {cols} x {l}",
@@ -148,10 +145,9 @@ pub(super) fn factors<T: Real>(
             q.data[c * cols + r] = T::from_f64(settings.test_matrix[r * l + c]);
         }
     }
-    if gram_is_cheaper(rows, cols, l, settings) {
+    if let Some(gram) = gram {
         // Power iterations on the Gram matrix: M^T normalise(M Q) spans the same space as
         // (M^T M) Q, since the normalisers only recombine columns.
-        let gram = gram::centred_moments(x, stop)?.scatter;
         for _ in 0..settings.n_iter {
             if stop() {
                 return Err(KernelError::Interrupted);
@@ -184,7 +180,6 @@ pub(super) fn factors<T: Real>(
     };
     debug_assert_eq!(left.rows, n);
     debug_assert_eq!(right_columns.rows, d);
-    let _ = rows;
     let vt = super::columns_as_rows(&right_columns, k);
     let s = f.s[..k].to_vec();
     // Total variance: the squared centred data summed, over n - 1 (scikit-learn squares its
