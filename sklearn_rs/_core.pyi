@@ -145,3 +145,70 @@ def scaler_sparse_scale_columns(
 ) -> None:
     """Multiplies a CSR matrix's ``data`` in place by its column's ``scale`` (or ``1 /
     scale``), in float64 rounded to the data's dtype."""
+
+# --- PCA --------------------------------------------------------------------------------------
+
+def pca_fit(
+    x: _Samples,
+    solver: str,
+    n_components: tuple[str, float],
+    want_projected: bool,
+    whiten: bool,
+    n_threads: int,
+    n_iter: int = 0,
+    normalizer: str = "none",
+    transpose: bool = False,
+    test_matrix: Union[npt.NDArray[np.float64], None] = None,
+    n_random: int = 0,
+) -> dict:
+    """Fits PCA with ``solver`` ("full", "covariance_eigh", "arpack", "randomized");
+    ``n_components`` is ``("count" | "fraction" | "mle", value)``; the randomized solver's
+    settings come resolved, with its Gaussian test matrix. Returns the fitted attributes
+    (``mean``, ``components``, ``explained_variance``, ``explained_variance_ratio``,
+    ``singular_values``, ``noise_variance`` (1-element array or None), ``n_components``) and
+    ``projected`` (``fit_transform``'s result, or None)."""
+
+def pca_transform(
+    x: _Samples,
+    mean: _Floats,
+    components: _Floats,
+    whiten_by: Union[_Floats, None],
+    n_threads: int,
+) -> _Floats:
+    """``(x - mean) @ components.T`` (components flattened), divided by the whitening scale
+    of the explained variances ``whiten_by`` when given."""
+
+def pca_inverse_transform(
+    z: _Floats,
+    mean: _Floats,
+    components: _Floats,
+    whiten_by: Union[_Floats, None],
+    n_threads: int,
+) -> _Floats:
+    """``z @ components + mean`` (components scaled by ``sqrt(whiten_by)`` when given)."""
+
+def pca_covariance(
+    components: _Floats,
+    explained_variance: _Floats,
+    noise_variance: float,
+    whiten: bool,
+    n_features: int,
+) -> _Floats:
+    """The model's ``(d, d)`` covariance (``get_covariance``)."""
+
+def pca_precision(
+    components: _Floats,
+    explained_variance: _Floats,
+    noise_variance: float,
+    whiten: bool,
+    n_features: int,
+) -> _Floats:
+    """The model's ``(d, d)`` precision (``get_precision``); LinAlgError when singular."""
+
+def pca_score_samples(
+    x: _Floats,
+    mean: _Floats,
+    precision: _Floats,
+    n_threads: int,
+) -> _Floats:
+    """Log-likelihood of each row under the Gaussian with this mean and precision."""

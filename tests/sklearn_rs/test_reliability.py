@@ -76,6 +76,36 @@ RELIABILITY_CASES = {
         huge_calls = [transform_output, inverse_transform_output]
         """
     ),
+    "PCA": textwrap.dedent(
+        """
+        import os, tempfile
+        import numpy as np
+        from sklearn_rs import PCA as Estimator
+        from sklearn.decomposition import PCA as Original
+
+        X = np.random.RandomState(0).rand(40_000, 8)
+
+        def fit_small():
+            return float(np.abs(Estimator(3).fit_transform(X)).sum())
+
+        # A 4.8 GiB X mapped from a sparse file: projecting it on all its 64 components (or
+        # reconstructing it from them) needs an output as large, which does not fit.
+        fd, path = tempfile.mkstemp()
+        os.ftruncate(fd, 10_000_000 * 64 * 8)
+        X_huge = np.memmap(path, dtype=np.float64, mode="r", shape=(10_000_000, 64))
+        os.close(fd)
+        os.unlink(path)
+        X_fit = np.random.RandomState(1).rand(200, 64)
+
+        def transform_output(cls):
+            cls().fit(X_fit).transform(X_huge)
+
+        def inverse_transform_output(cls):
+            cls().fit(X_fit).inverse_transform(X_huge)
+
+        huge_calls = [transform_output, inverse_transform_output]
+        """
+    ),
 }
 
 ADDRESS_SPACE_LIMIT = 8 << 30
