@@ -1,0 +1,106 @@
+"""PCA: sklearn_rs against scikit-learn and scikit-learn-intelex.
+
+Cases of the StandardScaler/PCA issue (data generated once per run in ``setup_cache`` from a
+fixed seed):
+- ``PCA(10).fit_transform(X)``, X 200k x 100 float64 with correlated features (the ``auto``
+  solver picks ``covariance_eigh``);
+- ``PCA(50, svd_solver="randomized", random_state=0).fit(X)``, X 50k x 1000 float64;
+- ``PCA(0.95, svd_solver="full").fit(X)``, X 20k x 300 float32 with correlated features.
+"""
+
+import numpy as np
+
+from .common import (
+    SEED,
+    SKLEARN_PEERS,
+    EstimatorBenchmark,
+    Transformer,
+    data_key,
+    save_array,
+)
+
+
+def correlated(n, d, dtype, seed=SEED):
+    """Standard normal samples mixed by a random matrix with geometrically decaying rows: a
+    spectrum like real data's, where a few directions carry most of the variance."""
+    rng = np.random.default_rng([seed, n, d])
+    mixing = rng.standard_normal((d, d)) * (0.9 ** np.arange(d))[:, None]
+    return (rng.standard_normal((n, d)) @ mixing).astype(dtype)
+
+
+def gaussian(n, d, dtype, seed=SEED):
+    return np.random.default_rng([seed, n, d]).standard_normal((n, d)).astype(dtype)
+
+
+#: Every case's data: ``(shape, dtype) -> make_data``. One dataset for all classes (asv
+#: caches ``setup_cache`` by the function, which the classes share).
+CASES = {
+    ("200000x100", "float64"): correlated,
+    ("50000x1000", "float64"): gaussian,
+    ("20000x300", "float32"): correlated,
+}
+
+
+def build_dataset():
+    paths = {}
+    for (shape, dtype), make_data in CASES.items():
+        n, d = (int(v) for v in shape.split("x"))
+        key = data_key(shape, dtype)
+        paths[key] = {"X": save_array(f"pca-X-{key}", make_data(n, d, dtype))}
+    return paths
+
+
+class _PCABenchmark(EstimatorBenchmark):
+    module, name = "decomposition", "PCA"
+    param_names = ["shape", "dtype", "impl"]
+    number = 1
+    repeat = (3, 10, 30.0)
+    timeout = 900
+    #: The estimator's parameters of the case.
+    estimator_params = {}
+
+    def build_dataset(self):
+        return build_dataset()
+
+    def make_estimator(self, cls, **overrides):
+        return cls(**{**self.estimator_params, **overrides})
+
+
+class PCACovarianceFitTransform(Transformer, _PCABenchmark):
+    """``PCA(10).fit_transform(X)`` on tall data (``covariance_eigh``), its peak memory, and
+    ``transform`` of a fitted model."""
+
+    params = [["200000x100"], ["float64"], SKLEARN_PEERS]
+    estimator_params = dict(n_components=10)
+
+    def time_fit_transform(self, *params):
+        self.make_estimator(self.cls).fit_transform(self.X)
+
+    def peakmem_fit_transform(self, *params):
+        self.make_estimator(self.cls).fit_transform(self.X)
+
+
+class PCARandomizedFit(_PCABenchmark):
+    """``PCA(50, svd_solver="randomized", random_state=0).fit(X)`` and its peak memory."""
+
+    params = [["50000x1000"], ["float64"], SKLEARN_PEERS]
+    estimator_params = dict(n_components=50, svd_solver="randomized", random_state=0)
+
+    def time_fit(self, *params):
+        self.make_estimator(self.cls).fit(self.X)
+
+    def peakmem_fit(self, *params):
+        self.make_estimator(self.cls).fit(self.X)
+
+
+class PCAFullFit(_PCABenchmark):
+    """``PCA(0.95, svd_solver="full").fit(X)`` on float32 data and its peak memory."""
+
+    params = [["20000x300"], ["float32"], SKLEARN_PEERS]
+    estimator_params = dict(n_components=0.95, svd_solver="full")
+
+    def time_fit(self, *params):
+        self.make_estimator(self.cls).fit(self.X)
+
+    def peakmem_fit(self, *params):
+        self.make_estimator(self.cls).fit(self.X)
