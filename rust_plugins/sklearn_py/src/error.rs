@@ -16,8 +16,9 @@ pub fn kernel_error(e: KernelError) -> PyErr {
             ref shape, dtype, ..
         } => numpy_memory_error(shape, dtype)
             .unwrap_or_else(|_| PyMemoryError::new_err(e.to_string())),
-        KernelError::NoConvergence(ref msg) => linalg_error(msg)
-            .unwrap_or_else(|_| PyRuntimeError::new_err(msg.clone())),
+        KernelError::NoConvergence(ref msg) => {
+            linalg_error(msg).unwrap_or_else(|_| PyRuntimeError::new_err(msg.clone()))
+        }
         other => PyValueError::new_err(other.to_string()),
     }
 }

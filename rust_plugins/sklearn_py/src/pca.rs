@@ -63,7 +63,9 @@ fn parse_n_components(kind: &str, value: f64) -> PyResult<NComponents> {
         "count" => Ok(NComponents::Count(value as usize)),
         "fraction" => Ok(NComponents::Fraction(value)),
         "mle" => Ok(NComponents::Mle),
-        other => Err(PyValueError::new_err(format!("unknown n_components kind {other:?}"))),
+        other => Err(PyValueError::new_err(format!(
+            "unknown n_components kind {other:?}"
+        ))),
     }
 }
 
@@ -72,7 +74,9 @@ fn parse_normalizer(name: &str) -> PyResult<Normalizer> {
         "none" => Ok(Normalizer::None),
         "LU" => Ok(Normalizer::Lu),
         "QR" => Ok(Normalizer::Qr),
-        other => Err(PyValueError::new_err(format!("unknown normalizer {other:?}"))),
+        other => Err(PyValueError::new_err(format!(
+            "unknown normalizer {other:?}"
+        ))),
     }
 }
 
@@ -114,7 +118,8 @@ fn fit_t<'py, T: Real + Element>(
         SamplesArg::Dense(a) => {
             let s = dense_view(a)?;
             let (n, d) = (a.shape()[0], a.shape()[1]);
-            let threads = Threads::for_work(n_threads, n.saturating_mul(d).saturating_mul(d.min(n)));
+            let threads =
+                Threads::for_work(n_threads, n.saturating_mul(d).saturating_mul(d.min(n)));
             let fit = py.run_kernel(threads, |stop| {
                 pca::fit_dense(&s, solver, n_components, want_projected, whiten, stop)
             })?;
@@ -129,8 +134,9 @@ fn fit_t<'py, T: Real + Element>(
         } => {
             let s = csr_view(data, indices, indptr, *n_samples, *n_features)?;
             let threads = Threads::for_work(n_threads, data.len().saturating_mul(*n_features));
-            let mut fit =
-                py.run_kernel(threads, |stop| pca::fit_sparse(&s, solver, n_components, stop))?;
+            let mut fit = py.run_kernel(threads, |stop| {
+                pca::fit_sparse(&s, solver, n_components, stop)
+            })?;
             if want_projected {
                 let whiten_by = whiten.then_some(fit.explained_variance.as_slice());
                 let projected = py.run_kernel(threads, |stop| {
@@ -147,9 +153,15 @@ fn fit_t<'py, T: Real + Element>(
     out.set_item("mean", vector(py, fit.mean))?;
     out.set_item("components", matrix(py, fit.components, k, d)?)?;
     out.set_item("explained_variance", vector(py, fit.explained_variance))?;
-    out.set_item("explained_variance_ratio", vector(py, fit.explained_variance_ratio))?;
+    out.set_item(
+        "explained_variance_ratio",
+        vector(py, fit.explained_variance_ratio),
+    )?;
     out.set_item("singular_values", vector(py, fit.singular_values))?;
-    out.set_item("noise_variance", fit.noise_variance.map(|v| vector(py, vec![v])))?;
+    out.set_item(
+        "noise_variance",
+        fit.noise_variance.map(|v| vector(py, vec![v])),
+    )?;
     out.set_item("n_components", k)?;
     match fit.projected {
         Some(p) => out.set_item("projected", matrix(py, p, n, k)?)?,
@@ -200,7 +212,16 @@ fn pca_fit<'py>(
     by_dtype!(
         py,
         data,
-        fit_t(py, x, solver, n_components, want_projected, whiten, randomized, n_threads)
+        fit_t(
+            py,
+            x,
+            solver,
+            n_components,
+            want_projected,
+            whiten,
+            randomized,
+            n_threads
+        )
     )
 }
 
@@ -361,7 +382,15 @@ fn pca_covariance<'py>(
     by_dtype!(
         py,
         explained_variance,
-        covariance_t(py, components, explained_variance, noise_variance, whiten, n_features, false)
+        covariance_t(
+            py,
+            components,
+            explained_variance,
+            noise_variance,
+            whiten,
+            n_features,
+            false
+        )
     )
 }
 
@@ -379,7 +408,15 @@ fn pca_precision<'py>(
     by_dtype!(
         py,
         explained_variance,
-        covariance_t(py, components, explained_variance, noise_variance, whiten, n_features, true)
+        covariance_t(
+            py,
+            components,
+            explained_variance,
+            noise_variance,
+            whiten,
+            n_features,
+            true
+        )
     )
 }
 
@@ -402,7 +439,9 @@ fn score_t<'py, T: Real + Element>(
     let p = ColMajor::copy_of(kernels::dense::row_major(p, d, d)).map_err(kernel_error)?;
     let n = x.shape()[0];
     let threads = Threads::for_work(n_threads, n.saturating_mul(d).saturating_mul(d));
-    let out = py.run_kernel(threads, |stop| pca::project::score_samples(&s, mean, &p, stop))?;
+    let out = py.run_kernel(threads, |stop| {
+        pca::project::score_samples(&s, mean, &p, stop)
+    })?;
     Ok(vector(py, out))
 }
 

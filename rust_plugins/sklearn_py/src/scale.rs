@@ -57,7 +57,11 @@ fn contiguous<'a, T: Element>(x: &'a PyReadonlyArray2<'_, T>) -> PyResult<&'a [T
 }
 
 /// `(mean, var or None, count)` after one dense batch.
-type Update<'py> = (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>, Bound<'py, PyAny>);
+type Update<'py> = (
+    Bound<'py, PyAny>,
+    Option<Bound<'py, PyAny>>,
+    Bound<'py, PyAny>,
+);
 
 #[allow(clippy::too_many_arguments)]
 fn dense_update_t<'py, T: Float + Element>(
@@ -101,7 +105,10 @@ fn scaler_dense_update<'py>(
 ) -> PyResult<Update<'py>> {
     let last = Running {
         mean: slice(&last_mean)?.to_vec(),
-        var: last_var.as_ref().map(|v| slice(v).map(<[f64]>::to_vec)).transpose()?,
+        var: last_var
+            .as_ref()
+            .map(|v| slice(v).map(<[f64]>::to_vec))
+            .transpose()?,
         count: slice(&last_count)?.to_vec(),
     };
     by_dtype!(
@@ -350,11 +357,17 @@ fn non_nan_weights_ti<'py, T: Float + Element, I: Index + Element>(
     Ok(match weights {
         Weights::F32(w) => {
             let w = slice(w)?;
-            vector(py, py.run_kernel(Threads::Inline, |_| sparse::non_nan_weights(&x, w))?)
+            vector(
+                py,
+                py.run_kernel(Threads::Inline, |_| sparse::non_nan_weights(&x, w))?,
+            )
         }
         Weights::F64(w) => {
             let w = slice(w)?;
-            vector(py, py.run_kernel(Threads::Inline, |_| sparse::non_nan_weights(&x, w))?)
+            vector(
+                py,
+                py.run_kernel(Threads::Inline, |_| sparse::non_nan_weights(&x, w))?,
+            )
         }
     })
 }

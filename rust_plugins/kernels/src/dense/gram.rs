@@ -135,7 +135,10 @@ fn block_moments<T: Real>(
         let r = chunk.len();
         chunk_mean.iter_mut().for_each(|m| *m = 0.0);
         for row in rows.chunks_exact(d) {
-            chunk_mean.iter_mut().zip(row).for_each(|(m, v)| *m += v.to_f64());
+            chunk_mean
+                .iter_mut()
+                .zip(row)
+                .for_each(|(m, v)| *m += v.to_f64());
         }
         chunk_mean.iter_mut().for_each(|m| *m /= r as f64);
         let mean_t: Vec<T> = chunk_mean.iter().map(|&m| T::from_f64(m)).collect();

@@ -198,12 +198,8 @@ pub fn eigh<T: Real>(a: MatRef<'_, T>) -> Result<(Vec<T>, ColMajor<T>), KernelEr
     let n = a.nrows();
     let mut w = ColMajor::<T>::zeros(n, 1)?;
     let mut v = ColMajor::<T>::zeros(n, n)?;
-    let req = evd::self_adjoint_evd_scratch::<T>(
-        n,
-        ComputeEigenvectors::Yes,
-        par,
-        Default::default(),
-    );
+    let req =
+        evd::self_adjoint_evd_scratch::<T>(n, ComputeEigenvectors::Yes, par, Default::default());
     let mut buffer = workspace(req)?;
     evd::self_adjoint_evd(
         a,
@@ -341,10 +337,9 @@ impl<T: Real> Lu<T> {
         let n = self.lu.rows;
         let mut out = ColMajor::<T>::zeros(n, n)?;
         let perm = faer::perm::PermRef::new_checked(&self.fwd, &self.bwd, n);
-        let mut buffer = workspace(faer::linalg::lu::partial_pivoting::inverse::inverse_scratch::<
-            usize,
-            T,
-        >(n, par))?;
+        let mut buffer = workspace(
+            faer::linalg::lu::partial_pivoting::inverse::inverse_scratch::<usize, T>(n, par),
+        )?;
         faer::linalg::lu::partial_pivoting::inverse::inverse(
             out.as_mut(),
             self.lu.as_ref(),

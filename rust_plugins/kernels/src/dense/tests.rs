@@ -4,7 +4,9 @@ use crate::samples::{Csr, Dense};
 
 /// A reproducible matrix with correlated columns and an offset.
 fn sample(rows: usize, cols: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move || {
         state = state
             .wrapping_mul(6364136223846793005)
@@ -131,7 +133,10 @@ fn inverse_and_slogdet_of_a_small_matrix() {
     assert!(lu.inverse().unwrap().is_none());
     // An odd permutation flips the sign: det [[0, 1], [1, 0]] = -1.
     let swap = [0.0, 1.0, 1.0, 0.0];
-    assert_eq!(Lu::new(row_major(&swap, 2, 2)).unwrap().slogdet(), (-1.0, 0.0));
+    assert_eq!(
+        Lu::new(row_major(&swap, 2, 2)).unwrap().slogdet(),
+        (-1.0, 0.0)
+    );
 }
 
 #[test]
@@ -146,12 +151,20 @@ fn centred_moments_match_a_two_pass_computation() {
         .map(|j| (0..n).map(|i| data[i * d + j]).sum::<f64>() / n as f64)
         .collect();
     for j in 0..d {
-        assert!((m.mean[j] - mean[j]).abs() < 1e-14 * mean[j], "{} {}", m.mean[j], mean[j]);
+        assert!(
+            (m.mean[j] - mean[j]).abs() < 1e-14 * mean[j],
+            "{} {}",
+            m.mean[j],
+            mean[j]
+        );
         for k in 0..d {
             let s: f64 = (0..n)
                 .map(|i| (data[i * d + j] - mean[j]) * (data[i * d + k] - mean[k]))
                 .sum();
-            assert!((m.scatter.at(j, k) - s).abs() < 1e-9 * s.abs().max(1.0), "{j} {k}");
+            assert!(
+                (m.scatter.at(j, k) - s).abs() < 1e-9 * s.abs().max(1.0),
+                "{j} {k}"
+            );
         }
     }
 }

@@ -5,8 +5,8 @@
 //! tall matrix reduces to that of a `(d, d)` one. The blocks depend only on the shape, so the
 //! result does not depend on the thread count.
 
-use faer::linalg::qr::no_pivoting::factor;
 use faer::dyn_stack::MemStack;
+use faer::linalg::qr::no_pivoting::factor;
 use faer::Par;
 use rayon::prelude::*;
 

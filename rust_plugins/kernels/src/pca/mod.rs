@@ -96,7 +96,9 @@ fn flip_signs<T: Real>(vt: &mut [T], u: Option<&mut ColMajor<T>>, d: usize) {
     if let Some(u) = u {
         let n = u.rows;
         for (j, sign) in signs.into_iter().enumerate().take(u.cols) {
-            u.data[j * n..(j + 1) * n].iter_mut().for_each(|v| *v *= sign);
+            u.data[j * n..(j + 1) * n]
+                .iter_mut()
+                .for_each(|v| *v *= sign);
         }
     }
 }
@@ -192,11 +194,14 @@ fn svd_factors<T: Real>(
     })
 }
 
+/// `(eigenvalues, singular values, eigenvectors as rows)` of a covariance matrix.
+type CovarianceFactors<T> = (Vec<T>, Vec<T>, Vec<T>);
+
 /// Eigenvalues (nonincreasing, clipped at 0) and eigenvectors (as rows) of a covariance.
 fn covariance_factors<T: Real>(
     covariance: &ColMajor<T>,
     n_samples: usize,
-) -> Result<(Vec<T>, Vec<T>, Vec<T>), KernelError> {
+) -> Result<CovarianceFactors<T>, KernelError> {
     let d = covariance.rows;
     let (mut w, v) = dense::eigh(covariance.as_ref())?;
     w.reverse();
@@ -226,7 +231,7 @@ fn dense_covariance_factors<T: Real>(
         .scatter
         .data
         .iter_mut()
-        .for_each(|v| *v = *v / denominator);
+        .for_each(|v| *v /= denominator);
     let mean = finite_means(moments.mean)?;
     let (w, s, vt) = covariance_factors(&moments.scatter, n)?;
     Ok(Factors {

@@ -72,7 +72,7 @@ pub fn transform_dense<T: Real>(
                 );
                 if let Some(scale) = &scale {
                     for row in dst.chunks_exact_mut(k.max(1)) {
-                        row.iter_mut().zip(scale).for_each(|(v, s)| *v = *v / *s);
+                        row.iter_mut().zip(scale).for_each(|(v, s)| *v /= *s);
                     }
                 }
             }
@@ -121,7 +121,7 @@ pub fn transform_sparse<T: Real>(
                 }
                 dst.iter_mut().zip(&offset).for_each(|(o, &m)| *o -= m);
                 if let Some(scale) = &scale {
-                    dst.iter_mut().zip(scale).for_each(|(v, s)| *v = *v / *s);
+                    dst.iter_mut().zip(scale).for_each(|(v, s)| *v /= *s);
                 }
             }
             Ok(())
@@ -244,7 +244,7 @@ pub fn precision<T: Real>(
     let par = dense::par();
     if k == 0 {
         let mut p = ColMajor::identity(d, d)?;
-        p.data.iter_mut().for_each(|v| *v = *v / noise_variance);
+        p.data.iter_mut().for_each(|v| *v /= noise_variance);
         return Ok(Some(p));
     }
     if noise_variance == T::ZERO {
@@ -254,7 +254,7 @@ pub fn precision<T: Real>(
     let (c, diff) = model_parts(components, explained_variance, noise_variance, whiten, d);
     let c = row_major(&c, k, d);
     let mut small = dense::product(c, c.transpose(), par)?;
-    small.data.iter_mut().for_each(|v| *v = *v / noise_variance);
+    small.data.iter_mut().for_each(|v| *v /= noise_variance);
     for (i, &w) in diff.iter().enumerate() {
         small.data[i * k + i] += T::ONE / w;
     }
@@ -264,7 +264,7 @@ pub fn precision<T: Real>(
     let left = dense::product(c.transpose(), inv.as_ref(), par)?;
     let mut p = dense::product(left.as_ref(), c, par)?;
     let nv2 = noise_variance * noise_variance;
-    p.data.iter_mut().for_each(|v| *v = *v / -nv2);
+    p.data.iter_mut().for_each(|v| *v /= -nv2);
     for i in 0..d {
         p.data[i * d + i] += T::ONE / noise_variance;
     }
@@ -275,7 +275,11 @@ pub fn precision<T: Real>(
 /// the determinant is positive).
 pub fn fast_logdet<T: Real>(a: &ColMajor<T>) -> Result<f64, KernelError> {
     let (sign, log_abs) = Lu::new(a.as_ref())?.slogdet();
-    Ok(if sign > 0.0 { log_abs } else { f64::NEG_INFINITY })
+    Ok(if sign > 0.0 {
+        log_abs
+    } else {
+        f64::NEG_INFINITY
+    })
 }
 
 /// Log-likelihood of each row under the model with this mean and precision:
@@ -320,7 +324,10 @@ pub fn score_samples<T: Real>(
                     T::ONE,
                     Par::Seq,
                 );
-                for (i, o) in out[chunk.start - start..chunk.end - start].iter_mut().enumerate() {
+                for (i, o) in out[chunk.start - start..chunk.end - start]
+                    .iter_mut()
+                    .enumerate()
+                {
                     let quadratic: T = centred[i * d..(i + 1) * d]
                         .iter()
                         .zip(&product[i * d..(i + 1) * d])

@@ -216,4 +216,3 @@ fn total_squared_deviation<T: Real>(x: &Dense<'_, T>, mean: &[T]) -> T {
         .into_iter()
         .sum()
 }
-

@@ -57,26 +57,28 @@ fn run<T: Float, F: Fn(T, T, T) -> T + Sync>(
     let chunk = rows_per_task * row_len;
     match (src, dst) {
         (None, DstSlice::Init(data)) => {
-            data.par_chunks_mut(chunk).enumerate().for_each(|(t, block)| {
-                let first = t * rows_per_task;
-                match layout {
-                    Layout::Rows => {
-                        for row in block.chunks_mut(row_len) {
-                            for (v, (&m, &s)) in row.iter_mut().zip(mean.iter().zip(scale)) {
-                                *v = f(*v, m, s);
+            data.par_chunks_mut(chunk)
+                .enumerate()
+                .for_each(|(t, block)| {
+                    let first = t * rows_per_task;
+                    match layout {
+                        Layout::Rows => {
+                            for row in block.chunks_mut(row_len) {
+                                for (v, (&m, &s)) in row.iter_mut().zip(mean.iter().zip(scale)) {
+                                    *v = f(*v, m, s);
+                                }
+                            }
+                        }
+                        Layout::Columns => {
+                            for (r, row) in block.chunks_mut(row_len).enumerate() {
+                                let (m, s) = (mean[first + r], scale[first + r]);
+                                for v in row.iter_mut() {
+                                    *v = f(*v, m, s);
+                                }
                             }
                         }
                     }
-                    Layout::Columns => {
-                        for (r, row) in block.chunks_mut(row_len).enumerate() {
-                            let (m, s) = (mean[first + r], scale[first + r]);
-                            for v in row.iter_mut() {
-                                *v = f(*v, m, s);
-                            }
-                        }
-                    }
-                }
-            });
+                });
         }
         (Some(src), DstSlice::Uninit(out)) => {
             out.par_chunks_mut(chunk)
@@ -166,7 +168,9 @@ pub fn scaled<T: Float>(
 ) -> Result<Vec<T>, KernelError> {
     check(s, n_features)?;
     if n_samples.checked_mul(n_features) != Some(src.len()) {
-        return Err(KernelError::Shape("data length is not n_samples * n_features".into()));
+        return Err(KernelError::Shape(
+            "data length is not n_samples * n_features".into(),
+        ));
     }
     let mut out = alloc::with_capacity::<T>(&[n_samples, n_features])?;
     alloc::advise_huge_pages(&mut out);
@@ -193,7 +197,9 @@ pub fn scale_in_place<T: Float>(
 ) -> Result<(), KernelError> {
     check(s, n_features)?;
     if n_samples.checked_mul(n_features) != Some(data.len()) {
-        return Err(KernelError::Shape("data length is not n_samples * n_features".into()));
+        return Err(KernelError::Shape(
+            "data length is not n_samples * n_features".into(),
+        ));
     }
     dispatch(None, DstSlice::Init(data), n_samples, n_features, layout, s);
     Ok(())

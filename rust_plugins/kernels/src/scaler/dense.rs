@@ -136,7 +136,9 @@ pub fn first_pass<T: Float>(
     let (n, d) = (x.n_samples, x.n_features);
     if let Some(w) = weights {
         if w.len() != n {
-            return Err(KernelError::Shape("sample_weight length differs from X".into()));
+            return Err(KernelError::Shape(
+                "sample_weight length differs from X".into(),
+            ));
         }
     }
     let buffered = std::mem::size_of::<T>() < 8;
@@ -163,8 +165,11 @@ pub fn first_pass<T: Float>(
                         None => {}
                         Some(w) => {
                             let wi = w[i].to_f64();
-                            for (((s, c), k), &v) in
-                                sum.iter_mut().zip(count.iter_mut()).zip(nans.iter_mut()).zip(row)
+                            for (((s, c), k), &v) in sum
+                                .iter_mut()
+                                .zip(count.iter_mut())
+                                .zip(nans.iter_mut())
+                                .zip(row)
                             {
                                 let nan = is_nan(v);
                                 *s += wi * clean(v);
@@ -235,7 +240,9 @@ pub fn second_pass<T: Float>(
 ) -> Result<SecondPass, KernelError> {
     let (n, d) = (x.n_samples, x.n_features);
     if t.len() != d {
-        return Err(KernelError::Shape("batch mean length differs from X".into()));
+        return Err(KernelError::Shape(
+            "batch mean length differs from X".into(),
+        ));
     }
     let zero_nan = |v: f64| if nansum && v.is_nan() { 0.0 } else { v };
     let parts = match x.layout {
@@ -269,7 +276,11 @@ pub fn second_pass<T: Float>(
                                 corr.iter_mut().zip(sq.iter_mut()).zip(row).zip(tj)
                             {
                                 let dev = v.to_f64() - m;
-                                let (dev, dev2) = if is_nan(v) { (0.0, 0.0) } else { (dev, dev * dev) };
+                                let (dev, dev2) = if is_nan(v) {
+                                    (0.0, 0.0)
+                                } else {
+                                    (dev, dev * dev)
+                                };
                                 *c += wi * dev;
                                 *s += wi * dev2;
                             }

@@ -240,7 +240,9 @@ pub fn scale_columns<T: Float, I: Index>(
     }
     let d = factors.len();
     if indices.iter().any(|&i| i.to_usize().is_none_or(|i| i >= d)) {
-        return Err(KernelError::Shape("invalid sparse matrix: index out of range".into()));
+        return Err(KernelError::Shape(
+            "invalid sparse matrix: index out of range".into(),
+        ));
     }
     use rayon::prelude::*;
     data.par_chunks_mut(1 << 16)

@@ -82,7 +82,9 @@ mod tests {
     #[test]
     fn blocks_of_eight_accumulators() {
         // 9 values: 8 accumulators then one sequential remainder.
-        let v: Vec<f64> = (0..9).map(|i| if i == 8 { 1.0 } else { 1e16 * (i % 2) as f64 }).collect();
+        let v: Vec<f64> = (0..9)
+            .map(|i| if i == 8 { 1.0 } else { 1e16 * (i % 2) as f64 })
+            .collect();
         let r: Vec<f64> = v[..8].to_vec();
         let want = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])) + v[8];
         assert_eq!(pairwise(9, &|i| v[i]), want);

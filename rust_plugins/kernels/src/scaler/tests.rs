@@ -123,7 +123,11 @@ fn incremental_batches_agree_with_one_batch() {
         running = dense_update(&b, None, &running, &never).unwrap();
     }
     close(&running.mean, &whole.mean, 1e-14);
-    close(running.var.as_ref().unwrap(), whole.var.as_ref().unwrap(), 1e-9);
+    close(
+        running.var.as_ref().unwrap(),
+        whole.var.as_ref().unwrap(),
+        1e-9,
+    );
     assert_eq!(running.count, whole.count);
 }
 
@@ -217,7 +221,23 @@ fn transform_in_place_and_into_new_buffer_agree() {
 fn sparse_statistics_match_dense_ones() {
     // 6 x 3 with implicit zeros, one NaN.
     let dense = [
-        1.0, 0.0, 2.0, 0.0, 0.0, 3.0, 4.0, 5.0, 0.0, 0.0, f64::NAN, 0.0, 1.5, 0.0, -2.0, 0.0, 6.0,
+        1.0,
+        0.0,
+        2.0,
+        0.0,
+        0.0,
+        3.0,
+        4.0,
+        5.0,
+        0.0,
+        0.0,
+        f64::NAN,
+        0.0,
+        1.5,
+        0.0,
+        -2.0,
+        0.0,
+        6.0,
         0.0,
     ];
     let (n, d) = (6, 3);
