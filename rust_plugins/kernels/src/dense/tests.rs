@@ -235,19 +235,3 @@ fn tsqr_r_has_the_singular_values_of_the_shifted_matrix() {
         }
     }
 }
-
-#[test]
-#[ignore]
-fn timing_probe() {
-    use std::time::Instant;
-    let (n, d) = (200_000, 100);
-    let data = sample(n, d, 1);
-    on_pool(2, || {
-        let x = Dense::new(&data, n, d).unwrap();
-        for _ in 0..4 {
-            let t = Instant::now();
-            let _ = centred_moments(&x, &never).unwrap();
-            eprintln!("moments 200k x 100: {:?}", t.elapsed());
-        }
-    });
-}
