@@ -11,7 +11,9 @@ components (fraction of variance, Minka's MLE), the noise variance, ``transform`
 What differs by design:
 - ``svd_solver="arpack"`` computes the leading singular triplets exactly (no ARPACK
   iterations; the subspace ARPACK converges to). The random starting vector is still drawn, so
-  a shared ``RandomState`` advances as with scikit-learn.
+  a shared ``RandomState`` advances as with scikit-learn. Sparse input is factorised through
+  its covariance; with more than ``MAX_SPARSE_FEATURES`` features it falls back (logged) to
+  scikit-learn's ARPACK iterations.
 - The data is never centred in place: with ``copy=False`` scikit-learn's full and randomized
   solvers overwrite X with its centred values; X is left untouched here.
 - ``fit_transform`` of the full solvers returns the projection of the training data, which
@@ -56,10 +58,20 @@ def _randomized_settings(n_samples, n_features, n_components, n_oversamples, ite
     )
 
 
+#: Sparse input is factorised through its (n_features, n_features) covariance; above this
+#: many features that matrix is too large and scikit-learn's ARPACK iterations are used.
+MAX_SPARSE_FEATURES = 8192
+
+
 def pca_fallback(params, X):
     """Why a PCA call runs scikit-learn's code (the patch registry's fallback hook)."""
     if X is not None and get_namespace(X)[1]:
         return "array API inputs (array_api_dispatch=True) are computed by scikit-learn"
+    if X is not None and sp.issparse(X) and X.ndim == 2 and X.shape[1] > MAX_SPARSE_FEATURES:
+        return (
+            f"sparse input with more than {MAX_SPARSE_FEATURES} features: the exact solver "
+            "forms a (n_features, n_features) covariance; scikit-learn's ARPACK solver is used"
+        )
     return None
 
 

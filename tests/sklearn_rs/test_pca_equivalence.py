@@ -245,3 +245,16 @@ def test_bitwise_identical_for_any_thread_count(solver, shape):
                             est.transform(X[:100]), est.score_samples(X[:100])])
     for a, b in zip(*results):
         assert_array_equal(a, b)
+
+
+def test_wide_sparse_input_falls_back_with_a_logged_reason(caplog):
+    import logging
+
+    from sklearn_rs._pca import MAX_SPARSE_FEATURES
+
+    X = sp.random(50, MAX_SPARSE_FEATURES + 1, density=0.01, random_state=0, format="csr")
+    with caplog.at_level(logging.INFO, logger="sklearn_rs"):
+        ours = PCA(n_components=3, svd_solver="arpack", random_state=0).fit(X)
+    assert any("ARPACK" in r.getMessage() for r in caplog.records)
+    theirs = SkPCA(n_components=3, svd_solver="arpack", random_state=0).fit(X)
+    assert_array_equal(ours.components_, theirs.components_)
