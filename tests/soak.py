@@ -222,7 +222,9 @@ def estimator_case(rng):
     params = dict(spec.params)
     for name, values in spec.grid.items():
         if rng.random() < 0.5:
-            params[name] = rng.choice(values)
+            # A grid over a wrapping Pipeline names the estimator's step: "step__param".
+            param = name.split("__", 1)[1] if spec.search_wrapper else name
+            params[param] = rng.choice(values)
     comparable = n >= 3 and rng.random() < 0.9
     if comparable:
         params.update(spec.comparable_params(X))
