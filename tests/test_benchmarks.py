@@ -163,3 +163,26 @@ def test_report_formats_a_results_file(tmp_path):
     assert "| time_fit | 1x2x3, float64 | 500 ms | 2 s | **4.00x** |" in text
     png = tmp_path / "chart.png"
     assert report.plot(data, rows, str(png)) == str(png) and png.stat().st_size > 0
+
+
+def test_every_benchmark_class_is_a_real_case():
+    # asv collects every public class of a benchmark module that has benchmark methods: a mixin
+    # imported by name would run (and fail) as a benchmark of its own and shadow the real
+    # cases' rows in the report.
+    import importlib
+    import inspect
+
+    sys.path.insert(0, REPO)
+    try:
+        for name in sorted(os.listdir(os.path.join(REPO, "benchmarks"))):
+            if not (name.startswith("bench_") and name.endswith(".py")):
+                continue
+            module = importlib.import_module(f"benchmarks.{name[:-3]}")
+            for attr, obj in vars(module).items():
+                if attr.startswith("_") or not inspect.isclass(obj):
+                    continue
+                methods = [m for m in dir(obj) if m.startswith(("time_", "peakmem_", "track_"))]
+                if methods:
+                    assert obj.__module__ == module.__name__, (name, attr)
+    finally:
+        sys.path.remove(REPO)
