@@ -236,10 +236,17 @@ class PCA(RustEstimatorMixin, _SklearnPCA):
         if self._fallback_reason(X):
             return self._run_sklearn("transform", X)
         check_is_fitted(self)
+        # Dense X is checked for NaN and infinity by the projection pass in Rust (scikit-learn's
+        # check is a pass of its own); scikit-learn's error is raised when it fails.
         X = validate_data(
-            self, X, dtype=[np.float64, np.float32], accept_sparse=("csr", "csc"), reset=False
+            self, X, dtype=[np.float64, np.float32], accept_sparse=("csr", "csc"), reset=False,
+            ensure_all_finite=sp.issparse(X),
         )
-        return self._transform(X, xp=np, x_is_centered=False)
+        try:
+            return self._transform(X, xp=np, x_is_centered=False)
+        except ValueError:
+            self._check_finite(X)
+            raise
 
     def _transform(self, X, xp=np, x_is_centered=False):
         dtype = X.dtype
