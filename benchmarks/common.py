@@ -96,8 +96,10 @@ class EstimatorBenchmark:
     """Base of the benchmarks of one scikit-learn estimator.
 
     A subclass sets ``module`` and ``name`` (where scikit-learn has the class), ``params`` and
-    ``param_names`` (data parameters, then ``impl``), and implements ``build_dataset()`` and
-    ``make_estimator(cls, **overrides)``; it reads the data as ``self.X``, ``self.y``,
+    ``param_names`` (data parameters, then ``impl``), and implements ``build_dataset()``,
+    ``make_estimator(cls, **overrides)`` and ``setup_cache()`` (returning ``build_dataset()``;
+    defined in the benchmark module itself: asv keys its cache by the module and line where
+    ``setup_cache`` is defined, so one inherited from here would be shared by every module); it reads the data as ``self.X``, ``self.y``,
     ``self.data`` and the data parameters as ``self.data_params``.
     """
 
@@ -118,9 +120,6 @@ class EstimatorBenchmark:
     def make_model(self):
         """The fitted estimator that ``time_predict`` and ``time_transform`` use."""
         return self.make_estimator(self.cls).fit(self.X, self.y)
-
-    def setup_cache(self):
-        return self.build_dataset()
 
     def setup(self, paths, *params):
         *self.data_params, impl = params

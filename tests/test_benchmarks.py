@@ -165,7 +165,7 @@ def test_report_formats_a_results_file(tmp_path):
     assert report.plot(data, rows, str(png)) == str(png) and png.stat().st_size > 0
 
 
-def test_every_benchmark_class_is_a_real_case():
+def test_every_benchmark_class_is_a_real_case_with_its_own_data():
     # asv collects every public class of a benchmark module that has benchmark methods: a mixin
     # imported by name would run (and fail) as a benchmark of its own and shadow the real
     # cases' rows in the report.
@@ -184,5 +184,8 @@ def test_every_benchmark_class_is_a_real_case():
                 methods = [m for m in dir(obj) if m.startswith(("time_", "peakmem_", "track_"))]
                 if methods:
                     assert obj.__module__ == module.__name__, (name, attr)
+                    # asv shares one setup_cache result between the classes whose
+                    # setup_cache is the same function: it must be this module's own.
+                    assert inspect.getmodule(obj.setup_cache) is module, (name, attr)
     finally:
         sys.path.remove(REPO)
