@@ -11,6 +11,13 @@ pub fn slice<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]
         .map_err(|_| PyValueError::new_err("expected a contiguous 1-D array"))
 }
 
+/// The contiguous data of an optional 1-D array.
+pub fn optional_slice<'a, T: Element>(
+    a: &'a Option<PyReadonlyArray1<'_, T>>,
+) -> PyResult<Option<&'a [T]>> {
+    a.as_ref().map(slice).transpose()
+}
+
 /// A row-major `(rows, cols)` array that takes ownership of `v`.
 pub fn matrix<'py, T: Element>(
     py: Python<'py>,

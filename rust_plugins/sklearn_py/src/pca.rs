@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::arrays::{matrix, slice, vector};
+use crate::arrays::{matrix, optional_slice, slice, vector};
 use crate::by_dtype;
 use crate::error::kernel_error;
 use crate::runtime::{RunKernel, Threads};
@@ -194,10 +194,7 @@ fn pca_fit<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let n_components = parse_n_components(&n_components.0, n_components.1)?;
     let normalizer = parse_normalizer(normalizer)?;
-    let test_matrix = match &test_matrix {
-        Some(t) => Some(slice(t)?),
-        None => None,
-    };
+    let test_matrix = optional_slice(&test_matrix)?;
     let randomized = test_matrix.map(|t| RandomizedArgs {
         n_iter,
         normalizer,
@@ -238,10 +235,7 @@ fn transform_t<'py, T: Real + Element>(
     let components: PyReadonlyArray1<T> = components.extract()?;
     let whiten_by: Option<PyReadonlyArray1<T>> = whiten_by.map(|w| w.extract()).transpose()?;
     let (mean, components) = (slice(&mean)?, slice(&components)?);
-    let whiten_by = match &whiten_by {
-        Some(w) => Some(slice(w)?),
-        None => None,
-    };
+    let whiten_by = optional_slice(&whiten_by)?;
     let d = mean.len();
     let k = components.len() / d.max(1);
     let (out, n) = match &x {
@@ -310,10 +304,7 @@ fn inverse_t<'py, T: Real + Element>(
         slice(&mean)?,
         slice(&components)?,
     );
-    let whiten_by = match &whiten_by {
-        Some(w) => Some(slice(w)?),
-        None => None,
-    };
+    let whiten_by = optional_slice(&whiten_by)?;
     let d = mean.len();
     let threads = Threads::for_work(n_threads, n.saturating_mul(components.len()));
     let out = py.run_kernel(threads, |_| {
