@@ -17,6 +17,7 @@ pub mod kmeans;
 pub mod linalg;
 pub mod nearest;
 pub mod pca;
+pub mod rms_norm;
 pub mod rng;
 pub mod samples;
 pub mod scaler;
