@@ -15,6 +15,8 @@ pub mod gelu;
 pub mod half;
 pub mod kmeans;
 pub mod linalg;
+pub mod linear;
+pub mod logistic;
 pub mod nearest;
 pub mod pca;
 pub mod rms_norm;
