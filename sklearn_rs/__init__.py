@@ -6,8 +6,10 @@
 
 from sklearn_rs import _threads
 from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
-from sklearn_rs._pca import PCA
+from sklearn_rs._linear import LinearRegression
 from sklearn_rs._patch import is_patched, patch_sklearn, patched, unpatch_sklearn
+from sklearn_rs._pca import PCA
+from sklearn_rs._ridge import Ridge
 from sklearn_rs._scaler import StandardScaler
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "kmeans_plusplus",
     "StandardScaler",
     "PCA",
+    "LinearRegression",
+    "Ridge",
     "patch_sklearn",
     "unpatch_sklearn",
     "is_patched",

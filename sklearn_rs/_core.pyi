@@ -212,3 +212,44 @@ def pca_score_samples(
     n_threads: int,
 ) -> _Floats:
     """Log-likelihood of each row under the Gaussian with this mean and precision."""
+
+# --- LinearRegression and Ridge -------------------------------------------------------------
+
+def linear_regression_fit(
+    x: _Samples,
+    y: _Floats,
+    sample_weight: Union[_Floats, None],
+    fit_intercept: bool,
+    tol: float,
+    positive: bool,
+    n_threads: int,
+) -> dict:
+    """Fits ``LinearRegression`` on ``y`` ``(n_samples, n_targets)``. Returns ``coef``
+    ``(n_targets, n_features)``, ``intercept`` ``(n_targets,)``, ``rank`` and ``singular``
+    (dense X without ``positive``, else None), ``n_iter`` (None), ``solver``,
+    ``ill_conditioned`` and ``singular_dual`` (empty, False)."""
+
+def ridge_fit(
+    x: _Samples,
+    y: _Floats,
+    sample_weight: Union[_Floats, None],
+    fit_intercept: bool,
+    alpha: list[float],
+    solver: Literal["cholesky", "svd", "lsqr", "sparse_cg", "lbfgs"],
+    tol: float,
+    max_iter: Union[int, None],
+    n_threads: int,
+) -> dict:
+    """Fits ``Ridge`` with one penalty per target. Returns ``coef``, ``intercept``, ``n_iter``
+    (a list for lsqr, else None), ``solver`` (the one used: ``svd`` after a singular
+    Cholesky), ``ill_conditioned`` (reciprocal condition numbers scipy warns about) and
+    ``singular_dual`` (the dual system's least-squares fallback was taken)."""
+
+def linear_predict(
+    x: _Samples,
+    coef: _Floats,
+    intercept: _Floats,
+    n_threads: int,
+) -> _Floats:
+    """``x @ coef.T + intercept`` as ``(n_samples, n_targets)``; ``coef`` ``(n_targets,
+    n_features)`` and ``intercept`` ``(n_targets,)`` of x's dtype."""

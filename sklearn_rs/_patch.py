@@ -290,3 +290,31 @@ _register(
     ["sklearn.decomposition:PCA", "sklearn.decomposition._pca:PCA"],
     fallback=_pca_fallback,
 )
+
+
+def _linear_regression_fallback(params, X):
+    from sklearn_rs._linear import linear_regression_fallback
+
+    return linear_regression_fallback(params, X)
+
+
+_register(
+    "LinearRegression",
+    "sklearn_rs._linear:LinearRegression",
+    ["sklearn.linear_model:LinearRegression", "sklearn.linear_model._base:LinearRegression"],
+    fallback=_linear_regression_fallback,
+)
+
+
+def _ridge_fallback(params, X):
+    from sklearn_rs._ridge import ridge_fallback
+
+    return ridge_fallback(params, X)
+
+
+_register(
+    "Ridge",
+    "sklearn_rs._ridge:Ridge",
+    ["sklearn.linear_model:Ridge", "sklearn.linear_model._ridge:Ridge"],
+    fallback=_ridge_fallback,
+)

@@ -47,6 +47,9 @@ class EstimatorSpec:
     #: For estimators without ``score``: ``search_wrapper(est)`` is what GridSearchCV tunes (a
     #: Pipeline whose first step is ``est``; the grid names its parameters).
     search_wrapper: Optional[Callable] = None
+    #: For supervised estimators: ``make_target(n_samples, seed) -> y`` for inputs the tests
+    #: make up (fuzzed X of any shape).
+    make_target: Optional[Callable] = None
 
     @property
     def ours(self):
@@ -208,7 +211,68 @@ PCA_SPEC = EstimatorSpec(
     rtol=1e-9,
 )
 
-SPECS = {spec.name: spec for spec in [KMEANS, STANDARD_SCALER, PCA_SPEC]}
+# --- LinearRegression and Ridge -------------------------------------------------------------
+
+def _regression_target(n_samples, seed):
+    return np.random.RandomState(seed + 1000).standard_normal(n_samples)
+
+
+def _regression_data(n_samples, seed):
+    # Three correlated features with offsets; a noisy linear target with an intercept.
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n_samples, 3)) @ [[1.0, 0.5, 0.0], [0.0, 2.0, 0.3], [0.0, 0.0, 3.0]]
+    X += [1.0, 4.0, -2.0]
+    y = X @ [1.5, -2.0, 0.5] + 3.0 + 0.3 * _regression_target(n_samples, seed)
+    return X, y
+
+
+def _linear_regression_validate(est, X):
+    validate_data(est, X, accept_sparse=False if est.positive else ["csr", "csc", "coo"])
+
+
+LINEAR_REGRESSION = EstimatorSpec(
+    name="LinearRegression",
+    params={},
+    make_data=_regression_data,
+    methods=("predict", "score"),
+    comparable_params=lambda X: {},
+    validate=_linear_regression_validate,
+    grid={"fit_intercept": [True, False]},
+    thread_variants={"default": {}, "no-intercept": {"fit_intercept": False}},
+    make_target=_regression_target,
+)
+
+
+def _ridge_validate(est, X):
+    import scipy.sparse as sp
+    from sklearn.linear_model._ridge import _get_valid_accept_sparse
+
+    validate_data(est, X, accept_sparse=_get_valid_accept_sparse(sp.issparse(X), est.solver),
+                  dtype=[np.float64, np.float32])
+
+
+# The common containers include CSR with an intercept: the variants are the solvers that take
+# it; cholesky and svd (dense only) are covered by test_linear_equivalence.py.
+RIDGE = EstimatorSpec(
+    name="Ridge",
+    params=dict(alpha=1.0),
+    make_data=_regression_data,
+    methods=("predict", "score"),
+    comparable_params=lambda X: {},
+    validate=_ridge_validate,
+    grid={"alpha": [0.1, 1.0, 10.0]},
+    thread_variants={
+        "auto": {},
+        "lsqr": {"solver": "lsqr", "tol": 1e-8},
+        "sparse_cg": {"solver": "sparse_cg", "tol": 1e-8},
+    },
+    sklearn_expected_failures=frozenset({"check_non_transformer_estimators_n_iter"}),
+    rtol=1e-6,
+    make_target=_regression_target,
+)
+
+SPECS = {spec.name: spec for spec in [KMEANS, STANDARD_SCALER, PCA_SPEC, LINEAR_REGRESSION,
+                                      RIDGE]}
 
 
 def spec_params(specs=None):

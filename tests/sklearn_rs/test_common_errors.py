@@ -161,9 +161,12 @@ def inputs(draw):
     return LAYOUTS[draw(st.sampled_from(layouts))](X)
 
 
-def _fit_and_call(est, X, methods):
-    est.fit(X)
-    return {m: call_method(est, m, X) for m in methods}
+def _fit_and_call(spec, est, X):
+    y = None
+    if spec.make_target is not None:
+        y = spec.make_target(np.shape(X)[0] if np.ndim(X) else 1, 0)
+    est.fit(X, y)
+    return {m: call_method(est, m, X, y) for m in spec.methods}
 
 
 @pytest.mark.parametrize("spec", list(SPECS.values()), ids=list(SPECS))
@@ -172,8 +175,8 @@ def _fit_and_call(est, X, methods):
                                  HealthCheck.function_scoped_fixture])
 @given(X=inputs())
 def test_fuzz_inputs_match_sklearn_outcome(spec, X):
-    sk, sk_err = result_or_error(lambda: _fit_and_call(spec.build(spec.theirs), X, spec.methods))
-    rs, rs_err = result_or_error(lambda: _fit_and_call(spec.build(spec.ours), X, spec.methods))
+    sk, sk_err = result_or_error(lambda: _fit_and_call(spec, spec.build(spec.theirs), X))
+    rs, rs_err = result_or_error(lambda: _fit_and_call(spec, spec.build(spec.ours), X))
     if rs_err is not None:
         assert "internal error" not in str(rs_err), repr(rs_err)
         assert not isinstance(rs_err, (RuntimeError, SystemError, AttributeError)), repr(rs_err)

@@ -12,6 +12,7 @@ mod samples;
 mod threads;
 
 mod kmeans;
+mod linear;
 mod pca;
 mod scale;
 
@@ -20,6 +21,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kmeans::register(m)?;
+    linear::register(m)?;
     pca::register(m)?;
     scale::register(m)?;
     Ok(())

@@ -1,7 +1,9 @@
 //! Second moments of a samples matrix for the covariance-based solvers.
 //!
 //! Dense rows: the mean and the centred scatter matrix `sum_i (x_i - mean)(x_i - mean)^T` in one
-//! pass over X. Each chunk of rows is centred on its own mean (in cache) and multiplied by its
+//! pass over X, optionally with per-row weights (`sum_i w_i (x_i - mean_w)(x_i - mean_w)^T`
+//! around the weighted mean) and with regression targets appended to each row as extra
+//! columns, so the linear models get `X^T X`, `X^T y` and `y^T y` of centred data in one pass. Each chunk of rows is centred on its own mean (in cache) and multiplied by its
 //! transpose (lower triangle only, a "syrk"); chunks and blocks are combined with Chan et al.'s
 //! pairwise update `S = S_a + S_b + n_a n_b / n * (m_b - m_a)(m_b - m_a)^T`, which keeps the
 //! accuracy of a two-pass computation (`X^T X - n m m^T` loses every digit the mean shares with
@@ -20,10 +22,12 @@ use crate::blocks::{self, CHUNK};
 use crate::samples::{Csr, Dense, Samples};
 use crate::{KernelError, StopCheck};
 
-/// Count, mean (float64) and scatter matrix of a set of rows. Only the lower triangle of
-/// `scatter` is maintained until [`Moments::symmetric`].
+/// Count, total weight (the count when unweighted), mean (float64, weighted) and scatter
+/// matrix of a set of rows. Only the lower triangle of `scatter` is maintained until
+/// [`Moments::symmetric`].
 pub struct Moments<T> {
     pub count: usize,
+    pub weight: f64,
     pub mean: Vec<f64>,
     pub scatter: ColMajor<T>,
 }
@@ -32,34 +36,36 @@ impl<T: Real> Moments<T> {
     fn empty(d: usize) -> Result<Self, KernelError> {
         Ok(Moments {
             count: 0,
+            weight: 0.0,
             mean: vec![0.0; d],
             scatter: ColMajor::zeros(d, d)?,
         })
     }
 
-    /// Adds the moments of rows whose own mean is `mean` and whose scatter around it has
-    /// already been added to `self.scatter` (lower triangle).
-    fn absorb(&mut self, count: usize, mean: &[f64]) {
-        if count == 0 {
+    /// Adds the moments of `count` rows of total weight `weight` whose own mean is `mean`
+    /// and whose scatter around it has already been added to `self.scatter` (lower triangle).
+    fn absorb(&mut self, count: usize, weight: f64, mean: &[f64]) {
+        self.count += count;
+        if weight == 0.0 {
             return;
         }
-        let total = self.count + count;
-        if self.count > 0 {
-            let weight = self.count as f64 * count as f64 / total as f64;
+        let total = self.weight + weight;
+        if self.weight > 0.0 {
+            let pair_weight = self.weight * weight / total;
             let delta: Vec<f64> = mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
-            rank_one_lower(&mut self.scatter, &delta, weight);
+            rank_one_lower(&mut self.scatter, &delta, pair_weight);
         }
-        let share = count as f64 / total as f64;
+        let share = weight / total;
         for (m, b) in self.mean.iter_mut().zip(mean) {
             *m += (b - *m) * share;
         }
-        self.count = total;
+        self.weight = total;
     }
 
     /// Combines the moments of two disjoint sets of rows.
     fn merge(mut self, other: Moments<T>) -> Self {
         add_lower(&mut self.scatter, &other.scatter);
-        self.absorb(other.count, &other.mean);
+        self.absorb(other.count, other.weight, &other.mean);
         self
     }
 
@@ -111,18 +117,69 @@ fn rows_per_product(d: usize) -> usize {
     (CHUNK * d.div_ceil(128)).clamp(CHUNK, 16 * CHUNK)
 }
 
-/// Moments of the dense rows of `block`, chunk by chunk.
+/// Rows to take moments of: dense `x`, optionally `targets` (`(n, t)` row-major) appended to
+/// each row as `t` more columns, and optional per-row weights. Without `centred`, the
+/// scatter is taken around zero (`sum_i w_i x_i x_i^T`) and the mean reported is zero.
+#[derive(Clone, Copy)]
+pub struct Design<'a, T> {
+    pub x: &'a Dense<'a, T>,
+    pub targets: &'a [T],
+    pub n_targets: usize,
+    pub weights: Option<&'a [T]>,
+    pub centred: bool,
+}
+
+impl<'a, T: Real> Design<'a, T> {
+    pub fn unweighted(x: &'a Dense<'a, T>) -> Self {
+        Design {
+            x,
+            targets: &[],
+            n_targets: 0,
+            weights: None,
+            centred: true,
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        self.x.n_features() + self.n_targets
+    }
+
+    /// Row `i` of the targets.
+    #[inline(always)]
+    pub fn target_row(&self, i: usize) -> &[T] {
+        &self.targets[i * self.n_targets..(i + 1) * self.n_targets]
+    }
+
+    /// Checks that targets and weights have one row per sample.
+    pub fn check(&self) -> Result<(), KernelError> {
+        let n = self.x.n_samples();
+        if self.targets.len() != n * self.n_targets {
+            return Err(KernelError::Shape(format!(
+                "{} target values for {n} samples and {} targets",
+                self.targets.len(),
+                self.n_targets
+            )));
+        }
+        if self.weights.is_some_and(|w| w.len() != n) {
+            return Err(KernelError::Shape(format!("weights are not of length {n}")));
+        }
+        Ok(())
+    }
+}
+
+/// Moments of the rows of `block`, chunk by chunk.
 fn block_moments<T: Real>(
-    x: &Dense<'_, T>,
+    rows: Design<'_, T>,
     block: std::ops::Range<usize>,
     par: Par,
     stop: StopCheck,
 ) -> Result<Moments<T>, KernelError> {
-    let d = x.n_features();
-    let mut moments = Moments::empty(d)?;
-    let rows_per_chunk = rows_per_product(d);
-    let mut centred = crate::alloc::filled(&[rows_per_chunk.min(block.len()), d], T::ZERO)?;
-    let mut chunk_mean = vec![0.0f64; d];
+    let (d, t) = (rows.x.n_features(), rows.n_targets);
+    let width = d + t;
+    let mut moments = Moments::empty(width)?;
+    let rows_per_chunk = rows_per_product(width);
+    let mut centred = crate::alloc::filled(&[rows_per_chunk.min(block.len()), width], T::ZERO)?;
+    let mut chunk_mean = vec![0.0f64; width];
     let chunks = block
         .clone()
         .step_by(rows_per_chunk)
@@ -131,24 +188,51 @@ fn block_moments<T: Real>(
         if stop() {
             return Err(KernelError::Interrupted);
         }
-        let rows = x.rows(chunk.start, chunk.end);
+        let x_rows = rows.x.rows(chunk.start, chunk.end);
         let r = chunk.len();
+        let weights = rows.weights.map(|w| &w[chunk.clone()]);
+        let weight_of = |k: usize| weights.map_or(1.0, |w| w[k].to_f64());
         chunk_mean.iter_mut().for_each(|m| *m = 0.0);
-        for row in rows.chunks_exact(d) {
-            chunk_mean
-                .iter_mut()
-                .zip(row)
-                .for_each(|(m, v)| *m += v.to_f64());
+        let mut chunk_weight = 0.0;
+        for (k, row) in x_rows.chunks_exact(d.max(1)).take(r).enumerate() {
+            let w = weight_of(k);
+            let (mx, my) = chunk_mean.split_at_mut(d);
+            if weights.is_some() {
+                mx.iter_mut().zip(row).for_each(|(m, v)| *m += w * v.to_f64());
+            } else {
+                mx.iter_mut().zip(row).for_each(|(m, v)| *m += v.to_f64());
+            }
+            my.iter_mut()
+                .zip(rows.target_row(chunk.start + k))
+                .for_each(|(m, v)| *m += w * v.to_f64());
+            chunk_weight += w;
         }
-        chunk_mean.iter_mut().for_each(|m| *m /= r as f64);
+        if chunk_weight == 0.0 {
+            moments.absorb(r, 0.0, &chunk_mean);
+            continue;
+        }
+        if rows.centred {
+            chunk_mean.iter_mut().for_each(|m| *m /= chunk_weight);
+        } else {
+            chunk_mean.iter_mut().for_each(|m| *m = 0.0);
+        }
         let mean_t: Vec<T> = chunk_mean.iter().map(|&m| T::from_f64(m)).collect();
-        for (dst, row) in centred.chunks_exact_mut(d).zip(rows.chunks_exact(d)) {
-            dst.iter_mut()
-                .zip(row.iter().zip(&mean_t))
+        for (k, dst) in centred.chunks_exact_mut(width).take(r).enumerate() {
+            let (dx, dy) = dst.split_at_mut(d);
+            dx.iter_mut()
+                .zip(rows.x.row(chunk.start + k).iter().zip(&mean_t))
                 .for_each(|(c, (v, m))| *c = *v - *m);
+            dy.iter_mut()
+                .zip(rows.target_row(chunk.start + k).iter().zip(&mean_t[d..]))
+                .for_each(|(c, (v, m))| *c = *v - *m);
+            if weights.is_some() {
+                let root = T::from_f64(weight_of(k).sqrt());
+                dst.iter_mut().for_each(|c| *c *= root);
+            }
         }
-        // The chunk's rows, row-major (r, d), are the columns of a (d, r) column-major matrix.
-        let z = MatRef::from_column_major_slice(&centred[..r * d], d, r);
+        // The chunk's rows, row-major (r, width), are the columns of a (width, r)
+        // column-major matrix.
+        let z = MatRef::from_column_major_slice(&centred[..r * width], width, r);
         triangular::matmul(
             moments.scatter.as_mut(),
             BlockStructure::TriangularLower,
@@ -160,7 +244,7 @@ fn block_moments<T: Real>(
             T::ONE,
             par,
         );
-        moments.absorb(r, &chunk_mean);
+        moments.absorb(r, chunk_weight, &chunk_mean);
     }
     Ok(moments)
 }
@@ -170,15 +254,25 @@ pub fn centred_moments<T: Real>(
     x: &Dense<'_, T>,
     stop: StopCheck,
 ) -> Result<Moments<T>, KernelError> {
-    let (n, d) = (x.n_samples(), x.n_features());
-    // Each block holds a (d, d) accumulator; at least four of them (when there are
+    design_moments(Design::unweighted(x), stop)
+}
+
+/// Weighted mean and weighted centred scatter matrix of the rows of a design (targets
+/// appended), in one pass (see the module docs).
+pub fn design_moments<T: Real>(
+    rows: Design<'_, T>,
+    stop: StopCheck,
+) -> Result<Moments<T>, KernelError> {
+    rows.check()?;
+    let (n, width) = (rows.x.n_samples(), rows.width());
+    // Each block holds a (width, width) accumulator; at least four of them (when there are
     // enough rows) so that wide data still balances over the pool.
-    let parts = blocks::partition(n, (d * d + d).min(MAX_BLOCK_STATE));
+    let parts = blocks::partition(n, (width * width + width).min(MAX_BLOCK_STATE));
     let moments: Vec<Moments<T>> = parts
         .into_par_iter()
-        .map(|b| block_moments(x, b, Par::Seq, stop))
+        .map(|b| block_moments(rows, b, Par::Seq, stop))
         .collect::<Result<_, _>>()?;
-    let mut total = Moments::empty(d)?;
+    let mut total = Moments::empty(width)?;
     for m in moments {
         total = total.merge(m);
     }

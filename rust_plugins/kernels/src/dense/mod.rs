@@ -115,7 +115,7 @@ pub fn row_major_mut<T: Real>(data: &mut [T], rows: usize, cols: usize) -> MatMu
 }
 
 /// Workspace for a faer call.
-fn workspace(req: StackReq) -> Result<MemBuffer, KernelError> {
+pub(crate) fn workspace(req: StackReq) -> Result<MemBuffer, KernelError> {
     MemBuffer::try_new(req).map_err(|_| alloc::out_of_memory::<u8>(&[req.size_bytes()]))
 }
 

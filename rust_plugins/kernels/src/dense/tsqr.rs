@@ -10,6 +10,7 @@ use faer::linalg::qr::no_pivoting::factor;
 use faer::Par;
 use rayon::prelude::*;
 
+use super::gram::Design;
 use super::{workspace, ColMajor, Real};
 use crate::samples::{Dense, Samples};
 use crate::{KernelError, StopCheck};
@@ -55,22 +56,37 @@ pub fn shifted_r<T: Real>(
     shift: &[T],
     stop: StopCheck,
 ) -> Result<ColMajor<T>, KernelError> {
-    let (n, d) = (x.n_samples(), x.n_features());
-    // Blocks of at least 2d rows each, so that every block's R is square.
-    let n_blocks = (n / (2 * d).max(1)).clamp(1, MAX_BLOCKS);
-    let rows = n.div_ceil(n_blocks);
+    design_r(Design::unweighted(x), shift, stop)
+}
+
+/// `R` of the design's rows shifted by `shift` (one value per column, targets included) and
+/// scaled by the square roots of their weights: `(min(n, width), width)`, upper triangular.
+/// With targets appended, `R`'s last columns are `Q^T y` of the least-squares problem.
+pub fn design_r<T: Real>(
+    rows: Design<'_, T>,
+    shift: &[T],
+    stop: StopCheck,
+) -> Result<ColMajor<T>, KernelError> {
+    rows.check()?;
+    let (n, width) = (rows.x.n_samples(), rows.width());
+    // Blocks of at least 2 width rows each, so that every block's R is square.
+    let n_blocks = (n / (2 * width).max(1)).clamp(1, MAX_BLOCKS);
+    let block_rows = n.div_ceil(n_blocks);
     let factors: Vec<ColMajor<T>> = (0..n_blocks)
         .into_par_iter()
         .map(|b| {
             if stop() {
                 return Err(KernelError::Interrupted);
             }
-            let (start, end) = (b * rows, ((b + 1) * rows).min(n));
+            let (start, end) = (b * block_rows, ((b + 1) * block_rows).min(n));
             let m = end - start;
-            let mut block = ColMajor::<T>::zeros(m, d)?;
-            for (i, row) in x.rows(start, end).chunks_exact(d).enumerate() {
-                for (j, (&v, &s)) in row.iter().zip(shift).enumerate() {
-                    block.data[j * m + i] = v - s;
+            let mut block = ColMajor::<T>::zeros(m, width)?;
+            for i in 0..m {
+                let root = rows.weights.map(|w| T::from_f64(w[start + i].to_f64().sqrt()));
+                let values = rows.x.row(start + i).iter().chain(rows.target_row(start + i));
+                for (j, (&v, &s)) in values.zip(shift).enumerate() {
+                    let centred = v - s;
+                    block.data[j * m + i] = root.map_or(centred, |r| centred * r);
                 }
             }
             r_factor(block)
@@ -80,10 +96,10 @@ pub fn shifted_r<T: Real>(
         return Ok(factors.into_iter().next().expect("one block"));
     }
     let stacked_rows: usize = factors.iter().map(|r| r.rows).sum();
-    let mut stacked = ColMajor::<T>::zeros(stacked_rows, d)?;
+    let mut stacked = ColMajor::<T>::zeros(stacked_rows, width)?;
     let mut offset = 0;
     for r in &factors {
-        for j in 0..d {
+        for j in 0..width {
             stacked.data[j * stacked_rows + offset..j * stacked_rows + offset + r.rows]
                 .copy_from_slice(r.col(j));
         }

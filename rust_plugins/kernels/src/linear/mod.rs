@@ -1,0 +1,593 @@
+//! Least squares and ridge regression: scikit-learn's `LinearRegression` and `Ridge`.
+//!
+//! A [`Problem`] is the design (dense or CSR `X`, targets `Y`, sample weights, intercept or
+//! not); the solvers fit `min ||sqrt(w) (Y - X B - 1 b^T)||^2 + alpha ||B||^2` as
+//! scikit-learn does: centred on the weighted means (`_preprocess_data`), rows scaled by
+//! `sqrt(w)` (`_rescale_data`), intercept `b = m_y - B^T m_x` (`_set_intercept`).
+//!
+//! - Dense least squares: the minimum-norm solution with `gelsd`'s rank cutoff
+//!   (`cond = tol`). float64 data that the one-pass Gram matrix shows to be far from the
+//!   cutoff (condition number at most [`GRAM_MAX_CONDITION`]) is solved from it (one read of
+//!   X: `X^T X`, `X^T y` together); anything else through the SVD of the small system a
+//!   parallel TSQR reduces the problem to ([`small`]). `positive` runs NNLS on that system.
+//! - Ridge: `cholesky` from the same one-pass Gram matrix (its dual form with the kernel
+//!   matrix when `d > n`), with scipy's ill-conditioning estimate; `svd` from the small
+//!   system's SVD; `lsqr` and `sparse_cg` as ports of scipy's iterative solvers on the
+//!   implicitly centred operator ([`operator`]); positive coefficients by NNLS on the
+//!   augmented system `[M; sqrt(alpha) I]`, which is the exact minimiser scikit-learn's
+//!   L-BFGS-B approaches.
+//! - Sparse least squares: LSQR, as scikit-learn.
+
+pub mod cg;
+pub mod lsqr;
+pub mod nnls;
+pub mod operator;
+pub mod predict;
+pub mod small;
+pub mod spd;
+
+#[cfg(test)]
+mod tests;
+
+use faer::Par;
+use rayon::prelude::*;
+
+use crate::blocks;
+use crate::dense::gram::{self, Design};
+use crate::dense::{self, ColMajor, Real};
+use crate::samples::Dense;
+use crate::{KernelError, StopCheck};
+use operator::{Centred, Rows};
+use small::{SmallSystem, Spectral};
+
+/// Largest condition number of the centred design for which float64 least squares is solved
+/// from the Gram matrix: its error is then at most about `1e8` ulps of the coefficients'
+/// scale, and the rank is far from any cutoff scikit-learn's `tol` sets below `1e-6`.
+pub const GRAM_MAX_CONDITION: f64 = 1e4;
+
+/// The regression problem as scikit-learn's linear models see it.
+pub struct Problem<'a, T> {
+    pub rows: Rows<'a, T>,
+    /// `(n, t)` row-major.
+    pub targets: &'a [T],
+    pub n_targets: usize,
+    pub weights: Option<&'a [T]>,
+    pub fit_intercept: bool,
+}
+
+/// A fitted linear model and what scikit-learn reports about the fit.
+pub struct Fit<T> {
+    /// `(t, d)` row-major.
+    pub coef: Vec<T>,
+    pub intercept: Vec<T>,
+    pub rank: Option<usize>,
+    pub singular: Option<Vec<T>>,
+    pub n_iter: Option<Vec<usize>>,
+    /// The solver that produced the coefficients (scikit-learn's `solver_`).
+    pub solver: &'static str,
+    /// Reciprocal condition numbers of the systems solved whose value makes scipy warn
+    /// "Ill-conditioned matrix".
+    pub ill_conditioned: Vec<f64>,
+    /// The dual system was singular and its least-squares solution was used (scikit-learn's
+    /// "Singular matrix in solving dual problem" warning).
+    pub singular_dual: bool,
+}
+
+impl<T: Real> Fit<T> {
+    fn new(coef: Vec<T>, solver: &'static str) -> Self {
+        Fit {
+            coef,
+            intercept: Vec::new(),
+            rank: None,
+            singular: None,
+            n_iter: None,
+            solver,
+            ill_conditioned: Vec::new(),
+            singular_dual: false,
+        }
+    }
+
+    /// `b = m_y - B m_x` (zero without an intercept).
+    fn with_intercept(mut self, x_offset: &[f64], y_offset: &[f64]) -> Self {
+        let d = x_offset.len();
+        self.intercept = y_offset
+            .iter()
+            .enumerate()
+            .map(|(k, &my)| {
+                let row = &self.coef[k * d..(k + 1) * d];
+                let dot: f64 = row.iter().zip(x_offset).map(|(c, m)| c.to_f64() * m).sum();
+                T::from_f64(my - dot)
+            })
+            .collect();
+        self
+    }
+}
+
+impl<'a, T: Real> Problem<'a, T> {
+    pub fn check(&self) -> Result<(), KernelError> {
+        let n = self.rows.n_samples();
+        if self.targets.len() != n * self.n_targets {
+            return Err(KernelError::Shape(format!(
+                "{} target values for {n} samples and {} targets",
+                self.targets.len(),
+                self.n_targets
+            )));
+        }
+        if self.weights.is_some_and(|w| w.len() != n) {
+            return Err(KernelError::Shape(format!("weights are not of length {n}")));
+        }
+        Ok(())
+    }
+
+    fn shape(&self) -> (usize, usize, usize) {
+        (
+            self.rows.n_samples(),
+            self.rows.n_features(),
+            self.n_targets,
+        )
+    }
+
+    fn weight(&self, i: usize) -> f64 {
+        self.weights.map_or(1.0, |w| w[i].to_f64())
+    }
+
+    /// The weighted means of X's columns and of the targets (`X_offset`, `y_offset`), zeros
+    /// without an intercept. Blocks are summed in order, so any thread count gives the same.
+    pub fn offsets(&self, stop: StopCheck) -> Result<(Vec<f64>, Vec<f64>), KernelError> {
+        let (n, d, t) = self.shape();
+        if !self.fit_intercept {
+            return Ok((vec![0.0; d], vec![0.0; t]));
+        }
+        let parts = blocks::partition(n, d + t);
+        let partials: Vec<(Vec<f64>, f64)> = parts
+            .into_par_iter()
+            .map(|block| {
+                if stop() {
+                    return Err(KernelError::Interrupted);
+                }
+                let mut sums = vec![0.0; d + t];
+                let mut weight = 0.0;
+                for i in block {
+                    let w = self.weight(i);
+                    weight += w;
+                    let (sx, sy) = sums.split_at_mut(d);
+                    match &self.rows {
+                        Rows::Dense(x) => sx
+                            .iter_mut()
+                            .zip(x.row(i))
+                            .for_each(|(s, v)| *s += w * v.to_f64()),
+                        Rows::Csr(x) => {
+                            let (indices, values) = x.row(i);
+                            for (&j, v) in indices.iter().zip(values) {
+                                sx[j as usize] += w * v.to_f64();
+                            }
+                        }
+                    }
+                    sy.iter_mut()
+                        .zip(&self.targets[i * t..(i + 1) * t])
+                        .for_each(|(s, v)| *s += w * v.to_f64());
+                }
+                Ok((sums, weight))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut sums = vec![0.0; d + t];
+        let mut weight = 0.0;
+        for (s, w) in partials {
+            sums.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+            weight += w;
+        }
+        sums.iter_mut().for_each(|s| *s /= weight);
+        let y = sums.split_off(d);
+        Ok((sums, y))
+    }
+
+    /// Target `k`, centred and scaled: `sqrt(w) (y_k - m_y)`.
+    fn target_column(&self, k: usize, y_offset: &[f64]) -> Vec<f64> {
+        let (n, _, t) = self.shape();
+        (0..n)
+            .map(|i| self.weight(i).sqrt() * (self.targets[i * t + k].to_f64() - y_offset[k]))
+            .collect()
+    }
+
+    fn operator(&'a self, x_offset: Vec<f64>) -> Centred<'a, T> {
+        let rows = match &self.rows {
+            Rows::Dense(x) => Rows::Dense(*x),
+            Rows::Csr(x) => Rows::Csr(*x),
+        };
+        Centred::new(rows, x_offset, self.weights)
+    }
+
+    fn design<'b>(&'b self, x: &'b Dense<'b, T>) -> Design<'b, T> {
+        Design {
+            x,
+            targets: self.targets,
+            n_targets: self.n_targets,
+            weights: self.weights,
+            centred: self.fit_intercept,
+        }
+    }
+}
+
+/// The Gram blocks of a dense design: `X^T X`, `X^T Y` (centred, weighted) and the offsets.
+struct Gram<T> {
+    xtx: ColMajor<T>,
+    xty: ColMajor<T>,
+    x_offset: Vec<f64>,
+    y_offset: Vec<f64>,
+}
+
+fn gram<T: Real>(p: &Problem<'_, T>, x: &Dense<'_, T>, stop: StopCheck) -> Result<Gram<T>, KernelError> {
+    let (_, d, t) = p.shape();
+    let moments = gram::design_moments(p.design(x), stop)?;
+    let mut xtx = ColMajor::zeros(d, d)?;
+    let mut xty = ColMajor::zeros(d, t)?;
+    for j in 0..d {
+        xtx.data[j * d..(j + 1) * d].copy_from_slice(&moments.scatter.col(j)[..d]);
+    }
+    for k in 0..t {
+        xty.data[k * d..(k + 1) * d].copy_from_slice(&moments.scatter.col(d + k)[..d]);
+    }
+    let mut mean = moments.mean;
+    let y_offset = mean.split_off(d);
+    Ok(Gram {
+        xtx,
+        xty,
+        x_offset: mean,
+        y_offset,
+    })
+}
+
+/// scikit-learn's `LinearRegression.fit` numerics. `tol` is scipy's `lstsq` cutoff for dense
+/// X and LSQR's `atol`/`btol` for sparse X.
+pub fn linear_regression<T: Real>(
+    p: &Problem<'_, T>,
+    tol: f64,
+    positive: bool,
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    p.check()?;
+    let (n, d, t) = p.shape();
+    match &p.rows {
+        Rows::Dense(x) if positive => {
+            let (x_offset, y_offset) = p.offsets(stop)?;
+            let system = small::reduce(p, x, &x_offset, &y_offset, stop)?;
+            let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
+            for k in 0..t {
+                let c: Vec<f64> = system.c.col(k).iter().map(|v| v.to_f64()).collect();
+                let solution = nnls::nnls(&system.m, &c)?;
+                coef[k * d..(k + 1) * d]
+                    .iter_mut()
+                    .zip(solution)
+                    .for_each(|(dst, v)| *dst = T::from_f64(v));
+            }
+            Ok(Fit::new(coef, "nnls").with_intercept(&x_offset, &y_offset))
+        }
+        Rows::Dense(x) => {
+            let use_gram = T::EPSILON.to_f64() < 1e-10 && n >= d && d > 0;
+            if use_gram {
+                if let Some(fit) = least_squares_from_gram(p, x, tol, stop)? {
+                    return Ok(fit);
+                }
+            }
+            let (x_offset, y_offset) = p.offsets(stop)?;
+            let system = small::reduce(p, x, &x_offset, &y_offset, stop)?;
+            let spectral = Spectral::of(&system)?;
+            let mut fit = Fit::new(spectral.min_norm(tol)?, "lstsq");
+            fit.rank = Some(spectral.rank(tol));
+            fit.singular = Some(spectral.s.clone());
+            Ok(fit.with_intercept(&x_offset, &y_offset))
+        }
+        Rows::Csr(_) => {
+            let (x_offset, y_offset) = p.offsets(stop)?;
+            let operator = p.operator(x_offset.clone());
+            let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
+            for k in 0..t {
+                let b = p.target_column(k, &y_offset);
+                let solution = lsqr::lsqr(&operator, &b, 0.0, tol, tol, None, stop)?;
+                coef[k * d..(k + 1) * d]
+                    .iter_mut()
+                    .zip(solution.x)
+                    .for_each(|(dst, v)| *dst = T::from_f64(v));
+            }
+            Ok(Fit::new(coef, "lsqr").with_intercept(&x_offset, &y_offset))
+        }
+    }
+}
+
+/// Least squares from the one-pass Gram matrix when the design is well conditioned (see
+/// [`GRAM_MAX_CONDITION`]); `None` when it is not.
+fn least_squares_from_gram<T: Real>(
+    p: &Problem<'_, T>,
+    x: &Dense<'_, T>,
+    tol: f64,
+    stop: StopCheck,
+) -> Result<Option<Fit<T>>, KernelError> {
+    let (_, d, t) = p.shape();
+    let g = gram(p, x, stop)?;
+    let (eigenvalues, vectors) = dense::eigh(g.xtx.as_ref())?;
+    let (smallest, largest) = (eigenvalues[0].to_f64(), eigenvalues[d - 1].to_f64());
+    let min_ratio = (1.0 / GRAM_MAX_CONDITION).max(100.0 * tol);
+    if !(largest > 0.0 && smallest > 0.0 && smallest >= min_ratio * min_ratio * largest) {
+        return Ok(None);
+    }
+    // B = V diag(1 / lambda) V^T X^T Y
+    let vty = dense::product(vectors.as_ref().transpose(), g.xty.as_ref(), Par::Seq)?;
+    let mut scaled = vty;
+    for k in 0..t {
+        for i in 0..d {
+            scaled.data[k * d + i] /= eigenvalues[i];
+        }
+    }
+    let coef_columns = dense::product(vectors.as_ref(), scaled.as_ref(), Par::Seq)?;
+    let mut fit = Fit::new(coef_columns.data, "lstsq");
+    fit.rank = Some(d);
+    fit.singular = Some(eigenvalues.iter().rev().map(|&l| l.sqrt()).collect());
+    Ok(Some(fit.with_intercept(&g.x_offset, &g.y_offset)))
+}
+
+/// Ridge's solvers (scikit-learn's names; `Positive` is its `lbfgs` with `positive=True`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RidgeSolver {
+    Cholesky,
+    Svd,
+    Lsqr,
+    SparseCg,
+    Positive,
+}
+
+/// The relative machine precision LAPACK's `lamch('E')` reports for T, scipy's threshold for
+/// its ill-conditioning warning.
+fn lamch_eps<T: Real>() -> f64 {
+    T::EPSILON.to_f64() / 2.0
+}
+
+/// scikit-learn's `Ridge.fit` numerics (`_ridge_regression` after `_preprocess_data`), with
+/// one penalty per target.
+pub fn ridge<T: Real>(
+    p: &Problem<'_, T>,
+    alpha: &[f64],
+    solver: RidgeSolver,
+    tol: f64,
+    max_iter: Option<usize>,
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    p.check()?;
+    let (n, d, t) = p.shape();
+    if alpha.len() != t {
+        return Err(KernelError::Shape(format!(
+            "{} penalties for {t} targets",
+            alpha.len()
+        )));
+    }
+    match (solver, &p.rows) {
+        (RidgeSolver::Cholesky, Rows::Dense(x)) if d > n => ridge_dual(p, x, alpha, stop),
+        (RidgeSolver::Cholesky, Rows::Dense(x)) => ridge_primal(p, x, alpha, stop),
+        (RidgeSolver::Svd, Rows::Dense(x)) => ridge_svd(p, x, alpha, stop),
+        (RidgeSolver::Positive, Rows::Dense(x)) => ridge_positive(p, x, alpha, stop),
+        (RidgeSolver::Lsqr, _) => {
+            let (x_offset, y_offset) = p.offsets(stop)?;
+            let operator = p.operator(x_offset.clone());
+            let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
+            let mut n_iter = Vec::with_capacity(t);
+            for k in 0..t {
+                let b = p.target_column(k, &y_offset);
+                let damp = alpha[k].sqrt();
+                let solution = lsqr::lsqr(&operator, &b, damp, tol, tol, max_iter, stop)?;
+                coef[k * d..(k + 1) * d]
+                    .iter_mut()
+                    .zip(solution.x)
+                    .for_each(|(dst, v)| *dst = T::from_f64(v));
+                n_iter.push(solution.iterations);
+            }
+            let mut fit = Fit::new(coef, "lsqr");
+            fit.n_iter = Some(n_iter);
+            Ok(fit.with_intercept(&x_offset, &y_offset))
+        }
+        (RidgeSolver::SparseCg, _) => ridge_sparse_cg(p, alpha, tol, max_iter, stop),
+        (solver, Rows::Csr(_)) => Err(KernelError::InvalidArgument(format!(
+            "the {solver:?} solver does not take sparse input here"
+        ))),
+    }
+}
+
+/// `(X^T X + alpha I) B = X^T Y` from the one-pass Gram matrix; scipy's "Matrix is singular"
+/// sends scikit-learn to the SVD solver, and so here.
+fn ridge_primal<T: Real>(
+    p: &Problem<'_, T>,
+    x: &Dense<'_, T>,
+    alpha: &[f64],
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    let (_, d, t) = p.shape();
+    let g = gram(p, x, stop)?;
+    let one_alpha = alpha.iter().all(|&a| a == alpha[0]);
+    let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
+    let mut ill_conditioned = Vec::new();
+    let groups: Vec<(f64, Vec<usize>)> = if one_alpha {
+        vec![(alpha[0], (0..t).collect())]
+    } else {
+        alpha.iter().enumerate().map(|(k, &a)| (a, vec![k])).collect()
+    };
+    for (a, targets) in groups {
+        let mut system = g.xtx.clone();
+        for j in 0..d {
+            system.data[j * d + j] += T::from_f64(a);
+        }
+        let mut rhs = ColMajor::zeros(d, targets.len())?;
+        for (c, &k) in targets.iter().enumerate() {
+            rhs.data[c * d..(c + 1) * d].copy_from_slice(g.xty.col(k));
+        }
+        let Some(solved) = spd::solve(&system, &rhs)? else {
+            return ridge_svd(p, x, alpha, stop);
+        };
+        if !(solved.rcond >= lamch_eps::<T>()) {
+            ill_conditioned.push(solved.rcond);
+        }
+        for (c, &k) in targets.iter().enumerate() {
+            coef[k * d..(k + 1) * d].copy_from_slice(solved.x.col(c));
+        }
+    }
+    let mut fit = Fit::new(coef, "cholesky");
+    fit.ill_conditioned = ill_conditioned;
+    Ok(fit.with_intercept(&g.x_offset, &g.y_offset))
+}
+
+/// The dual form for `d > n`: `(K + alpha I) D = Y` with `K = A A^T`, `B = A^T D`
+/// (scikit-learn's `_solve_cholesky_kernel`).
+fn ridge_dual<T: Real>(
+    p: &Problem<'_, T>,
+    x: &Dense<'_, T>,
+    alpha: &[f64],
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    let (n, d, t) = p.shape();
+    let (x_offset, y_offset) = p.offsets(stop)?;
+    let SmallSystem { m: a, c: y } = small::reduce(p, x, &x_offset, &y_offset, stop)?;
+    let kernel = dense::product(a.as_ref(), a.as_ref().transpose(), dense::par())?;
+    let one_alpha = alpha.iter().all(|&v| v == alpha[0]);
+    let mut dual = ColMajor::<T>::zeros(n, t)?;
+    let mut ill_conditioned = Vec::new();
+    let mut singular_dual = false;
+    let groups: Vec<(f64, Vec<usize>)> = if one_alpha {
+        vec![(alpha[0], (0..t).collect())]
+    } else {
+        alpha.iter().enumerate().map(|(k, &v)| (v, vec![k])).collect()
+    };
+    for (value, targets) in groups {
+        let mut system = kernel.clone();
+        for i in 0..n {
+            system.data[i * n + i] += T::from_f64(value);
+        }
+        let mut rhs = ColMajor::zeros(n, targets.len())?;
+        for (c, &k) in targets.iter().enumerate() {
+            rhs.data[c * n..(c + 1) * n].copy_from_slice(y.col(k));
+        }
+        let solution = match spd::solve(&system, &rhs)? {
+            Some(solved) => {
+                if !(solved.rcond >= lamch_eps::<T>()) {
+                    ill_conditioned.push(solved.rcond);
+                }
+                solved.x
+            }
+            None if one_alpha => {
+                // scikit-learn warns and takes scipy's least-squares solution.
+                singular_dual = true;
+                let spectral = Spectral::of(&SmallSystem {
+                    m: system,
+                    c: rhs,
+                })?;
+                let cols = spectral.min_norm(T::EPSILON.to_f64())?;
+                let mut out = ColMajor::zeros(n, targets.len())?;
+                out.data.copy_from_slice(&cols);
+                out
+            }
+            None => return ridge_svd(p, x, alpha, stop),
+        };
+        for (c, &k) in targets.iter().enumerate() {
+            dual.data[k * n..(k + 1) * n].copy_from_slice(solution.col(c));
+        }
+    }
+    let coef_columns = dense::product(a.as_ref().transpose(), dual.as_ref(), dense::par())?;
+    let mut fit = Fit::new(coef_columns.data, "cholesky");
+    fit.ill_conditioned = ill_conditioned;
+    fit.singular_dual = singular_dual;
+    let _ = d;
+    Ok(fit.with_intercept(&x_offset, &y_offset))
+}
+
+/// `B = V diag(s / (s^2 + alpha)) U^T Y`, singular values at most `1e-15` dropped
+/// (scikit-learn's `_solve_svd`).
+fn ridge_svd<T: Real>(
+    p: &Problem<'_, T>,
+    x: &Dense<'_, T>,
+    alpha: &[f64],
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    let (x_offset, y_offset) = p.offsets(stop)?;
+    let system = small::reduce(p, x, &x_offset, &y_offset, stop)?;
+    let spectral = Spectral::of(&system)?;
+    let coef = spectral.solve(|s, k| {
+        if s.to_f64() > 1e-15 {
+            s / (s * s + T::from_f64(alpha[k]))
+        } else {
+            T::ZERO
+        }
+    })?;
+    Ok(Fit::new(coef, "svd").with_intercept(&x_offset, &y_offset))
+}
+
+/// Non-negative ridge coefficients: NNLS on `[M; sqrt(alpha) I]`, `[c; 0]`.
+fn ridge_positive<T: Real>(
+    p: &Problem<'_, T>,
+    x: &Dense<'_, T>,
+    alpha: &[f64],
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    let (_, d, t) = p.shape();
+    let (x_offset, y_offset) = p.offsets(stop)?;
+    let system = small::reduce(p, x, &x_offset, &y_offset, stop)?;
+    let rows = system.m.rows;
+    let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
+    for k in 0..t {
+        let mut augmented = ColMajor::<T>::zeros(rows + d, d)?;
+        for j in 0..d {
+            augmented.data[j * (rows + d)..j * (rows + d) + rows].copy_from_slice(system.m.col(j));
+            augmented.data[j * (rows + d) + rows + j] = T::from_f64(alpha[k].sqrt());
+        }
+        let mut c: Vec<f64> = system.c.col(k).iter().map(|v| v.to_f64()).collect();
+        c.resize(rows + d, 0.0);
+        let solution = nnls::nnls(&augmented, &c)?;
+        coef[k * d..(k + 1) * d]
+            .iter_mut()
+            .zip(solution)
+            .for_each(|(dst, v)| *dst = T::from_f64(v));
+    }
+    Ok(Fit::new(coef, "lbfgs").with_intercept(&x_offset, &y_offset))
+}
+
+/// scikit-learn's `_solve_sparse_cg`: CG on `A^T A + alpha I` (or on the kernel operator
+/// `A A^T + alpha I` when `d > n`, where scikit-learn passes no iteration limit).
+fn ridge_sparse_cg<T: Real>(
+    p: &Problem<'_, T>,
+    alpha: &[f64],
+    tol: f64,
+    max_iter: Option<usize>,
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    let (n, d, t) = p.shape();
+    let (x_offset, y_offset) = p.offsets(stop)?;
+    let operator = p.operator(x_offset.clone());
+    let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
+    for k in 0..t {
+        let y = p.target_column(k, &y_offset);
+        let a = alpha[k];
+        let solution = if d > n {
+            let mut tmp = vec![0.0; d];
+            let (z, _) = cg::cg(&y, tol, None, stop, |v, out| {
+                operator.rmatvec(v, &mut tmp, stop)?;
+                operator.matvec(&tmp, out, stop)?;
+                out.iter_mut().zip(v).for_each(|(o, x)| *o += a * x);
+                Ok(())
+            })?;
+            let mut b = vec![0.0; d];
+            operator.rmatvec(&z, &mut b, stop)?;
+            b
+        } else {
+            let mut rhs = vec![0.0; d];
+            operator.rmatvec(&y, &mut rhs, stop)?;
+            let mut tmp = vec![0.0; n];
+            cg::cg(&rhs, tol, max_iter, stop, |v, out| {
+                operator.matvec(v, &mut tmp, stop)?;
+                operator.rmatvec(&tmp, out, stop)?;
+                out.iter_mut().zip(v).for_each(|(o, x)| *o += a * x);
+                Ok(())
+            })?
+            .0
+        };
+        coef[k * d..(k + 1) * d]
+            .iter_mut()
+            .zip(solution)
+            .for_each(|(dst, v)| *dst = T::from_f64(v));
+    }
+    Ok(Fit::new(coef, "sparse_cg").with_intercept(&x_offset, &y_offset))
+}
