@@ -16,7 +16,8 @@ warnings), feature names and ``isinstance`` are scikit-learn's own. The solvers 
   augmented system, which scikit-learn's L-BFGS-B approaches to ``tol``.
 
 ``sag`` and ``saga`` (stochastic, seeded by ``random_state``), ``positive=True`` on sparse X
-and ``cholesky`` on sparse X without an intercept run scikit-learn's code (logged).
+or with ``max_iter`` set, and ``cholesky`` on sparse X without an intercept run
+scikit-learn's code (logged).
 """
 
 import warnings
@@ -47,6 +48,9 @@ def ridge_fallback(params, X):
     solver = params.get("solver", "auto")
     if solver in ("sag", "saga"):
         return f"solver={solver!r}: scikit-learn's stochastic average gradient solver is used"
+    if params.get("positive") and params.get("max_iter") is not None:
+        return ("positive=True with max_iter: the result is where scikit-learn's L-BFGS-B stops "
+                "(the exact non-negative solution is computed only without an iteration cap)")
     if X is not None and sp.issparse(X):
         if params.get("positive"):
             return "positive=True on sparse X: scikit-learn's L-BFGS-B solver is used"
