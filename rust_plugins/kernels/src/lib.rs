@@ -12,6 +12,7 @@ pub mod elementwise;
 pub mod error;
 pub mod float;
 pub mod gelu;
+pub mod glu;
 pub mod half;
 pub mod kmeans;
 pub mod linalg;
