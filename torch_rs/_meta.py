@@ -86,3 +86,177 @@ def _fast_gelu_out_fake(x, *, out):
 
 for _name in ("rs::fast_gelu", "rs::fast_gelu_backward", "rs::fast_gelu_second_derivative"):
     _register_elementwise_vmap(_name)
+
+
+# ---- rs::rms_norm family -----------------------------------------------------------------------
+
+_NORM_MODES = ("llama", "gemma", "t5", "torch")
+_HALF = (torch.bfloat16, torch.float16)
+
+
+def _norm_output_dtype(op, mode, x, weight):
+    """The reference module's output dtype (see csrc/ops/rms_norm.cpp), or the CPU kernel's
+    error for an unsupported weight dtype."""
+    if weight is None:
+        return x.dtype
+    w = weight.dtype
+    supported = (
+        w == x.dtype
+        or (w == torch.float32 and x.dtype != torch.float32)
+        or (x.dtype == torch.float32 and w in _HALF and mode != "t5")
+    )
+    if not supported:
+        raise RuntimeError(
+            f"{op}: a weight of dtype {w} with an input of dtype {x.dtype} is not supported; use "
+            "a weight of the input's dtype or float32"
+        )
+    if mode in ("llama", "t5") and x.dtype in _HALF and w == torch.float32:
+        return torch.float32
+    return x.dtype
+
+
+def _check_norm(op, x, weight, mode):
+    if mode not in _NORM_MODES:
+        raise ValueError(f"{op}: mode must be 'llama', 'gemma', 't5' or 'torch', but got '{mode}'")
+    _check(op, "input", x)
+    if x.dim() == 0:
+        raise RuntimeError(
+            f"{op}: expected input to have at least one dimension (normalised over the last), "
+            "but got a 0-dimensional tensor"
+        )
+    if weight is not None:
+        _check(op, "weight", weight)
+        torch._check(
+            weight.dim() == 1 and weight.shape[0] == x.shape[-1],
+            lambda: f"{op}: expected weight of shape [{x.shape[-1]}] (the input's last "
+            f"dimension), but got {list(weight.shape)}",
+        )
+    return _norm_output_dtype(op, mode, x, weight)
+
+
+def _inv_rms(x):
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    return x.new_empty(x.shape[:-1], dtype=dtype)
+
+
+def _check_like(op, what, t, x, dtype):
+    torch._check(
+        t.shape == x.shape,
+        lambda: f"{op}: expected {what} to have the input's shape {list(x.shape)}, but got "
+        f"{list(t.shape)}",
+    )
+    if t.dtype != dtype:
+        raise RuntimeError(f"{op}: expected {what} to have dtype {dtype}, but got {t.dtype}")
+
+
+@torch.library.register_fake("rs::rms_norm")
+def _rms_norm_fake(x, weight=None, eps=None, mode="llama"):
+    dtype = _check_norm("rs::rms_norm", x, weight, mode)
+    return x.new_empty(x.shape, dtype=dtype)
+
+
+@torch.library.register_fake("rs::rms_norm_forward")
+def _rms_norm_forward_fake(x, weight, eps, mode):
+    dtype = _check_norm("rs::rms_norm", x, weight, mode)
+    return x.new_empty(x.shape, dtype=dtype), _inv_rms(x)
+
+
+@torch.library.register_fake("rs::add_rms_norm")
+def _add_rms_norm_fake(x, residual, weight=None, eps=None, mode="llama"):
+    dtype = _check_norm("rs::add_rms_norm", x, weight, mode)
+    _check("rs::add_rms_norm", "residual", residual)
+    _check_like("rs::add_rms_norm", "residual", residual, x, x.dtype)
+    return x.new_empty(x.shape, dtype=dtype), x.new_empty(x.shape)
+
+
+@torch.library.register_fake("rs::add_rms_norm_forward")
+def _add_rms_norm_forward_fake(x, residual, weight, eps, mode):
+    out, total = _add_rms_norm_fake(x, residual, weight, eps, mode)
+    return out, total, _inv_rms(x)
+
+
+@torch.library.register_fake("rs::rms_norm_backward")
+def _rms_norm_backward_fake(grad, x, weight, inv_rms, grad_sum, mode, weight_grad):
+    op = "rs::rms_norm_backward"
+    dtype = _check_norm(op, x, weight, mode)
+    _check(op, "grad", grad)
+    _check_like(op, "grad", grad, x, dtype)
+    if grad_sum is not None:
+        _check_like(op, "grad_sum", grad_sum, x, x.dtype)
+    dx = x.new_empty(x.shape)
+    if weight is not None and weight_grad:
+        return dx, weight.new_empty(weight.shape)
+    return dx, x.new_empty((0,))
+
+
+def _unbatched_loop(op, info, in_dims, args):
+    """The op on each sample of the batch, stacked: for batchings the kernels cannot do at once
+    (a batched weight, or per-sample weight gradients)."""
+    results = []
+    for i in range(info.batch_size):
+        sample = [a if d is None else a.select(d, i) for a, d in zip(args, in_dims)]
+        results.append(op(*sample))
+    if isinstance(results[0], tuple):
+        stacked = tuple(torch.stack(parts) for parts in zip(*results))
+        return stacked, (0,) * len(stacked)
+    return torch.stack(results), 0
+
+
+def _rows_batched(info, tensors, dims):
+    """Row-like operands with the batch dimension first (unbatched ones expanded): the op
+    normalises over the last dimension and treats all others alike."""
+    return [
+        None if t is None else _batch_first(t, d, info.batch_size)
+        for t, d in zip(tensors, dims)
+    ]
+
+
+def _rms_norm_vmap(op):
+    # Arguments left at their defaults are not passed (nor given in_dims).
+    def rule(info, in_dims, x, weight=None, eps=None, mode="llama"):
+        in_dims = tuple(in_dims) + (None,) * (4 - len(in_dims))
+        if in_dims[1] is not None:
+            return _unbatched_loop(op, info, in_dims, (x, weight, eps, mode))
+        (x,) = _rows_batched(info, [x], in_dims[:1])
+        result = op(x, weight, eps, mode)
+        return result, (0,) * len(result) if isinstance(result, tuple) else 0
+
+    return rule
+
+
+def _add_rms_norm_vmap(op):
+    def rule(info, in_dims, x, residual, weight=None, eps=None, mode="llama"):
+        in_dims = tuple(in_dims) + (None,) * (5 - len(in_dims))
+        if in_dims[2] is not None:
+            return _unbatched_loop(op, info, in_dims, (x, residual, weight, eps, mode))
+        x, residual = _rows_batched(info, [x, residual], in_dims[:2])
+        result = op(x, residual, weight, eps, mode)
+        return result, (0,) * len(result)
+
+    return rule
+
+
+def _rms_norm_backward_vmap(info, in_dims, grad, x, weight, inv_rms, grad_sum, mode, weight_grad):
+    op = torch.ops.rs.rms_norm_backward.default
+    args = (grad, x, weight, inv_rms, grad_sum, mode, weight_grad)
+    # A batched weight, or a weight gradient per sample: one call per sample.
+    if in_dims[2] is not None or (weight is not None and weight_grad):
+        return _unbatched_loop(op, info, in_dims, args)
+    grad, x, inv_rms, grad_sum = _rows_batched(
+        info, [grad, x, inv_rms, grad_sum], (in_dims[0], in_dims[1], in_dims[3], in_dims[4])
+    )
+    inv_rms = inv_rms.contiguous()  # the kernel reads it as one value per row, in row order
+    return op(grad, x, weight, inv_rms, grad_sum, mode, weight_grad), (0, None)
+
+
+torch.library.register_vmap("rs::rms_norm", _rms_norm_vmap(torch.ops.rs.rms_norm.default))
+torch.library.register_vmap(
+    "rs::rms_norm_forward", _rms_norm_vmap(torch.ops.rs.rms_norm_forward.default)
+)
+torch.library.register_vmap(
+    "rs::add_rms_norm", _add_rms_norm_vmap(torch.ops.rs.add_rms_norm.default)
+)
+torch.library.register_vmap(
+    "rs::add_rms_norm_forward", _add_rms_norm_vmap(torch.ops.rs.add_rms_norm_forward.default)
+)
+torch.library.register_vmap("rs::rms_norm_backward", _rms_norm_backward_vmap)

@@ -17,3 +17,34 @@ def fast_gelu(x: torch.Tensor, *, out: torch.Tensor | None = None) -> torch.Tens
     if out is None:
         return _fast_gelu(x)
     return _fast_gelu_out(x, out=out)
+
+
+def rms_norm(
+    x: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    eps: float | None = None,
+    mode: str = "llama",
+) -> torch.Tensor:
+    """RMSNorm over the last dimension, computed by the Rust kernel.
+
+    ``mode`` is the reference module whose cast order and output dtype are reproduced:
+    ``"llama"`` (``LlamaRMSNorm``; also Mistral, Qwen2, Qwen3, Phi-3: ``weight * (x·r).to(x.dtype)``),
+    ``"gemma"`` (``GemmaRMSNorm``: ``((x·r) * (1 + weight)).type_as(x)``), ``"t5"``
+    (``T5LayerNorm``) or ``"torch"`` (``torch.nn.RMSNorm``: ``((x·r) * weight).type_as(x)``),
+    with r = rsqrt(mean(x², -1) + eps). bfloat16/float16 are computed in float32 and float64 in
+    float64. ``eps=None`` is torch's default, the float32 (float64 for float64 input) machine
+    epsilon. The output is contiguous.
+    """
+    return torch.ops.rs.rms_norm(x, weight, eps, mode)
+
+
+def add_rms_norm(
+    x: torch.Tensor,
+    residual: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    eps: float | None = None,
+    mode: str = "llama",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(rms_norm(x + residual, weight, eps, mode), x + residual)`` in one pass over memory; the
+    sum is rounded to the inputs' dtype before it is normalised, as ``x + residual`` would be."""
+    return torch.ops.rs.add_rms_norm(x, residual, weight, eps, mode)

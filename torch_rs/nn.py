@@ -1,5 +1,7 @@
 """Modules built on the rs:: operators."""
 
+from __future__ import annotations
+
 import torch
 
 
@@ -25,3 +27,51 @@ class FastGELU(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
+
+
+class RMSNorm(torch.nn.Module):
+    """RMSNorm over the last dimension backed by ``rs::rms_norm``: a drop-in for the RMSNorm
+    modules of ``mode`` (``"llama"``: ``LlamaRMSNorm`` and the Mistral/Qwen2/Qwen3/Phi-3 copies;
+    ``"gemma"``: ``GemmaRMSNorm`` and Gemma 2/3's, whose weight is used as ``1 + weight``;
+    ``"t5"``: ``T5LayerNorm``; ``"torch"``: ``torch.nn.RMSNorm`` over one dimension).
+
+    Its only parameter is ``weight`` (None for ``nn.RMSNorm(elementwise_affine=False)``), so
+    swapping it for the module it replaces leaves the ``state_dict`` unchanged.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        eps: float | None = 1e-6,
+        mode: str = "llama",
+        elementwise_affine: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if mode not in ("llama", "gemma", "t5", "torch"):
+            raise ValueError(f"mode must be 'llama', 'gemma', 't5' or 'torch', got {mode!r}")
+        self.hidden_size = hidden_size
+        self.eps = eps
+        self.mode = mode
+        if elementwise_affine:
+            init = torch.zeros if mode == "gemma" else torch.ones
+            self.weight = torch.nn.Parameter(init(hidden_size, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    @classmethod
+    def from_module(cls, original: torch.nn.Module, mode: str, eps: float | None) -> "RMSNorm":
+        """A drop-in sharing `original`'s weight Parameter (the same object)."""
+        weight = original.weight
+        module = cls(weight.shape[0] if weight is not None else 0, eps, mode, weight is not None,
+                     device="meta")
+        if weight is not None:
+            module.weight = weight
+        return module
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return torch.ops.rs.rms_norm(input, self.weight, self.eps, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.hidden_size}, eps={self.eps}, mode={self.mode!r}"

@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from torch_rs.nn import FastGELU
+from torch_rs.nn import FastGELU, RMSNorm
 
 # tanh-GELU activation classes of model libraries, by (module prefix, class name), so that the
 # library need not be imported to recognise them. All compute 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
@@ -18,6 +18,20 @@ _LIBRARY_TANH_GELUS = {
     ("transformers", "FastGELUActivation"),
     ("transformers", "PytorchGELUTanh"),
     ("transformers", "GELUTanh"),
+}
+
+# RMSNorm classes of model libraries whose forward is exactly one of rs::rms_norm's modes, with
+# the attribute holding their epsilon.
+_LIBRARY_RMS_NORMS = {
+    ("transformers", "LlamaRMSNorm"): ("llama", "variance_epsilon"),
+    ("transformers", "MistralRMSNorm"): ("llama", "variance_epsilon"),
+    ("transformers", "Qwen2RMSNorm"): ("llama", "variance_epsilon"),
+    ("transformers", "Qwen3RMSNorm"): ("llama", "variance_epsilon"),
+    ("transformers", "Phi3RMSNorm"): ("llama", "variance_epsilon"),
+    ("transformers", "GemmaRMSNorm"): ("gemma", "eps"),
+    ("transformers", "Gemma2RMSNorm"): ("gemma", "eps"),
+    ("transformers", "Gemma3RMSNorm"): ("gemma", "eps"),
+    ("transformers", "T5LayerNorm"): ("t5", "variance_epsilon"),
 }
 
 # Where a replacement keeps the module it replaced (outside nn.Module's registries, so it is not
@@ -34,6 +48,32 @@ def is_tanh_gelu(module: torch.nn.Module) -> bool:
     return (library, cls.__name__) in _LIBRARY_TANH_GELUS
 
 
+def _rms_norm_kind(module: torch.nn.Module) -> tuple[str, float | None] | None:
+    """(mode, eps) of an RMSNorm module rs::rms_norm computes exactly, else None."""
+    cls = type(module)
+    if cls is torch.nn.RMSNorm:
+        # Over one dimension only (rs::rms_norm normalises the last dimension).
+        if len(module.normalized_shape) != 1:
+            return None
+        return "torch", module.eps
+    library = cls.__module__.split(".", 1)[0]
+    kind = _LIBRARY_RMS_NORMS.get((library, cls.__name__))
+    if kind is None:
+        return None
+    mode, eps_attribute = kind
+    return mode, getattr(module, eps_attribute)
+
+
+def is_rms_norm(module: torch.nn.Module) -> bool:
+    """Whether `module` is an RMSNorm that torch_rs.nn.RMSNorm reproduces."""
+    return _rms_norm_kind(module) is not None
+
+
+def _rms_norm_for(original: torch.nn.Module) -> torch.nn.Module:
+    mode, eps = _rms_norm_kind(original)
+    return RMSNorm.from_module(original, mode, eps)
+
+
 @dataclass(frozen=True)
 class Swap:
     """One kind of module patch_model replaces: which modules, and the drop-in built for one.
@@ -46,6 +86,7 @@ class Swap:
 # Checked in order; the first match wins.
 SWAPS: list[Swap] = [
     Swap(is_tanh_gelu, lambda original: FastGELU()),
+    Swap(is_rms_norm, _rms_norm_for),
 ]
 
 
@@ -60,8 +101,9 @@ def _replacement_for(module: torch.nn.Module) -> torch.nn.Module | None:
 
 
 def patch_model(model: torch.nn.Module) -> int:
-    """Replace every submodule of `model` that torch_rs has a drop-in for (today: tanh-GELU
-    activations, by `FastGELU`); return how many places were changed (a module shared by two
+    """Replace every submodule of `model` that torch_rs has a drop-in for (tanh-GELU
+    activations by `FastGELU`; the RMSNorms of Llama, Mistral, Qwen2/3, Phi-3, Gemma 1-3, T5 and
+    `torch.nn.RMSNorm` by `RMSNorm`); return how many places were changed (a module shared by two
     parents counts twice).
 
     Parameters, buffers and state_dict keys are untouched. A shared module is replaced by one

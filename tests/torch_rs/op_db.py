@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import gelu_cases
+import rms_norm_cases
 import torch_rs
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
@@ -59,6 +60,14 @@ class Overload:
     # Whether autograd goes through it (false for an op that only exists for double backward
     # and raises when differentiated).
     differentiable: bool = True
+    # Half types, when not "the float32 result rounded once": the reference module run in the
+    # half type, which ours must equal on all but `HALF_MISMATCH_FRACTION` of the elements and
+    # never differ from by more than one rounding step (ops following a cast order with several
+    # roundings).
+    half_reference: Callable[..., object] | None = None
+    # vmap: () -> [(args, in_dims)] to test (None: every tensor batched along each dimension
+    # alike, for elementwise ops). A batched call must equal torch_equivalent on each sample.
+    vmap_samples: Callable[[], list[tuple[tuple, tuple]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,11 +83,14 @@ class OpInfo:
     # Small float64 samples that require grad, for gradcheck.
     grad_samples: Callable[[], list[SampleInput]]
     supports_gradgrad: bool
-    # The nn.Module drop-in given the feature size, and a module patch_model replaces with it.
+    # The nn.Module drop-in given the feature size (or a module using the op), and a module
+    # patch_model replaces with it (None for ops without a module of their own).
     module: Callable[[int], torch.nn.Module]
-    patched_module: Callable[[int], torch.nn.Module]
+    patched_module: Callable[[int], torch.nn.Module] | None
     # Operators that torch.compile must keep in its forward and backward code.
     compiled_ops: tuple[str, ...] = ()
+    # The sample names test_opcheck runs, per (dtype, requires_grad) case (None: the shared list).
+    opcheck_cases: tuple[tuple[torch.dtype, bool, str], ...] | None = None
 
     @property
     def op(self) -> torch._ops.OpOverload:
@@ -121,6 +133,34 @@ def significant_strides(t: torch.Tensor):
     if t.numel() == 0:
         return ()
     return tuple(s for s, n in zip(t.stride(), t.shape) if n > 1)
+
+
+HALF_MISMATCH_FRACTION = 0.01
+
+
+def tensors_of(result) -> list[torch.Tensor]:
+    """The tensors of an op's result (one tensor or a tuple)."""
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def assert_half_matches(actual: torch.Tensor, expected: torch.Tensor, steps: int = 4) -> None:
+    """Equal to `expected` (same dtype) on all but a small fraction of elements, and elsewhere
+    within a few rounding steps: what a different float32 summation order can change (one step
+    of an intermediate rounding, as Llama's normalised value, scaled by the weight after it)."""
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    if actual.numel() == 0:
+        return
+    a, e = actual.float(), expected.float()
+    differ = (a != e) & ~(a.isnan() & e.isnan())
+    assert differ.float().mean() <= HALF_MISMATCH_FRACTION, f"{int(differ.sum())} differ"
+    if differ.any():
+        # One step of the half type at the larger magnitude.
+        mantissa = 8 if actual.dtype == torch.bfloat16 else 11
+        big = torch.maximum(a.abs(), e.abs())[differ]
+        step = torch.exp2(torch.floor(torch.log2(big)) - (mantissa - 1))
+        if actual.dtype == torch.float16:
+            step = step.clamp(min=2.0**-24)
+        assert ((a - e).abs()[differ] <= steps * step).all(), (a[differ][:5], e[differ][:5])
 
 
 def assert_within(actual: torch.Tensor, expected: torch.Tensor, tolerance: float) -> None:
@@ -293,4 +333,291 @@ FAST_GELU = OpInfo(
     compiled_ops=("torch.ops.rs.fast_gelu.default", "torch.ops.rs.fast_gelu_backward.default"),
 )
 
-OP_DB: list[OpInfo] = [FAST_GELU]
+# ---- rs::rms_norm, rs::add_rms_norm ------------------------------------------------------------
+
+NORM_OPCHECK_CASES = (
+    (torch.float32, True, "contiguous"),
+    (torch.float64, True, "transposed"),
+    (torch.float32, False, "sliced"),
+    (torch.float32, False, "channels_last"),
+    (torch.bfloat16, True, "contiguous"),
+    (torch.float16, False, "gemma"),
+    (torch.float64, True, "no_weight"),
+    (torch.float32, True, "one_dim"),
+    (torch.float32, False, "empty"),
+)
+
+
+def _requiring(t, requires_grad):
+    return None if t is None else _requiring_grad(t, requires_grad)
+
+
+def _norm_samples(dtype, requires_grad, large=False):
+    return [
+        SampleInput(
+            name,
+            (_requiring(x, requires_grad), _requiring(w, requires_grad), eps, mode),
+            torch_layout=x.is_contiguous(),
+        )
+        for name, x, w, eps, mode in rms_norm_cases.inputs(dtype, large)
+    ]
+
+
+def _add_norm_samples(dtype, requires_grad, large=False):
+    samples = []
+    for name, x, w, eps, mode in rms_norm_cases.inputs(dtype, large):
+        residual = rms_norm_cases.residuals(x)
+        args = (_requiring(x, requires_grad), _requiring(residual, requires_grad),
+                _requiring(w, requires_grad), eps, mode)
+        samples.append(SampleInput(name, args, torch_layout=x.is_contiguous()))
+    return samples
+
+
+def _norm_backward_samples(dtype, requires_grad, large=False):
+    samples = []
+    for k, (name, x, w, eps, mode) in enumerate(rms_norm_cases.inputs(dtype, large)):
+        # Every other sample also with the fused add's gradient, and every third without the
+        # weight's gradient.
+        args = rms_norm_cases.backward_args(
+            x, w, eps, mode, weight_grad=k % 3 != 2, with_grad_sum=k % 2 == 1
+        )
+        samples.append(SampleInput(name, args, torch_layout=False))
+    return samples
+
+
+def _norm_forward_half_reference(x, weight, eps, mode):
+    xf = x.float()
+    inv = torch.rsqrt(xf.pow(2).mean(-1) + (torch.finfo(torch.float32).eps if eps is None else eps))
+    return rms_norm_cases.rms_norm_torch(x, weight, eps, mode), inv
+
+
+def _norm_forward_reference(x, weight, eps, mode):
+    x64 = x.double()
+    eps = torch.finfo(rms_norm_cases.compute_dtype(x.dtype)).eps if eps is None else eps
+    inv = torch.rsqrt(x64.pow(2).mean(-1) + eps)
+    return rms_norm_cases.rms_norm_reference(x, weight, eps, mode), inv
+
+
+def _add_norm_forward_reference(x, residual, weight, eps, mode):
+    out, total = rms_norm_cases.add_rms_norm_reference(x, residual, weight, eps, mode)
+    return out, total, _norm_forward_reference(total, None, eps, mode)[1]
+
+
+def _add_norm_forward_half_reference(x, residual, weight, eps, mode):
+    out, total = rms_norm_cases.add_rms_norm_torch(x, residual, weight, eps, mode)
+    return out, total, _norm_forward_half_reference(total, None, eps, mode)[1]
+
+
+def _norm_vmap_samples():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 5, 16, generator=g)
+    w = torch.randn(16, generator=g)
+    ws = torch.randn(4, 16, generator=g)
+    return [
+        ((x, w, 1e-6, "llama"), (0, None, None, None)),
+        ((x, w, 1e-6, "gemma"), (1, None, None, None)),
+        ((x.permute(1, 2, 0).contiguous(), w, None, "torch"), (2, None, None, None)),
+        ((x, ws, 1e-6, "t5"), (0, 0, None, None)),
+        ((x[0], ws, 1e-6, "llama"), (None, 0, None, None)),
+    ]
+
+
+def _add_norm_vmap_samples():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(4, 5, 16, generator=g)
+    r = torch.randn(4, 5, 16, generator=g)
+    w = torch.randn(16, generator=g)
+    return [
+        ((x, r, w, 1e-6, "llama"), (0, 0, None, None, None)),
+        ((x, r[:, 0], w, 1e-6, "gemma"), (1, None, None, None, None)),
+        ((x, r, torch.randn(4, 16, generator=g), 1e-6, "torch"), (0, 0, 0, None, None)),
+    ]
+
+
+def _norm_grad_samples():
+    g = torch.Generator().manual_seed(5)
+
+    def t(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+
+    return [
+        SampleInput(mode, (t(3, 4, 10), t(10), 1e-6, mode)) for mode in rms_norm_cases.MODES
+    ] + [
+        SampleInput("no_weight", (t(5, 6), None, 1e-5, "llama")),
+        SampleInput("transposed", (t(12, 5).t(), t(12), None, "torch")),
+    ]
+
+
+def _add_norm_grad_samples():
+    g = torch.Generator().manual_seed(6)
+
+    def t(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+
+    return [
+        SampleInput(mode, (t(3, 4, 10), t(3, 4, 10), t(10), 1e-6, mode))
+        for mode in rms_norm_cases.MODES
+    ] + [SampleInput("no_weight", (t(5, 6), t(5, 6), None, 1e-5, "llama"))]
+
+
+def _norm_error_inputs() -> Iterable[ErrorInput]:
+    ops = torch.ops.rs
+    x = torch.randn(4, 8)
+    w = torch.ones(8)
+    for dtype in [torch.int64, torch.bool, torch.complex64]:
+        bad = torch.ones(4, 8, dtype=dtype)
+        yield ErrorInput(f"input/{dtype}", lambda b=bad: ops.rms_norm(b, None), TypeError, str(dtype))
+        yield ErrorInput(
+            f"meta/{dtype}", lambda b=bad: ops.rms_norm(b.to("meta"), None), TypeError, str(dtype)
+        )
+    yield ErrorInput(
+        "weight/shape", lambda: ops.rms_norm(x, torch.ones(7)), RuntimeError, "shape"
+    )
+    yield ErrorInput(
+        "weight/float64_with_float32_input",
+        lambda: ops.rms_norm(x, w.double()),
+        RuntimeError,
+        "not supported",
+    )
+    yield ErrorInput(
+        "input/zero_dim", lambda: ops.rms_norm(torch.tensor(1.0), None), RuntimeError, "dimension"
+    )
+    yield ErrorInput("mode", lambda: ops.rms_norm(x, w, 1e-6, "layer"), ValueError, "mode")
+    yield ErrorInput(
+        "backward/grad_dtype",
+        lambda: ops.rms_norm_backward(
+            x.double(), x, w, torch.ones(4), None, "llama", True
+        ),
+        RuntimeError,
+        "dtype",
+    )
+    yield ErrorInput(
+        "backward/inv_rms_shape",
+        lambda: ops.rms_norm_backward(x, x, w, torch.ones(5), None, "llama", True),
+        RuntimeError,
+        "inv_rms",
+    )
+    yield ErrorInput(
+        "double_backward",
+        _norm_double_backward,
+        NotImplementedError,
+        "double backward",
+    )
+
+
+def _norm_double_backward():
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    (dx,) = torch.autograd.grad(torch.ops.rs.rms_norm(x, None).square().sum(), x, create_graph=True)
+    torch.autograd.grad(dx.sum(), x)
+
+
+def _add_norm_error_inputs() -> Iterable[ErrorInput]:
+    ops = torch.ops.rs
+    x = torch.randn(4, 8)
+    yield ErrorInput(
+        "residual/shape", lambda: ops.add_rms_norm(x, torch.randn(4, 7)), RuntimeError, "shape"
+    )
+    yield ErrorInput(
+        "residual/dtype",
+        lambda: ops.add_rms_norm(x, x.double()),
+        RuntimeError,
+        "dtype",
+    )
+    yield ErrorInput(
+        "residual/int", lambda: ops.add_rms_norm(x, x.long()), TypeError, "int64"
+    )
+
+
+class AddRMSNormUse(torch.nn.Module):
+    """A module using rs::add_rms_norm as decoder layers would (norm of the updated stream)."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.linspace(0.5, 1.5, features))
+
+    def forward(self, x):
+        normed, total = torch.ops.rs.add_rms_norm(x, x * 0.5, self.weight, 1e-6, "llama")
+        return normed + total
+
+
+RMS_NORM = OpInfo(
+    name="rms_norm",
+    overloads=(
+        Overload(
+            torch.ops.rs.rms_norm.default,
+            _norm_samples,
+            reference=rms_norm_cases.rms_norm_reference,
+            tolerance={torch.float32: 1e-5, torch.float64: 1e-12},
+            torch_equivalent=rms_norm_cases.rms_norm_torch,
+            half_reference=rms_norm_cases.rms_norm_torch,
+            vmap_samples=_norm_vmap_samples,
+        ),
+        Overload(
+            torch.ops.rs.rms_norm_forward.default,
+            _norm_samples,
+            reference=_norm_forward_reference,
+            tolerance={torch.float32: 1e-5, torch.float64: 1e-12},
+            half_reference=_norm_forward_half_reference,
+            differentiable=False,
+        ),
+        Overload(
+            torch.ops.rs.rms_norm_backward.default,
+            _norm_backward_samples,
+            reference=rms_norm_cases.rms_norm_backward_reference,
+            tolerance={
+                torch.float32: 2e-5,
+                torch.float64: 1e-11,
+                torch.bfloat16: 1e-2,
+                torch.float16: 2e-3,
+            },
+            differentiable=False,
+        ),
+    ),
+    out=None,
+    error_inputs=_norm_error_inputs,
+    grad_samples=_norm_grad_samples,
+    supports_gradgrad=False,
+    module=lambda features: torch_rs.nn.RMSNorm(features, 1e-6, "llama"),
+    patched_module=lambda features: torch.nn.RMSNorm(features, eps=1e-6),
+    compiled_ops=(
+        "torch.ops.rs.rms_norm_forward.default",
+        "torch.ops.rs.rms_norm_backward.default",
+    ),
+    opcheck_cases=NORM_OPCHECK_CASES,
+)
+
+ADD_RMS_NORM = OpInfo(
+    name="add_rms_norm",
+    overloads=(
+        Overload(
+            torch.ops.rs.add_rms_norm.default,
+            _add_norm_samples,
+            reference=rms_norm_cases.add_rms_norm_reference,
+            tolerance={torch.float32: 1e-5, torch.float64: 1e-12},
+            torch_equivalent=rms_norm_cases.add_rms_norm_torch,
+            half_reference=rms_norm_cases.add_rms_norm_torch,
+            vmap_samples=_add_norm_vmap_samples,
+        ),
+        Overload(
+            torch.ops.rs.add_rms_norm_forward.default,
+            _add_norm_samples,
+            reference=_add_norm_forward_reference,
+            tolerance={torch.float32: 1e-5, torch.float64: 1e-12},
+            half_reference=_add_norm_forward_half_reference,
+            differentiable=False,
+        ),
+    ),
+    out=None,
+    error_inputs=_add_norm_error_inputs,
+    grad_samples=_add_norm_grad_samples,
+    supports_gradgrad=False,
+    module=AddRMSNormUse,
+    patched_module=None,
+    compiled_ops=(
+        "torch.ops.rs.add_rms_norm_forward.default",
+        "torch.ops.rs.rms_norm_backward.default",
+    ),
+    opcheck_cases=NORM_OPCHECK_CASES,
+)
+
+OP_DB: list[OpInfo] = [FAST_GELU, RMS_NORM, ADD_RMS_NORM]

@@ -13,8 +13,10 @@ from op_db import (
     DTYPES,
     HALF_DTYPES,
     OP_DB,
+    assert_half_matches,
     assert_within,
     significant_strides,
+    tensors_of,
 )
 from torch._inductor.utils import run_and_get_code
 from torch._subclasses.fake_tensor import FakeTensorMode
@@ -34,6 +36,16 @@ def _sample(overload, name, dtype=torch.float32, requires_grad=False):
     return next(s for s in overload.sample_inputs(dtype, requires_grad) if s.name == name)
 
 
+def _equal(a, b) -> bool:
+    """Same tensors (an op's result may be a tuple)."""
+    a, b = tensors_of(a), tensors_of(b)
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def _map_tensors(fn, args):
+    return tuple(fn(a) if isinstance(a, torch.Tensor) else a for a in args)
+
+
 # ---- opcheck ---------------------------------------------------------------------------------
 
 # (dtype, requires_grad, layout): every dtype, dense and strided, 0-dim and empty.
@@ -49,8 +61,20 @@ OPCHECK_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", OPCHECK_CASES, ids=lambda c: f"{str(c[0])[6:]}-{c[2]}")
-@pytest.mark.parametrize("info, overload", OVERLOADS)
+OPCHECK_PARAMS = [
+    pytest.param(
+        info,
+        overload,
+        case,
+        id=f"{overload.op._schema.name.removeprefix('rs::')}-{str(case[0])[6:]}-{case[2]}",
+    )
+    for info in OP_DB
+    for overload in info.overloads
+    for case in (info.opcheck_cases or OPCHECK_CASES)
+]
+
+
+@pytest.mark.parametrize("info, overload, case", OPCHECK_PARAMS)
 def test_opcheck(info, overload, case):
     dtype, requires_grad, name = case
     requires_grad = requires_grad and overload.differentiable
@@ -78,9 +102,9 @@ def test_gradcheck_and_gradgradcheck_float64(info):
 @pytest.mark.parametrize("info", OPS)
 def test_requires_grad_flags_and_no_grad(info):
     args = _sample(info.overloads[0], "contiguous", requires_grad=True).args
-    assert info.op(*args).requires_grad
+    assert all(t.requires_grad for t in tensors_of(info.op(*args)))
     with torch.no_grad():
-        assert not info.op(*args).requires_grad
+        assert not any(t.requires_grad for t in tensors_of(info.op(*args)))
 
 
 @pytest.mark.parametrize("info", OPS)
@@ -92,8 +116,8 @@ def test_inference_mode(info):
         if info.out is not None:
             out = torch.empty_like(expected)
             info.out(*args, out=out)
-    assert result.is_inference()
-    assert torch.equal(result, expected)
+    assert all(t.is_inference() for t in tensors_of(result))
+    assert _equal(result, expected)
     if info.out is not None:
         assert torch.equal(out, expected)
 
@@ -160,10 +184,31 @@ def test_torchscript_script_and_trace(info):
 # ---- vmap ------------------------------------------------------------------------------------
 
 
+def _stack_results(results):
+    parts = [tensors_of(r) for r in results]
+    stacked = [torch.stack(p) for p in zip(*parts)]
+    return stacked[0] if len(stacked) == 1 else tuple(stacked)
+
+
+def _per_sample(fn, args, in_dims):
+    """fn on each sample of the batch, stacked: what vmap must give."""
+    size = next(a.shape[d] for a, d in zip(args, in_dims) if d is not None)
+    return _stack_results(
+        fn(*(a if d is None else a.select(d, i) for a, d in zip(args, in_dims)))
+        for i in range(size)
+    )
+
+
 @pytest.mark.parametrize(
     "info, overload", [p for p in OVERLOADS if p.values[1].torch_equivalent is not None]
 )
 def test_vmap(info, overload):
+    if overload.vmap_samples is not None:
+        for args, in_dims in overload.vmap_samples():
+            result = torch.vmap(overload.op, in_dims=in_dims)(*args)
+            expected = _per_sample(overload.torch_equivalent, args, in_dims)
+            torch.testing.assert_close(result, expected, msg=f"in_dims={in_dims}")
+        return
     args = _sample(overload, "contiguous").args  # 3-D
     for dim in range(args[0].dim()):
         result = torch.vmap(overload.op, in_dims=dim)(*args)
@@ -180,8 +225,19 @@ def test_vmap(info, overload):
 
 @pytest.mark.parametrize("info", OPS)
 def test_vmap_of_grad(info):
-    x = _sample(info.overloads[0], "contiguous", torch.float64).args
     torch_op = info.overloads[0].torch_equivalent
+    if info.overloads[0].vmap_samples is not None:
+        # Per-sample gradients of the first input, every output summed.
+        def total(fn):
+            return lambda *a: sum(t.sum() for t in tensors_of(fn(*a)))
+
+        for args, in_dims in info.overloads[0].vmap_samples():
+            args = _map_tensors(torch.Tensor.double, args)
+            ours = torch.func.vmap(torch.func.grad(total(info.op)), in_dims=in_dims)(*args)
+            theirs = torch.func.vmap(torch.func.grad(total(torch_op)), in_dims=in_dims)(*args)
+            torch.testing.assert_close(ours, theirs, msg=f"in_dims={in_dims}")
+        return
+    x = _sample(info.overloads[0], "contiguous", torch.float64).args
     per_sample = torch.func.vmap(torch.func.grad(lambda *a: info.op(*a).sum()))(*x)
     expected = torch.func.vmap(torch.func.grad(lambda *a: torch_op(*a).sum()))(*x)
     torch.testing.assert_close(per_sample, expected)
@@ -223,19 +279,33 @@ def test_values_and_layouts(info, overload, dtype):
     """float32/float64 within the op's bound of a float64 reference; half types the float32
     result rounded once; outputs shaped and laid out as torch's own op lays them out."""
     for sample in overload.sample_inputs(dtype, False):
-        ours = overload.op(*sample.args)
+        result = overload.op(*sample.args)
+        ours = tensors_of(result)
         where = f"{sample.name}: "
-        assert ours.dtype == dtype, where
-        if dtype in HALF_DTYPES:
-            widened = tuple(a.float() for a in sample.args)
-            expected = overload.op(*widened).to(dtype)
-            torch.testing.assert_close(ours, expected, rtol=0, atol=0, equal_nan=True, msg=where)
+        assert ours[0].dtype == dtype, where
+        if dtype in HALF_DTYPES and overload.half_reference is not None:
+            expected = tensors_of(overload.half_reference(*sample.args))
+            for a, e in zip(ours, expected, strict=True):
+                if e.dtype in HALF_DTYPES:
+                    assert_half_matches(a, e)
+                else:  # float32 by-products (the inverse RMS of half inputs)
+                    assert_within(a, e, overload.tolerance[torch.float32])
+        elif dtype in HALF_DTYPES and dtype not in overload.tolerance:
+            widened = _map_tensors(torch.Tensor.float, sample.args)
+            expected = tensors_of(overload.op(*widened))
+            for a, e in zip(ours, expected, strict=True):
+                torch.testing.assert_close(
+                    a, e.to(dtype), rtol=0, atol=0, equal_nan=True, msg=where
+                )
         else:
-            assert_within(ours, overload.reference(*sample.args), overload.tolerance[dtype])
+            expected = tensors_of(overload.reference(*sample.args))
+            for a, e in zip(ours, expected, strict=True):
+                assert_within(a, e, overload.tolerance[dtype])
         if overload.torch_equivalent is not None and sample.torch_layout:
-            theirs = overload.torch_equivalent(*sample.args)
-            assert ours.shape == theirs.shape, where
-            assert significant_strides(ours) == significant_strides(theirs), where
+            theirs = tensors_of(overload.torch_equivalent(*sample.args))
+            for a, t in zip(ours, theirs, strict=True):
+                assert a.shape == t.shape, where
+                assert significant_strides(a) == significant_strides(t), where
 
 
 @pytest.mark.parametrize("info, overload", OVERLOADS)
@@ -243,18 +313,19 @@ def test_fake_and_meta_kernels_match_eager(info, overload):
     """The fake kernels give every sample the shape, dtype and strides of the CPU kernel."""
     for dtype in (torch.float32, torch.bfloat16):
         for sample in overload.sample_inputs(dtype, False):
-            eager = overload.op(*sample.args)
+            eager = tensors_of(overload.op(*sample.args))
             with FakeTensorMode() as mode:
-                fake = overload.op(*(mode.from_tensor(a) for a in sample.args))
-            meta_args = tuple(
-                torch.empty_strided(a.shape, a.stride(), dtype=a.dtype, device="meta")
-                for a in sample.args
+                fake = overload.op(*_map_tensors(mode.from_tensor, sample.args))
+            meta_args = _map_tensors(
+                lambda a: torch.empty_strided(a.shape, a.stride(), dtype=a.dtype, device="meta"),
+                sample.args,
             )
             meta = overload.op(*meta_args)
             for result in (fake, meta):
-                assert result.shape == eager.shape, sample.name
-                assert result.dtype == eager.dtype, sample.name
-                assert significant_strides(result) == significant_strides(eager), sample.name
+                for r, e in zip(tensors_of(result), eager, strict=True):
+                    assert r.shape == e.shape, sample.name
+                    assert r.dtype == e.dtype, sample.name
+                    assert significant_strides(r) == significant_strides(e), sample.name
 
 
 # ---- threads, concurrency, memory --------------------------------------------------------------
@@ -270,7 +341,7 @@ def test_results_do_not_depend_on_thread_count(info, overload):
             results.append([overload.op(*s.args) for s in samples])
         for other in results[1:]:
             for sample, a, b in zip(samples, results[0], other):
-                assert torch.equal(a, b), f"{dtype} {sample.name}"
+                assert _equal(a, b), f"{dtype} {sample.name}"
 
 
 @pytest.mark.parametrize("info", OPS)
@@ -283,7 +354,7 @@ def test_concurrent_calls_from_python_threads(info):
 
     def worker(index):
         for _ in range(20):
-            if not torch.equal(info.op(*inputs[index]), expected[index]):
+            if not _equal(info.op(*inputs[index]), expected[index]):
                 failures.append(index)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(inputs))]
@@ -303,20 +374,25 @@ def _rss_bytes():
 @pytest.mark.parametrize("info", OPS)
 def test_no_memory_growth_over_many_calls(info):
     dense = info.overloads[0].sample_inputs(torch.float32, True, large=True)[0]
-    strided = tuple(a.detach()[::2] for a in dense.args)
+    # Every other element along the first dimension of the inputs shaped like the first.
+    first = dense.args[0].shape
+    strided = _map_tensors(
+        lambda a: a.detach()[::2] if a.shape == first else a.detach(), dense.args
+    )
     error = next(iter(info.error_inputs()))
 
     def calls(n):
         for _ in range(n):
-            y = info.op(*dense.args)
-            y.backward(torch.ones_like(y))
+            y = sum(t.sum() for t in tensors_of(info.op(*dense.args)))
+            y.backward()
             info.op(*strided)
             try:
                 error.call()
             except error.error:
                 pass
         for a in dense.args:
-            a.grad = None
+            if isinstance(a, torch.Tensor):
+                a.grad = None
 
     calls(20)
     before = _rss_bytes()
@@ -344,17 +420,17 @@ def test_error_inputs(info, error):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("info", OPS)
 def test_cuda_is_not_implemented_and_names_the_device(info):
-    args = tuple(a.cuda() for a in _sample(info.overloads[0], "contiguous").args)
+    args = _map_tensors(torch.Tensor.cuda, _sample(info.overloads[0], "contiguous").args)
     with pytest.raises(NotImplementedError, match="cuda"):
         info.op(*args)
     with pytest.raises(NotImplementedError, match="cuda"):
-        info.op(*(a.requires_grad_() for a in args)).sum().backward()
+        tensors_of(info.op(*_map_tensors(torch.Tensor.requires_grad_, args)))[0].sum().backward()
 
 
 # ---- module drop-in --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("info", OPS)
+@pytest.mark.parametrize("info", [p for p in OPS if p.values[0].patched_module is not None])
 def test_patch_model_swaps_in_the_drop_in(info):
     torch.manual_seed(0)
     original = info.patched_module(16)

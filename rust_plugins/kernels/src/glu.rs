@@ -47,7 +47,8 @@ unsafe fn silu_bound<V: Math>() -> f64 {
 /// t clamped to ±bound, where e^t and its scaling by 2^n stay normal numbers (NaN stays NaN).
 #[inline(always)]
 unsafe fn clamp<V: Math>(t: V, bound: f64) -> V {
-    t.max_keep_nan(V::from_f64(-bound)).min_keep_nan(V::from_f64(bound))
+    t.max_keep_nan(V::from_f64(-bound))
+        .min_keep_nan(V::from_f64(bound))
 }
 
 impl Kernel<1> for SiluForward {
@@ -167,7 +168,9 @@ mod tests {
     #[test]
     fn silu_mul_matches_the_formula() {
         let gate: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) * 0.031).collect();
-        let up: Vec<f64> = (0..1000).map(|i| ((i * 7) % 13) as f64 * 0.3 - 2.0).collect();
+        let up: Vec<f64> = (0..1000)
+            .map(|i| ((i * 7) % 13) as f64 * 0.3 - 2.0)
+            .collect();
         let mut out = vec![0.0; 1000];
         forward(Activation::Silu, &gate, &up, &mut out);
         for i in 0..1000 {
@@ -186,7 +189,15 @@ mod tests {
 
     #[test]
     fn extreme_gates_stay_finite() {
-        let gate = [-1e30f32, -100.0, -87.5, 87.5, 100.0, 1e30, f32::NEG_INFINITY];
+        let gate = [
+            -1e30f32,
+            -100.0,
+            -87.5,
+            87.5,
+            100.0,
+            1e30,
+            f32::NEG_INFINITY,
+        ];
         let up = [1.0f32; 7];
         let mut out = [0.0f32; 7];
         forward(Activation::Silu, &gate, &up, &mut out);
@@ -200,8 +211,12 @@ mod tests {
 
     #[test]
     fn half_types_round_the_activation_then_the_product() {
-        let gate: Vec<Bf16> = (0..300).map(|i| Bf16::from_f32((i as f32 - 150.0) * 0.05)).collect();
-        let up: Vec<Bf16> = (0..300).map(|i| Bf16::from_f32(i as f32 * 0.013 - 1.7)).collect();
+        let gate: Vec<Bf16> = (0..300)
+            .map(|i| Bf16::from_f32((i as f32 - 150.0) * 0.05))
+            .collect();
+        let up: Vec<Bf16> = (0..300)
+            .map(|i| Bf16::from_f32(i as f32 * 0.013 - 1.7))
+            .collect();
         let mut out = vec![Bf16::default(); 300];
         forward(Activation::Silu, &gate, &up, &mut out);
         let g32: Vec<f32> = gate.iter().map(|v| v.to_f32()).collect();
@@ -229,7 +244,11 @@ mod tests {
             for i in 0..200 {
                 let h = 1e-6;
                 let fd = (f(gate[i] + h, up[i]) - f(gate[i] - h, up[i])) / (2.0 * h) * grad[i];
-                assert!((fd - dg[i]).abs() < 1e-7, "{act:?} d_gate[{i}] {fd} {}", dg[i]);
+                assert!(
+                    (fd - dg[i]).abs() < 1e-7,
+                    "{act:?} d_gate[{i}] {fd} {}",
+                    dg[i]
+                );
                 let fd = (f(gate[i], up[i] + h) - f(gate[i], up[i] - h)) / (2.0 * h) * grad[i];
                 assert!((fd - du[i]).abs() < 1e-7, "{act:?} d_up[{i}]");
             }

@@ -433,7 +433,10 @@ mod tests {
 
     #[test]
     fn llama_rounds_the_normalised_row_before_the_weight() {
-        let x: Vec<Bf16> = rows(1, 40, 3).iter().map(|&v| Bf16::from_f32(v as f32)).collect();
+        let x: Vec<Bf16> = rows(1, 40, 3)
+            .iter()
+            .map(|&v| Bf16::from_f32(v as f32))
+            .collect();
         let w: Vec<f32> = rows(1, 40, 4).iter().map(|&v| v as f32).collect();
         let plan = Plan::new(Mode::Llama, true, false);
         let mut out = vec![0.0f32; 40];

@@ -13,6 +13,7 @@ mod error;
 mod ffi;
 mod memory;
 mod ops;
+mod rows;
 mod strided;
 mod tensors;
 mod threads;

@@ -34,6 +34,7 @@ type RangeBody<'a, E> = &'a (dyn Fn(usize, usize) -> Result<(), E> + Sync);
 struct Work<'a, E> {
     body: RangeBody<'a, E>,
     len: usize,
+    chunk: usize,
     chunks: usize,
     next_chunk: AtomicUsize,
     failed: AtomicBool,
@@ -51,8 +52,8 @@ extern "C" fn take_chunks<E>(work: *mut c_void, _begin: i64, _end: i64) {
         if chunk >= work.chunks || work.failed.load(Ordering::Relaxed) {
             return;
         }
-        let begin = chunk * CHUNK;
-        let end = (begin + CHUNK).min(work.len);
+        let begin = chunk * work.chunk;
+        let end = (begin + work.chunk).min(work.len);
         let outcome = catch_unwind(AssertUnwindSafe(|| (work.body)(begin, end)));
         if !matches!(outcome, Ok(Ok(()))) {
             work.failed.store(true, Ordering::Relaxed);
@@ -70,13 +71,30 @@ pub fn for_each_range<E: Send>(
     threads: usize,
     body: RangeBody<'_, E>,
 ) -> Result<(), E> {
-    if threads <= 1 || len < PARALLEL_MIN_ELEMENTS {
+    if len < PARALLEL_MIN_ELEMENTS {
         return body(0, len);
     }
-    let chunks = len.div_ceil(CHUNK);
+    for_each_chunk(len, CHUNK, threads, body)
+}
+
+/// Calls `body(begin, end)` over the ranges `[k·chunk, (k + 1)·chunk) ∩ 0..len`, spread over
+/// `threads` of torch's threads (taken dynamically), or all on the calling thread when
+/// `threads` is 1. Callers decide whether the work is large enough to be worth threads.
+pub fn for_each_chunk<E: Send>(
+    len: usize,
+    chunk: usize,
+    threads: usize,
+    body: RangeBody<'_, E>,
+) -> Result<(), E> {
+    let chunk = chunk.max(1);
+    let chunks = len.div_ceil(chunk);
+    if threads <= 1 || chunks <= 1 {
+        return body(0, len);
+    }
     let work = Work {
         body,
         len,
+        chunk,
         chunks,
         next_chunk: AtomicUsize::new(0),
         failed: AtomicBool::new(false),

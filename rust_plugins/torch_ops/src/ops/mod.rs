@@ -2,3 +2,4 @@
 //! which kernel each one runs.
 
 pub mod gelu;
+pub mod rms_norm;
