@@ -104,7 +104,7 @@ class Ridge(LinearModelMixin, _SklearnRidge):
         )
         for rcond in fit["ill_conditioned"]:
             warnings.warn(
-                f"Ill-conditioned matrix (rcond={rcond:.6g}): result may not be accurate.",
+                f"An ill-conditioned matrix detected: slice 0 has rcond = {rcond}.",
                 LinAlgWarning,
                 stacklevel=2,
             )

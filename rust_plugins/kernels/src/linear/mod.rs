@@ -335,10 +335,9 @@ pub enum RidgeSolver {
     Positive,
 }
 
-/// The relative machine precision LAPACK's `lamch('E')` reports for T, scipy's threshold for
-/// its ill-conditioning warning.
-fn lamch_eps<T: Real>() -> f64 {
-    T::EPSILON.to_f64() / 2.0
+/// scipy's threshold for its ill-conditioning warning: T's machine epsilon.
+fn warning_rcond<T: Real>() -> f64 {
+    T::EPSILON.to_f64()
 }
 
 /// scikit-learn's `Ridge.fit` numerics (`_ridge_regression` after `_preprocess_data`), with
@@ -420,7 +419,7 @@ fn ridge_primal<T: Real>(
         let Some(solved) = spd::solve(&system, &rhs)? else {
             return ridge_svd(p, x, alpha, stop);
         };
-        if !(solved.rcond >= lamch_eps::<T>()) {
+        if !(solved.rcond >= warning_rcond::<T>()) {
             ill_conditioned.push(solved.rcond);
         }
         for (c, &k) in targets.iter().enumerate() {
@@ -464,7 +463,7 @@ fn ridge_dual<T: Real>(
         }
         let solution = match spd::solve(&system, &rhs)? {
             Some(solved) => {
-                if !(solved.rcond >= lamch_eps::<T>()) {
+                if !(solved.rcond >= warning_rcond::<T>()) {
                     ill_conditioned.push(solved.rcond);
                 }
                 solved.x

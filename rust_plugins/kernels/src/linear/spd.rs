@@ -1,6 +1,6 @@
 //! Symmetric positive definite solves by Cholesky, as `scipy.linalg.solve(assume_a="pos")`
-//! does them (LAPACK `posv`, then `pocon`'s reciprocal condition number, which decides
-//! scipy's ill-conditioning warning).
+//! does them (LAPACK `posv`, then `pocon`'s estimate of the reciprocal condition number,
+//! which decides scipy's ill-conditioning warning: below the dtype's machine epsilon).
 
 use faer::dyn_stack::MemStack;
 use faer::linalg::cholesky::llt;
