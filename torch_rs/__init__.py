@@ -11,6 +11,8 @@
   dimension with the cast order and output dtype of Llama's, Gemma's, T5's or torch's RMSNorm
   (``mode``); ``torch.ops.rs.add_rms_norm(x, residual, ...)`` fuses the residual add. Module
   ``torch_rs.nn.RMSNorm``.
+* ``torch.ops.rs.silu_mul(gate, up)`` / ``torch.ops.rs.gelu_tanh_mul(gate, up)`` — the gated
+  activations of SwiGLU/GeGLU MLPs in one pass; module ``torch_rs.nn.GatedMLP``.
 * ``torch_rs.patch_model(model)`` swaps a model's tanh-GELU modules (``nn.GELU(approximate="tanh")``,
   Hugging Face transformers' ``gelu_new``/``gelu_fast``/``gelu_pytorch_tanh`` activations) for
   ``FastGELU`` in place; ``torch_rs.unpatch_model(model)`` puts them back.
@@ -21,8 +23,17 @@ import torch  # noqa: F401  (loads libtorch before the native module links again
 from torch_rs import _C  # noqa: F401  (runs the C++ TORCH_LIBRARY registration)
 from torch_rs import _meta  # noqa: F401  (fake kernels and vmap rules)
 from torch_rs import nn
-from torch_rs._ops import add_rms_norm, fast_gelu, rms_norm
+from torch_rs._ops import add_rms_norm, fast_gelu, gelu_tanh_mul, rms_norm, silu_mul
 from torch_rs.patch import patch_model, unpatch_model
 
-__all__ = ["add_rms_norm", "fast_gelu", "nn", "patch_model", "rms_norm", "unpatch_model"]
+__all__ = [
+    "add_rms_norm",
+    "fast_gelu",
+    "gelu_tanh_mul",
+    "nn",
+    "patch_model",
+    "rms_norm",
+    "silu_mul",
+    "unpatch_model",
+]
 __version__ = "0.1.0"

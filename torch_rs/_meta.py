@@ -25,6 +25,16 @@ def _check(op: str, what: str, t: torch.Tensor) -> None:
         )
 
 
+def _scalar_type_name(dtype: torch.dtype) -> str:
+    """c10's name of a dtype ("Float", "Long", "BFloat16"), as C++ messages print it."""
+    return {
+        torch.float32: "Float", torch.float64: "Double", torch.float16: "Half",
+        torch.bfloat16: "BFloat16", torch.int64: "Long", torch.int32: "Int", torch.int16: "Short",
+        torch.int8: "Char", torch.uint8: "Byte", torch.bool: "Bool",
+        torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble",
+    }.get(dtype, str(dtype))
+
+
 def _elementwise_result(*inputs: torch.Tensor) -> torch.Tensor:
     """A new result laid out as the CPU kernels lay it out: like the first non-overlapping and
     dense input (TensorIterator's first operand wins), else like the first input."""
@@ -78,7 +88,10 @@ def _fast_gelu_second_derivative_fake(x):
 def _fast_gelu_out_fake(x, *, out):
     _check("rs::fast_gelu.out", "input", x)
     if out.dtype != x.dtype:
-        raise TypeError(f"rs::fast_gelu.out: expected out to have dtype {x.dtype}, got {out.dtype}")
+        # torch's out= ops raise this RuntimeError ("Found dtype Long but expected Float").
+        raise RuntimeError(
+            f"Found dtype {_scalar_type_name(out.dtype)} but expected {_scalar_type_name(x.dtype)}"
+        )
     if out.shape != x.shape:
         out.resize_(x.shape)
     return out
@@ -260,3 +273,44 @@ torch.library.register_vmap(
     "rs::add_rms_norm_forward", _add_rms_norm_vmap(torch.ops.rs.add_rms_norm_forward.default)
 )
 torch.library.register_vmap("rs::rms_norm_backward", _rms_norm_backward_vmap)
+
+
+# ---- rs::silu_mul / rs::gelu_tanh_mul -----------------------------------------------------------
+
+
+def _glu_result(op, tensors, names):
+    for t, name in zip(tensors, names):
+        _check(op, name, t)
+    first = tensors[0]
+    for t, name in zip(tensors[1:], names[1:]):
+        torch._check(
+            t.shape == first.shape,
+            lambda: f"{op}: expected {name} to have {names[0]}'s shape {list(first.shape)}, but "
+            f"got {list(t.shape)}",
+        )
+        if t.dtype != first.dtype:
+            raise RuntimeError(f"{op}: expected {name} to have {names[0]}'s dtype, but got {t.dtype}")
+    # Laid out as torch lays out act(gate) (the product then follows that dense result).
+    gate = tensors[0] if names[0] != "grad" else tensors[1]
+    return torch.empty_like(gate)
+
+
+for _act in ("silu_mul", "gelu_tanh_mul"):
+
+    def _glu_fake(gate, up, _op=f"rs::{_act}"):
+        return _glu_result(_op, (gate, up), ("gate", "up"))
+
+    def _glu_backward_fake(grad, gate, up, _op=f"rs::{_act}_backward"):
+        like = _glu_result(_op, (grad, gate, up), ("grad", "gate", "up"))
+        return like, torch.empty_like(like)
+
+    torch.library.register_fake(f"rs::{_act}", _glu_fake)
+    torch.library.register_fake(f"rs::{_act}_backward", _glu_backward_fake)
+    _register_elementwise_vmap(f"rs::{_act}")
+
+    def _glu_backward_vmap(info, in_dims, grad, gate, up, _op=f"{_act}_backward"):
+        op = getattr(torch.ops.rs, _op).default
+        tensors = [_batch_first(t, d, info.batch_size) for t, d in zip((grad, gate, up), in_dims)]
+        return op(*tensors), (0, 0)
+
+    torch.library.register_vmap(f"rs::{_act}_backward", _glu_backward_vmap)

@@ -48,3 +48,15 @@ def add_rms_norm(
     """``(rms_norm(x + residual, weight, eps, mode), x + residual)`` in one pass over memory; the
     sum is rounded to the inputs' dtype before it is normalised, as ``x + residual`` would be."""
     return torch.ops.rs.add_rms_norm(x, residual, weight, eps, mode)
+
+
+def silu_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """``F.silu(gate) * up`` (the SwiGLU of Llama, Mistral and Qwen MLPs) in one pass, rounded
+    as those two ops round half types; the backward recomputes the activation."""
+    return torch.ops.rs.silu_mul(gate, up)
+
+
+def gelu_tanh_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """``F.gelu(gate, approximate="tanh") * up`` (Gemma's GeGLU) in one pass, rounded as those
+    two ops round half types; the backward recomputes the activation."""
+    return torch.ops.rs.gelu_tanh_mul(gate, up)

@@ -75,3 +75,30 @@ class RMSNorm(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.hidden_size}, eps={self.eps}, mode={self.mode!r}"
+
+
+class GatedMLP(torch.nn.Module):
+    """``down_proj(act(gate_proj(x)) * up_proj(x))`` with the gate and product fused in
+    ``rs::silu_mul`` (``activation="silu"``) or ``rs::gelu_tanh_mul`` (``"gelu_tanh"``): the
+    drop-in for the MLPs of Llama, Mistral, Qwen2/3 (SiLU) and Gemma 1-3 (tanh GELU). It holds
+    the replaced MLP's own projection modules under their names, so parameters and state_dict
+    keys are unchanged.
+    """
+
+    def __init__(self, gate_proj, up_proj, down_proj, activation: str = "silu") -> None:
+        super().__init__()
+        if activation not in ("silu", "gelu_tanh"):
+            raise ValueError(f"activation must be 'silu' or 'gelu_tanh', got {activation!r}")
+        self.gate_proj = gate_proj
+        self.up_proj = up_proj
+        self.down_proj = down_proj
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_proj(x), self.up_proj(x)
+        if self.activation == "silu":
+            return self.down_proj(torch.ops.rs.silu_mul(gate, up))
+        return self.down_proj(torch.ops.rs.gelu_tanh_mul(gate, up))
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation!r}"

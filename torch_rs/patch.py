@@ -7,7 +7,9 @@ from typing import Callable
 
 import torch
 
-from torch_rs.nn import FastGELU, RMSNorm
+import functools
+
+from torch_rs.nn import FastGELU, GatedMLP, RMSNorm
 
 # tanh-GELU activation classes of model libraries, by (module prefix, class name), so that the
 # library need not be imported to recognise them. All compute 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
@@ -74,6 +76,44 @@ def _rms_norm_for(original: torch.nn.Module) -> torch.nn.Module:
     return RMSNorm.from_module(original, mode, eps)
 
 
+# MLP classes computing down_proj(act_fn(gate_proj(x)) * up_proj(x)).
+_LIBRARY_GATED_MLPS = {
+    ("transformers", name)
+    for name in (
+        "LlamaMLP", "MistralMLP", "Qwen2MLP", "Qwen3MLP", "GemmaMLP", "Gemma2MLP", "Gemma3MLP",
+    )
+}
+
+
+def _gated_activation(act: torch.nn.Module) -> str | None:
+    """"silu" or "gelu_tanh" when `act` computes exactly F.silu or F.gelu(approximate="tanh")."""
+    cls = type(act)
+    if cls is torch.nn.SiLU or (cls.__module__.startswith("transformers")
+                                and cls.__name__ == "SiLUActivation"):
+        return "silu"
+    if is_tanh_gelu(act):
+        # transformers' GELUTanh may use its Python formula instead of F.gelu.
+        inner = getattr(act, "act", None)
+        if inner is None or (isinstance(inner, functools.partial)
+                             and inner.func is torch.nn.functional.gelu):
+            return "gelu_tanh"
+    return None
+
+
+def is_gated_mlp(module: torch.nn.Module) -> bool:
+    """Whether `module` is a transformers gated MLP whose activation rs:: fuses."""
+    cls = type(module)
+    library = cls.__module__.split(".", 1)[0]
+    if (library, cls.__name__) not in _LIBRARY_GATED_MLPS:
+        return False
+    return _gated_activation(getattr(module, "act_fn", None)) is not None
+
+
+def _gated_mlp_for(original: torch.nn.Module) -> torch.nn.Module:
+    return GatedMLP(original.gate_proj, original.up_proj, original.down_proj,
+                    _gated_activation(original.act_fn))
+
+
 @dataclass(frozen=True)
 class Swap:
     """One kind of module patch_model replaces: which modules, and the drop-in built for one.
@@ -87,6 +127,7 @@ class Swap:
 SWAPS: list[Swap] = [
     Swap(is_tanh_gelu, lambda original: FastGELU()),
     Swap(is_rms_norm, _rms_norm_for),
+    Swap(is_gated_mlp, _gated_mlp_for),
 ]
 
 
@@ -103,7 +144,8 @@ def _replacement_for(module: torch.nn.Module) -> torch.nn.Module | None:
 def patch_model(model: torch.nn.Module) -> int:
     """Replace every submodule of `model` that torch_rs has a drop-in for (tanh-GELU
     activations by `FastGELU`; the RMSNorms of Llama, Mistral, Qwen2/3, Phi-3, Gemma 1-3, T5 and
-    `torch.nn.RMSNorm` by `RMSNorm`); return how many places were changed (a module shared by two
+    `torch.nn.RMSNorm` by `RMSNorm`; the SiLU and tanh-GELU gated MLPs of Llama, Mistral,
+    Qwen2/3 and Gemma 1-3 by `GatedMLP`); return how many places were changed (a module shared by two
     parents counts twice).
 
     Parameters, buffers and state_dict keys are untouched. A shared module is replaced by one

@@ -60,8 +60,9 @@ at::Tensor call_rust(Entry entry, const Inputs&... inputs) {
 inline void prepare_elementwise_out(const char* op, const at::Tensor& x, at::Tensor& out) {
   TORCH_CHECK(out.device() == x.device(), op, ": expected out on ", x.device(),
               " like the input, but got ", out.device());
-  TORCH_CHECK_TYPE(out.scalar_type() == x.scalar_type(), op, ": expected out to have dtype ",
-                   x.scalar_type(), " like the input, but got ", out.scalar_type());
+  // torch's own out= ops raise RuntimeError with this message (F.gelu(x, out=int_tensor)).
+  TORCH_CHECK(out.scalar_type() == x.scalar_type(), "Found dtype ", out.scalar_type(),
+              " but expected ", x.scalar_type());
   at::native::resize_output(out, x.sizes());
   at::assert_no_internal_overlap(out);
   at::assert_no_partial_overlap(out, x);

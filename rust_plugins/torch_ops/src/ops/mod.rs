@@ -2,4 +2,5 @@
 //! which kernel each one runs.
 
 pub mod gelu;
+pub mod glu;
 pub mod rms_norm;
