@@ -253,3 +253,41 @@ def linear_predict(
 ) -> _Floats:
     """``x @ coef.T + intercept`` as ``(n_samples, n_targets)``; ``coef`` ``(n_targets,
     n_features)`` and ``intercept`` ``(n_targets,)`` of x's dtype."""
+
+# --- LogisticRegression -----------------------------------------------------------------------
+
+def logistic_fit(
+    x: _Samples,
+    labels: npt.NDArray[np.int32],
+    sample_weight: Union[npt.NDArray[np.float64], None],
+    n_classes: int,
+    fit_intercept: bool,
+    intercept_scaling: float,
+    penalize_intercept: bool,
+    l2: float,
+    params0: npt.NDArray[np.float64],
+    max_iter: int,
+    tol: float,
+    n_threads: int,
+) -> dict:
+    """Fits one penalised logistic model by scipy's L-BFGS-B driver. ``labels`` are class
+    indices (class 1 is the positive one of two), ``params0`` the initial ``[coef (rows, d)
+    row-major, intercepts]``, ``l2 = 1 / (C * sum(sample_weight))``. Returns ``coef`` (rows,
+    d), ``intercept``, ``n_iter``, ``status``, ``message`` (scipy's) and ``loss``."""
+
+def logistic_decision_function(
+    x: _Samples,
+    coef: npt.NDArray[np.float64],
+    intercept: npt.NDArray[np.float64],
+    n_threads: int,
+) -> npt.NDArray[np.float64]:
+    """``X @ coef.T + intercept`` as float64 ``(n, k)``; ``coef`` flattened ``(k * d,)``."""
+
+def logistic_predict_proba(
+    x: _Samples,
+    coef: npt.NDArray[np.float64],
+    intercept: npt.NDArray[np.float64],
+    n_threads: int,
+) -> npt.NDArray[np.float64]:
+    """Class probabilities as float64: ``[1 - p, p]`` for one coefficient row, the softmax of
+    the decision values otherwise."""

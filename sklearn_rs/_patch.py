@@ -318,3 +318,20 @@ _register(
     ["sklearn.linear_model:Ridge", "sklearn.linear_model._ridge:Ridge"],
     fallback=_ridge_fallback,
 )
+
+
+def _logistic_fallback(params, X):
+    from sklearn_rs._logistic import logistic_fallback
+
+    return logistic_fallback(params, X)
+
+
+_register(
+    "LogisticRegression",
+    "sklearn_rs._logistic:LogisticRegression",
+    [
+        "sklearn.linear_model:LogisticRegression",
+        "sklearn.linear_model._logistic:LogisticRegression",
+    ],
+    fallback=_logistic_fallback,
+)

@@ -271,8 +271,52 @@ RIDGE = EstimatorSpec(
     make_target=_regression_target,
 )
 
+
+# --- LogisticRegression ---------------------------------------------------------------------
+
+def _classification_target(n_samples, seed):
+    return np.arange(n_samples) % 3
+
+
+def _classification_data(n_samples, seed):
+    # Three overlapping Gaussian classes in three features (a multinomial problem whose
+    # optimum is finite).
+    rng = np.random.RandomState(seed)
+    y = rng.permutation(_classification_target(n_samples, seed))
+    centers = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [0.0, 2.0, 1.0]])
+    X = centers[y] + rng.standard_normal((n_samples, 3))
+    return X, y
+
+
+def _logistic_validate(est, X):
+    validate_data(est, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
+
+
+LOGISTIC_REGRESSION = EstimatorSpec(
+    name="LogisticRegression",
+    params={},
+    make_data=_classification_data,
+    methods=("predict", "predict_proba", "decision_function", "score"),
+    # Both sides converge far below the tolerance of the comparison.
+    comparable_params=lambda X: dict(tol=1e-10, max_iter=1000),
+    validate=_logistic_validate,
+    grid={"C": [0.1, 1.0, 10.0]},
+    thread_variants={
+        "lbfgs": {},
+        "unpenalized": {"C": np.inf, "max_iter": 50},
+        "newton-cholesky": {"solver": "newton-cholesky", "class_weight": "balanced"},
+    },
+    sklearn_expected_failures=frozenset({
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weight_equivalence_on_sparse_data",
+    }),
+    rtol=1e-6,
+    make_target=_classification_target,
+)
+
+
 SPECS = {spec.name: spec for spec in [KMEANS, STANDARD_SCALER, PCA_SPEC, LINEAR_REGRESSION,
-                                      RIDGE]}
+                                      RIDGE, LOGISTIC_REGRESSION]}
 
 
 def spec_params(specs=None):

@@ -12,6 +12,7 @@ mod samples;
 mod threads;
 
 mod kmeans;
+mod logistic;
 mod linear;
 mod pca;
 mod scale;
@@ -21,6 +22,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kmeans::register(m)?;
+    logistic::register(m)?;
     linear::register(m)?;
     pca::register(m)?;
     scale::register(m)?;

@@ -190,7 +190,11 @@ where
 
         // Line search (lnsrlb).
         let dnorm = dot(&d, &d).sqrt();
-        let mut stp = if iter == 0 { (1.0 / dnorm).min(STPMAX) } else { 1.0 };
+        let mut stp = if iter == 0 {
+            (1.0 / dnorm).min(STPMAX)
+        } else {
+            1.0
+        };
         t.copy_from_slice(&x);
         r.copy_from_slice(&g);
         let fold = f;
@@ -513,7 +517,10 @@ fn dcstep(
     } else if dp.abs() < dx.abs() {
         let theta = 3.0 * (*fx - fp) / (*stp - *stx) + *dx + dp;
         let s = theta.abs().max(dx.abs()).max(dp.abs());
-        let mut gamma = s * (0f64).max((theta / s).powi(2) - (*dx / s) * (dp / s)).sqrt();
+        let mut gamma = s
+            * (0f64)
+                .max((theta / s).powi(2) - (*dx / s) * (dp / s))
+                .sqrt();
         if *stp > *stx {
             gamma = -gamma;
         }

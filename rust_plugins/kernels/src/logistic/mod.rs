@@ -15,17 +15,15 @@
 //! classes (class 1 is the positive one) and the number of classes otherwise.
 
 pub mod lbfgs;
+mod products;
 #[cfg(test)]
 mod tests;
 
 use std::ops::Range;
 
-use faer::Accum;
-use faer::Par;
 use rayon::prelude::*;
 
 use crate::blocks::{self, CHUNK};
-use crate::dense::{matmul, row_major, row_major_mut};
 use crate::float::Float;
 use crate::samples::{Csr, Dense};
 use crate::{alloc, KernelError, StopCheck};
@@ -76,8 +74,8 @@ pub trait Design<T>: Sync {
     }
 }
 
-/// Rows `chunk` of a dense float matrix as float64.
-trait Widen: Float {
+/// Dense rows as float64: read in place for float64, copied for float32.
+pub trait Widen: Float {
     const IS_F64: bool;
     fn widen<'a>(src: &'a [Self], buf: &'a mut [f64]) -> &'a [f64];
     /// The data itself when it is float64.
@@ -107,14 +105,9 @@ impl Widen for f32 {
 }
 
 /// The float types logistic regression accepts for `X`.
-pub trait Sample: Float + private::Sealed {}
+pub trait Sample: Widen {}
 impl Sample for f32 {}
 impl Sample for f64 {}
-mod private {
-    pub trait Sealed: super::Widen {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
-}
 
 impl<T: Sample> Design<T> for Dense<'_, T> {
     fn n_samples(&self) -> usize {
@@ -127,31 +120,24 @@ impl<T: Sample> Design<T> for Dense<'_, T> {
     fn scores(&self, chunk: Range<usize>, w: &[f64], k: usize, z: &mut [f64], buf: &mut [f64]) {
         let (len, d) = (chunk.len(), Samples::n_features(self));
         let x = <T as Widen>::widen(self.rows(chunk.start, chunk.end), buf);
-        matmul(
-            row_major_mut(&mut z[..len * k], len, k),
-            Accum::Replace,
-            row_major(x, len, d),
-            row_major(w, k, d).transpose(),
-            1.0,
-            Par::Seq,
-        );
+        products::scores(x, w, k, d, &mut z[..len * k]);
     }
 
-    fn add_gradient(&self, chunk: Range<usize>, g: &[f64], k: usize, grad: &mut [f64], buf: &[f64]) {
+    fn add_gradient(
+        &self,
+        chunk: Range<usize>,
+        g: &[f64],
+        k: usize,
+        grad: &mut [f64],
+        buf: &[f64],
+    ) {
         let (len, d) = (chunk.len(), Samples::n_features(self));
         // float64 rows are read in place; float32 ones were widened into `buf` by `scores`.
         let x = match <T as Widen>::as_f64(self.rows(chunk.start, chunk.end)) {
             Some(rows) => rows,
             None => &buf[..len * d],
         };
-        matmul(
-            row_major_mut(&mut grad[..k * d], k, d),
-            Accum::Add,
-            row_major(&g[..len * k], len, k).transpose(),
-            row_major(x, len, d),
-            1.0,
-            Par::Seq,
-        );
+        products::gradient(x, &g[..len * k], k, d, &mut grad[..k * d]);
     }
 
     fn buffer_len(&self) -> usize {
@@ -193,7 +179,14 @@ impl<T: Sample> Design<T> for Csr<'_, T> {
         }
     }
 
-    fn add_gradient(&self, chunk: Range<usize>, g: &[f64], k: usize, grad: &mut [f64], _buf: &[f64]) {
+    fn add_gradient(
+        &self,
+        chunk: Range<usize>,
+        g: &[f64],
+        k: usize,
+        grad: &mut [f64],
+        _buf: &[f64],
+    ) {
         let d = Samples::n_features(self);
         for (r, i) in chunk.enumerate() {
             let (idx, vals) = self.row(i);
@@ -256,8 +249,13 @@ impl<'a, S> Problem<'a, S> {
         if model.n_features != x.n_features() || model.n_classes < 2 {
             return Err(KernelError::Shape("model does not match the data".into()));
         }
-        if labels.iter().any(|&c| c < 0 || c as usize >= model.n_classes) {
-            return Err(KernelError::InvalidArgument("class index out of range".into()));
+        if labels
+            .iter()
+            .any(|&c| c < 0 || c as usize >= model.n_classes)
+        {
+            return Err(KernelError::InvalidArgument(
+                "class index out of range".into(),
+            ));
         }
         Ok(Problem {
             x,
@@ -291,7 +289,10 @@ impl<'a, S> Problem<'a, S> {
         let width = k * d + k;
         let w = &params[..k * d];
         let b: Vec<f64> = if m.fit_intercept {
-            params[k * d..].iter().map(|v| v * m.intercept_scaling).collect()
+            params[k * d..]
+                .iter()
+                .map(|v| v * m.intercept_scaling)
+                .collect()
         } else {
             vec![0.0; k]
         };
@@ -447,7 +448,9 @@ pub fn decision_function<T: Sample, S: Design<T>>(
 ) -> Result<Vec<f64>, KernelError> {
     let (n, d, k) = (x.n_samples(), x.n_features(), intercept.len());
     if coef.len() != k * d {
-        return Err(KernelError::Shape("coefficients do not match the data".into()));
+        return Err(KernelError::Shape(
+            "coefficients do not match the data".into(),
+        ));
     }
     let mut out = alloc::filled(&[n, k], 0.0)?;
     let parts = blocks::partition(n, k.max(1));

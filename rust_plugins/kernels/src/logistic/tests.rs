@@ -13,13 +13,21 @@ fn data(n: usize, d: usize, classes: usize) -> (Vec<f64>, Vec<i32>) {
     let mut x = Vec::with_capacity(n * d);
     let mut state = 12345u64;
     for _ in 0..n * d {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         x.push(((state >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0);
     }
     let labels = (0..n)
         .map(|i| {
-            let s: f64 = x[i * d..(i + 1) * d].iter().enumerate().map(|(j, v)| v * (j as f64 + 1.0).sin()).sum();
-            (((s + 3.0) * classes as f64 / 6.0).floor().clamp(0.0, classes as f64 - 1.0)) as i32
+            let s: f64 = x[i * d..(i + 1) * d]
+                .iter()
+                .enumerate()
+                .map(|(j, v)| v * (j as f64 + 1.0).sin())
+                .sum();
+            (((s + 3.0) * classes as f64 / 6.0)
+                .floor()
+                .clamp(0.0, classes as f64 - 1.0)) as i32
         })
         .collect();
     (x, labels)
@@ -33,7 +41,11 @@ fn reference_loss(x: &[f64], labels: &[i32], sw: &[f64], model: Model, l2: f64, 
     for i in 0..n {
         let z: Vec<f64> = (0..k)
             .map(|c| {
-                let b = if model.fit_intercept { p[k * d + c] * model.intercept_scaling } else { 0.0 };
+                let b = if model.fit_intercept {
+                    p[k * d + c] * model.intercept_scaling
+                } else {
+                    0.0
+                };
                 (0..d).map(|j| x[i * d + j] * p[c * d + j]).sum::<f64>() + b
             })
             .collect();
@@ -71,11 +83,16 @@ fn objective_and_gradient_match_direct_evaluation() {
         let m = model(classes, d, penalize);
         let dense = Dense::new(&x, n, d).unwrap();
         let prob = Problem::new::<f64>(&dense, &labels, Some(&sw), m, 0.01).unwrap();
-        let p: Vec<f64> = (0..m.n_params()).map(|i| ((i * 7 % 11) as f64 - 5.0) / 10.0).collect();
+        let p: Vec<f64> = (0..m.n_params())
+            .map(|i| ((i * 7 % 11) as f64 - 5.0) / 10.0)
+            .collect();
         let mut g = vec![0.0; p.len()];
         let f = prob.loss_gradient::<f64>(&p, &mut g).unwrap();
         let want = reference_loss(&x, &labels, &sw, m, 0.01, &p);
-        assert!((f - want).abs() < 1e-12 * want.abs().max(1.0), "{f} vs {want}");
+        assert!(
+            (f - want).abs() < 1e-12 * want.abs().max(1.0),
+            "{f} vs {want}"
+        );
         for i in 0..p.len() {
             let h = 1e-6;
             let (mut a, mut b) = (p.clone(), p.clone());
@@ -124,15 +141,24 @@ fn sparse_and_float32_agree_with_dense() {
         .loss_gradient::<f64>(&p, &mut g_csr)
         .unwrap();
     assert!((f_dense - f_csr).abs() < 1e-13);
-    g_dense.iter().zip(&g_csr).for_each(|(a, b)| assert!((a - b).abs() < 1e-13));
+    g_dense
+        .iter()
+        .zip(&g_csr)
+        .for_each(|(a, b)| assert!((a - b).abs() < 1e-13));
     // float32 data that is exactly representable gives the float64 result.
     let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
     let x64: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
     let d32 = Dense::new(&x32, n, d).unwrap();
     let d64 = Dense::new(&x64, n, d).unwrap();
     let (mut g32, mut g64) = (vec![0.0; p.len()], vec![0.0; p.len()]);
-    let f32_ = Problem::new::<f32>(&d32, &labels, None, m, 0.1).unwrap().loss_gradient::<f32>(&p, &mut g32).unwrap();
-    let f64_ = Problem::new::<f64>(&d64, &labels, None, m, 0.1).unwrap().loss_gradient::<f64>(&p, &mut g64).unwrap();
+    let f32_ = Problem::new::<f32>(&d32, &labels, None, m, 0.1)
+        .unwrap()
+        .loss_gradient::<f32>(&p, &mut g32)
+        .unwrap();
+    let f64_ = Problem::new::<f64>(&d64, &labels, None, m, 0.1)
+        .unwrap()
+        .loss_gradient::<f64>(&p, &mut g64)
+        .unwrap();
     assert_eq!(f32_, f64_);
     assert_eq!(g32, g64);
 }
@@ -179,11 +205,64 @@ fn fit_reaches_a_stationary_point_and_is_thread_independent() {
             }
         }
         // Probabilities of the fitted model are rows that sum to one.
-        let scores = decision_function::<f64, _>(&dense, &one.coef, &one.intercept, &never).unwrap();
+        let scores =
+            decision_function::<f64, _>(&dense, &one.coef, &one.intercept, &never).unwrap();
         let k = m.rows();
         let proba = probabilities(scores, k).unwrap();
         for row in proba.chunks_exact(classes) {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
     }
+}
+
+#[test]
+#[ignore]
+fn timing_probe() {
+    let (n, d, classes) = (100_000, 100, 10);
+    let (x, labels) = data(n, d, classes);
+    let m = model(classes, d, false);
+    let dense = Dense::new(&x, n, d).unwrap();
+    let prob = Problem::new::<f64>(&dense, &labels, None, m, 1e-5).unwrap();
+    let p: Vec<f64> = (0..m.n_params()).map(|i| (i % 7) as f64 * 0.01).collect();
+    let mut g = vec![0.0; p.len()];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            prob.loss_gradient::<f64>(&p, &mut g).unwrap();
+            eprintln!("eval {:?}", t.elapsed());
+        }
+        let mut z = vec![0.0; 256 * 10];
+        let t = std::time::Instant::now();
+        for c in 0..n / 256 {
+            products::scores(
+                &x[c * 256 * d..(c + 1) * 256 * d],
+                &p[..1000],
+                10,
+                d,
+                &mut z,
+            );
+        }
+        eprintln!("scores {:?}", t.elapsed());
+        let mut gr = vec![0.0; 1000];
+        let t = std::time::Instant::now();
+        for c in 0..n / 256 {
+            products::gradient(&x[c * 256 * d..(c + 1) * 256 * d], &z, 10, d, &mut gr);
+        }
+        eprintln!("gradient {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        for _ in 0..n / 256 {
+            products::scores(&x[..256 * d], &p[..1000], 10, d, &mut z);
+        }
+        eprintln!("scores in cache {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut s = 0.0;
+        for v in &x {
+            s += v;
+        }
+        eprintln!("sum {:?} {s}", t.elapsed());
+    });
 }
