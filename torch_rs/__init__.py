@@ -13,6 +13,9 @@
   ``torch_rs.nn.RMSNorm``.
 * ``torch.ops.rs.silu_mul(gate, up)`` / ``torch.ops.rs.gelu_tanh_mul(gate, up)`` — the gated
   activations of SwiGLU/GeGLU MLPs in one pass; module ``torch_rs.nn.GatedMLP``.
+* ``torch.ops.rs.rope(q, k, cos, sin, unsqueeze_dim=1)`` / ``torch_rs.rope`` — transformers'
+  ``apply_rotary_pos_emb`` for q and k in one call (any views, grouped-query heads, partial
+  rotary).
 * ``torch_rs.patch_model(model)`` swaps a model's tanh-GELU modules (``nn.GELU(approximate="tanh")``,
   Hugging Face transformers' ``gelu_new``/``gelu_fast``/``gelu_pytorch_tanh`` activations) for
   ``FastGELU`` in place; ``torch_rs.unpatch_model(model)`` puts them back.
@@ -23,7 +26,7 @@ import torch  # noqa: F401  (loads libtorch before the native module links again
 from torch_rs import _C  # noqa: F401  (runs the C++ TORCH_LIBRARY registration)
 from torch_rs import _meta  # noqa: F401  (fake kernels and vmap rules)
 from torch_rs import nn
-from torch_rs._ops import add_rms_norm, fast_gelu, gelu_tanh_mul, rms_norm, silu_mul
+from torch_rs._ops import add_rms_norm, fast_gelu, gelu_tanh_mul, rms_norm, rope, silu_mul
 from torch_rs.patch import patch_model, unpatch_model
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "nn",
     "patch_model",
     "rms_norm",
+    "rope",
     "silu_mul",
     "unpatch_model",
 ]

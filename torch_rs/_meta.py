@@ -314,3 +314,65 @@ for _act in ("silu_mul", "gelu_tanh_mul"):
         return op(*tensors), (0, 0)
 
     torch.library.register_vmap(f"rs::{_act}_backward", _glu_backward_vmap)
+
+
+# ---- rs::rope ------------------------------------------------------------------------------------
+
+
+def _rope_output(op, x, cos, sin, unsqueeze_dim):
+    _check(op, "input", x)
+    for name, t in (("cos", cos), ("sin", sin)):
+        _check(op, name, t)
+        if t.dtype != x.dtype:
+            raise RuntimeError(
+                f"{op}: expected {name} to have the dtype of q and k ({x.dtype}), but got {t.dtype}"
+            )
+    torch._check(x.dim() >= 1, lambda: f"{op}: expected q and k to have at least one dimension")
+    rot = cos.shape[-1]
+    torch._check(
+        sin.shape[-1] == rot and rot % 2 == 0 and rot <= x.shape[-1],
+        lambda: f"{op}: cos and sin must have one even last size no larger than the head "
+        f"dimension {x.shape[-1]}, but got {cos.shape[-1]} and {sin.shape[-1]}",
+    )
+    sizes = list(x.shape[:-1]) + [rot]
+    cos.unsqueeze(unsqueeze_dim).expand(sizes)  # raises as the kernel does when it cannot
+    sin.unsqueeze(unsqueeze_dim).expand(sizes)
+    dense = is_non_overlapping_and_dense_or_false(x)
+    if dense and (x.shape[-1] <= 1 or x.stride(-1) == 1):
+        return torch.empty_like(x)
+    return x.new_empty(x.shape)
+
+
+@torch.library.register_fake("rs::rope")
+def _rope_fake(q, k, cos, sin, unsqueeze_dim=1):
+    return (
+        _rope_output("rs::rope", q, cos, sin, unsqueeze_dim),
+        _rope_output("rs::rope", k, cos, sin, unsqueeze_dim),
+    )
+
+
+@torch.library.register_fake("rs::rope_backward")
+def _rope_backward_fake(grad, cos, sin, unsqueeze_dim):
+    return _rope_output("rs::rope_backward", grad, cos, sin, unsqueeze_dim)
+
+
+def _rope_vmap(info, in_dims, q, k, cos, sin, unsqueeze_dim=1):
+    in_dims = tuple(in_dims) + (None,) * (5 - len(in_dims))
+    if in_dims[2] is not None or in_dims[3] is not None:
+        return _unbatched_loop(torch.ops.rs.rope.default, info, in_dims,
+                               (q, k, cos, sin, unsqueeze_dim))
+    # A leading batch dimension on q and k: cos and sin broadcast from the right, as before.
+    q, k = _rows_batched(info, [q, k], in_dims[:2])
+    return torch.ops.rs.rope(q, k, cos, sin, unsqueeze_dim), (0, 0)
+
+
+def _rope_backward_vmap(info, in_dims, grad, cos, sin, unsqueeze_dim):
+    if in_dims[1] is not None or in_dims[2] is not None:
+        return _unbatched_loop(torch.ops.rs.rope_backward.default, info, in_dims,
+                               (grad, cos, sin, unsqueeze_dim))
+    (grad,) = _rows_batched(info, [grad], in_dims[:1])
+    return torch.ops.rs.rope_backward(grad, cos, sin, unsqueeze_dim), 0
+
+
+torch.library.register_vmap("rs::rope", _rope_vmap)
+torch.library.register_vmap("rs::rope_backward", _rope_backward_vmap)

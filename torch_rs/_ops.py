@@ -60,3 +60,19 @@ def gelu_tanh_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     """``F.gelu(gate, approximate="tanh") * up`` (Gemma's GeGLU) in one pass, rounded as those
     two ops round half types; the backward recomputes the activation."""
     return torch.ops.rs.gelu_tanh_mul(gate, up)
+
+
+def rope(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    unsqueeze_dim: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """transformers' ``apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=unsqueeze_dim)``
+    (``x·cos + rotate_half(x)·sin``) for q and k in one call, rounded as its torch ops round
+    half types. cos and sin (the dtype of q and k) may cover only the first dimensions of each
+    head (partial rotary: the rest pass through) and have a batch of 1 or B; q and k may be
+    any views and have different head counts. No gradient flows to cos and sin.
+    """
+    return torch.ops.rs.rope(q, k, cos, sin, unsqueeze_dim)

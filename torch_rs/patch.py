@@ -8,6 +8,7 @@ from typing import Callable
 import torch
 
 import functools
+import sys
 
 from torch_rs.nn import FastGELU, GatedMLP, RMSNorm
 
@@ -131,6 +132,58 @@ SWAPS: list[Swap] = [
 ]
 
 
+# Modeling modules whose apply_rotary_pos_emb is the rotate_half form rs::rope computes (same
+# code in each; Phi-3's partial-rotary version differs and is left alone).
+_ROTARY_MODULES = frozenset(
+    f"transformers.models.{name}.modeling_{name}"
+    for name in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")
+)
+# The functions replaced, and how many patched models use each replacement.
+_ROTARY_ORIGINALS: dict[str, Callable] = {}
+_ROTARY_USERS: dict[str, int] = {}
+# Where a patched model records the modeling modules whose rotary function it swapped.
+_ROTARY_PATCHED = "_torch_rs_rotary_modules"
+
+
+def _rotary_with_rope(original: Callable) -> Callable:
+    """apply_rotary_pos_emb through rs::rope, or `original` for what rs::rope does not take
+    (cos/sin of another dtype, or requiring grad)."""
+
+    @functools.wraps(original)
+    def apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=1):
+        if (
+            cos.dtype != q.dtype
+            or k.dtype != q.dtype
+            or sin.dtype != q.dtype
+            or (torch.is_grad_enabled() and (cos.requires_grad or sin.requires_grad))
+        ):
+            return original(q, k, cos, sin, unsqueeze_dim=unsqueeze_dim)
+        return torch.ops.rs.rope(q, k, cos, sin, unsqueeze_dim)
+
+    apply_rotary_pos_emb.__torch_rs_original__ = original
+    return apply_rotary_pos_emb
+
+
+def _patch_rotary(model: torch.nn.Module) -> None:
+    used = {type(m).__module__ for m in model.modules()} & _ROTARY_MODULES
+    done = model.__dict__.setdefault(_ROTARY_PATCHED, set())
+    for name in sorted(used - done):
+        module = sys.modules[name]
+        if name not in _ROTARY_ORIGINALS:
+            _ROTARY_ORIGINALS[name] = module.apply_rotary_pos_emb
+            module.apply_rotary_pos_emb = _rotary_with_rope(module.apply_rotary_pos_emb)
+        _ROTARY_USERS[name] = _ROTARY_USERS.get(name, 0) + 1
+        done.add(name)
+
+
+def _unpatch_rotary(model: torch.nn.Module) -> None:
+    for name in model.__dict__.pop(_ROTARY_PATCHED, ()):
+        _ROTARY_USERS[name] -= 1
+        if _ROTARY_USERS[name] == 0:
+            del _ROTARY_USERS[name]
+            sys.modules[name].apply_rotary_pos_emb = _ROTARY_ORIGINALS.pop(name)
+
+
 def _replacement_for(module: torch.nn.Module) -> torch.nn.Module | None:
     for swap in SWAPS:
         if swap.matches(module):
@@ -145,12 +198,18 @@ def patch_model(model: torch.nn.Module) -> int:
     """Replace every submodule of `model` that torch_rs has a drop-in for (tanh-GELU
     activations by `FastGELU`; the RMSNorms of Llama, Mistral, Qwen2/3, Phi-3, Gemma 1-3, T5 and
     `torch.nn.RMSNorm` by `RMSNorm`; the SiLU and tanh-GELU gated MLPs of Llama, Mistral,
-    Qwen2/3 and Gemma 1-3 by `GatedMLP`); return how many places were changed (a module shared by two
-    parents counts twice).
+    Qwen2/3 and Gemma 1-3 by `GatedMLP`); return how many places were changed (a module
+    shared by two parents counts twice).
+
+    The rotary embedding of Llama, Mistral, Qwen2/3 and Gemma 1-3 attention is a module-level
+    function (`apply_rotary_pos_emb`), not a module: it is swapped for `rs::rope` in the modeling
+    module of each such model family, which applies to every model of that family until the
+    last patched one is unpatched (not counted in the return value).
 
     Parameters, buffers and state_dict keys are untouched. A shared module is replaced by one
     shared drop-in. `unpatch_model` undoes it.
     """
+    _patch_rotary(model)
     replacements: dict[int, torch.nn.Module | None] = {}
     count = 0
     for parent in model.modules():
@@ -169,6 +228,7 @@ def patch_model(model: torch.nn.Module) -> int:
 
 def unpatch_model(model: torch.nn.Module) -> int:
     """Put back the modules that `patch_model` replaced; return how many."""
+    _unpatch_rotary(model)
     count = 0
     for parent in model.modules():
         for name, child in list(parent._modules.items()):

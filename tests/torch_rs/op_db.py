@@ -818,4 +818,196 @@ GELU_TANH_MUL = _glu_info(
     {torch.float32: 4e-6, torch.float64: 1e-12},
 )
 
-OP_DB: list[OpInfo] = [FAST_GELU, RMS_NORM, ADD_RMS_NORM, SILU_MUL, GELU_TANH_MUL]
+# ---- rs::rope ------------------------------------------------------------------------------------
+
+
+def rope_one_torch(x, cos, sin, unsqueeze_dim):
+    """transformers' apply_rotary_pos_emb for one tensor, with partial rotary (the first
+    cos.shape[-1] dimensions rotate, the rest pass through, as Phi-3 / GPT-NeoX models do)."""
+    r = cos.shape[-1]
+    cos, sin = cos.unsqueeze(unsqueeze_dim), sin.unsqueeze(unsqueeze_dim)
+    xr, xp = x[..., :r], x[..., r:]
+    x1, x2 = xr[..., : r // 2], xr[..., r // 2 :]
+    out = xr * cos + torch.cat((-x2, x1), dim=-1) * sin
+    return torch.cat((out, xp), dim=-1) if r < x.shape[-1] else out
+
+
+def rope_torch(q, k, cos, sin, unsqueeze_dim=1):
+    return rope_one_torch(q, cos, sin, unsqueeze_dim), rope_one_torch(k, cos, sin, unsqueeze_dim)
+
+
+def _rope_reference(q, k, cos, sin, unsqueeze_dim=1):
+    return rope_torch(q.double(), k.double(), cos.double(), sin.double(), unsqueeze_dim)
+
+
+def _rope_inputs(dtype, large=False):
+    """(name, q, k, cos, sin, unsqueeze_dim, torch_layout)."""
+    g = torch.Generator().manual_seed(13)
+
+    def t(*shape):
+        return torch.randn(*shape, generator=g).to(dtype)
+
+    if large:
+        return [
+            ("large", t(1, 32, 256, 128), t(1, 8, 256, 128), t(1, 256, 128), t(1, 256, 128), 1,
+             True),
+            ("large_transposed", t(2, 256, 16, 64).transpose(1, 2), t(2, 256, 4, 64).transpose(1, 2),
+             t(2, 256, 64), t(2, 256, 64), 1, True),
+        ]
+    return [
+        ("contiguous", t(2, 4, 5, 16), t(2, 2, 5, 16), t(1, 5, 16), t(1, 5, 16), 1, True),
+        ("transposed", t(2, 5, 4, 16).transpose(1, 2), t(2, 5, 2, 16).transpose(1, 2),
+         t(2, 5, 16), t(2, 5, 16), 1, True),
+        ("partial", t(2, 4, 5, 16), t(2, 1, 5, 16), t(2, 5, 8), t(2, 5, 8), 1, False),
+        ("unsqueeze2", t(2, 5, 4, 16), t(2, 5, 2, 16), t(2, 5, 16), t(2, 5, 16), 2, True),
+        ("three_dim", t(4, 5, 16), t(2, 5, 16), t(5, 16), t(5, 16), 0, True),
+        ("sliced_heads", t(2, 8, 5, 16)[:, ::2], t(2, 4, 5, 16)[:, 1::2], t(1, 5, 16),
+         t(1, 5, 16), 1, False),
+        ("head_dim_two", t(3, 2, 4, 2), t(3, 1, 4, 2), t(3, 4, 2), t(3, 4, 2), 1, True),
+        ("empty", t(0, 4, 5, 16), t(0, 2, 5, 16), t(1, 5, 16), t(1, 5, 16), 1, True),
+        ("large_rows", t(1, 8, 300, 64), t(1, 2, 300, 64), t(1, 300, 64), t(1, 300, 64), 1, True),
+    ]
+
+
+def _rope_samples(dtype, requires_grad, large=False):
+    return [
+        SampleInput(
+            name,
+            (_requiring_grad(q, requires_grad), _requiring_grad(k, requires_grad), c, s, dim),
+            torch_layout=same_layout,
+        )
+        for name, q, k, c, s, dim, same_layout in _rope_inputs(dtype, large)
+    ]
+
+
+def _rope_backward_samples(dtype, requires_grad, large=False):
+    g = torch.Generator().manual_seed(14)
+    samples = []
+    for name, q, k, c, s, dim, _ in _rope_inputs(dtype, large):
+        grad = torch.randn(q.shape, generator=g).to(dtype)
+        samples.append(SampleInput(name, (_requiring_grad(grad, requires_grad), c, s, dim),
+                                   torch_layout=False))
+    return samples
+
+
+def _rope_backward_reference(grad, cos, sin, unsqueeze_dim):
+    x = torch.zeros(grad.shape, dtype=torch.float64, requires_grad=True)
+    with torch.enable_grad():
+        y = rope_one_torch(x, cos.double(), sin.double(), unsqueeze_dim)
+        (dx,) = torch.autograd.grad(y, x, grad.double())
+    return dx
+
+
+def _rope_backward_half_reference(grad, cos, sin, unsqueeze_dim):
+    x = torch.zeros(grad.shape, dtype=grad.dtype, requires_grad=True)
+    with torch.enable_grad():
+        y = rope_one_torch(x, cos, sin, unsqueeze_dim)
+        (dx,) = torch.autograd.grad(y, x, grad)
+    return dx
+
+
+def _rope_vmap_samples():
+    g = torch.Generator().manual_seed(15)
+    q = torch.randn(3, 2, 4, 5, 8, generator=g)
+    k = torch.randn(3, 2, 2, 5, 8, generator=g)
+    cos = torch.randn(2, 5, 8, generator=g)
+    sin = torch.randn(2, 5, 8, generator=g)
+    return [
+        ((q, k, cos, sin, 1), (0, 0, None, None, None)),
+        ((q, k[0], cos, sin, 1), (0, None, None, None, None)),
+        ((q.movedim(0, 2), k, cos, sin, 1), (2, 0, None, None, None)),
+        ((q, k, torch.randn(3, 2, 5, 8, generator=g), sin, 1), (0, 0, 0, None, None)),
+    ]
+
+
+def _rope_grad_samples():
+    g = torch.Generator().manual_seed(16)
+
+    def t(*shape, grad=True):
+        x = torch.randn(*shape, generator=g, dtype=torch.float64)
+        return x.requires_grad_() if grad else x
+
+    return [
+        SampleInput("gqa", (t(2, 4, 3, 8), t(2, 2, 3, 8), t(1, 3, 8, grad=False),
+                            t(1, 3, 8, grad=False), 1)),
+        SampleInput("partial_transposed", (t(2, 3, 4, 8).transpose(1, 2), t(2, 3, 1, 8).transpose(1, 2),
+                                           t(2, 3, 4, grad=False), t(2, 3, 4, grad=False), 1)),
+    ]
+
+
+def _rope_error_inputs() -> Iterable[ErrorInput]:
+    ops = torch.ops.rs
+    q, k = torch.randn(1, 2, 3, 8), torch.randn(1, 1, 3, 8)
+    cos, sin = torch.randn(1, 3, 8), torch.randn(1, 3, 8)
+    yield ErrorInput("q/int", lambda: ops.rope(q.long(), k, cos, sin), TypeError, "int64")
+    yield ErrorInput("meta/int", lambda: ops.rope(q.long().to("meta"), k.to("meta"),
+                                                  cos.to("meta"), sin.to("meta")), TypeError,
+                     "int64")
+    yield ErrorInput("cos/dtype", lambda: ops.rope(q, k, cos.double(), sin), RuntimeError, "dtype")
+    yield ErrorInput("cos/odd", lambda: ops.rope(q, k, cos[..., :3], sin[..., :3]), RuntimeError,
+                     "even")
+    yield ErrorInput("cos/too_wide", lambda: ops.rope(q[..., :4], k[..., :4], cos, sin),
+                     RuntimeError, "no larger")
+    yield ErrorInput("cos/positions", lambda: ops.rope(q, k, cos[:, :2], sin[:, :2]),
+                     RuntimeError, "size")
+    yield ErrorInput(
+        "cos/requires_grad",
+        lambda: ops.rope(q, k, cos.clone().requires_grad_(), sin),
+        NotImplementedError,
+        "cos and sin",
+    )
+
+
+class RopeUse(torch.nn.Module):
+    """A module using rs::rope on a (batch, features) input as both q and k."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        angles = torch.linspace(0.0, 3.0, features)
+        self.register_buffer("cos", angles.cos())
+        self.register_buffer("sin", angles.sin())
+
+    def forward(self, x):
+        q, k = torch.ops.rs.rope(x, x * 0.5, self.cos, self.sin, 0)
+        return q + k
+
+
+ROPE = OpInfo(
+    name="rope",
+    overloads=(
+        Overload(
+            torch.ops.rs.rope.default,
+            _rope_samples,
+            reference=_rope_reference,
+            tolerance={torch.float32: 1e-6, torch.float64: 1e-14},
+            torch_equivalent=rope_torch,
+            half_reference=rope_torch,
+            vmap_samples=_rope_vmap_samples,
+        ),
+        Overload(
+            torch.ops.rs.rope_backward.default,
+            _rope_backward_samples,
+            reference=_rope_backward_reference,
+            tolerance={torch.float32: 1e-6, torch.float64: 1e-14},
+            half_reference=_rope_backward_half_reference,
+        ),
+    ),
+    out=None,
+    error_inputs=_rope_error_inputs,
+    grad_samples=_rope_grad_samples,
+    supports_gradgrad=True,
+    module=RopeUse,
+    patched_module=None,
+    compiled_ops=("torch.ops.rs.rope.default", "torch.ops.rs.rope_backward.default"),
+    opcheck_cases=(
+        (torch.float32, True, "contiguous"),
+        (torch.float64, True, "transposed"),
+        (torch.bfloat16, True, "partial"),
+        (torch.float16, False, "unsqueeze2"),
+        (torch.float32, False, "sliced_heads"),
+        (torch.float64, True, "three_dim"),
+        (torch.float32, False, "empty"),
+    ),
+)
+
+OP_DB: list[OpInfo] = [FAST_GELU, RMS_NORM, ADD_RMS_NORM, SILU_MUL, GELU_TANH_MUL, ROPE]

@@ -9,6 +9,8 @@ activations' exp (an ulp or two per element), carried through the layers.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -119,8 +121,15 @@ def test_patched_model_gives_the_same_logits_loss_and_gradients(name):
     assert [id(p) for p in model.parameters()] == parameters
     _assert_close(_run(model, batch), expected)
 
+    module = sys.modules[type(model.model if name != "t5" else model).__module__]
+    rotary = getattr(module, "apply_rotary_pos_emb", None)
+    if name != "t5":
+        assert hasattr(rotary, "__torch_rs_original__")
+
     assert torch_rs.unpatch_model(model) == norms + mlps + activations
     assert not any(type(m).__module__.startswith("torch_rs") for m in model.modules())
+    if name != "t5":
+        assert module.apply_rotary_pos_emb is rotary.__torch_rs_original__
     restored = _run(model, batch)
     torch.testing.assert_close(restored[0], expected[0], rtol=0, atol=0)
 
@@ -145,3 +154,19 @@ def test_patched_model_compiles_and_keeps_the_ops(name):
     assert "torch.ops.rs.rms_norm_backward.default" in code
     act = "silu_mul" if name == "llama" else "gelu_tanh_mul"
     assert f"torch.ops.rs.{act}.default" in code
+    assert "torch.ops.rs.rope.default" in code and "torch.ops.rs.rope_backward.default" in code
+    torch_rs.unpatch_model(model)
+
+
+def test_two_patched_models_share_the_rotary_swap_until_both_are_unpatched():
+    from transformers.models.llama import modeling_llama
+
+    original = modeling_llama.apply_rotary_pos_emb
+    a, b = _llama(), _llama()
+    torch_rs.patch_model(a)
+    torch_rs.patch_model(b)
+    torch_rs.patch_model(a)  # idempotent
+    torch_rs.unpatch_model(a)
+    assert modeling_llama.apply_rotary_pos_emb is not original
+    torch_rs.unpatch_model(b)
+    assert modeling_llama.apply_rotary_pos_emb is original

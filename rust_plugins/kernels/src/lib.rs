@@ -22,6 +22,7 @@ pub mod nearest;
 pub mod pca;
 pub mod rms_norm;
 pub mod rng;
+pub mod rope;
 pub mod samples;
 pub mod scaler;
 pub mod simd;

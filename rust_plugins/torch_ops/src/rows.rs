@@ -68,6 +68,28 @@ impl Rows {
     }
 }
 
+impl Rows {
+    /// Row `r` for writing; the operand's last dimension is contiguous.
+    ///
+    /// # Safety
+    /// As [`Rows::row`]; no other thread touches row `r` meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn row_mut<T>(&self, r: usize) -> &mut [T] {
+        debug_assert!(self.stride == 1 || self.d <= 1);
+        let start = (self.data as *mut T).offset(self.offset(r));
+        std::slice::from_raw_parts_mut(start, self.d)
+    }
+
+    /// Whether each row's elements are consecutive.
+    pub fn rows_contiguous(&self) -> bool {
+        self.stride == 1 || self.d <= 1
+    }
+
+    pub fn lead_sizes(&self) -> &[i64] {
+        &self.lead_sizes
+    }
+}
+
 /// A contiguous output being written row by row from several threads (each row by one).
 #[derive(Clone, Copy)]
 pub struct RowsOut {

@@ -20,7 +20,11 @@ use torch_sys::C_tensor;
 fn activation(code: i32) -> (Activation, &'static str, &'static str) {
     match code {
         0 => (Activation::Silu, "rs::silu_mul", "rs::silu_mul_backward"),
-        _ => (Activation::GeluTanh, "rs::gelu_tanh_mul", "rs::gelu_tanh_mul_backward"),
+        _ => (
+            Activation::GeluTanh,
+            "rs::gelu_tanh_mul",
+            "rs::gelu_tanh_mul_backward",
+        ),
     }
 }
 
@@ -93,13 +97,27 @@ unsafe fn slice_mut<'a, T>(p: Ptr, begin: usize, end: usize) -> &'a mut [T] {
     std::slice::from_raw_parts_mut((p.0 as *mut T).add(begin), end - begin)
 }
 
-fn forward_typed<T: Storage>(act: Activation, gate: Ptr, up: Ptr, out: Ptr, n: usize, threads: usize) -> Result<(), OpError>
+fn forward_typed<T: Storage>(
+    act: Activation,
+    gate: Ptr,
+    up: Ptr,
+    out: Ptr,
+    n: usize,
+    threads: usize,
+) -> Result<(), OpError>
 where
     T::Compute: Element,
 {
     threads::for_each_range(n, threads, &|begin, end| {
         // SAFETY: the operands hold n elements of T in one layout; ranges are disjoint.
-        unsafe { forward::<T>(act, slice(gate, begin, end), slice(up, begin, end), slice_mut(out, begin, end)) };
+        unsafe {
+            forward::<T>(
+                act,
+                slice(gate, begin, end),
+                slice(up, begin, end),
+                slice_mut(out, begin, end),
+            )
+        };
         Ok::<(), OpError>(())
     })
 }
@@ -191,7 +209,13 @@ pub unsafe extern "C" fn torch_rs_glu_backward(
         let (du, du_data) = output_like(&gate)?;
         let (inputs, _copies) = operands(op, &["grad", "gate", "up"], &[&grad, &gate, &up], &dg)?;
         let n = dg.numel();
-        let p = (Ptr(inputs[0]), Ptr(inputs[1]), Ptr(inputs[2]), Ptr(dg_data), Ptr(du_data));
+        let p = (
+            Ptr(inputs[0]),
+            Ptr(inputs[1]),
+            Ptr(inputs[2]),
+            Ptr(dg_data),
+            Ptr(du_data),
+        );
         let threads = thread_count(threads);
         if n > 0 {
             match dtype {

@@ -4,3 +4,4 @@
 pub mod gelu;
 pub mod glu;
 pub mod rms_norm;
+pub mod rope;
