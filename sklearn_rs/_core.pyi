@@ -268,9 +268,11 @@ def logistic_fit(
     params0: npt.NDArray[np.float64],
     max_iter: int,
     tol: float,
+    ftol: float,
     n_threads: int,
 ) -> dict:
-    """Fits one penalised logistic model by scipy's L-BFGS-B driver. ``labels`` are class
+    """Fits one penalised logistic model by scipy's L-BFGS-B driver (``tol``: its ``gtol``,
+    ``ftol``: its relative reduction tolerance). ``labels`` are class
     indices (class 1 is the positive one of two), ``params0`` the initial ``[coef (rows, d)
     row-major, intercepts]``, ``l2 = 1 / (C * sum(sample_weight))``. Returns ``coef`` (rows,
     d), ``intercept``, ``n_iter``, ``status``, ``message`` (scipy's) and ``loss``."""

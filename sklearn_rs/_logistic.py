@@ -21,8 +21,10 @@ solver name reaches the same optimum; they differ in how it is reached:
 - ``liblinear`` (L2, primal or dual): liblinear's problem, whose intercept is the weight of a
   synthetic feature of value ``intercept_scaling`` and is penalised like the others, solved by
   the L-BFGS driver; ``coef_`` is float64 as liblinear's.
+``penalty="elasticnet"`` with ``l1_ratio=0`` is saga's L2 problem and is computed here too.
 What falls back to scikit-learn (logged on the ``"sklearn_rs"`` logger): L1 and elastic-net
-penalties (liblinear's coordinate descent, saga), array API inputs, and fits with callbacks.
+penalties with ``l1_ratio > 0`` (liblinear's coordinate descent, saga), array API inputs, and
+fits with callbacks. A model fitted that way still predicts in Rust.
 """
 
 import warnings
@@ -74,12 +76,19 @@ def logistic_fallback(params, X):
         penalty = _resolved_penalty(params)
     except Exception:  # invalid parameters: scikit-learn's validation reports them
         return None
-    if penalty in ("l1", "elasticnet"):
+    if penalty == "l1" or (penalty == "elasticnet" and params.get("l1_ratio") != 0):
         return (
             f"penalty {penalty!r} (l1_ratio={params.get('l1_ratio')!r}) is not computed in "
             "Rust: scikit-learn's liblinear / saga solver is used"
         )
     return None
+
+
+def _ftol(solver):
+    """L-BFGS-B's relative reduction tolerance: scikit-learn's ``64 eps`` for ``lbfgs``; the
+    other solver names stop on the gradient tolerance ``tol`` alone (their own criteria do not
+    stop on a stalled objective), so a tight ``tol`` reaches the optimum as theirs does."""
+    return 64 * np.finfo(float).eps if solver == "lbfgs" else 0.0
 
 
 def _convergence_warning(solver, status, message, n_iter, max_iter, loss):
@@ -133,6 +142,8 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
             return self._run_sklearn("fit", X, y, sample_weight=sample_weight)
         penalty, C = self._check_penalty()
         solver = _check_solver(self.solver, penalty, self.dual)
+        if penalty == "elasticnet" and self.l1_ratio == 0:
+            penalty = "l2"  # saga's elastic-net penalty with l1_ratio=0 is the L2 penalty
         if self.n_jobs is not None:
             warnings.warn(
                 "'n_jobs' has no effect since 1.8 and will be removed in 1.10. "
@@ -185,6 +196,7 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
             params0,
             int(self.max_iter),
             float(self.tol),
+            _ftol(solver),
             self._rs_n_threads(),
         )
         n_iter = min(int(fit["n_iter"]), self.max_iter)
@@ -344,6 +356,7 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
             np.zeros(X.shape[1] + int(self.fit_intercept)),
             int(self.max_iter),
             float(self.tol),
+            _ftol("liblinear"),
             self._rs_n_threads(),
         )
         n_iter = min(int(fit["n_iter"]), self.max_iter)

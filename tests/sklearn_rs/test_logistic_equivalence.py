@@ -72,7 +72,9 @@ def test_every_solver_reaches_the_optimum(n_classes, solver):
     X, y = _data(n_classes, n_samples=400)
     ours = LogisticRegression(solver=solver, C=0.5, tol=1e-10, max_iter=5000).fit(X, y)
     reference = SkLogisticRegression(C=0.5, tol=1e-10, max_iter=5000).fit(X, y)
-    _close(ours, reference, rtol=1e-6, atol=1e-8)
+    # The reference stops on lbfgs' relative reduction test (64 eps), a few 1e-8 from the
+    # optimum.
+    _close(ours, reference, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("intercept_scaling", [1.0, 0.5, 10.0])

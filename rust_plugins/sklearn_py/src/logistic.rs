@@ -86,10 +86,11 @@ fn fit_t<'py, T: Sample + Element>(
 
 /// Fits one penalised logistic model. `labels` are class indices (`0..n_classes`; class 1 is
 /// the positive one of two), `params0` the initial `[coef (rows, d) row-major, intercepts]`,
-/// `l2 = 1 / (C * sum(sample_weight))`. Returns a dict with `coef` `(rows, d)`, `intercept`,
+/// `l2 = 1 / (C * sum(sample_weight))`, `tol` the gradient tolerance and `ftol` the relative
+/// reduction tolerance of L-BFGS-B. Returns a dict with `coef` `(rows, d)`, `intercept`,
 /// `n_iter`, `status` and `message` (scipy's), `loss`.
 #[pyfunction]
-#[pyo3(signature = (x, labels, sample_weight, n_classes, fit_intercept, intercept_scaling, penalize_intercept, l2, params0, max_iter, tol, n_threads))]
+#[pyo3(signature = (x, labels, sample_weight, n_classes, fit_intercept, intercept_scaling, penalize_intercept, l2, params0, max_iter, tol, ftol, n_threads))]
 #[allow(clippy::too_many_arguments)]
 fn logistic_fit<'py>(
     py: Python<'py>,
@@ -104,6 +105,7 @@ fn logistic_fit<'py>(
     params0: PyReadonlyArray1<'py, f64>,
     max_iter: usize,
     tol: f64,
+    ftol: f64,
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let data = data_of(x)?;
@@ -124,7 +126,7 @@ fn logistic_fit<'py>(
                 max_iter,
                 max_ls: 50,
                 pgtol: tol,
-                ftol: 64.0 * f64::EPSILON,
+                ftol,
                 memory: 10,
                 max_fun: 15000,
             },
