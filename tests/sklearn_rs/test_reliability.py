@@ -152,6 +152,32 @@ RELIABILITY_CASES = {
         huge_calls = [predict_output]
         """
     ),
+    "LogisticRegression": textwrap.dedent(
+        """
+        import numpy as np
+        from sklearn_rs import LogisticRegression as Estimator
+        from sklearn.linear_model import LogisticRegression as Original
+
+        rng = np.random.RandomState(0)
+        X = rng.rand(40_000, 8)
+        y = (X @ rng.rand(8) * 3).astype(int) % 3
+
+        def fit_small():
+            return float(Estimator().fit(X, y).predict_proba(X)[:, 0].sum())
+
+        X_tall = rng.rand(10_000_000, 2)
+        y_many = np.arange(4000) % 2000
+
+        def decision_output(cls):
+            # The (n_samples, n_classes) decision values of 2000 classes: 149 GiB here.
+            cls(max_iter=2).fit(X_tall[:4000], y_many).decision_function(X_tall)
+
+        def proba_output(cls):
+            cls(max_iter=2).fit(X_tall[:4000], y_many).predict_proba(X_tall)
+
+        huge_calls = [decision_output, proba_output]
+        """
+    ),
 }
 
 ADDRESS_SPACE_LIMIT = 8 << 30
