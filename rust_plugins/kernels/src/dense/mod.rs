@@ -11,6 +11,7 @@
 //! around them). Both properties are tested in this module.
 
 pub mod gram;
+pub mod syrk;
 pub mod tsqr;
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
