@@ -24,6 +24,8 @@ from sklearn_rs._linear_common import (
     LinearModelMixin,
     array_api_fallback,
     check_weight_sum,
+    defer_finite_check,
+    fit_checking_finite,
     native_samples,
     native_targets,
 )
@@ -48,7 +50,8 @@ class LinearRegression(LinearModelMixin, _SklearnLinearRegression):
             return self._run_sklearn("fit", X, y, sample_weight=sample_weight)
         accept_sparse = False if self.positive else ["csr", "csc", "coo"]
         X, y = validate_data(
-            self, X, y, accept_sparse=accept_sparse, y_numeric=True, multi_output=True
+            self, X, y, accept_sparse=accept_sparse, y_numeric=True, multi_output=True,
+            ensure_all_finite=not defer_finite_check(X),
         )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -62,7 +65,7 @@ class LinearRegression(LinearModelMixin, _SklearnLinearRegression):
         if self.fit_intercept:
             check_weight_sum(sample_weight)
         targets = native_targets(y, X.dtype)
-        fit = _core.linear_regression_fit(
+        fit = fit_checking_finite(self, X, lambda: _core.linear_regression_fit(
             native_samples(X),
             targets,
             sample_weight,
@@ -70,7 +73,7 @@ class LinearRegression(LinearModelMixin, _SklearnLinearRegression):
             float(self.tol),
             bool(self.positive),
             self._rs_n_threads(),
-        )
+        ))
         coef = fit["coef"]
         if (self.positive or sp.issparse(X)) and not self.fit_intercept:
             # scipy's nnls and lsqr return float64; only the intercept step casts back.

@@ -6,7 +6,7 @@ for inputs the Rust kernels do not take.
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._array_api import _is_numpy_namespace, get_namespace
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from sklearn_rs._base import RustEstimatorMixin, samples_view
 from sklearn_rs._threads import _core
@@ -38,6 +38,34 @@ def native_targets(y, dtype):
     """Targets as a C-contiguous ``(n_samples, n_targets)`` array of X's dtype."""
     y = np.asarray(y, dtype=dtype)
     return np.ascontiguousarray(y.reshape(-1, 1) if y.ndim == 1 else y)
+
+
+def defer_finite_check(X):
+    """Whether validation may leave the finiteness check of X to the kernels: for a float
+    NumPy array, which validation passes through without a copy. Other inputs are converted
+    (a copy), and their check, as cheap, keeps scikit-learn's order of errors."""
+    return isinstance(X, np.ndarray) and X.dtype.type in _FLOATS
+
+
+def check_finite(estimator, X):
+    """scikit-learn's finiteness check of validated X, with its message."""
+    _assert_all_finite(X.data if sp.issparse(X) else X, input_name="X",
+                       estimator_name=type(estimator).__name__)
+
+
+def fit_checking_finite(estimator, X, native_fit):
+    """Runs ``native_fit()``, with X validated without scikit-learn's separate finiteness pass
+    (a read of all of X): the kernels report NaN or infinity in dense X, and non-finite
+    coefficients (sparse X, iterative solvers) make the check run; either way scikit-learn's
+    error is raised when X is not finite."""
+    try:
+        fit = native_fit()
+    except ValueError:
+        check_finite(estimator, X)
+        raise
+    if not np.isfinite(fit["coef"]).all():
+        check_finite(estimator, X)
+    return fit
 
 
 def check_weight_sum(sample_weight):

@@ -34,6 +34,8 @@ from sklearn_rs._linear_common import (
     LinearModelMixin,
     array_api_fallback,
     check_weight_sum,
+    defer_finite_check,
+    fit_checking_finite,
     native_samples,
     native_targets,
 )
@@ -73,6 +75,7 @@ class Ridge(LinearModelMixin, _SklearnRidge):
             dtype=[np.float64, np.float32],
             multi_output=True,
             y_numeric=True,
+            ensure_all_finite=not defer_finite_check(X),
         )
         solver = self._chosen_solver(X)
         if sample_weight is not None:
@@ -91,7 +94,7 @@ class Ridge(LinearModelMixin, _SklearnRidge):
                 % (alpha.shape[0], n_targets)
             )
         alphas = [float(a) for a in np.broadcast_to(alpha, (n_targets,))]
-        fit = _core.ridge_fit(
+        fit = fit_checking_finite(self, X, lambda: _core.ridge_fit(
             native_samples(X),
             targets,
             sample_weight,
@@ -101,7 +104,7 @@ class Ridge(LinearModelMixin, _SklearnRidge):
             float(self.tol),
             self.max_iter,
             self._rs_n_threads(),
-        )
+        ))
         for rcond in fit["ill_conditioned"]:
             warnings.warn(
                 f"An ill-conditioned matrix detected: slice 0 has rcond = {rcond}.",

@@ -1,5 +1,10 @@
 use thiserror::Error;
 
+/// The `InvalidArgument` message of a kernel that met NaN or infinite values in X: estimators
+/// skip scikit-learn's separate finiteness pass over X and validate it, with scikit-learn's
+/// message, only when a kernel reports this.
+pub const NON_FINITE: &str = "X contains NaN or infinity";
+
 /// Errors a kernel reports instead of panicking; bindings map them to Python exceptions.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum KernelError {

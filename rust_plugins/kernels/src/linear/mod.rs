@@ -36,6 +36,7 @@ use crate::blocks;
 use crate::dense::gram::{self, Design};
 use crate::dense::{self, ColMajor, Real};
 use crate::samples::Dense;
+use crate::error::NON_FINITE;
 use crate::{KernelError, StopCheck};
 use operator::{Centred, Rows};
 use small::{SmallSystem, Spectral};
@@ -216,7 +217,11 @@ struct Gram<T> {
     y_offset: Vec<f64>,
 }
 
-fn gram<T: Real>(p: &Problem<'_, T>, x: &Dense<'_, T>, stop: StopCheck) -> Result<Gram<T>, KernelError> {
+fn gram<T: Real>(
+    p: &Problem<'_, T>,
+    x: &Dense<'_, T>,
+    stop: StopCheck,
+) -> Result<Gram<T>, KernelError> {
     let (_, d, t) = p.shape();
     let moments = gram::design_moments(p.design(x), stop)?;
     let mut xtx = ColMajor::zeros(d, d)?;
@@ -228,6 +233,12 @@ fn gram<T: Real>(p: &Problem<'_, T>, x: &Dense<'_, T>, stop: StopCheck) -> Resul
         xty.data[k * d..(k + 1) * d].copy_from_slice(&moments.scatter.col(d + k)[..d]);
     }
     let mut mean = moments.mean;
+    let finite = mean.iter().all(|m| m.is_finite())
+        && (0..d).all(|j| xtx.at(j, j).is_finite())
+        && xty.data.iter().all(|v| v.is_finite());
+    if !finite {
+        return Err(KernelError::InvalidArgument(NON_FINITE.into()));
+    }
     let y_offset = mean.split_off(d);
     Ok(Gram {
         xtx,
@@ -405,7 +416,11 @@ fn ridge_primal<T: Real>(
     let groups: Vec<(f64, Vec<usize>)> = if one_alpha {
         vec![(alpha[0], (0..t).collect())]
     } else {
-        alpha.iter().enumerate().map(|(k, &a)| (a, vec![k])).collect()
+        alpha
+            .iter()
+            .enumerate()
+            .map(|(k, &a)| (a, vec![k]))
+            .collect()
     };
     for (a, targets) in groups {
         let mut system = g.xtx.clone();
@@ -450,7 +465,11 @@ fn ridge_dual<T: Real>(
     let groups: Vec<(f64, Vec<usize>)> = if one_alpha {
         vec![(alpha[0], (0..t).collect())]
     } else {
-        alpha.iter().enumerate().map(|(k, &v)| (v, vec![k])).collect()
+        alpha
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (v, vec![k]))
+            .collect()
     };
     for (value, targets) in groups {
         let mut system = kernel.clone();
@@ -471,10 +490,7 @@ fn ridge_dual<T: Real>(
             None if one_alpha => {
                 // scikit-learn warns and takes scipy's least-squares solution.
                 singular_dual = true;
-                let spectral = Spectral::of(&SmallSystem {
-                    m: system,
-                    c: rhs,
-                })?;
+                let spectral = Spectral::of(&SmallSystem { m: system, c: rhs })?;
                 let cols = spectral.min_norm(T::EPSILON.to_f64())?;
                 let mut out = ColMajor::zeros(n, targets.len())?;
                 out.data.copy_from_slice(&cols);

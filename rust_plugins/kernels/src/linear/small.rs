@@ -20,6 +20,18 @@ pub struct SmallSystem<T> {
     pub c: ColMajor<T>,
 }
 
+impl<T: Real> SmallSystem<T> {
+    /// The system, or the non-finite error when X held NaN or infinity (no SVD runs on it).
+    fn finite(self) -> Result<Self, KernelError> {
+        let all = |m: &ColMajor<T>| m.data.iter().all(|v| v.is_finite());
+        if all(&self.m) && all(&self.c) {
+            Ok(self)
+        } else {
+            Err(KernelError::InvalidArgument(crate::error::NON_FINITE.into()))
+        }
+    }
+}
+
 /// Reduces the dense problem, centred on the given offsets.
 pub fn reduce<T: Real>(
     p: &Problem<'_, T>,
@@ -51,7 +63,7 @@ pub fn reduce<T: Real>(
         for k in 0..t {
             c.data[k * d..(k + 1) * d].copy_from_slice(&r.col(d + k)[..d]);
         }
-        return Ok(SmallSystem { m, c });
+        return SmallSystem { m, c }.finite();
     }
     let mut m = ColMajor::zeros(n, d)?;
     let mut c = ColMajor::zeros(n, t)?;
@@ -66,7 +78,7 @@ pub fn reduce<T: Real>(
             c.data[k * n + i] = scaled(v - s);
         }
     }
-    Ok(SmallSystem { m, c })
+    SmallSystem { m, c }.finite()
 }
 
 /// `M = U diag(s) V^T` with `U^T C`: every filtered solution `V diag(f(s)) U^T C`.
@@ -148,4 +160,3 @@ pub fn min_norm_columns<T: Real>(
     let spectral = Spectral::of(&SmallSystem { m: sub, c: rhs })?;
     spectral.min_norm(f64::EPSILON * rows.max(columns.len()) as f64)
 }
-

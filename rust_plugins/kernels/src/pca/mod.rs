@@ -118,8 +118,7 @@ fn finite_means<T: Real>(means: Vec<f64>) -> Result<Vec<T>, KernelError> {
     }
 }
 
-/// The error of [`means`] for data with NaN or infinite values.
-pub const NON_FINITE: &str = "X contains NaN or infinity";
+pub use crate::error::NON_FINITE;
 
 /// `X - mean` as a column-major `(n, d)` matrix (faer's layout for the SVD).
 fn centred_copy<T: Real>(x: &Dense<'_, T>, mean: &[T]) -> Result<ColMajor<T>, KernelError> {
