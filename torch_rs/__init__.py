@@ -16,6 +16,8 @@
 * ``torch.ops.rs.rope(q, k, cos, sin, unsqueeze_dim=1)`` / ``torch_rs.rope`` — transformers'
   ``apply_rotary_pos_emb`` for q and k in one call (any views, grouped-query heads, partial
   rotary).
+* ``torch.ops.rs.cross_entropy(logits, target, ignore_index, reduction, label_smoothing)`` —
+  the causal-LM loss in float32 whatever the logits' dtype, gradient written once.
 * ``torch_rs.patch_model(model)`` swaps a model's tanh-GELU modules (``nn.GELU(approximate="tanh")``,
   Hugging Face transformers' ``gelu_new``/``gelu_fast``/``gelu_pytorch_tanh`` activations) for
   ``FastGELU`` in place; ``torch_rs.unpatch_model(model)`` puts them back.
@@ -26,11 +28,20 @@ import torch  # noqa: F401  (loads libtorch before the native module links again
 from torch_rs import _C  # noqa: F401  (runs the C++ TORCH_LIBRARY registration)
 from torch_rs import _meta  # noqa: F401  (fake kernels and vmap rules)
 from torch_rs import nn
-from torch_rs._ops import add_rms_norm, fast_gelu, gelu_tanh_mul, rms_norm, rope, silu_mul
+from torch_rs._ops import (
+    add_rms_norm,
+    cross_entropy,
+    fast_gelu,
+    gelu_tanh_mul,
+    rms_norm,
+    rope,
+    silu_mul,
+)
 from torch_rs.patch import patch_model, unpatch_model
 
 __all__ = [
     "add_rms_norm",
+    "cross_entropy",
     "fast_gelu",
     "gelu_tanh_mul",
     "nn",

@@ -376,3 +376,82 @@ def _rope_backward_vmap(info, in_dims, grad, cos, sin, unsqueeze_dim):
 
 torch.library.register_vmap("rs::rope", _rope_vmap)
 torch.library.register_vmap("rs::rope_backward", _rope_backward_vmap)
+
+
+# ---- rs::cross_entropy ---------------------------------------------------------------------------
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_cross_entropy(op, input, target, reduction, label_smoothing):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(
+            f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"
+        )
+    _check(op, "input", input)
+    torch._check(
+        input.dim() == 2, lambda: f"{op}: expected input of shape (N, C), but got {list(input.shape)}"
+    )
+    if target.dtype != torch.int64:
+        raise RuntimeError(
+            f"{op}: expected target to be a tensor of class indices of dtype torch.int64, but "
+            f"got {target.dtype}"
+        )
+    torch._check(
+        target.dim() == 1 and target.shape[0] == input.shape[0],
+        lambda: f"{op}: expected target of shape [{input.shape[0]}], but got {list(target.shape)}",
+    )
+    return torch.float64 if input.dtype == torch.float64 else torch.float32
+
+
+def _cross_entropy_loss(input, dtype, reduction):
+    if reduction == "none":
+        return input.new_empty(input.shape[:1], dtype=dtype)
+    return input.new_empty((), dtype=dtype)
+
+
+@torch.library.register_fake("rs::cross_entropy")
+def _cross_entropy_fake(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    dtype = _check_cross_entropy("rs::cross_entropy", input, target, reduction, label_smoothing)
+    return _cross_entropy_loss(input, dtype, reduction)
+
+
+@torch.library.register_fake("rs::cross_entropy_forward")
+def _cross_entropy_forward_fake(input, target, ignore_index, reduction, label_smoothing):
+    dtype = _check_cross_entropy("rs::cross_entropy", input, target, reduction, label_smoothing)
+    return _cross_entropy_loss(input, dtype, reduction), input.new_empty(input.shape[:1], dtype=dtype)
+
+
+@torch.library.register_fake("rs::cross_entropy_backward")
+def _cross_entropy_backward_fake(grad, input, target, lse, ignore_index, reduction,
+                                 label_smoothing):
+    _check_cross_entropy("rs::cross_entropy_backward", input, target, reduction, label_smoothing)
+    return input.new_empty(input.shape)
+
+
+def _cross_entropy_vmap(op, n_args):
+    # One call per sample (a batched loss is rarely vmapped; mean and sum reduce per sample).
+    def rule(info, in_dims, *args):
+        in_dims = tuple(in_dims) + (None,) * (n_args - len(in_dims))
+        defaults = (-100, "mean", 0.0)
+        args = tuple(args) + defaults[len(args) - (n_args - 3):]
+        return _unbatched_loop(op, info, in_dims, args)
+
+    return rule
+
+
+torch.library.register_vmap(
+    "rs::cross_entropy", _cross_entropy_vmap(torch.ops.rs.cross_entropy.default, 5)
+)
+torch.library.register_vmap(
+    "rs::cross_entropy_forward", _cross_entropy_vmap(torch.ops.rs.cross_entropy_forward.default, 5)
+)
+
+
+def _cross_entropy_backward_vmap(info, in_dims, *args):
+    return _unbatched_loop(torch.ops.rs.cross_entropy_backward.default, info, in_dims, args)
+
+
+torch.library.register_vmap("rs::cross_entropy_backward", _cross_entropy_backward_vmap)

@@ -76,3 +76,17 @@ def rope(
     any views and have different head counts. No gradient flows to cos and sin.
     """
     return torch.ops.rs.rope(q, k, cos, sin, unsqueeze_dim)
+
+
+def cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """``F.cross_entropy(input.float(), target, ...)`` for (N, C) logits and int64 class
+    indices, computed in float32 (float64 for float64 logits) whatever the logits' dtype, as
+    transformers' causal-LM loss does; the loss is float32 (float64). The backward writes
+    ``softmax − target`` straight into the logits-shaped gradient (logits' dtype)."""
+    return torch.ops.rs.cross_entropy(input, target, ignore_index, reduction, label_smoothing)

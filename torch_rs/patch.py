@@ -184,6 +184,46 @@ def _unpatch_rotary(model: torch.nn.Module) -> None:
             sys.modules[name].apply_rotary_pos_emb = _ROTARY_ORIGINALS.pop(name)
 
 
+def causal_lm_loss(
+    logits,
+    labels,
+    vocab_size: int,
+    num_items_in_batch=None,
+    ignore_index: int = -100,
+    shift_labels=None,
+    **kwargs,
+):
+    """transformers' ForCausalLMLoss through rs::cross_entropy: the same shift, flattening and
+    reductions, the loss computed in float32 without the float32 copy of the logits that
+    ``logits.float()`` makes, and the gradient written into the logits' dtype once."""
+    if shift_labels is None:
+        labels = torch.nn.functional.pad(labels, (0, 1), value=ignore_index)
+        shift_labels = labels[..., 1:].contiguous()
+    logits = logits.reshape(-1, vocab_size)
+    shift_labels = shift_labels.reshape(-1).to(logits.device)
+    reduction = "sum" if num_items_in_batch is not None else "mean"
+    loss = torch.ops.rs.cross_entropy(logits, shift_labels, ignore_index, reduction, 0.0)
+    if reduction == "sum":
+        if torch.is_tensor(num_items_in_batch):
+            num_items_in_batch = num_items_in_batch.to(loss.device)
+        loss = loss / num_items_in_batch
+    return loss
+
+
+def _patch_loss(model: torch.nn.Module) -> None:
+    for module in model.modules():
+        if getattr(module, "loss_type", None) == "ForCausalLM" and (
+            "_loss_function" not in module.__dict__
+        ):
+            module.__dict__["_loss_function"] = causal_lm_loss
+
+
+def _unpatch_loss(model: torch.nn.Module) -> None:
+    for module in model.modules():
+        if module.__dict__.get("_loss_function") is causal_lm_loss:
+            del module.__dict__["_loss_function"]
+
+
 def _replacement_for(module: torch.nn.Module) -> torch.nn.Module | None:
     for swap in SWAPS:
         if swap.matches(module):
@@ -204,12 +244,14 @@ def patch_model(model: torch.nn.Module) -> int:
     The rotary embedding of Llama, Mistral, Qwen2/3 and Gemma 1-3 attention is a module-level
     function (`apply_rotary_pos_emb`), not a module: it is swapped for `rs::rope` in the modeling
     module of each such model family, which applies to every model of that family until the
-    last patched one is unpatched (not counted in the return value).
+    last patched one is unpatched (not counted in the return value). A causal-LM model's loss
+    (transformers' `ForCausalLMLoss`) becomes `causal_lm_loss` on `rs::cross_entropy`.
 
     Parameters, buffers and state_dict keys are untouched. A shared module is replaced by one
     shared drop-in. `unpatch_model` undoes it.
     """
     _patch_rotary(model)
+    _patch_loss(model)
     replacements: dict[int, torch.nn.Module | None] = {}
     count = 0
     for parent in model.modules():
@@ -229,6 +271,7 @@ def patch_model(model: torch.nn.Module) -> int:
 def unpatch_model(model: torch.nn.Module) -> int:
     """Put back the modules that `patch_model` replaced; return how many."""
     _unpatch_rotary(model)
+    _unpatch_loss(model)
     count = 0
     for parent in model.modules():
         for name, child in list(parent._modules.items()):

@@ -68,6 +68,8 @@ class Overload:
     # vmap: () -> [(args, in_dims)] to test (None: every tensor batched along each dimension
     # alike, for elementwise ops). A batched call must equal torch_equivalent on each sample.
     vmap_samples: Callable[[], list[tuple[tuple, tuple]]] | None = None
+    # The dtype of the first result given the samples' dtype (None: the same).
+    result_dtype: Callable[[torch.dtype], torch.dtype] | None = None
 
 
 @dataclass(frozen=True)
@@ -1010,4 +1012,184 @@ ROPE = OpInfo(
     ),
 )
 
-OP_DB: list[OpInfo] = [FAST_GELU, RMS_NORM, ADD_RMS_NORM, SILU_MUL, GELU_TANH_MUL, ROPE]
+# ---- rs::cross_entropy ---------------------------------------------------------------------------
+
+
+def cross_entropy_torch(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """transformers' causal-LM loss: F.cross_entropy on the logits upcast to float32."""
+    input = input.float() if input.dtype in HALF_DTYPES else input
+    return F.cross_entropy(input, target, ignore_index=ignore_index, reduction=reduction,
+                           label_smoothing=label_smoothing)
+
+
+def _cross_entropy_reference(input, target, ignore_index, reduction, label_smoothing):
+    return F.cross_entropy(input.double(), target, ignore_index=ignore_index,
+                           reduction=reduction, label_smoothing=label_smoothing)
+
+
+def _cross_entropy_inputs(dtype, large=False):
+    """(name, logits, target, ignore_index, reduction, label_smoothing)."""
+    g = torch.Generator().manual_seed(17)
+
+    def logits(*shape):
+        return (torch.randn(*shape, generator=g) * 3).to(dtype)
+
+    def target(n, v):
+        return torch.randint(0, v, (n,), generator=g)
+
+    if large:
+        t = target(256, 4096)
+        t[::7] = -100
+        return [
+            ("large", logits(256, 4096), t, -100, "mean", 0.0),
+            ("large_strided", logits(256, 8192)[:, ::2], target(256, 4096), -100, "sum", 0.1),
+        ]
+    ignored = target(8, 10)
+    ignored[::3] = -100
+    return [
+        ("contiguous", logits(6, 10), target(6, 10), -100, "mean", 0.0),
+        ("transposed", logits(10, 6).t(), target(6, 10), -100, "sum", 0.0),
+        ("sliced", logits(12, 20)[::2, ::2], target(6, 10), -100, "none", 0.0),
+        ("smoothing", logits(5, 7), target(5, 7), -100, "mean", 0.1),
+        ("ignored", logits(8, 10), ignored, -100, "mean", 0.2),
+        ("all_ignored", logits(3, 4), torch.full((3,), -100), -100, "mean", 0.0),
+        ("custom_ignore", logits(8, 5), target(8, 5), 3, "sum", 0.0),
+        ("one_class", logits(4, 1), torch.zeros(4, dtype=torch.int64), -100, "none", 0.0),
+        ("empty", logits(0, 5), target(0, 5), -100, "none", 0.0),
+        ("wide", logits(3, 3000), target(3, 3000), -100, "mean", 0.05),
+    ]
+
+
+def _cross_entropy_samples(dtype, requires_grad, large=False):
+    return [
+        SampleInput(name, (_requiring_grad(x, requires_grad), t, ii, red, eps))
+        for name, x, t, ii, red, eps in _cross_entropy_inputs(dtype, large)
+    ]
+
+
+def _cross_entropy_backward_samples(dtype, requires_grad, large=False):
+    g = torch.Generator().manual_seed(18)
+    samples = []
+    for name, x, t, ii, red, eps in _cross_entropy_inputs(dtype, large):
+        loss, lse = torch.ops.rs.cross_entropy_forward(x, t, ii, red, eps)
+        grad = torch.randn(loss.shape, generator=g, dtype=loss.dtype)
+        args = (grad, _requiring_grad(x, requires_grad), t, lse, ii, red, eps)
+        samples.append(SampleInput(name, args, torch_layout=False))
+    return samples
+
+
+def _cross_entropy_backward_reference(grad, input, target, lse, ignore_index, reduction,
+                                      label_smoothing):
+    x = input.detach().double().requires_grad_()
+    with torch.enable_grad():
+        loss = F.cross_entropy(x, target, ignore_index=ignore_index, reduction=reduction,
+                               label_smoothing=label_smoothing)
+        (dx,) = torch.autograd.grad(loss, x, grad.double())
+    return dx
+
+
+def _cross_entropy_vmap_samples():
+    g = torch.Generator().manual_seed(19)
+    x = torch.randn(3, 4, 7, generator=g)
+    t = torch.randint(0, 7, (3, 4), generator=g)
+    return [
+        ((x, t, -100, "mean", 0.0), (0, 0, None, None, None)),
+        ((x, t[0], -100, "none", 0.1), (0, None, None, None, None)),
+    ]
+
+
+def _cross_entropy_grad_samples():
+    g = torch.Generator().manual_seed(20)
+
+    def x(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+
+    t = torch.randint(0, 6, (5,), generator=g)
+    t[1] = -100
+    return [
+        SampleInput("mean", (x(5, 6), t, -100, "mean", 0.0)),
+        SampleInput("sum_smoothing", (x(5, 6), t, -100, "sum", 0.2)),
+        SampleInput("none_transposed", (x(6, 5).t(), t, -100, "none", 0.1)),
+    ]
+
+
+def _cross_entropy_error_inputs() -> Iterable[ErrorInput]:
+    ops = torch.ops.rs
+    x = torch.randn(4, 5)
+    t = torch.tensor([0, 1, 2, 3])
+    yield ErrorInput("input/int", lambda: ops.cross_entropy(x.long(), t), TypeError, "int64")
+    yield ErrorInput("meta/int", lambda: ops.cross_entropy(x.long().to("meta"), t.to("meta")),
+                     TypeError, "int64")
+    yield ErrorInput("input/3d", lambda: ops.cross_entropy(x[None], t), RuntimeError, "(N, C)")
+    yield ErrorInput("target/float", lambda: ops.cross_entropy(x, t.float()), RuntimeError,
+                     "int64")
+    yield ErrorInput("target/shape", lambda: ops.cross_entropy(x, t[:3]), RuntimeError, "shape")
+    yield ErrorInput("target/out_of_bounds", lambda: ops.cross_entropy(x, t + 2), RuntimeError,
+                     "out of bounds")
+    yield ErrorInput("reduction", lambda: ops.cross_entropy(x, t, -100, "avg"), ValueError,
+                     "reduction")
+    yield ErrorInput("label_smoothing", lambda: ops.cross_entropy(x, t, -100, "mean", 1.5),
+                     RuntimeError, "label_smoothing")
+    yield ErrorInput("double_backward", _cross_entropy_double_backward, NotImplementedError,
+                     "double backward")
+
+
+def _cross_entropy_double_backward():
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    loss = torch.ops.rs.cross_entropy(x, torch.tensor([0, 1, 2]))
+    (dx,) = torch.autograd.grad(loss, x, create_graph=True)
+    torch.autograd.grad(dx.sum(), x)
+
+
+class CrossEntropyUse(torch.nn.Module):
+    """A module scaling its input by the cross-entropy of the input against fixed classes."""
+
+    def forward(self, x):
+        target = torch.arange(x.shape[0]) % x.shape[1]
+        return x * torch.ops.rs.cross_entropy(x, target, -100, "mean", 0.1)
+
+
+CROSS_ENTROPY = OpInfo(
+    name="cross_entropy",
+    overloads=(
+        Overload(
+            torch.ops.rs.cross_entropy.default,
+            _cross_entropy_samples,
+            reference=_cross_entropy_reference,
+            tolerance={torch.float32: 2e-6, torch.float64: 1e-12},
+            torch_equivalent=cross_entropy_torch,
+            half_reference=cross_entropy_torch,
+            vmap_samples=_cross_entropy_vmap_samples,
+            result_dtype=lambda d: torch.float64 if d == torch.float64 else torch.float32,
+        ),
+        Overload(
+            torch.ops.rs.cross_entropy_backward.default,
+            _cross_entropy_backward_samples,
+            reference=_cross_entropy_backward_reference,
+            tolerance={torch.float32: 1e-6, torch.float64: 1e-13, torch.bfloat16: 8e-3,
+                       torch.float16: 1e-3},
+            differentiable=False,
+        ),
+    ),
+    out=None,
+    error_inputs=_cross_entropy_error_inputs,
+    grad_samples=_cross_entropy_grad_samples,
+    supports_gradgrad=False,
+    module=lambda features: CrossEntropyUse(),
+    patched_module=None,
+    compiled_ops=("torch.ops.rs.cross_entropy_forward.default",
+                  "torch.ops.rs.cross_entropy_backward.default"),
+    opcheck_cases=(
+        (torch.float32, True, "contiguous"),
+        (torch.float64, True, "transposed"),
+        (torch.bfloat16, True, "smoothing"),
+        (torch.float16, False, "ignored"),
+        (torch.float32, False, "sliced"),
+        (torch.float64, True, "custom_ignore"),
+        (torch.float32, False, "empty"),
+    ),
+)
+
+OP_DB: list[OpInfo] = [
+    FAST_GELU, RMS_NORM, ADD_RMS_NORM, SILU_MUL, GELU_TANH_MUL, ROPE, CROSS_ENTROPY,
+]

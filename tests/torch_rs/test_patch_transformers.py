@@ -155,6 +155,8 @@ def test_patched_model_compiles_and_keeps_the_ops(name):
     act = "silu_mul" if name == "llama" else "gelu_tanh_mul"
     assert f"torch.ops.rs.{act}.default" in code
     assert "torch.ops.rs.rope.default" in code and "torch.ops.rs.rope_backward.default" in code
+    assert "torch.ops.rs.cross_entropy_forward.default" in code
+    assert "torch.ops.rs.cross_entropy_backward.default" in code
     torch_rs.unpatch_model(model)
 
 
