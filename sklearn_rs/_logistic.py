@@ -38,7 +38,12 @@ from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG, _ch
 from sklearn.utils import compute_class_weight
 from sklearn.utils._array_api import get_namespace
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _assert_all_finite,
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from sklearn_rs import _patch
 from sklearn_rs._base import RustEstimatorMixin, samples_view
@@ -150,20 +155,39 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
                 f"You provided 'n_jobs={self.n_jobs}', please leave it unspecified.",
                 category=FutureWarning,
             )
-        X, y = validate_data(
-            self,
-            X,
-            y,
+        # X's finiteness is checked by the first evaluation in Rust (scikit-learn's check is a
+        # pass of its own); scikit-learn's error is raised from _check_finite when it fails.
+        validation = dict(
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
             order="C",
             accept_large_sparse=solver not in ["liblinear", "sag", "saga"],
         )
+        try:
+            X, y = validate_data(self, X, y, ensure_all_finite=False, **validation)
+        except ValueError:
+            # scikit-learn's validation reports NaN before inconsistent lengths: its error.
+            validate_data(self, X, y, **validation)
+            raise
         check_classification_targets(y)
-        self.classes_ = np.unique(y)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        labels = labels.astype(np.int32).reshape(-1)
+        n_classes = len(self.classes_)
+        try:
+            return self._fit_validated(X, y, labels, sample_weight, penalty, C, solver)
+        except ValueError:
+            # scikit-learn reports NaN or infinity before any other problem of the call.
+            self._check_finite(X)
+            raise
+
+    def _check_finite(self, X):
+        _assert_all_finite(X.data if sp.issparse(X) else X, input_name="X",
+                           estimator_name=type(self).__name__)
+
+    def _fit_validated(self, X, y, labels, sample_weight, penalty, C, solver):
         n_classes = len(self.classes_)
         if solver == "liblinear":
-            return self._fit_liblinear(X, y, sample_weight, n_classes)
+            return self._fit_liblinear(X, y, labels, sample_weight, n_classes)
         if n_classes < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes"
@@ -172,7 +196,6 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
             )
         if sample_weight is not None or self.class_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, copy=True)
-        labels = np.searchsorted(self.classes_, y).astype(np.int32)
         if self.class_weight is not None:
             class_weight = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y, sample_weight=sample_weight
@@ -210,6 +233,7 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
         return self
 
     def _set_start(self, X, params0, n_classes, solver):
+        self._check_finite(X)  # no evaluation runs to check it
         rows = 1 if n_classes == 2 else n_classes
         d = X.shape[1]
         self.coef_ = params0[: rows * d].reshape(rows, d).astype(X.dtype)
@@ -308,7 +332,7 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
             parts.append(w[:, n_features])
         return np.ascontiguousarray(np.concatenate(parts))
 
-    def _fit_liblinear(self, X, y, sample_weight, n_classes):
+    def _fit_liblinear(self, X, y, labels, sample_weight, n_classes):
         """liblinear's L2 problem (intercept as a penalised synthetic feature) in Rust, with
         ``_fit_liblinear``'s checks, weights and attribute types."""
         if n_classes != 2:
@@ -334,11 +358,11 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
                 " set fit_intercept=False." % self.intercept_scaling
             )
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        labels = np.searchsorted(self.classes_, y).astype(np.int32)
         weights = np.ascontiguousarray(sample_weight * class_weight[labels], dtype=np.float64)
         l2 = 1.0 / (self.C * float(np.sum(weights)))
         scaling = float(self.intercept_scaling) if self.fit_intercept else 1.0
         if self.max_iter == 0:
+            self._check_finite(X)  # no evaluation runs to check it
             self.coef_ = np.zeros((1, X.shape[1]))
             self.intercept_ = np.zeros(1) if self.fit_intercept else 0.0
             self.n_iter_ = np.zeros(1, dtype=np.int32)

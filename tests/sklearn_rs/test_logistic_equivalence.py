@@ -223,6 +223,14 @@ def _error(cls, params, X, y, sample_weight=None):
         ({"solver": "liblinear", "C": np.inf}, "two_classes"),
         ({}, "bad_weights"),
         ({}, "continuous_y"),
+        # X's finiteness is checked by the first evaluation in Rust: scikit-learn's error
+        # still comes first.
+        ({}, "nan"),
+        ({"warm_start": True}, "inf_csr"),
+        ({"solver": "liblinear"}, "nan"),
+        ({"solver": "liblinear", "max_iter": 0}, "nan"),
+        ({"solver": "newton-cg", "max_iter": 0}, "nan"),
+        ({}, "nan_one_class"),
     ],
 )
 def test_errors_match(params, data):
@@ -236,6 +244,14 @@ def test_errors_match(params, data):
         sw = np.ones(len(y) - 1)
     elif data == "continuous_y":
         y = y + 0.5 * np.arange(len(y))
+    elif data == "nan":
+        X[3, 2] = np.nan
+    elif data == "inf_csr":
+        X[5, 1] = np.inf
+        X = sp.csr_matrix(X)
+    elif data == "nan_one_class":
+        X[0, 0] = np.nan
+        y = np.zeros_like(y)
     assert _error(LogisticRegression, params, X, y, sw) == _error(
         SkLogisticRegression, params, X, y, sw
     )

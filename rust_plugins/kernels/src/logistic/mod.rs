@@ -344,31 +344,43 @@ impl<'a, S> Problem<'a, S> {
         let mut z = alloc::filled(&[CHUNK * k], 0.0)?;
         let mut buf = alloc::filled(&[self.x.buffer_len()], 0.0)?;
         let mut loss = 0.0;
+        // Per row of a chunk: the binary raw prediction, or the multinomial row's shifted
+        // label score `z_y - max`.
+        let mut keep = [0.0f64; CHUNK];
         for chunk in blocks::chunks(block) {
             let len = chunk.len();
             self.x.scores(chunk.clone(), w, k, &mut z, &mut buf);
             let (gw, gb) = grad.split_at_mut(k * d);
-            for r in 0..len {
-                let i = chunk.start + r;
-                let sw = self.sample_weight.map_or(1.0, |s| s[i]);
-                let label = self.labels[i] as usize;
-                let zr = &mut z[r * k..(r + 1) * k];
+            let labels = &self.labels[chunk.clone()];
+            let zc = &mut z[..len * k];
+            // Exponentials of the chunk in one vectorised pass: e^{-|z|} for the sigmoid,
+            // e^{z - max} for the softmax.
+            for (r, zr) in zc.chunks_exact_mut(k).enumerate() {
                 zr.iter_mut().zip(b).for_each(|(v, bv)| *v += bv);
                 if k == 1 {
+                    keep[r] = zr[0];
+                    zr[0] = -zr[0].abs();
+                } else {
+                    let max = zr.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v));
+                    zr.iter_mut().for_each(|v| *v -= max);
+                    keep[r] = zr[labels[r] as usize];
+                }
+            }
+            products::exp_nonpositive(zc);
+            for (r, zr) in zc.chunks_exact_mut(k).enumerate() {
+                let sw = self.sample_weight.map_or(1.0, |s| s[chunk.start + r]);
+                let label = labels[r] as usize;
+                if k == 1 {
+                    let (raw, e) = (keep[r], zr[0]);
                     let y = label as f64;
-                    let (l, p) = log1pexp_sigmoid(zr[0]);
-                    loss += sw * (l - y * zr[0]);
+                    // log(1 + e^raw) = max(raw, 0) + log(1 + e^{-|raw|}).
+                    loss += sw * (raw.max(0.0) + e.ln_1p() - y * raw);
+                    let p = if raw >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
                     zr[0] = sw * (p - y);
                     gb[0] += zr[0];
                 } else {
-                    let max = zr.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v));
-                    let mut sum = 0.0;
-                    let zy = zr[label];
-                    for v in zr.iter_mut() {
-                        *v = (*v - max).exp();
-                        sum += *v;
-                    }
-                    loss += sw * (max + sum.ln() - zy);
+                    let sum: f64 = zr.iter().sum();
+                    loss += sw * (sum.ln() - keep[r]);
                     let scale = sw / sum;
                     for (c, v) in zr.iter_mut().enumerate() {
                         *v *= scale;
@@ -403,6 +415,9 @@ pub struct Fit {
     pub loss: f64,
 }
 
+/// The error of a fit whose starting objective is not finite (non-finite data).
+pub const NON_FINITE: &str = "the objective is not finite at the starting point";
+
 /// Minimises the problem's objective from `params0` (layout of the module docs).
 pub fn fit<T: Sample, S: Design<T>>(
     problem: &Problem<'_, S>,
@@ -418,8 +433,15 @@ pub fn fit<T: Sample, S: Design<T>>(
             m.n_params()
         )));
     }
+    // The first evaluation doubles as the finiteness check of X (a NaN or infinity anywhere
+    // makes its objective or gradient non-finite): the caller reports the offending input.
+    let mut first = true;
     let out = lbfgs::minimize(params0, &options.lbfgs, stop, |x, g| {
-        problem.loss_gradient::<T>(x, g)
+        let f = problem.loss_gradient::<T>(x, g)?;
+        if std::mem::take(&mut first) && !(f.is_finite() && g.iter().all(|v| v.is_finite())) {
+            return Err(KernelError::InvalidArgument(NON_FINITE.into()));
+        }
+        Ok(f)
     })?;
     let (k, d) = (m.rows(), m.n_features);
     let mut x = out.x;

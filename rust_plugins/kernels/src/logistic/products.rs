@@ -139,12 +139,42 @@ pub fn gradient(x: &[f64], g: &[f64], k: usize, d: usize, grad: &mut [f64]) {
     gradient_body(x, g, k, d, grad)
 }
 
+/// `v = exp(v)` for `v <= 0` (arguments below -700 give about 1e-304 instead of a subnormal
+/// or zero: the softmax and sigmoid terms they feed are then negligible either way).
+pub fn exp_nonpositive(v: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if cpu::has_avx2() {
+        // SAFETY: AVX2 and FMA were detected.
+        return unsafe { avx2::exp_nonpositive(v) };
+    }
+    v.iter_mut().for_each(|x| *x = x.exp());
+}
+
 /// The same products with AVX2 and FMA: four rows against one coefficient row with two
 /// accumulators each (enough independent FMAs to fill both ports), and gradient rows updated
 /// from four samples per load/store.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
+
+    use crate::vector::{F64x4, Lanes, Math, Vector};
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn exp_nonpositive(v: &mut [f64]) {
+        let n = v.len();
+        let full = n - n % 4;
+        let p = v.as_mut_ptr();
+        let floor = F64x4::from_f64(-700.0);
+        let mut i = 0;
+        while i < full {
+            let x = <f64 as Lanes<F64x4>>::load(p.add(i)).max_keep_nan(floor);
+            <f64 as Lanes<F64x4>>::store(x.exp(), p.add(i));
+            i += 4;
+        }
+        for x in &mut v[full..] {
+            *x = x.max(-700.0).exp();
+        }
+    }
 
     #[inline(always)]
     unsafe fn hsum(v: __m256d) -> f64 {
