@@ -21,6 +21,8 @@ solver name reaches the same optimum; they differ in how it is reached:
 - ``liblinear`` (L2, primal or dual): liblinear's problem, whose intercept is the weight of a
   synthetic feature of value ``intercept_scaling`` and is penalised like the others, solved by
   the L-BFGS driver; ``coef_`` is float64 as liblinear's.
+float32 data is computed in float64 (scikit-learn evaluates a float32 fit's objective in float32
+arithmetic): float32 fits agree to float32 tolerances, and may stop an iteration apart.
 ``penalty="elasticnet"`` with ``l1_ratio=0`` is saga's L2 problem and is computed here too.
 What falls back to scikit-learn (logged on the ``"sklearn_rs"`` logger): L1 and elastic-net
 penalties with ``l1_ratio > 0`` (liblinear's coordinate descent, saga), array API inputs, and

@@ -292,13 +292,21 @@ def _logistic_validate(est, X):
     validate_data(est, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
 
 
+def _logistic_comparable(X):
+    if getattr(X, "dtype", np.float64) == np.float32:
+        return dict(tol=0.0, max_iter=3)
+    return dict(tol=1e-10, max_iter=1000)
+
+
 LOGISTIC_REGRESSION = EstimatorSpec(
     name="LogisticRegression",
     params={},
     make_data=_classification_data,
     methods=("predict", "predict_proba", "decision_function", "score"),
-    # Both sides converge far below the tolerance of the comparison.
-    comparable_params=lambda X: dict(tol=1e-10, max_iter=1000),
+    # float64: both sides converge far below the tolerance of the comparison. float32:
+    # scikit-learn evaluates the objective in float32 arithmetic (ours in float64), so where
+    # the relative-reduction test stops differs; both stop at a few iterations instead.
+    comparable_params=_logistic_comparable,
     validate=_logistic_validate,
     grid={"C": [0.1, 1.0, 10.0]},
     thread_variants={

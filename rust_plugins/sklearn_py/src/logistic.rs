@@ -72,7 +72,8 @@ fn fit_t<'py, T: Sample + Element>(
     args.model.n_features = x.n_features();
     let rows = args.model.rows();
     let threads = Threads::for_work(n_threads, work(&x, rows));
-    let fit = with_samples!(x, |s| py.run_kernel(threads, |stop| run_fit(&s, &args, stop))?);
+    let fit = with_samples!(x, |s| py
+        .run_kernel(threads, |stop| run_fit(&s, &args, stop))?);
     let d = args.model.n_features;
     let out = PyDict::new(py);
     out.set_item("coef", matrix(py, fit.coef, rows, d)?)?;

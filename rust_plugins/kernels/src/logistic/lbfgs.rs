@@ -200,7 +200,7 @@ where
         let fold = f;
         let mut gd = dot(&g, &d);
         let gdold = gd;
-        let mut failed = !(gd < 0.0);
+        let mut failed = gd.is_nan() || gd >= 0.0; // not a descent direction
         let mut search = Dcsrch::new(1e-3, 0.9, 0.1, 0.0, STPMAX);
         let mut ifun = 0usize;
         if !failed {
@@ -210,7 +210,8 @@ where
                     break;
                 }
                 ifun += 1;
-                if ifun - 1 >= options.max_ls {
+                if ifun > options.max_ls {
+                    // `iback = ifun - 1` reached `maxls`.
                     failed = true;
                     break;
                 }

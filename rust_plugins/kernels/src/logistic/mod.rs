@@ -375,7 +375,11 @@ impl<'a, S> Problem<'a, S> {
                     let y = label as f64;
                     // log(1 + e^raw) = max(raw, 0) + log(1 + e^{-|raw|}).
                     loss += sw * (raw.max(0.0) + e.ln_1p() - y * raw);
-                    let p = if raw >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+                    let p = if raw >= 0.0 {
+                        1.0 / (1.0 + e)
+                    } else {
+                        e / (1.0 + e)
+                    };
                     zr[0] = sw * (p - y);
                     gb[0] += zr[0];
                 } else {

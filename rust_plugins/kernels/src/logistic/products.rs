@@ -191,7 +191,12 @@ mod avx2 {
         let (xp, wp, zp) = (x.as_ptr(), w.as_ptr(), z.as_mut_ptr());
         let mut r = 0;
         while r + 4 <= len {
-            let rows = [xp.add(r * d), xp.add((r + 1) * d), xp.add((r + 2) * d), xp.add((r + 3) * d)];
+            let rows = [
+                xp.add(r * d),
+                xp.add((r + 1) * d),
+                xp.add((r + 2) * d),
+                xp.add((r + 3) * d),
+            ];
             for c in 0..k {
                 let wc = wp.add(c * d);
                 let mut a = [_mm256_setzero_pd(); 4];
@@ -224,7 +229,11 @@ mod avx2 {
                 let mut j = 0;
                 while j < full {
                     a = _mm256_fmadd_pd(_mm256_loadu_pd(row.add(j)), _mm256_loadu_pd(wc.add(j)), a);
-                    b = _mm256_fmadd_pd(_mm256_loadu_pd(row.add(j + 4)), _mm256_loadu_pd(wc.add(j + 4)), b);
+                    b = _mm256_fmadd_pd(
+                        _mm256_loadu_pd(row.add(j + 4)),
+                        _mm256_loadu_pd(wc.add(j + 4)),
+                        b,
+                    );
                     j += 8;
                 }
                 let mut s = hsum(_mm256_add_pd(a, b));
@@ -244,10 +253,25 @@ mod avx2 {
         let (xp, gp, op) = (x.as_ptr(), g.as_ptr(), grad.as_mut_ptr());
         let mut r = 0;
         while r + 4 <= len {
-            let rows = [xp.add(r * d), xp.add((r + 1) * d), xp.add((r + 2) * d), xp.add((r + 3) * d)];
+            let rows = [
+                xp.add(r * d),
+                xp.add((r + 1) * d),
+                xp.add((r + 2) * d),
+                xp.add((r + 3) * d),
+            ];
             for c in 0..k {
-                let gs = [*gp.add(r * k + c), *gp.add((r + 1) * k + c), *gp.add((r + 2) * k + c), *gp.add((r + 3) * k + c)];
-                let gv = [_mm256_set1_pd(gs[0]), _mm256_set1_pd(gs[1]), _mm256_set1_pd(gs[2]), _mm256_set1_pd(gs[3])];
+                let gs = [
+                    *gp.add(r * k + c),
+                    *gp.add((r + 1) * k + c),
+                    *gp.add((r + 2) * k + c),
+                    *gp.add((r + 3) * k + c),
+                ];
+                let gv = [
+                    _mm256_set1_pd(gs[0]),
+                    _mm256_set1_pd(gs[1]),
+                    _mm256_set1_pd(gs[2]),
+                    _mm256_set1_pd(gs[3]),
+                ];
                 let out = op.add(c * d);
                 let mut j = 0;
                 while j < full {
@@ -276,7 +300,11 @@ mod avx2 {
                 let out = op.add(c * d);
                 let mut j = 0;
                 while j < full {
-                    let acc = _mm256_fmadd_pd(gv, _mm256_loadu_pd(row.add(j)), _mm256_loadu_pd(out.add(j)));
+                    let acc = _mm256_fmadd_pd(
+                        gv,
+                        _mm256_loadu_pd(row.add(j)),
+                        _mm256_loadu_pd(out.add(j)),
+                    );
                     _mm256_storeu_pd(out.add(j), acc);
                     j += 4;
                 }
