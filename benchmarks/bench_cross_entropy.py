@@ -94,7 +94,7 @@ def main(repeats: int = 5) -> None:
 
     import torch_rs  # noqa: F401
 
-    from .bench_rms_norm import time_interleaved
+    from .bench_rms_norm import print_interleaved
     from .common import N_THREADS
 
     torch.set_num_threads(N_THREADS)
@@ -118,7 +118,7 @@ def main(repeats: int = 5) -> None:
                 "forward_backward": lambda f: f(*args),
             }
             number = 200 if shape == "8x1024" else 1
-            time_interleaved(f"{shape:>10} {dtype:>8}", impls, calls, repeats, number)
+            print_interleaved(f"{shape:>10} {dtype:>8}", impls, calls, repeats, number)
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def _no_grad():
     return torch.no_grad()
 
 
-def time_interleaved(title, impls, calls, repeats=7, number=1):
+def print_interleaved(title, impls, calls, repeats=7, number=1):
     """Times `calls[name](impls[impl][name])` for every implementation, interleaved (one round
     of every implementation, `repeats` rounds), after one warm-up call each (which compiles);
     prints the best per-call time of each and the ratios to ours ("torch_rs")."""
@@ -201,7 +201,7 @@ def main(repeats: int = 7) -> None:
                 "add_forward_backward": lambda f: f(x, residual, weight, grad),
             }
             number = 1 if rows * d > 1 << 20 else 200
-            time_interleaved(f"{shape:>10} {dtype:>8}", impls, calls, repeats, number)
+            print_interleaved(f"{shape:>10} {dtype:>8}", impls, calls, repeats, number)
 
 
 def _timed_no_grad(f, *args):

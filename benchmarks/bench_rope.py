@@ -110,7 +110,7 @@ def main(repeats: int = 7) -> None:
 
     import torch_rs  # noqa: F401
 
-    from .bench_rms_norm import time_interleaved
+    from .bench_rms_norm import print_interleaved
     from .common import N_THREADS
 
     torch.set_num_threads(N_THREADS)
@@ -134,7 +134,7 @@ def main(repeats: int = 7) -> None:
                 "forward_backward": lambda f: f(*args, t["gq"], t["gk"]),
             }
             number = 200 if shape == "decode" else 3
-            time_interleaved(f"{shape:>10} {dtype:>8}", impls, calls, repeats, number)
+            print_interleaved(f"{shape:>10} {dtype:>8}", impls, calls, repeats, number)
 
 
 if __name__ == "__main__":

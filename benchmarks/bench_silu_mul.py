@@ -102,7 +102,7 @@ def main(repeats: int = 5) -> None:
 
     import torch_rs  # noqa: F401
 
-    from .bench_rms_norm import time_interleaved
+    from .bench_rms_norm import print_interleaved
     from .common import N_THREADS
 
     torch.set_num_threads(N_THREADS)
@@ -130,7 +130,7 @@ def main(repeats: int = 5) -> None:
                     "forward_backward": lambda f: f(gate, up, grad),
                 }
                 number = 1 if rows * d > 1 << 20 else 200
-                time_interleaved(f"{shape:>10} {dtype:>8} {activation:>9}", impls, calls,
+                print_interleaved(f"{shape:>10} {dtype:>8} {activation:>9}", impls, calls,
                                  repeats, number)
 
 
