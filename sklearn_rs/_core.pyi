@@ -235,15 +235,18 @@ def ridge_fit(
     sample_weight: Union[_Floats, None],
     fit_intercept: bool,
     alpha: list[float],
-    solver: Literal["cholesky", "svd", "lsqr", "sparse_cg", "lbfgs"],
+    solver: Literal["cholesky", "svd", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"],
     tol: float,
     max_iter: Union[int, None],
     n_threads: int,
+    seeds: Union[list[int], None] = None,
 ) -> dict:
-    """Fits ``Ridge`` with one penalty per target. Returns ``coef``, ``intercept``, ``n_iter``
-    (a list for lsqr, else None), ``solver`` (the one used: ``svd`` after a singular
-    Cholesky), ``ill_conditioned`` (reciprocal condition numbers scipy warns about) and
-    ``singular_dual`` (the dual system's least-squares fallback was taken)."""
+    """Fits ``Ridge`` with one penalty per target (``seeds``: the ``make_dataset`` seed of
+    each target for sag and saga). Returns ``coef``, ``intercept``, ``n_iter`` (a list for
+    lsqr, sag and saga, else None), ``solver`` (the one used: ``svd`` after a singular
+    Cholesky), ``ill_conditioned`` (reciprocal condition numbers scipy warns about),
+    ``singular_dual`` (the dual system's least-squares fallback was taken) and
+    ``overflow_epoch`` (sag's under-/overflow, else None)."""
 
 def linear_predict(
     x: _Samples,

@@ -12,12 +12,14 @@ warnings), feature names and ``isinstance`` are scikit-learn's own. The solvers 
 - ``svd``: ``V diag(s / (s^2 + alpha)) U^T y`` from the SVD of the small system a parallel
   TSQR reduces X to.
 - ``lsqr`` and ``sparse_cg``: ports of scipy's LSQR and CG (``n_iter_`` as scipy counts).
+- ``sag`` and ``saga``: a port of scikit-learn's ``sag_fast.pyx``, drawing the samples from
+  the seed ``make_dataset`` takes from ``random_state`` (the same epochs, ``n_iter_`` and
+  ConvergenceWarning).
 - ``lbfgs`` (``positive=True``, dense X): the exact non-negative minimiser by NNLS on the
   augmented system, which scikit-learn's L-BFGS-B approaches to ``tol``.
 
-``sag`` and ``saga`` (stochastic, seeded by ``random_state``), ``positive=True`` on sparse X
-or with ``max_iter`` set, and ``cholesky`` on sparse X without an intercept run
-scikit-learn's code (logged).
+``positive=True`` on sparse X or with ``max_iter`` set, and ``cholesky`` on sparse X without
+an intercept run scikit-learn's code (logged).
 """
 
 import warnings
@@ -26,8 +28,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import LinAlgWarning
 from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge as _SklearnRidge
 from sklearn.linear_model._ridge import _get_valid_accept_sparse, resolve_solver_for_numpy
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from sklearn_rs._linear_common import (
@@ -48,8 +52,6 @@ def ridge_fallback(params, X):
     if reason:
         return reason
     solver = params.get("solver", "auto")
-    if solver in ("sag", "saga"):
-        return f"solver={solver!r}: scikit-learn's stochastic average gradient solver is used"
     if params.get("positive") and params.get("max_iter") is not None:
         return ("positive=True with max_iter: the result is where scikit-learn's L-BFGS-B stops "
                 "(the exact non-negative solution is computed only without an iteration cap)")
@@ -94,6 +96,7 @@ class Ridge(LinearModelMixin, _SklearnRidge):
                 % (alpha.shape[0], n_targets)
             )
         alphas = [float(a) for a in np.broadcast_to(alpha, (n_targets,))]
+        seeds = self._sag_seeds(n_targets) if solver in ("sag", "saga") else None
         fit = fit_checking_finite(self, X, lambda: _core.ridge_fit(
             native_samples(X),
             targets,
@@ -104,7 +107,21 @@ class Ridge(LinearModelMixin, _SklearnRidge):
             float(self.tol),
             self.max_iter,
             self._rs_n_threads(),
+            seeds,
         ))
+        if fit["overflow_epoch"] is not None:
+            raise ValueError(
+                "Floating-point under-/overflow occurred at epoch #%d. Scaling input data "
+                "with StandardScaler or MinMaxScaler might help." % fit["overflow_epoch"]
+            )
+        if solver in ("sag", "saga"):
+            max_iter = 1000 if self.max_iter is None else self.max_iter
+            for n_iter in fit["n_iter"]:
+                if n_iter == max_iter:
+                    warnings.warn(
+                        "The max_iter was reached which means the coef_ did not converge",
+                        ConvergenceWarning,
+                    )
         for rcond in fit["ill_conditioned"]:
             warnings.warn(
                 f"An ill-conditioned matrix detected: slice 0 has rcond = {rcond}.",
@@ -152,8 +169,26 @@ class Ridge(LinearModelMixin, _SklearnRidge):
                 )
             if self.solver in ["lsqr", "lbfgs"]:
                 return self.solver
+            if self.solver == "sag" and self.max_iter is None and self.tol > 1e-4:
+                warnings.warn(
+                    '"sag" solver requires many iterations to fit '
+                    "an intercept with sparse inputs. Either set the "
+                    'solver to "auto" or "sparse_cg", or set a low '
+                    '"tol" and a high "max_iter" (especially if inputs are '
+                    "not standardized)."
+                )
+                return "sag"
             return "sparse_cg"
         return self.solver
+
+    def _sag_seeds(self, n_targets):
+        """The seed ``make_dataset`` draws for each target's ``sag_solver`` call (from a new
+        ``RandomState`` each time for an int ``random_state``)."""
+        seeds = []
+        for _ in range(n_targets):
+            rng = check_random_state(self.random_state)
+            seeds.append(int(rng.randint(1, np.iinfo(np.int32).max)))
+        return seeds
 
     def _checked_solver(self, solver, is_sparse):
         """``_ridge_regression``'s resolution of ``auto`` and its solver errors."""

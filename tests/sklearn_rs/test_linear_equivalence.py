@@ -9,6 +9,8 @@ and OpenBLAS/LAPACK round differently; the Gram route adds at most ``cond^2`` ul
 1e-7 with the same iteration counts. Positive ridge is the exact constrained minimiser, which
 scikit-learn's L-BFGS-B approaches to its ``tol``: compared to 1e-5 with ``tol=1e-10``.
 LSQR runs in float64 whatever X's dtype, so float32 iteration counts may differ from scipy's.
+SAG and SAGA draw the same samples from the same seeds and take the same steps: in float64 the
+same ``n_iter_`` and coefficients to 1e-9.
 """
 
 import warnings
@@ -300,7 +302,6 @@ def test_ridge_errors(kwargs, container):
 
 
 @pytest.mark.parametrize("params, sparse_input", [
-    (dict(solver="sag"), False), (dict(solver="saga", fit_intercept=False), True),
     (dict(positive=True, max_iter=5), False), (dict(positive=True), True),
     (dict(solver="cholesky", fit_intercept=False), True),
 ])
@@ -313,6 +314,46 @@ def test_ridge_fallbacks_are_logged_and_match(params, sparse_input, caplog):
     ours = est.fit(Xc, y)
     theirs = sk.Ridge(random_state=0, **params).fit(Xc, y)
     np.testing.assert_array_equal(ours.coef_, theirs.coef_)
+
+
+@pytest.mark.parametrize("targets", [None, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("solver, container, fit_intercept", [
+    (solver, container, fit_intercept)
+    for solver in ["sag", "saga"]
+    for container in [None, sp.csr_matrix]
+    for fit_intercept in [True, False]
+    # scikit-learn rejects saga with an intercept on sparse data
+    if not (solver == "saga" and container is not None and fit_intercept)
+])
+def test_ridge_sag_takes_sklearns_steps(solver, container, fit_intercept, targets, weighted):
+    # The same seeds, the same samples drawn, the same epochs: n_iter_ equal, coefficients
+    # to rounding (float64).
+    X, y = regression(n=200, d=5, targets=targets, density=0.6 if container else None)
+    X = X if container is None else container(X)
+    sw = np.random.RandomState(3).uniform(0.3, 2, 200) if weighted else None
+    # On sparse data with an intercept scikit-learn keeps sag only for tol > 1e-4 (warning).
+    params = dict(alpha=0.8, solver=solver, random_state=7, fit_intercept=fit_intercept,
+                  tol=1e-3)
+    ours = recorded_warnings(lambda: sklearn_rs.Ridge(**params).fit(X, y, sample_weight=sw))
+    theirs = recorded_warnings(lambda: sk.Ridge(**params).fit(X, y, sample_weight=sw))
+    assert ours == theirs
+    a, b = fit_both("Ridge", X, y, sw, **params)
+    assert a.solver_ == b.solver_ == solver
+    assert_same_fit(a, b, 1e-9)
+
+
+def test_ridge_sag_random_state_instance_and_max_iter_warning():
+    X, y = regression(n=120, d=4, targets=3)
+    fits = []
+    for module in (sk, sklearn_rs):
+        rs = np.random.RandomState(11)  # advanced once per target, as make_dataset does
+        est = module.Ridge(solver="sag", random_state=rs, max_iter=3, tol=1e-12)
+        fits.append((recorded_warnings(lambda: est.fit(X, y)), est, rs.randint(1 << 30)))
+    (w_sk, sk_est, sk_next), (w_rs, rs_est, rs_next) = fits
+    assert w_rs == w_sk and len(w_sk) == 3  # one ConvergenceWarning per target
+    assert rs_next == sk_next
+    assert_same_fit(rs_est, sk_est, 1e-9)
 
 
 # --- both -------------------------------------------------------------------------------------

@@ -47,7 +47,9 @@ impl<'py, T: Real + Element> Inputs<'py, T> {
     fn work(&self) -> usize {
         let t = self.y.shape()[1];
         match &self.x {
-            SamplesArg::Dense(a) => a.shape()[0].saturating_mul(a.shape()[1]).saturating_mul(t.max(a.shape()[1])),
+            SamplesArg::Dense(a) => a.shape()[0]
+                .saturating_mul(a.shape()[1])
+                .saturating_mul(t.max(a.shape()[1])),
             SamplesArg::Csr { data, .. } => data.len().saturating_mul(t),
         }
     }
@@ -117,6 +119,7 @@ fn fit_dict<'py, T: Real + Element>(
     out.set_item("solver", fit.solver)?;
     out.set_item("ill_conditioned", fit.ill_conditioned)?;
     out.set_item("singular_dual", fit.singular_dual)?;
+    out.set_item("overflow_epoch", fit.overflow_epoch)?;
     Ok(out)
 }
 
@@ -165,12 +168,29 @@ fn linear_regression_fit<'py>(
     by_dtype!(
         py,
         data,
-        linear_regression_t(py, x, y, &sample_weight, fit_intercept, tol, positive, n_threads)
+        linear_regression_t(
+            py,
+            x,
+            y,
+            &sample_weight,
+            fit_intercept,
+            tol,
+            positive,
+            n_threads
+        )
     )
 }
 
-fn parse_solver(name: &str) -> PyResult<RidgeSolver> {
+fn parse_solver(name: &str, seeds: Option<Vec<u32>>) -> PyResult<RidgeSolver> {
+    let sag = |saga: bool| -> PyResult<RidgeSolver> {
+        let seeds = seeds
+            .clone()
+            .ok_or_else(|| PyValueError::new_err("the sag and saga solvers need seeds"))?;
+        Ok(RidgeSolver::Sag { saga, seeds })
+    };
     Ok(match name {
+        "sag" => sag(false)?,
+        "saga" => sag(true)?,
         "cholesky" => RidgeSolver::Cholesky,
         "svd" => RidgeSolver::Svd,
         "lsqr" => RidgeSolver::Lsqr,
@@ -188,25 +208,25 @@ fn ridge_t<'py, T: Real + Element>(
     sample_weight: &Option<Bound<'py, PyAny>>,
     fit_intercept: bool,
     alpha: &[f64],
-    solver: RidgeSolver,
+    solver: &RidgeSolver,
     tol: f64,
     max_iter: Option<usize>,
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let inputs = Inputs::<T>::extract(x, y, sample_weight)?;
     let (fit, d) = inputs.run(py, fit_intercept, n_threads, |p, stop| {
-        linear::ridge(p, alpha, solver, tol, max_iter, stop)
+        linear::ridge(p, alpha, solver.clone(), tol, max_iter, stop)
     })?;
     fit_dict(py, fit, d)
 }
 
-/// Fits `Ridge` with a resolved solver name (`cholesky`, `svd`, `lsqr`, `sparse_cg`, or
-/// `lbfgs` for positive coefficients) and one penalty per target. Returns the `coef`,
-/// `intercept`, `n_iter` (lsqr) and the solver used (`svd` after a singular Cholesky), with
-/// the reciprocal condition numbers scipy would warn about and whether the dual system was
-/// singular.
+/// Fits `Ridge` with a resolved solver name (`cholesky`, `svd`, `lsqr`, `sparse_cg`, `sag`,
+/// `saga` with `seeds`, one per target, or `lbfgs` for positive coefficients) and one penalty
+/// per target. Returns the `coef`, `intercept`, `n_iter` (lsqr, sag, saga) and the solver
+/// used (`svd` after a singular Cholesky), with the reciprocal condition numbers scipy would
+/// warn about, whether the dual system was singular and SAG's overflow epoch.
 #[pyfunction]
-#[pyo3(signature = (x, y, sample_weight, fit_intercept, alpha, solver, tol, max_iter, n_threads))]
+#[pyo3(signature = (x, y, sample_weight, fit_intercept, alpha, solver, tol, max_iter, n_threads, seeds=None))]
 #[allow(clippy::too_many_arguments)]
 fn ridge_fit<'py>(
     py: Python<'py>,
@@ -219,13 +239,25 @@ fn ridge_fit<'py>(
     tol: f64,
     max_iter: Option<usize>,
     n_threads: usize,
+    seeds: Option<Vec<u32>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let solver = parse_solver(solver)?;
+    let solver = parse_solver(solver, seeds)?;
     let data = data_of(x)?;
     by_dtype!(
         py,
         data,
-        ridge_t(py, x, y, &sample_weight, fit_intercept, &alpha, solver, tol, max_iter, n_threads)
+        ridge_t(
+            py,
+            x,
+            y,
+            &sample_weight,
+            fit_intercept,
+            &alpha,
+            &solver,
+            tol,
+            max_iter,
+            n_threads
+        )
     )
 }
 

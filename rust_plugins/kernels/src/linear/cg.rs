@@ -39,7 +39,9 @@ pub fn cg(
         let rho = dot(&r, &r);
         if iteration > 0 {
             let beta = rho / rho_prev;
-            p.iter_mut().zip(&r).for_each(|(pe, re)| *pe = *pe * beta + re);
+            p.iter_mut()
+                .zip(&r)
+                .for_each(|(pe, re)| *pe = *pe * beta + re);
         } else {
             p.copy_from_slice(&r);
         }

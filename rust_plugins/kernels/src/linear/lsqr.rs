@@ -97,13 +97,17 @@ pub fn lsqr<T: Float>(
     while itn < iter_lim {
         itn += 1;
         a.matvec(&v, &mut av, stop)?;
-        u.iter_mut().zip(&av).for_each(|(ue, ave)| *ue = ave - alfa * *ue);
+        u.iter_mut()
+            .zip(&av)
+            .for_each(|(ue, ave)| *ue = ave - alfa * *ue);
         beta = norm(&u);
         if beta > 0.0 {
             u.iter_mut().for_each(|e| *e *= 1.0 / beta);
             anorm = (anorm * anorm + alfa * alfa + beta * beta + dampsq).sqrt();
             a.rmatvec(&u, &mut atu, stop)?;
-            v.iter_mut().zip(&atu).for_each(|(ve, ae)| *ve = ae - beta * *ve);
+            v.iter_mut()
+                .zip(&atu)
+                .for_each(|(ve, ae)| *ve = ae - beta * *ve);
             alfa = norm(&v);
             if alfa > 0.0 {
                 v.iter_mut().for_each(|e| *e *= 1.0 / alfa);
@@ -172,8 +176,5 @@ pub fn lsqr<T: Float>(
             break;
         }
     }
-    Ok(Lsqr {
-        x,
-        iterations: itn,
-    })
+    Ok(Lsqr { x, iterations: itn })
 }

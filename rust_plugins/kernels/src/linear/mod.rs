@@ -23,6 +23,7 @@ pub mod lsqr;
 pub mod nnls;
 pub mod operator;
 pub mod predict;
+pub mod sag;
 pub mod small;
 pub mod spd;
 
@@ -35,8 +36,8 @@ use rayon::prelude::*;
 use crate::blocks;
 use crate::dense::gram::{self, Design};
 use crate::dense::{self, ColMajor, Real};
-use crate::samples::Dense;
 use crate::error::NON_FINITE;
+use crate::samples::Dense;
 use crate::{KernelError, StopCheck};
 use operator::{Centred, Rows};
 use small::{SmallSystem, Spectral};
@@ -72,6 +73,8 @@ pub struct Fit<T> {
     /// The dual system was singular and its least-squares solution was used (scikit-learn's
     /// "Singular matrix in solving dual problem" warning).
     pub singular_dual: bool,
+    /// SAG's weights overflowed at this epoch (scikit-learn raises a ValueError).
+    pub overflow_epoch: Option<usize>,
 }
 
 impl<T: Real> Fit<T> {
@@ -85,6 +88,7 @@ impl<T: Real> Fit<T> {
             solver,
             ill_conditioned: Vec::new(),
             singular_dual: false,
+            overflow_epoch: None,
         }
     }
 
@@ -337,13 +341,18 @@ fn least_squares_from_gram<T: Real>(
 }
 
 /// Ridge's solvers (scikit-learn's names; `Positive` is its `lbfgs` with `positive=True`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RidgeSolver {
     Cholesky,
     Svd,
     Lsqr,
     SparseCg,
     Positive,
+    /// SAG (`saga: false`) or SAGA, with scikit-learn's `make_dataset` seed of each target.
+    Sag {
+        saga: bool,
+        seeds: Vec<u32>,
+    },
 }
 
 /// scipy's threshold for its ill-conditioning warning: T's machine epsilon.
@@ -369,7 +378,7 @@ pub fn ridge<T: Real>(
             alpha.len()
         )));
     }
-    match (solver, &p.rows) {
+    match (&solver, &p.rows) {
         (RidgeSolver::Cholesky, Rows::Dense(x)) if d > n => ridge_dual(p, x, alpha, stop),
         (RidgeSolver::Cholesky, Rows::Dense(x)) => ridge_primal(p, x, alpha, stop),
         (RidgeSolver::Svd, Rows::Dense(x)) => ridge_svd(p, x, alpha, stop),
@@ -394,6 +403,9 @@ pub fn ridge<T: Real>(
             Ok(fit.with_intercept(&x_offset, &y_offset))
         }
         (RidgeSolver::SparseCg, _) => ridge_sparse_cg(p, alpha, tol, max_iter, stop),
+        (RidgeSolver::Sag { saga, seeds }, _) => {
+            ridge_sag(p, alpha, *saga, seeds, tol, max_iter.unwrap_or(1000), stop)
+        }
         (solver, Rows::Csr(_)) => Err(KernelError::InvalidArgument(format!(
             "the {solver:?} solver does not take sparse input here"
         ))),
@@ -605,4 +617,85 @@ fn ridge_sparse_cg<T: Real>(
             .for_each(|(dst, v)| *dst = T::from_f64(v));
     }
     Ok(Fit::new(coef, "sparse_cg").with_intercept(&x_offset, &y_offset))
+}
+
+/// scikit-learn's `sag_solver` per target: on dense data X and y centred (the intercept
+/// follows from the offsets); on sparse data with an intercept, SAG fits the intercept itself
+/// (with scikit-learn's sparse intercept decay) and `y` alone is centred.
+fn ridge_sag<T: Real>(
+    p: &Problem<'_, T>,
+    alpha: &[f64],
+    saga: bool,
+    seeds: &[u32],
+    tol: f64,
+    max_iter: usize,
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    let (n, d, t) = p.shape();
+    if seeds.len() != t {
+        return Err(KernelError::Shape(format!(
+            "{} seeds for {t} targets",
+            seeds.len()
+        )));
+    }
+    let (x_offset, y_offset) = p.offsets(stop)?;
+    let sparse = matches!(p.rows, Rows::Csr(_));
+    let centre_x = p.fit_intercept && !sparse;
+    let offset: Vec<T> = if centre_x {
+        x_offset.iter().map(|&m| T::from_f64(m)).collect()
+    } else {
+        vec![T::ZERO; d]
+    };
+    let rows = match &p.rows {
+        Rows::Dense(x) => Rows::Dense(*x),
+        Rows::Csr(x) => Rows::Csr(*x),
+    };
+    let ones;
+    let weights = match p.weights {
+        Some(w) => w,
+        None => {
+            ones = crate::alloc::filled(&[n], T::ONE)?;
+            &ones
+        }
+    };
+    let max_squared_sum = sag::max_squared_sum(&rows, &offset);
+    let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
+    let mut intercepts = vec![T::ZERO; t];
+    let mut n_iter = Vec::with_capacity(t);
+    let mut overflow_epoch = None;
+    for k in 0..t {
+        let y_offset_t = T::from_f64(y_offset[k]);
+        let y: Vec<T> = (0..n).map(|i| p.targets[i * t + k] - y_offset_t).collect();
+        let alpha_scaled = alpha[k] / n as f64;
+        let fit_intercept = p.fit_intercept && sparse;
+        let settings = sag::SagSettings {
+            saga,
+            alpha_scaled,
+            step_size: sag::auto_step_size(max_squared_sum, alpha_scaled, fit_intercept, n, saga),
+            max_iter,
+            tol,
+            seed: seeds[k],
+            fit_intercept,
+            intercept_decay: if sparse { 0.01 } else { 1.0 },
+        };
+        let fit = sag::sag(&rows, &offset, &y, weights, &settings, stop)?;
+        coef[k * d..(k + 1) * d].copy_from_slice(&fit.coef);
+        intercepts[k] = fit.intercept + y_offset_t;
+        n_iter.push(fit.n_iter);
+        if fit.overflow_epoch.is_some() {
+            overflow_epoch = fit.overflow_epoch;
+            break;
+        }
+    }
+    let name = if saga { "saga" } else { "sag" };
+    let mut fit = if centre_x || !p.fit_intercept {
+        Fit::new(coef, name).with_intercept(&x_offset, &y_offset)
+    } else {
+        let mut fit = Fit::new(coef, name);
+        fit.intercept = intercepts;
+        fit
+    };
+    fit.n_iter = Some(n_iter);
+    fit.overflow_epoch = overflow_epoch;
+    Ok(fit)
 }

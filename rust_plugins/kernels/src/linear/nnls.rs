@@ -13,7 +13,13 @@ fn gradient<T: Real>(m: &ColMajor<T>, c: &[f64], x: &[f64]) -> Vec<f64> {
         .map(|i| c[i] - (0..m.cols).map(|j| m.at(i, j).to_f64() * x[j]).sum::<f64>())
         .collect();
     (0..m.cols)
-        .map(|j| m.col(j).iter().zip(&residual).map(|(a, r)| a.to_f64() * r).sum())
+        .map(|j| {
+            m.col(j)
+                .iter()
+                .zip(&residual)
+                .map(|(a, r)| a.to_f64() * r)
+                .sum()
+        })
         .collect()
 }
 

@@ -27,7 +27,9 @@ impl<T: Real> SmallSystem<T> {
         if all(&self.m) && all(&self.c) {
             Ok(self)
         } else {
-            Err(KernelError::InvalidArgument(crate::error::NON_FINITE.into()))
+            Err(KernelError::InvalidArgument(
+                crate::error::NON_FINITE.into(),
+            ))
         }
     }
 }

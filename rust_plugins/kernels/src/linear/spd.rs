@@ -81,7 +81,10 @@ fn inverse_one_norm<T: Real>(l: &ColMajor<T>) -> Result<f64, KernelError> {
     let n = l.rows;
     let apply = |v: &[f64]| -> Result<Vec<f64>, KernelError> {
         let mut x = ColMajor::<T>::zeros(n, 1)?;
-        x.data.iter_mut().zip(v).for_each(|(a, b)| *a = T::from_f64(*b));
+        x.data
+            .iter_mut()
+            .zip(v)
+            .for_each(|(a, b)| *a = T::from_f64(*b));
         solve_with(l, &mut x);
         Ok(x.data.iter().map(|v| v.to_f64()).collect())
     };

@@ -8,7 +8,9 @@ fn never() -> bool {
 
 /// Deterministic pseudo-random values in [-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             state = state
@@ -99,9 +101,11 @@ fn dense_problem<'a>(
 fn least_squares_routes_match_the_normal_equations() {
     let (n, d) = (700, 6);
     let data = values(n * d, 1);
-    let y: Vec<f64> = values(n, 2).iter().enumerate().map(|(i, e)| {
-        data[i * d] * 2.0 - data[i * d + 3] + 0.1 * e + 5.0
-    }).collect();
+    let y: Vec<f64> = values(n, 2)
+        .iter()
+        .enumerate()
+        .map(|(i, e)| data[i * d] * 2.0 - data[i * d + 3] + 0.1 * e + 5.0)
+        .collect();
     let w: Vec<f64> = values(n, 3).iter().map(|v| v + 1.5).collect();
     let x = Dense::new(&data, n, d).unwrap();
     for weights in [None, Some(&w[..])] {
@@ -132,7 +136,9 @@ fn collinear_columns_give_the_minimum_norm_solution() {
     for i in 0..n {
         data.extend_from_slice(&[base[2 * i], base[2 * i + 1], base[2 * i]]);
     }
-    let y: Vec<f64> = (0..n).map(|i| 4.0 * base[2 * i] + base[2 * i + 1]).collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| 4.0 * base[2 * i] + base[2 * i + 1])
+        .collect();
     let x = Dense::new(&data, n, 3).unwrap();
     let p = dense_problem(&x, &y, None, true);
     let fit = linear_regression(&p, 1e-6, false, &never).unwrap();
@@ -231,7 +237,9 @@ fn sparse_lsqr_matches_dense() {
 fn nnls_satisfies_the_optimality_conditions() {
     let (n, d) = (200, 6);
     let data = values(n * d, 14);
-    let y: Vec<f64> = (0..n).map(|i| data[i * d] - 2.0 * data[i * d + 1] + 0.5 * data[i * d + 2]).collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| data[i * d] - 2.0 * data[i * d + 1] + 0.5 * data[i * d + 2])
+        .collect();
     let x = Dense::new(&data, n, d).unwrap();
     let p = dense_problem(&x, &y, None, false);
     let fit = linear_regression(&p, 1e-6, true, &never).unwrap();
@@ -261,12 +269,19 @@ fn results_do_not_depend_on_the_thread_count() {
     let w: Vec<f64> = values(n, 17).iter().map(|v| v + 1.1).collect();
     let x = Dense::new(&data, n, d).unwrap();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let p = dense_problem(&x, &y, Some(&w), true);
             let a = linear_regression(&p, 1e-6, false, &never).unwrap().coef;
-            let b = ridge(&p, &[1.0], RidgeSolver::Lsqr, 1e-6, None, &never).unwrap().coef;
-            let c = ridge(&p, &[1.0], RidgeSolver::Svd, 1e-6, None, &never).unwrap().coef;
+            let b = ridge(&p, &[1.0], RidgeSolver::Lsqr, 1e-6, None, &never)
+                .unwrap()
+                .coef;
+            let c = ridge(&p, &[1.0], RidgeSolver::Svd, 1e-6, None, &never)
+                .unwrap()
+                .coef;
             (a, b, c)
         })
     };
