@@ -82,8 +82,14 @@ pub fn design_r<T: Real>(
             let m = end - start;
             let mut block = ColMajor::<T>::zeros(m, width)?;
             for i in 0..m {
-                let root = rows.weights.map(|w| T::from_f64(w[start + i].to_f64().sqrt()));
-                let values = rows.x.row(start + i).iter().chain(rows.target_row(start + i));
+                let root = rows
+                    .weights
+                    .map(|w| T::from_f64(w[start + i].to_f64().sqrt()));
+                let values = rows
+                    .x
+                    .row(start + i)
+                    .iter()
+                    .chain(rows.target_row(start + i));
                 for (j, (&v, &s)) in values.zip(shift).enumerate() {
                     let centred = v - s;
                     block.data[j * m + i] = root.map_or(centred, |r| centred * r);
