@@ -1,4 +1,4 @@
-"""Logistic regression with Rust numerics, a drop-in for ``sklearn.linear_model.LogisticRegression``.
+"""Logistic regression in Rust, a drop-in for ``sklearn.linear_model.LogisticRegression``.
 
 The estimator subclasses scikit-learn's ``LogisticRegression``: parameter validation, the
 resolution of ``penalty`` / ``l1_ratio`` / ``C`` as 1.9 has it (with its FutureWarnings), input
@@ -147,8 +147,7 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
     def fit(self, X, y, sample_weight=None):
         if self._fallback_reason(X) or self._callbacks_fallback():
             return self._run_sklearn("fit", X, y, sample_weight=sample_weight)
-        penalty, C = self._check_penalty()
-        solver = _check_solver(self.solver, penalty, self.dual)
+        penalty, C, solver = self._check_penalty()
         if penalty == "elasticnet" and self.l1_ratio == 0:
             penalty = "l2"  # saga's elastic-net penalty with l1_ratio=0 is the L2 penalty
         if self.n_jobs is not None:
@@ -174,7 +173,6 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
         check_classification_targets(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
         labels = labels.astype(np.int32).reshape(-1)
-        n_classes = len(self.classes_)
         try:
             return self._fit_validated(X, y, labels, sample_weight, penalty, C, solver)
         except ValueError:
@@ -256,8 +254,9 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
         return reason
 
     def _check_penalty(self):
-        """scikit-learn 1.9's resolution of ``penalty`` / ``l1_ratio`` / ``C`` with its
-        warnings; returns ``(penalty, C)`` as its solvers receive them."""
+        """scikit-learn 1.9's resolution of ``penalty`` / ``l1_ratio`` / ``C`` and its solver
+        check, with its warnings in its order; returns ``(penalty, C, solver)`` as its solvers
+        receive them."""
         if self.penalty == "deprecated":
             if self.l1_ratio is None:
                 warnings.warn(
@@ -278,6 +277,7 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
                 " penalty='elasticnet', and C=np.inf instead of penalty=None.",
                 FutureWarning,
             )
+        solver = _check_solver(self.solver, penalty, self.dual)
         if penalty != "elasticnet" and (self.l1_ratio is not None and 0 < self.l1_ratio < 1):
             warnings.warn(
                 "l1_ratio parameter is only used when penalty is "
@@ -294,8 +294,8 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
         if self.penalty is None:
             if self.C != 1.0:
                 warnings.warn("Setting penalty=None will ignore the C and l1_ratio parameters")
-            return "l2", np.inf
-        return penalty, self.C
+            return "l2", np.inf, solver
+        return penalty, self.C, solver
 
     def _initial_params(self, X, n_classes):
         """scikit-learn's starting point: zeros, or the previous fit's coefficients with
