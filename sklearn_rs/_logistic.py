@@ -421,17 +421,28 @@ class LogisticRegression(RustEstimatorMixin, _SklearnLogisticRegression):
         )
         return out.astype(out_dtype, copy=False)
 
+    def _validated_scores(self, X, proba):
+        """``validate_data`` of scikit-learn's prediction methods, with the finiteness of X
+        checked on the result (a NaN or infinity in a row makes that row's values non-finite)
+        instead of by a pass of its own; scikit-learn's errors, in its order."""
+        check_is_fitted(self)
+        try:
+            X = validate_data(self, X, accept_sparse="csr", reset=False, ensure_all_finite=False)
+        except ValueError:
+            validate_data(self, X, accept_sparse="csr", reset=False)
+            raise
+        scores = self._scores(X, proba)
+        if not np.isfinite(scores).all():
+            self._check_finite(X)
+        return scores
+
     def decision_function(self, X):
         if self._predict_fallback_reason(X):
             return self._run_sklearn("decision_function", X)
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", reset=False)
-        scores = self._scores(X, proba=False)
+        scores = self._validated_scores(X, proba=False)
         return scores.reshape(-1) if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
         if self._predict_fallback_reason(X):
             return self._run_sklearn("predict_proba", X)
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", reset=False)
-        return self._scores(X, proba=True)
+        return self._validated_scores(X, proba=True)
