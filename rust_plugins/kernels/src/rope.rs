@@ -8,20 +8,50 @@
 //! `f32` for half types and in the type itself otherwise.
 
 use crate::rms_norm::Storage;
+use crate::simd::simd_variants;
 
 /// `out = x·cos + rotate_half(x)·sin` on the rotary part, `x` elsewhere.
 pub fn forward_row<T: Storage>(x: &[T], cos: &[T], sin: &[T], out: &mut [T]) {
     let (d, r) = (x.len(), cos.len());
     assert!(r <= d && r % 2 == 0 && sin.len() == r && out.len() == d);
+    forward_dispatch(x, cos, sin, out)
+}
+
+simd_variants! {
+    fn forward_dispatch<T: Storage>(x: &[T], cos: &[T], sin: &[T], out: &mut [T]) -> () = forward_generic;
+}
+
+simd_variants! {
+    fn backward_dispatch<T: Storage>(grad: &[T], cos: &[T], sin: &[T], dx: &mut [T]) -> () = backward_generic;
+}
+
+/// The loops, compiled once per instruction set (the conversions of half types vectorise).
+#[inline(always)]
+fn forward_generic<T: Storage>(x: &[T], cos: &[T], sin: &[T], out: &mut [T]) {
+    let r = cos.len();
     let h = r / 2;
+    let (x1, x2) = x[..r].split_at(h);
+    let (c1, c2) = cos.split_at(h);
+    let (s1, s2) = sin.split_at(h);
+    let (o, pass) = out.split_at_mut(r);
+    let (o1, o2) = o.split_at_mut(h);
+    // Equal lengths stated up front, so the loop runs without bounds checks and vectorises.
+    let (x2, c2, s1, s2, o1, o2) = (
+        &x2[..h],
+        &c2[..h],
+        &s1[..h],
+        &s2[..h],
+        &mut o1[..h],
+        &mut o2[..h],
+    );
     for i in 0..h {
-        let (a, b) = (x[i].load(), x[i + h].load());
-        let lo = T::round(a * cos[i].load()) + T::round(-b * sin[i].load());
-        let hi = T::round(b * cos[i + h].load()) + T::round(a * sin[i + h].load());
-        out[i] = T::store(lo);
-        out[i + h] = T::store(hi);
+        let (a, b) = (x1[i].load(), x2[i].load());
+        let lo = T::round(a * c1[i].load()) + T::round(-b * s1[i].load());
+        let hi = T::round(b * c2[i].load()) + T::round(a * s2[i].load());
+        o1[i] = T::store(lo);
+        o2[i] = T::store(hi);
     }
-    out[r..].copy_from_slice(&x[r..]);
+    pass.copy_from_slice(&x[r..]);
 }
 
 /// The gradient of x given the output's, `grad·cos + rotate_halfᵀ(grad·sin)` with
@@ -29,15 +59,34 @@ pub fn forward_row<T: Storage>(x: &[T], cos: &[T], sin: &[T], out: &mut [T]) {
 pub fn backward_row<T: Storage>(grad: &[T], cos: &[T], sin: &[T], dx: &mut [T]) {
     let (d, r) = (grad.len(), cos.len());
     assert!(r <= d && r % 2 == 0 && sin.len() == r && dx.len() == d);
+    backward_dispatch(grad, cos, sin, dx)
+}
+
+#[inline(always)]
+fn backward_generic<T: Storage>(grad: &[T], cos: &[T], sin: &[T], dx: &mut [T]) {
+    let r = cos.len();
     let h = r / 2;
+    let (g1, g2) = grad[..r].split_at(h);
+    let (c1, c2) = cos.split_at(h);
+    let (s1, s2) = sin.split_at(h);
+    let (d, pass) = dx.split_at_mut(r);
+    let (d1, d2) = d.split_at_mut(h);
+    let (g2, c2, s1, s2, d1, d2) = (
+        &g2[..h],
+        &c2[..h],
+        &s1[..h],
+        &s2[..h],
+        &mut d1[..h],
+        &mut d2[..h],
+    );
     for i in 0..h {
-        let (a, b) = (grad[i].load(), grad[i + h].load());
-        let lo = T::round(a * cos[i].load()) + T::round(b * sin[i + h].load());
-        let hi = T::round(b * cos[i + h].load()) - T::round(a * sin[i].load());
-        dx[i] = T::store(lo);
-        dx[i + h] = T::store(hi);
+        let (a, b) = (g1[i].load(), g2[i].load());
+        let lo = T::round(a * c1[i].load()) + T::round(b * s2[i].load());
+        let hi = T::round(b * c2[i].load()) - T::round(a * s1[i].load());
+        d1[i] = T::store(lo);
+        d2[i] = T::store(hi);
     }
-    dx[r..].copy_from_slice(&grad[r..]);
+    pass.copy_from_slice(&grad[r..]);
 }
 
 #[cfg(test)]
