@@ -194,12 +194,8 @@ impl<'a, T: Real> Problem<'a, T> {
             .collect()
     }
 
-    fn operator(&'a self, x_offset: Vec<f64>) -> Centred<'a, T> {
-        let rows = match &self.rows {
-            Rows::Dense(x) => Rows::Dense(*x),
-            Rows::Csr(x) => Rows::Csr(*x),
-        };
-        Centred::new(rows, x_offset, self.weights)
+    fn operator(&self, x_offset: Vec<f64>) -> Centred<'a, T> {
+        Centred::new(self.rows, x_offset, self.weights)
     }
 
     fn design<'b>(&'b self, x: &'b Dense<'b, T>) -> Design<'b, T> {
@@ -646,10 +642,7 @@ fn ridge_sag<T: Real>(
     } else {
         vec![T::ZERO; d]
     };
-    let rows = match &p.rows {
-        Rows::Dense(x) => Rows::Dense(*x),
-        Rows::Csr(x) => Rows::Csr(*x),
-    };
+    let rows = p.rows;
     let ones;
     let weights = match p.weights {
         Some(w) => w,

@@ -13,6 +13,7 @@ use crate::samples::{Csr, Dense, Samples};
 use crate::{KernelError, StopCheck};
 
 /// Dense or CSR samples, read row by row.
+#[derive(Clone, Copy)]
 pub enum Rows<'a, T> {
     Dense(&'a Dense<'a, T>),
     Csr(&'a Csr<'a, T>),

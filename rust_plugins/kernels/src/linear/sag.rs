@@ -98,15 +98,17 @@ pub fn max_squared_sum<T: Real>(rows: &Rows<'_, T>, offset: &[T]) -> f64 {
     best
 }
 
-struct Lagged<'a, T> {
-    weights: &'a mut [T],
-    sum_gradient: &'a [T],
-    cumulative_sums: &'a mut [T],
-    feature_hist: &'a mut [usize],
-    n_samples: usize,
+/// The weights with their pending just-in-time updates (`lagged_update`): feature `j` still
+/// owes the steps of the cumulative sums since `feature_hist[j]`, and the weights are stored
+/// divided by `wscale`.
+struct JitWeights<T> {
+    weights: Vec<T>,
+    sum_gradient: Vec<T>,
+    cumulative_sums: Vec<T>,
+    feature_hist: Vec<usize>,
 }
 
-impl<T: Real> Lagged<'_, T> {
+impl<T: Real> JitWeights<T> {
     /// `lagged_update` for one feature; false when a reset weight is not finite.
     #[inline]
     fn update(&mut self, j: usize, sample_itr: usize, wscale: T, reset: bool) -> bool {
@@ -120,14 +122,14 @@ impl<T: Real> Lagged<'_, T> {
             if !self.weights[j].is_finite() {
                 return false;
             }
-            self.feature_hist[j] = sample_itr % self.n_samples;
+            self.feature_hist[j] = sample_itr % self.cumulative_sums.len();
         } else {
             self.feature_hist[j] = sample_itr;
         }
         true
     }
 
-    /// `scale_weights`: every feature's pending update, then `wscale = 1`.
+    /// `scale_weights`: every feature's pending update, then `wscale = 1`; false on overflow.
     fn reset(&mut self, sample_itr: usize, wscale: &mut T) -> bool {
         for j in 0..self.weights.len() {
             if !self.update(j, sample_itr + 1, *wscale, true) {
@@ -151,12 +153,14 @@ pub fn sag<T: Real>(
     stop: StopCheck,
 ) -> Result<SagFit<T>, KernelError> {
     let (n, d) = (rows.n_samples(), rows.n_features());
-    let mut coef = crate::alloc::filled(&[d], T::ZERO)?;
-    let mut sum_gradient = crate::alloc::filled(&[d], T::ZERO)?;
+    let mut jit = JitWeights {
+        weights: crate::alloc::filled(&[d], T::ZERO)?,
+        sum_gradient: crate::alloc::filled(&[d], T::ZERO)?,
+        cumulative_sums: crate::alloc::filled(&[n], T::ZERO)?,
+        feature_hist: crate::alloc::filled(&[d], 0usize)?,
+    };
     let mut previous = crate::alloc::filled(&[d], T::ZERO)?;
-    let mut feature_hist = crate::alloc::filled(&[d], 0usize)?;
     let mut gradient_memory = crate::alloc::filled(&[n], T::ZERO)?;
-    let mut cumulative_sums = crate::alloc::filled(&[n], T::ZERO)?;
     let mut seen = crate::alloc::filled(&[n], 0u8)?;
     let (mut intercept, mut intercept_sum_gradient) = (T::ZERO, T::ZERO);
     let mut num_seen = 0usize;
@@ -175,20 +179,13 @@ pub fn sag<T: Real>(
                 num_seen += 1;
                 seen[i] = 1;
             }
-            let mut lagged = Lagged {
-                weights: &mut coef,
-                sum_gradient: &sum_gradient,
-                cumulative_sums: &mut cumulative_sums,
-                feature_hist: &mut feature_hist,
-                n_samples: n,
-            };
             if sample_itr > 0 {
                 for_each_value(rows, offset, i, |j, _| {
-                    lagged.update(j, sample_itr, wscale, false);
+                    jit.update(j, sample_itr, wscale, false);
                 });
             }
             let mut inner = T::ZERO;
-            for_each_value(rows, offset, i, |j, v| inner += coef[j] * v);
+            for_each_value(rows, offset, i, |j, v| inner += jit.weights[j] * v);
             let prediction = wscale * inner + intercept;
             // The loss gradient is a double in the original, cast to X's dtype once scaled.
             let gradient = T::from_f64((prediction.to_f64() - y[i].to_f64()) * weights[i].to_f64());
@@ -198,9 +195,9 @@ pub fn sag<T: Real>(
                 let correction = v * (gradient - gradient_memory[i]);
                 if s.saga {
                     let step = correction.to_f64() * s.step_size * keep / wscale.to_f64();
-                    coef[j] = T::from_f64(coef[j].to_f64() - step);
+                    jit.weights[j] = T::from_f64(jit.weights[j].to_f64() - step);
                 }
-                sum_gradient[j] += correction;
+                jit.sum_gradient[j] += correction;
             });
             if s.fit_intercept {
                 let correction = gradient - gradient_memory[i];
@@ -220,38 +217,23 @@ pub fn sag<T: Real>(
             }
             gradient_memory[i] = gradient;
             let increment = s.step_size / (wscale * T::from_f64(num_seen as f64)).to_f64();
-            cumulative_sums[sample_itr] = if sample_itr == 0 {
+            let sums = &mut jit.cumulative_sums;
+            sums[sample_itr] = if sample_itr == 0 {
                 T::from_f64(increment)
             } else {
-                T::from_f64(cumulative_sums[sample_itr - 1].to_f64() + increment)
+                T::from_f64(sums[sample_itr - 1].to_f64() + increment)
             };
-            if wscale.to_f64() < 1e-9 {
-                let mut lagged = Lagged {
-                    weights: &mut coef,
-                    sum_gradient: &sum_gradient,
-                    cumulative_sums: &mut cumulative_sums,
-                    feature_hist: &mut feature_hist,
-                    n_samples: n,
-                };
-                if !lagged.reset(sample_itr, &mut wscale) {
-                    overflow = true;
-                    break 'epochs;
-                }
+            if wscale.to_f64() < 1e-9 && !jit.reset(sample_itr, &mut wscale) {
+                overflow = true;
+                break 'epochs;
             }
         }
-        let mut lagged = Lagged {
-            weights: &mut coef,
-            sum_gradient: &sum_gradient,
-            cumulative_sums: &mut cumulative_sums,
-            feature_hist: &mut feature_hist,
-            n_samples: n,
-        };
-        if !lagged.reset(n - 1, &mut wscale) {
+        if !jit.reset(n - 1, &mut wscale) {
             overflow = true;
             break;
         }
         let (mut max_change, mut max_weight) = (T::ZERO, T::ZERO);
-        for (w, p) in coef.iter().zip(previous.iter_mut()) {
+        for (w, p) in jit.weights.iter().zip(previous.iter_mut()) {
             max_weight = max_weight.max(T::from_f64(w.to_f64().abs()));
             max_change = max_change.max(T::from_f64((*w - *p).to_f64().abs()));
             *p = *w;
@@ -266,7 +248,7 @@ pub fn sag<T: Real>(
     // Cython's `for n_iter in range(max_iter)` leaves the last index; `n_iter += 1` follows.
     let n_iter = epoch.min(s.max_iter.saturating_sub(1)) + 1;
     Ok(SagFit {
-        coef,
+        coef: jit.weights,
         intercept,
         n_iter,
         overflow_epoch: overflow.then_some(n_iter),
