@@ -20,6 +20,33 @@ CHILD_TIMEOUT = 120
 # big enough to use the native thread pool, returning something comparable) and `huge_calls`
 # (calls `f(cls)` whose memory need is far above the address-space limit, for our class and
 # the original).
+def _linear_model_case(name):
+    """The case of a regressor of ``sklearn.linear_model``: its ``predict`` output."""
+    return textwrap.dedent(
+        f"""
+        import numpy as np
+        from sklearn_rs import {name} as Estimator
+        from sklearn.linear_model import {name} as Original
+
+        rng = np.random.RandomState(0)
+        X = rng.rand(40_000, 8)
+        y = X @ rng.rand(8) + rng.rand(40_000)
+
+        def fit_small():
+            return float(Estimator().fit(X, y).predict(X).sum())
+
+        X_tall = rng.rand(10_000_000, 2)
+        Y_wide = rng.rand(100, 2000)
+
+        def predict_output(cls):
+            # The (n_samples, n_targets) predictions of 2000 targets: 149 GiB here.
+            cls().fit(X_tall[:100], Y_wide).predict(X_tall)
+
+        huge_calls = [predict_output]
+        """
+    )
+
+
 RELIABILITY_CASES = {
     "KMeans": textwrap.dedent(
         """
@@ -106,52 +133,7 @@ RELIABILITY_CASES = {
         huge_calls = [transform_output, inverse_transform_output]
         """
     ),
-    "LinearRegression": textwrap.dedent(
-        """
-        import numpy as np
-        from sklearn_rs import LinearRegression as Estimator
-        from sklearn.linear_model import LinearRegression as Original
-
-        rng = np.random.RandomState(0)
-        X = rng.rand(40_000, 8)
-        y = X @ rng.rand(8) + rng.rand(40_000)
-
-        def fit_small():
-            return float(Estimator().fit(X, y).predict(X).sum())
-
-        X_tall = rng.rand(10_000_000, 2)
-        Y_wide = rng.rand(100, 2000)
-
-        def predict_output(cls):
-            # The (n_samples, n_targets) predictions of 2000 targets: 149 GiB here.
-            cls().fit(X_tall[:100], Y_wide).predict(X_tall)
-
-        huge_calls = [predict_output]
-        """
-    ),
-    "Ridge": textwrap.dedent(
-        """
-        import numpy as np
-        from sklearn_rs import Ridge as Estimator
-        from sklearn.linear_model import Ridge as Original
-
-        rng = np.random.RandomState(0)
-        X = rng.rand(40_000, 8)
-        y = X @ rng.rand(8) + rng.rand(40_000)
-
-        def fit_small():
-            return float(Estimator().fit(X, y).predict(X).sum())
-
-        X_tall = rng.rand(10_000_000, 2)
-        Y_wide = rng.rand(100, 2000)
-
-        def predict_output(cls):
-            # The (n_samples, n_targets) predictions of 2000 targets: 149 GiB here.
-            cls().fit(X_tall[:100], Y_wide).predict(X_tall)
-
-        huge_calls = [predict_output]
-        """
-    ),
+    **{name: _linear_model_case(name) for name in ("LinearRegression", "Ridge")},
     "LogisticRegression": textwrap.dedent(
         """
         import numpy as np

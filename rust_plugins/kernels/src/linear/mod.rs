@@ -416,40 +416,12 @@ fn ridge_primal<T: Real>(
     alpha: &[f64],
     stop: StopCheck,
 ) -> Result<Fit<T>, KernelError> {
-    let (_, d, t) = p.shape();
     let g = gram(p, x, stop)?;
-    let one_alpha = alpha.iter().all(|&a| a == alpha[0]);
-    let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
-    let mut ill_conditioned = Vec::new();
-    let groups: Vec<(f64, Vec<usize>)> = if one_alpha {
-        vec![(alpha[0], (0..t).collect())]
-    } else {
-        alpha
-            .iter()
-            .enumerate()
-            .map(|(k, &a)| (a, vec![k]))
-            .collect()
+    let Penalised::Solved(coef_columns, ill_conditioned) = solve_penalised(&g.xtx, &g.xty, alpha)?
+    else {
+        return ridge_svd(p, x, alpha, stop);
     };
-    for (a, targets) in groups {
-        let mut system = g.xtx.clone();
-        for j in 0..d {
-            system.data[j * d + j] += T::from_f64(a);
-        }
-        let mut rhs = ColMajor::zeros(d, targets.len())?;
-        for (c, &k) in targets.iter().enumerate() {
-            rhs.data[c * d..(c + 1) * d].copy_from_slice(g.xty.col(k));
-        }
-        let Some(solved) = spd::solve(&system, &rhs)? else {
-            return ridge_svd(p, x, alpha, stop);
-        };
-        if !(solved.rcond >= warning_rcond::<T>()) {
-            ill_conditioned.push(solved.rcond);
-        }
-        for (c, &k) in targets.iter().enumerate() {
-            coef[k * d..(k + 1) * d].copy_from_slice(solved.x.col(c));
-        }
-    }
-    let mut fit = Fit::new(coef, "cholesky");
+    let mut fit = Fit::new(coef_columns.data, "cholesky");
     fit.ill_conditioned = ill_conditioned;
     Ok(fit.with_intercept(&g.x_offset, &g.y_offset))
 }
@@ -462,15 +434,46 @@ fn ridge_dual<T: Real>(
     alpha: &[f64],
     stop: StopCheck,
 ) -> Result<Fit<T>, KernelError> {
-    let (n, d, t) = p.shape();
     let (x_offset, y_offset) = p.offsets(stop)?;
     let SmallSystem { m: a, c: y } = small::reduce(p, x, &x_offset, &y_offset, stop)?;
     let kernel = dense::product(a.as_ref(), a.as_ref().transpose(), dense::par())?;
-    let one_alpha = alpha.iter().all(|&v| v == alpha[0]);
-    let mut dual = ColMajor::<T>::zeros(n, t)?;
-    let mut ill_conditioned = Vec::new();
-    let mut singular_dual = false;
-    let groups: Vec<(f64, Vec<usize>)> = if one_alpha {
+    let (dual, ill_conditioned, singular_dual) = match solve_penalised(&kernel, &y, alpha)? {
+        Penalised::Solved(dual, ill) => (dual, ill, false),
+        // One penalty: scikit-learn warns and takes scipy's least-squares solution.
+        Penalised::NotPositiveDefinite(system) if alpha.iter().all(|&v| v == alpha[0]) => {
+            let spectral = Spectral::of(&SmallSystem { m: system, c: y })?;
+            let n = kernel.rows;
+            let mut dual = ColMajor::zeros(n, p.n_targets)?;
+            dual.data
+                .copy_from_slice(&spectral.min_norm(T::EPSILON.to_f64())?);
+            (dual, Vec::new(), true)
+        }
+        Penalised::NotPositiveDefinite(_) => return ridge_svd(p, x, alpha, stop),
+    };
+    let coef_columns = dense::product(a.as_ref().transpose(), dual.as_ref(), dense::par())?;
+    let mut fit = Fit::new(coef_columns.data, "cholesky");
+    fit.ill_conditioned = ill_conditioned;
+    fit.singular_dual = singular_dual;
+    Ok(fit.with_intercept(&x_offset, &y_offset))
+}
+
+enum Penalised<T> {
+    /// The solutions (one column per target) and the reciprocal condition numbers scipy
+    /// would warn about.
+    Solved(ColMajor<T>, Vec<f64>),
+    /// A system `A + alpha I` that Cholesky found not positive definite.
+    NotPositiveDefinite(ColMajor<T>),
+}
+
+/// `(A + alpha_k I) x_k = b_k` for every target `k`, as scikit-learn solves them: one
+/// factorisation for all targets when the penalties are equal, one per target otherwise.
+fn solve_penalised<T: Real>(
+    a: &ColMajor<T>,
+    b: &ColMajor<T>,
+    alpha: &[f64],
+) -> Result<Penalised<T>, KernelError> {
+    let (n, t) = (a.rows, b.cols);
+    let groups: Vec<(f64, Vec<usize>)> = if alpha.iter().all(|&v| v == alpha[0]) {
         vec![(alpha[0], (0..t).collect())]
     } else {
         alpha
@@ -479,43 +482,28 @@ fn ridge_dual<T: Real>(
             .map(|(k, &v)| (v, vec![k]))
             .collect()
     };
+    let mut solutions = ColMajor::<T>::zeros(n, t)?;
+    let mut ill_conditioned = Vec::new();
     for (value, targets) in groups {
-        let mut system = kernel.clone();
+        let mut system = a.clone();
         for i in 0..n {
             system.data[i * n + i] += T::from_f64(value);
         }
         let mut rhs = ColMajor::zeros(n, targets.len())?;
         for (c, &k) in targets.iter().enumerate() {
-            rhs.data[c * n..(c + 1) * n].copy_from_slice(y.col(k));
+            rhs.data[c * n..(c + 1) * n].copy_from_slice(b.col(k));
         }
-        let solution = match spd::solve(&system, &rhs)? {
-            Some(solved) => {
-                if !(solved.rcond >= warning_rcond::<T>()) {
-                    ill_conditioned.push(solved.rcond);
-                }
-                solved.x
-            }
-            None if one_alpha => {
-                // scikit-learn warns and takes scipy's least-squares solution.
-                singular_dual = true;
-                let spectral = Spectral::of(&SmallSystem { m: system, c: rhs })?;
-                let cols = spectral.min_norm(T::EPSILON.to_f64())?;
-                let mut out = ColMajor::zeros(n, targets.len())?;
-                out.data.copy_from_slice(&cols);
-                out
-            }
-            None => return ridge_svd(p, x, alpha, stop),
+        let Some(solved) = spd::solve(&system, &rhs)? else {
+            return Ok(Penalised::NotPositiveDefinite(system));
         };
+        if !(solved.rcond >= warning_rcond::<T>()) {
+            ill_conditioned.push(solved.rcond);
+        }
         for (c, &k) in targets.iter().enumerate() {
-            dual.data[k * n..(k + 1) * n].copy_from_slice(solution.col(c));
+            solutions.data[k * n..(k + 1) * n].copy_from_slice(solved.x.col(c));
         }
     }
-    let coef_columns = dense::product(a.as_ref().transpose(), dual.as_ref(), dense::par())?;
-    let mut fit = Fit::new(coef_columns.data, "cholesky");
-    fit.ill_conditioned = ill_conditioned;
-    fit.singular_dual = singular_dual;
-    let _ = d;
-    Ok(fit.with_intercept(&x_offset, &y_offset))
+    Ok(Penalised::Solved(solutions, ill_conditioned))
 }
 
 /// `B = V diag(s / (s^2 + alpha)) U^T Y`, singular values at most `1e-15` dropped
