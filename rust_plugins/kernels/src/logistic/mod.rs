@@ -64,14 +64,11 @@ pub trait Design<T>: Sync {
     fn n_features(&self) -> usize;
     /// `z[i, k] = x_i . w_k` for the rows of `chunk` (`z` row-major `(len, k)`).
     fn scores(&self, chunk: Range<usize>, w: &[f64], k: usize, z: &mut [f64], buf: &mut [f64]);
-    /// `grad[k, :] += sum_i g[i, k] x_i` over the rows of `chunk`.
+    /// `grad[k, :] += sum_i g[i, k] x_i` over the rows of `chunk`, called after `scores` of the
+    /// same chunk with the same `buf` (the dense float32 path reuses the rows it widened).
     fn add_gradient(&self, chunk: Range<usize>, g: &[f64], k: usize, grad: &mut [f64], buf: &[f64]);
     /// Scratch (float64 copy of a chunk) the dense float32 path needs.
     fn buffer_len(&self) -> usize;
-    /// Whether `buf` holds the chunk after `scores` (the float32 dense path).
-    fn widens(&self) -> bool {
-        false
-    }
 }
 
 /// Dense rows as float64: read in place for float64, copied for float32.
@@ -146,10 +143,6 @@ impl<T: Sample> Design<T> for Dense<'_, T> {
         } else {
             CHUNK * Samples::n_features(self)
         }
-    }
-
-    fn widens(&self) -> bool {
-        !T::IS_F64
     }
 }
 
