@@ -57,7 +57,7 @@ fn total<C: Float>(mut acc: [C; LANES]) -> C {
     while width > 1 {
         width /= 2;
         for i in 0..width {
-            acc[i] = acc[i] + acc[i + width];
+            acc[i] += acc[i + width];
         }
     }
     acc[0]
@@ -83,7 +83,7 @@ where
         for (i, &value) in block[..n].iter().enumerate() {
             let lane = &mut maxes[i % LANES];
             *lane = if value > *lane { value } else { *lane };
-            nan |= value != value;
+            nan |= value.partial_cmp(&value).is_none();
         }
         accumulate(&mut sums, &block[..n]);
     }
@@ -121,7 +121,7 @@ where
     let eps = C::<T>::from_f64(smoothing);
     let mut loss = lse - (C::<T>::ONE - eps) * x[target].load();
     if smoothing != 0.0 {
-        loss = loss - eps * sum_x / C::<T>::from_f64(v as f64);
+        loss -= eps * sum_x / C::<T>::from_f64(v as f64);
     }
     (lse, loss)
 }
@@ -160,7 +160,7 @@ pub fn backward_row<T: Storage>(
         for i in 0..n {
             let mut p = probs[i] - uniform;
             if start + i == target {
-                p = p - (C::<T>::ONE - eps);
+                p -= C::<T>::ONE - eps;
             }
             dx[start + i] = T::store(scale * p);
         }

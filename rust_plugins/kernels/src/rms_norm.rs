@@ -147,7 +147,7 @@ fn lane_sum<A: Copy, B: Copy, C: Float>(a: &[A], b: &[B], f: impl Fn(A, B) -> C)
     while width > 1 {
         width /= 2;
         for i in 0..width {
-            acc[i] = acc[i] + acc[i + width];
+            acc[i] += acc[i + width];
         }
     }
     acc[0]
@@ -385,7 +385,7 @@ fn lane_sum_indexed<C: Float>(len: usize, f: impl Fn(usize) -> C) -> C {
     while width > 1 {
         width /= 2;
         for i in 0..width {
-            acc[i] = acc[i] + acc[i + width];
+            acc[i] += acc[i + width];
         }
     }
     acc[0]

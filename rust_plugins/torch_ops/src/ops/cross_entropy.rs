@@ -117,10 +117,10 @@ where
         threads,
         &|first, end| {
             let mut scratch = vec![T::default(); rows_ref.0.d];
-            for r in first..end {
+            for (r, class) in classes.iter().enumerate().take(end).skip(first) {
                 // SAFETY: rows of a live tensor of T; each row's results are written by one task.
                 unsafe {
-                    match classes[r] {
+                    match *class {
                         Some(t) => {
                             let x = rows_ref.0.row::<T>(r, &mut scratch);
                             let (l, loss) = kernels::cross_entropy::forward_row(x, t, smoothing);
@@ -259,11 +259,11 @@ where
         threads,
         &|first, end| {
             let mut scratch = vec![T::default(); rows_ref.0.d];
-            for r in first..end {
+            for (r, class) in classes.iter().enumerate().take(end).skip(first) {
                 // SAFETY: as in forward_typed; dx rows are contiguous and written by one task.
                 unsafe {
                     let out = dx_ref.0.row_mut::<T>(r);
-                    match classes[r] {
+                    match *class {
                         Some(t) => {
                             let x = rows_ref.0.row::<T>(r, &mut scratch);
                             let scale = T::Compute::from_f64(scales.call(r));
