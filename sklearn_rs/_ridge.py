@@ -15,11 +15,13 @@ warnings), feature names and ``isinstance`` are scikit-learn's own. The solvers 
 - ``sag`` and ``saga``: a port of scikit-learn's ``sag_fast.pyx``, drawing the samples from
   the seed ``make_dataset`` takes from ``random_state`` (the same epochs, ``n_iter_`` and
   ConvergenceWarning).
-- ``lbfgs`` (``positive=True``, dense X): the exact non-negative minimiser by NNLS on the
-  augmented system, which scikit-learn's L-BFGS-B approaches to ``tol``.
+- ``lbfgs`` (``positive=True``): the exact non-negative minimiser, which scikit-learn's
+  L-BFGS-B approaches to ``tol``: NNLS on the TSQR-reduced system augmented with
+  ``sqrt(alpha) I`` (dense X), or on the Cholesky factor of the penalised Gram matrix
+  (sparse X).
 
-``positive=True`` on sparse X or with ``max_iter`` set, and ``cholesky`` on sparse X without
-an intercept run scikit-learn's code (logged).
+``positive=True`` with ``max_iter`` set (or with ``alpha=0`` on sparse X), and ``cholesky``
+on sparse X without an intercept run scikit-learn's code (logged).
 """
 
 import warnings
@@ -56,8 +58,9 @@ def ridge_fallback(params, X):
         return ("positive=True with max_iter: the result is where scikit-learn's L-BFGS-B stops "
                 "(the exact non-negative solution is computed only without an iteration cap)")
     if X is not None and sp.issparse(X):
-        if params.get("positive"):
-            return "positive=True on sparse X: scikit-learn's L-BFGS-B solver is used"
+        if params.get("positive") and np.any(np.asarray(params.get("alpha", 1.0)) == 0):
+            return ("positive=True with alpha=0 on sparse X: the Gram matrix may be singular; "
+                    "scikit-learn's L-BFGS-B solver is used")
         if solver == "cholesky" and not params.get("fit_intercept", True):
             return "solver='cholesky' on sparse X: scikit-learn's sparse Gram solve is used"
     return None

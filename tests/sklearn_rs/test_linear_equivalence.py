@@ -240,11 +240,15 @@ def test_ridge_iteration_limits(solver, max_iter):
     assert_same_fit(ours, theirs, 1e-7)
 
 
+@pytest.mark.parametrize("container", [None, sp.csr_matrix])
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("targets", [None, 2])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_ridge_positive_is_the_constrained_minimiser(targets, fit_intercept):
-    X, y = regression(n=120, d=8, targets=targets, seed=6)
-    ours, theirs = fit_both("Ridge", X, y, alpha=0.5, positive=True, tol=1e-10,
+def test_ridge_positive_is_the_constrained_minimiser(targets, fit_intercept, weighted, container):
+    X, y = regression(n=120, d=8, targets=targets, seed=6, density=0.7 if container else None)
+    X = X if container is None else container(X)
+    sw = np.random.RandomState(8).uniform(0.3, 2, 120) if weighted else None
+    ours, theirs = fit_both("Ridge", X, y, sw, alpha=0.5, positive=True, tol=1e-10,
                             fit_intercept=fit_intercept)
     assert (ours.coef_ >= 0).all() and (ours.coef_ == 0).any()
     assert ours.solver_ == theirs.solver_ == "lbfgs" and ours.n_iter_ is None
@@ -302,7 +306,7 @@ def test_ridge_errors(kwargs, container):
 
 
 @pytest.mark.parametrize("params, sparse_input", [
-    (dict(positive=True, max_iter=5), False), (dict(positive=True), True),
+    (dict(positive=True, max_iter=5), False), (dict(positive=True, alpha=0.0), True),
     (dict(solver="cholesky", fit_intercept=False), True),
 ])
 def test_ridge_fallbacks_are_logged_and_match(params, sparse_input, caplog):

@@ -324,6 +324,16 @@ pub fn sparse_gram<T: Real>(
     x: &Csr<'_, T>,
     stop: StopCheck,
 ) -> Result<(Vec<f64>, ColMajor<T>), KernelError> {
+    sparse_weighted_gram(x, None, stop)
+}
+
+/// Weighted column sums `sum_i w_i x_i` (float64) and `X^T W X` (full, symmetric) of CSR
+/// rows (`W = I` without weights).
+pub fn sparse_weighted_gram<T: Real>(
+    x: &Csr<'_, T>,
+    weights: Option<&[T]>,
+    stop: StopCheck,
+) -> Result<(Vec<f64>, ColMajor<T>), KernelError> {
     let (n, d) = (x.n_samples(), x.n_features());
     let parts = blocks::partition(n, d * d + d);
     let partial: Vec<(Vec<f64>, ColMajor<T>)> = parts
@@ -336,11 +346,13 @@ pub fn sparse_gram<T: Real>(
                     return Err(KernelError::Interrupted);
                 }
                 let (indices, values) = x.row(i);
+                let w = weights.map_or(T::ONE, |w| w[i]);
                 for (a, (&ja, &va)) in indices.iter().zip(values).enumerate() {
-                    sums[ja as usize] += va.to_f64();
+                    let wa = if weights.is_some() { w * va } else { va };
+                    sums[ja as usize] += wa.to_f64();
                     for (&jb, &vb) in indices[..=a].iter().zip(&values[..=a]) {
                         let (hi, lo) = if ja >= jb { (ja, jb) } else { (jb, ja) };
-                        gram.data[lo as usize * d + hi as usize] += va * vb;
+                        gram.data[lo as usize * d + hi as usize] += wa * vb;
                     }
                 }
             }

@@ -379,6 +379,7 @@ pub fn ridge<T: Real>(
         (RidgeSolver::Cholesky, Rows::Dense(x)) => ridge_primal(p, x, alpha, stop),
         (RidgeSolver::Svd, Rows::Dense(x)) => ridge_svd(p, x, alpha, stop),
         (RidgeSolver::Positive, Rows::Dense(x)) => ridge_positive(p, x, alpha, stop),
+        (RidgeSolver::Positive, Rows::Csr(x)) => ridge_positive_sparse(p, x, alpha, stop),
         (RidgeSolver::Lsqr, _) => {
             let (x_offset, y_offset) = p.offsets(stop)?;
             let operator = p.operator(x_offset.clone());
@@ -548,6 +549,68 @@ fn ridge_positive<T: Real>(
         let mut c: Vec<f64> = system.c.col(k).iter().map(|v| v.to_f64()).collect();
         c.resize(rows + d, 0.0);
         let solution = nnls::nnls(&augmented, &c)?;
+        coef[k * d..(k + 1) * d]
+            .iter_mut()
+            .zip(solution)
+            .for_each(|(dst, v)| *dst = T::from_f64(v));
+    }
+    Ok(Fit::new(coef, "lbfgs").with_intercept(&x_offset, &y_offset))
+}
+
+/// Non-negative ridge coefficients on CSR data: with `L L^T = A^T A + alpha I` (the weighted,
+/// centred Gram matrix plus the penalty), `||A b - y||^2 + alpha ||b||^2` is
+/// `||L^T b - L^{-1} A^T y||^2` up to a constant, so NNLS on that `(d, d)` system is the exact
+/// constrained minimiser. The Gram matrix is centred as `X^T W X - w m m^T`, as scikit-learn
+/// centres sparse data.
+fn ridge_positive_sparse<T: Real>(
+    p: &Problem<'_, T>,
+    x: &crate::samples::Csr<'_, T>,
+    alpha: &[f64],
+    stop: StopCheck,
+) -> Result<Fit<T>, KernelError> {
+    let (n, d, t) = p.shape();
+    let (x_offset, y_offset) = p.offsets(stop)?;
+    let (_, gram_t) = gram::sparse_weighted_gram(x, p.weights, stop)?;
+    let total_weight: f64 = match p.weights {
+        Some(w) => w.iter().map(|v| v.to_f64()).sum(),
+        None => n as f64,
+    };
+    let mut xtx = ColMajor::<f64>::zeros(d, d)?;
+    for j in 0..d {
+        for i in 0..d {
+            let centring = if p.fit_intercept {
+                total_weight * x_offset[i] * x_offset[j]
+            } else {
+                0.0
+            };
+            xtx.data[j * d + i] = gram_t.at(i, j).to_f64() - centring;
+        }
+    }
+    if !xtx.data.iter().all(|v| v.is_finite()) {
+        return Err(KernelError::InvalidArgument(NON_FINITE.into()));
+    }
+    let operator = p.operator(x_offset.clone());
+    let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
+    for k in 0..t {
+        let mut rhs = ColMajor::<f64>::zeros(d, 1)?;
+        operator.rmatvec(&p.target_column(k, &y_offset), &mut rhs.data, stop)?;
+        let mut system = xtx.clone();
+        for j in 0..d {
+            system.data[j * d + j] += alpha[k];
+        }
+        let Some(l) = spd::lower_factor(&system)? else {
+            return Err(KernelError::InvalidArgument(
+                "the penalised Gram matrix is not positive definite".into(),
+            ));
+        };
+        spd::solve_lower(&l, &mut rhs);
+        let mut upper = ColMajor::<f64>::zeros(d, d)?;
+        for j in 0..d {
+            for i in 0..=j {
+                upper.data[j * d + i] = l.at(j, i);
+            }
+        }
+        let solution = nnls::nnls(&upper, &rhs.data)?;
         coef[k * d..(k + 1) * d]
             .iter_mut()
             .zip(solution)

@@ -33,6 +33,31 @@ fn cholesky<T: Real>(a: &mut ColMajor<T>) -> Result<bool, KernelError> {
     Ok(factored.is_ok())
 }
 
+/// The lower Cholesky factor `L` of `a` (`a = L L^T`, zeros above the diagonal), or `None`
+/// when `a` is not positive definite.
+pub fn lower_factor<T: Real>(a: &ColMajor<T>) -> Result<Option<ColMajor<T>>, KernelError> {
+    let mut l = a.clone();
+    if !cholesky(&mut l)? {
+        return Ok(None);
+    }
+    let n = l.rows;
+    for j in 0..n {
+        l.data[j * n..j * n + j]
+            .iter_mut()
+            .for_each(|v| *v = T::ZERO);
+    }
+    Ok(Some(l))
+}
+
+/// `x = L^{-1} b` for lower-triangular `L`.
+pub fn solve_lower<T: Real>(l: &ColMajor<T>, b: &mut ColMajor<T>) {
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+        l.as_ref(),
+        b.as_mut(),
+        Par::Seq,
+    );
+}
+
 fn solve_with<T: Real>(l: &ColMajor<T>, rhs: &mut ColMajor<T>) {
     let mut buffer = [];
     llt::solve::solve_in_place(
