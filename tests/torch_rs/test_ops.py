@@ -15,6 +15,8 @@ from op_db import (
     OP_DB,
     assert_half_matches,
     assert_within,
+    check_values,
+    map_tensors,
     significant_strides,
     tensors_of,
 )
@@ -42,8 +44,7 @@ def _equal(a, b) -> bool:
     return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-def _map_tensors(fn, args):
-    return tuple(fn(a) if isinstance(a, torch.Tensor) else a for a in args)
+_map_tensors = map_tensors
 
 
 # ---- opcheck ---------------------------------------------------------------------------------
@@ -279,28 +280,8 @@ def test_values_and_layouts(info, overload, dtype):
     """float32/float64 within the op's bound of a float64 reference; half types the float32
     result rounded once; outputs shaped and laid out as torch's own op lays them out."""
     for sample in overload.sample_inputs(dtype, False):
-        result = overload.op(*sample.args)
-        ours = tensors_of(result)
         where = f"{sample.name}: "
-        assert ours[0].dtype == (overload.result_dtype or (lambda d: d))(dtype), where
-        if dtype in HALF_DTYPES and overload.half_reference is not None:
-            expected = tensors_of(overload.half_reference(*sample.args))
-            for a, e in zip(ours, expected, strict=True):
-                if e.dtype in HALF_DTYPES:
-                    assert_half_matches(a, e)
-                else:  # float32 by-products (the inverse RMS of half inputs)
-                    assert_within(a, e, overload.tolerance[torch.float32])
-        elif dtype in HALF_DTYPES and dtype not in overload.tolerance:
-            widened = _map_tensors(torch.Tensor.float, sample.args)
-            expected = tensors_of(overload.op(*widened))
-            for a, e in zip(ours, expected, strict=True):
-                torch.testing.assert_close(
-                    a, e.to(dtype), rtol=0, atol=0, equal_nan=True, msg=where
-                )
-        else:
-            expected = tensors_of(overload.reference(*sample.args))
-            for a, e in zip(ours, expected, strict=True):
-                assert_within(a, e, overload.tolerance[dtype])
+        ours = check_values(overload, sample.args, dtype, where)
         if overload.torch_equivalent is not None and sample.torch_layout:
             theirs = tensors_of(overload.torch_equivalent(*sample.args))
             for a, t in zip(ours, theirs, strict=True):
