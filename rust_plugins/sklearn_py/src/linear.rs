@@ -131,6 +131,7 @@ fn data_of<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn linear_regression_t<'py, T: Real + Element>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,

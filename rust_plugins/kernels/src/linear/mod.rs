@@ -266,10 +266,7 @@ pub fn linear_regression<T: Real>(
             for k in 0..t {
                 let c: Vec<f64> = system.c.col(k).iter().map(|v| v.to_f64()).collect();
                 let solution = nnls::nnls(&system.m, &c)?;
-                coef[k * d..(k + 1) * d]
-                    .iter_mut()
-                    .zip(solution)
-                    .for_each(|(dst, v)| *dst = T::from_f64(v));
+                set_row(&mut coef, k, d, solution);
             }
             Ok(Fit::new(coef, "nnls").with_intercept(&x_offset, &y_offset))
         }
@@ -295,10 +292,7 @@ pub fn linear_regression<T: Real>(
             for k in 0..t {
                 let b = p.target_column(k, &y_offset);
                 let solution = lsqr::lsqr(&operator, &b, 0.0, tol, tol, None, stop)?;
-                coef[k * d..(k + 1) * d]
-                    .iter_mut()
-                    .zip(solution.x)
-                    .for_each(|(dst, v)| *dst = T::from_f64(v));
+                set_row(&mut coef, k, d, solution.x);
             }
             Ok(Fit::new(coef, "lsqr").with_intercept(&x_offset, &y_offset))
         }
@@ -313,7 +307,7 @@ fn least_squares_from_gram<T: Real>(
     tol: f64,
     stop: StopCheck,
 ) -> Result<Option<Fit<T>>, KernelError> {
-    let (_, d, t) = p.shape();
+    let d = p.rows.n_features();
     let g = gram(p, x, stop)?;
     let (eigenvalues, vectors) = dense::eigh(g.xtx.as_ref())?;
     let (smallest, largest) = (eigenvalues[0].to_f64(), eigenvalues[d - 1].to_f64());
@@ -324,16 +318,25 @@ fn least_squares_from_gram<T: Real>(
     // B = V diag(1 / lambda) V^T X^T Y
     let vty = dense::product(vectors.as_ref().transpose(), g.xty.as_ref(), Par::Seq)?;
     let mut scaled = vty;
-    for k in 0..t {
-        for i in 0..d {
-            scaled.data[k * d + i] /= eigenvalues[i];
-        }
+    for column in scaled.data.chunks_exact_mut(d) {
+        column
+            .iter_mut()
+            .zip(&eigenvalues)
+            .for_each(|(v, l)| *v /= *l);
     }
     let coef_columns = dense::product(vectors.as_ref(), scaled.as_ref(), Par::Seq)?;
     let mut fit = Fit::new(coef_columns.data, "lstsq");
     fit.rank = Some(d);
     fit.singular = Some(eigenvalues.iter().rev().map(|&l| l.sqrt()).collect());
     Ok(Some(fit.with_intercept(&g.x_offset, &g.y_offset)))
+}
+
+/// Row `k` of the `(t, d)` coefficients from float64 values.
+fn set_row<T: Real>(coef: &mut [T], k: usize, d: usize, values: impl IntoIterator<Item = f64>) {
+    coef[k * d..(k + 1) * d]
+        .iter_mut()
+        .zip(values)
+        .for_each(|(dst, v)| *dst = T::from_f64(v));
 }
 
 /// Ridge's solvers (scikit-learn's names; `Positive` is its `lbfgs` with `positive=True`).
@@ -385,14 +388,11 @@ pub fn ridge<T: Real>(
             let operator = p.operator(x_offset.clone());
             let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
             let mut n_iter = Vec::with_capacity(t);
-            for k in 0..t {
+            for (k, a) in alpha.iter().enumerate() {
                 let b = p.target_column(k, &y_offset);
-                let damp = alpha[k].sqrt();
+                let damp = a.sqrt();
                 let solution = lsqr::lsqr(&operator, &b, damp, tol, tol, max_iter, stop)?;
-                coef[k * d..(k + 1) * d]
-                    .iter_mut()
-                    .zip(solution.x)
-                    .for_each(|(dst, v)| *dst = T::from_f64(v));
+                set_row(&mut coef, k, d, solution.x);
                 n_iter.push(solution.iterations);
             }
             let mut fit = Fit::new(coef, "lsqr");
@@ -497,7 +497,8 @@ fn solve_penalised<T: Real>(
         let Some(solved) = spd::solve(&system, &rhs)? else {
             return Ok(Penalised::NotPositiveDefinite(system));
         };
-        if !(solved.rcond >= warning_rcond::<T>()) {
+        // scipy warns unless rcond >= eps, so a NaN estimate warns too.
+        if solved.rcond.is_nan() || solved.rcond < warning_rcond::<T>() {
             ill_conditioned.push(solved.rcond);
         }
         for (c, &k) in targets.iter().enumerate() {
@@ -540,19 +541,16 @@ fn ridge_positive<T: Real>(
     let system = small::reduce(p, x, &x_offset, &y_offset, stop)?;
     let rows = system.m.rows;
     let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
-    for k in 0..t {
+    for (k, a) in alpha.iter().enumerate() {
         let mut augmented = ColMajor::<T>::zeros(rows + d, d)?;
         for j in 0..d {
             augmented.data[j * (rows + d)..j * (rows + d) + rows].copy_from_slice(system.m.col(j));
-            augmented.data[j * (rows + d) + rows + j] = T::from_f64(alpha[k].sqrt());
+            augmented.data[j * (rows + d) + rows + j] = T::from_f64(a.sqrt());
         }
         let mut c: Vec<f64> = system.c.col(k).iter().map(|v| v.to_f64()).collect();
         c.resize(rows + d, 0.0);
         let solution = nnls::nnls(&augmented, &c)?;
-        coef[k * d..(k + 1) * d]
-            .iter_mut()
-            .zip(solution)
-            .for_each(|(dst, v)| *dst = T::from_f64(v));
+        set_row(&mut coef, k, d, solution);
     }
     Ok(Fit::new(coef, "lbfgs").with_intercept(&x_offset, &y_offset))
 }
@@ -591,12 +589,12 @@ fn ridge_positive_sparse<T: Real>(
     }
     let operator = p.operator(x_offset.clone());
     let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
-    for k in 0..t {
+    for (k, a) in alpha.iter().enumerate() {
         let mut rhs = ColMajor::<f64>::zeros(d, 1)?;
         operator.rmatvec(&p.target_column(k, &y_offset), &mut rhs.data, stop)?;
         let mut system = xtx.clone();
         for j in 0..d {
-            system.data[j * d + j] += alpha[k];
+            system.data[j * d + j] += a;
         }
         let Some(l) = spd::lower_factor(&system)? else {
             return Err(KernelError::InvalidArgument(
@@ -611,10 +609,7 @@ fn ridge_positive_sparse<T: Real>(
             }
         }
         let solution = nnls::nnls(&upper, &rhs.data)?;
-        coef[k * d..(k + 1) * d]
-            .iter_mut()
-            .zip(solution)
-            .for_each(|(dst, v)| *dst = T::from_f64(v));
+        set_row(&mut coef, k, d, solution);
     }
     Ok(Fit::new(coef, "lbfgs").with_intercept(&x_offset, &y_offset))
 }
@@ -632,9 +627,8 @@ fn ridge_sparse_cg<T: Real>(
     let (x_offset, y_offset) = p.offsets(stop)?;
     let operator = p.operator(x_offset.clone());
     let mut coef = crate::alloc::filled(&[t, d], T::ZERO)?;
-    for k in 0..t {
+    for (k, &a) in alpha.iter().enumerate() {
         let y = p.target_column(k, &y_offset);
-        let a = alpha[k];
         let solution = if d > n {
             let mut tmp = vec![0.0; d];
             let (z, _) = cg::cg(&y, tol, None, stop, |v, out| {
@@ -658,10 +652,7 @@ fn ridge_sparse_cg<T: Real>(
             })?
             .0
         };
-        coef[k * d..(k + 1) * d]
-            .iter_mut()
-            .zip(solution)
-            .for_each(|(dst, v)| *dst = T::from_f64(v));
+        set_row(&mut coef, k, d, solution);
     }
     Ok(Fit::new(coef, "sparse_cg").with_intercept(&x_offset, &y_offset))
 }
