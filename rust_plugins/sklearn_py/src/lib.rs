@@ -12,8 +12,8 @@ mod samples;
 mod threads;
 
 mod kmeans;
-mod logistic;
 mod linear;
+mod logistic;
 mod pca;
 mod scale;
 
