@@ -296,3 +296,10 @@ def logistic_predict_proba(
 ) -> npt.NDArray[np.float64]:
     """Class probabilities as float64: ``[1 - p, p]`` for one coefficient row, the softmax of
     the decision values otherwise."""
+
+# A metric computed in Rust: sklearn_rs._metrics.MetricSpec, (name, p, w) with w float64 or None.
+_Metric = tuple[str, Union[float, None], Union[npt.NDArray[np.float64], None]]
+
+def pairwise_distances(
+    x: _Samples, y: _Samples, metric: _Metric, reduced: bool, n_threads: int
+) -> npt.NDArray[np.float64]: ...

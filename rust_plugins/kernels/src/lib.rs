@@ -19,6 +19,7 @@ pub mod kmeans;
 pub mod linalg;
 pub mod linear;
 pub mod logistic;
+pub mod metric;
 pub mod nearest;
 pub mod pca;
 pub mod rms_norm;

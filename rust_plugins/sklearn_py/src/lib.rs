@@ -14,6 +14,7 @@ mod threads;
 mod kmeans;
 mod linear;
 mod logistic;
+mod metric;
 mod pca;
 mod scale;
 
@@ -23,6 +24,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kmeans::register(m)?;
     logistic::register(m)?;
+    metric::register(m)?;
     linear::register(m)?;
     pca::register(m)?;
     scale::register(m)?;

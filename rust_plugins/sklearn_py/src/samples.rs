@@ -33,6 +33,56 @@ impl<'py, T: Element> SamplesArg<'py, T> {
         Ok(Self::Dense(obj.extract()?))
     }
 
+    /// Number of samples (rows).
+    pub fn n_samples(&self) -> usize {
+        match self {
+            SamplesArg::Dense(a) => a.shape()[0],
+            SamplesArg::Csr { n_samples, .. } => *n_samples,
+        }
+    }
+
+    /// The dense view, or `None` for CSR samples.
+    pub fn dense(&self) -> PyResult<Option<kernels::samples::Dense<'_, T>>>
+    where
+        T: kernels::float::Float,
+    {
+        let SamplesArg::Dense(a) = self else {
+            return Ok(None);
+        };
+        let data = a
+            .as_slice()
+            .map_err(|_| pyo3::exceptions::PyValueError::new_err("X must be C-contiguous"))?;
+        kernels::samples::Dense::new(data, a.shape()[0], a.shape()[1])
+            .map(Some)
+            .map_err(crate::error::kernel_error)
+    }
+
+    /// The CSR view, or `None` for dense samples.
+    pub fn csr(&self) -> PyResult<Option<kernels::samples::Csr<'_, T>>>
+    where
+        T: kernels::float::Float,
+    {
+        let SamplesArg::Csr {
+            data,
+            indices,
+            indptr,
+            n_samples,
+            n_features,
+        } = self
+        else {
+            return Ok(None);
+        };
+        kernels::samples::Csr::new(
+            crate::arrays::slice(data)?,
+            crate::arrays::slice(indices)?,
+            crate::arrays::slice(indptr)?,
+            *n_samples,
+            *n_features,
+        )
+        .map(Some)
+        .map_err(crate::error::kernel_error)
+    }
+
     /// Number of features (columns).
     pub fn n_features(&self) -> usize {
         match self {
