@@ -8,6 +8,7 @@ from sklearn_rs import _threads
 from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
 from sklearn_rs._linear import LinearRegression
 from sklearn_rs._logistic import LogisticRegression
+from sklearn_rs._minibatch import MiniBatchKMeans
 from sklearn_rs._patch import is_patched, patch_sklearn, patched, unpatch_sklearn
 from sklearn_rs._pca import PCA
 from sklearn_rs._ridge import Ridge
@@ -17,6 +18,7 @@ __all__ = [
     "KMeans",
     "k_means",
     "kmeans_plusplus",
+    "MiniBatchKMeans",
     "StandardScaler",
     "PCA",
     "LinearRegression",

@@ -52,6 +52,44 @@ def init_random(
     """numpy's ``choice(replace=False, p=...)`` on an MT19937 state:
     ``(centers, indices, key, pos)``."""
 
+# (kind, step or count, batch inertia, ewa inertia): kind "reassigned" (count of centers moved),
+# "step", "centers" (small centers change) or "inertia" (lack of improvement).
+_MiniBatchEvent = tuple[
+    Literal["reassigned", "step", "centers", "inertia"], int, Union[float, None], Union[float, None]
+]
+
+def minibatch_fit(
+    x: _Samples,
+    sample_weight: _Floats,
+    centers_init: _Floats,
+    batch_size: int,
+    n_steps: int,
+    tol: float,
+    max_no_improvement: Union[int, None],
+    reassignment_ratio: float,
+    verbose: bool,
+    key: npt.NDArray[np.uint32],
+    pos: int,
+    n_threads: int,
+) -> dict:
+    """MiniBatchKMeans.fit's loop on an MT19937 state: a dict of ``centers``, ``counts``,
+    ``n_steps``, ``ewa_inertia``, ``ewa_inertia_min``, ``no_improvement``,
+    ``n_since_last_reassign``, ``events`` (list of ``_MiniBatchEvent``), ``all_reassigned``,
+    ``key`` and ``pos``."""
+
+def minibatch_step(
+    x: _Samples,
+    sample_weight: _Floats,
+    centers: _Floats,
+    counts: _Floats,
+    reassignment_ratio: Union[float, None],
+    key: npt.NDArray[np.uint32],
+    pos: int,
+    n_threads: int,
+) -> tuple[_Floats, _Floats, float, int, bool, npt.NDArray[np.uint32], int]:
+    """One ``_mini_batch_step``: ``(centers, counts, inertia, n_reassigned, all_reassigned,
+    key, pos)``."""
+
 def labels_inertia(
     x: _Samples,
     sample_weight: _Floats,

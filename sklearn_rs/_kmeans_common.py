@@ -27,6 +27,17 @@ def check_probabilities(sample_weight):
         raise ValueError("probabilities are not non-negative")
 
 
+def check_batch_probabilities(sample_weight):
+    """The errors numpy's ``choice(n, p=sample_weight / sample_weight.sum())`` raises, in its
+    order: MiniBatchKMeans draws its minibatches that way."""
+    total = np.sum(sample_weight)
+    if total == 0:
+        raise ValueError("probabilities contain NaN")
+    check_probabilities(sample_weight)
+    if not np.isfinite(total):
+        raise ValueError("probabilities do not sum to 1")
+
+
 def rust_init(samples, sample_weight, n_clusters, random, random_state, n_threads,
               n_local_trials=None):
     """k-means++ (``random=False``) or random sampling (``random=True``) in Rust, on the draws
@@ -130,9 +141,11 @@ class KMeansMixin(RustEstimatorMixin):
             centers = centers.toarray()
         return centers
 
-    def _labels_inertia(self, X, sample_weight, with_inertia=True):
-        """Closest center of each sample and (if ``with_inertia``) the weighted inertia."""
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+    def _labels_inertia(self, X, sample_weight, with_inertia=True, centers=None):
+        """Closest center of each sample and (if ``with_inertia``) the weighted inertia, against
+        the fitted centers or the given ones."""
+        centers = self.cluster_centers_ if centers is None else centers
+        centers = np.ascontiguousarray(centers, dtype=X.dtype)
         return _core.labels_inertia(
             self._samples(X), sample_weight, centers.ravel(), with_inertia,
             self._rs_n_threads(),

@@ -264,6 +264,13 @@ _register(
     "sklearn_rs._kmeans:kmeans_plusplus",
     ["sklearn.cluster:kmeans_plusplus", "sklearn.cluster._kmeans:kmeans_plusplus"],
 )
+_register(
+    "MiniBatchKMeans",
+    "sklearn_rs._minibatch:MiniBatchKMeans",
+    ["sklearn.cluster:MiniBatchKMeans", "sklearn.cluster._kmeans:MiniBatchKMeans"],
+)
+
+
 def _scaler_fallback(params, X):
     from sklearn_rs._scaler import scaler_fallback
 

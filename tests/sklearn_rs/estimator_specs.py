@@ -123,6 +123,27 @@ KMEANS = EstimatorSpec(
     }),
 )
 
+MINIBATCH_KMEANS = EstimatorSpec(
+    name="MiniBatchKMeans",
+    params=dict(n_clusters=3, n_init=2, batch_size=16, random_state=0),
+    make_data=_kmeans_data,
+    methods=("predict", "transform", "score"),
+    comparable_params=lambda X: dict(init=init_from_samples(X, 3), n_init=1),
+    validate=_kmeans_validate,
+    grid={"max_iter": [1, 2, 10]},
+    thread_variants={
+        f"{init}-{batch_size}": dict(
+            n_clusters=12, init=init, n_init=2, batch_size=batch_size, max_iter=20,
+            reassignment_ratio=0.05)
+        for init in ("k-means++", "random")
+        for batch_size in (64, 1024)
+    },
+    sklearn_expected_failures=frozenset({
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weight_equivalence_on_sparse_data",
+    }),
+)
+
 # --- StandardScaler -------------------------------------------------------------------------
 
 def _scaler_data(n_samples, seed):
@@ -324,8 +345,8 @@ LOGISTIC_REGRESSION = EstimatorSpec(
 )
 
 
-SPECS = {spec.name: spec for spec in [KMEANS, STANDARD_SCALER, PCA_SPEC, LINEAR_REGRESSION,
-                                      RIDGE, LOGISTIC_REGRESSION]}
+SPECS = {spec.name: spec for spec in [KMEANS, MINIBATCH_KMEANS, STANDARD_SCALER, PCA_SPEC,
+                                      LINEAR_REGRESSION, RIDGE, LOGISTIC_REGRESSION]}
 
 
 def spec_params(specs=None):

@@ -74,6 +74,30 @@ RELIABILITY_CASES = {
         huge_calls = [elkan_bounds, transform_output]
         """
     ),
+    "MiniBatchKMeans": textwrap.dedent(
+        """
+        import numpy as np
+        from sklearn_rs import MiniBatchKMeans as Estimator
+        from sklearn.cluster import MiniBatchKMeans as Original
+
+        X = np.random.RandomState(0).rand(40000, 8)
+
+        def fit_small():
+            km = Estimator(16, init=X[:16].copy(), n_init=1, batch_size=4096, max_iter=2,
+                           random_state=0).fit(X)
+            return float(km.inertia_)
+
+        X_tall = np.random.RandomState(0).rand(10_000_000, 2)
+
+        def transform_output(cls):
+            # The (n_samples, n_clusters) distances transform returns: 149 GiB here.
+            km = cls(2000, init=X_tall[:2000].copy(), n_init=1, max_iter=1,
+                     batch_size=2000).fit(X_tall[:2000])
+            km.transform(X_tall)
+
+        huge_calls = [transform_output]
+        """
+    ),
     "StandardScaler": textwrap.dedent(
         """
         import os, tempfile

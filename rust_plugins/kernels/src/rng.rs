@@ -82,6 +82,37 @@ impl Mt19937 {
         let b = (self.next_u32() >> 6) as f64;
         (a * 67_108_864.0 + b) / 9_007_199_254_740_992.0
     }
+
+    /// numpy's `random_interval(max)`: uniform in `0..=max` by masked rejection, one word a
+    /// try below 2^32 (two above).
+    pub fn random_interval(&mut self, max: u64) -> u64 {
+        if max == 0 {
+            return 0;
+        }
+        let mask = u64::MAX >> max.leading_zeros();
+        loop {
+            let value = if max <= u32::MAX as u64 {
+                self.next_u32() as u64 & mask
+            } else {
+                let high = self.next_u32() as u64;
+                ((high << 32) | self.next_u32() as u64) & mask
+            };
+            if value <= max {
+                return value;
+            }
+        }
+    }
+
+    /// `RandomState.permutation(n)`: `arange(n)` shuffled by numpy's legacy Fisher-Yates
+    /// (swaps from the last position down).
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut values: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            let j = self.random_interval(i as u64) as usize;
+            values.swap(i, j);
+        }
+        values
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +153,25 @@ mod tests {
         assert_eq!(r.random_sample(), AFTER_400[0]);
         assert!(Mt19937::from_state(&[0; 3], 0).is_none());
         assert!(Mt19937::from_state(r.key(), MT_N + 1).is_none());
+    }
+
+    #[test]
+    fn permutation_matches_numpy() {
+        // np.random.RandomState(0).permutation(10)
+        assert_eq!(
+            Mt19937::from_seed(0).permutation(10),
+            [2, 8, 4, 9, 1, 6, 7, 3, 0, 5]
+        );
+        // np.random.RandomState(5).permutation(100)[:8] and permutation(5000)[:6]
+        assert_eq!(
+            Mt19937::from_seed(5).permutation(100)[..8],
+            [66, 32, 46, 28, 74, 23, 10, 20]
+        );
+        assert_eq!(
+            Mt19937::from_seed(5).permutation(5000)[..6],
+            [27, 1482, 3021, 3867, 637, 4191]
+        );
+        assert!(Mt19937::from_seed(1).permutation(0).is_empty());
     }
 
     const AFTER_400: [f64; 2] = [0.8070553190721129, 0.48446895203866336];

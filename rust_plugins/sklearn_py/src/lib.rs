@@ -15,6 +15,7 @@ mod kmeans;
 mod linear;
 mod logistic;
 mod metric;
+mod minibatch;
 mod pca;
 mod scale;
 
@@ -23,6 +24,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kmeans::register(m)?;
+    minibatch::register(m)?;
     logistic::register(m)?;
     metric::register(m)?;
     linear::register(m)?;

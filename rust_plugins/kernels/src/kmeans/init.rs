@@ -44,13 +44,13 @@ fn search_sorted_left(cumsum: &[f64], value: f64) -> usize {
 
 /// numpy's legacy `RandomState.choice(n, p=p)` (one draw with replacement) turns a uniform into
 /// an index: `cdf = cumsum(p); cdf /= cdf[-1]; cdf.searchsorted(u, side='right')`.
-struct Cdf {
-    cdf: Vec<f64>,
+pub(crate) struct Cdf {
+    pub(crate) cdf: Vec<f64>,
 }
 
 impl Cdf {
     /// `p` in float64 (numpy converts the probabilities to it), summed left to right.
-    fn new(p: &[f64]) -> Result<Self, KernelError> {
+    pub(crate) fn new(p: &[f64]) -> Result<Self, KernelError> {
         let mut cdf = alloc::with_capacity(&[p.len()])?;
         let mut acc = 0.0;
         cdf.extend(p.iter().map(|&v| {
@@ -63,14 +63,14 @@ impl Cdf {
     }
 
     /// The first `i` with `u < cdf[i]` (searchsorted, right side).
-    fn index(&self, u: f64) -> usize {
+    pub(crate) fn index(&self, u: f64) -> usize {
         self.cdf.partition_point(|&c| c <= u)
     }
 }
 
 /// scikit-learn's probabilities `sample_weight / sample_weight.sum()`, computed in the samples'
 /// dtype as scikit-learn computes them, then widened to float64 as numpy's `choice` widens them.
-fn probabilities<T: Float>(sample_weight: &[T]) -> Result<Vec<f64>, KernelError> {
+pub(crate) fn probabilities<T: Float>(sample_weight: &[T]) -> Result<Vec<f64>, KernelError> {
     let total = T::from_f64(sample_weight.iter().map(|w| w.to_f64()).sum::<f64>());
     let mut p = alloc::with_capacity(&[sample_weight.len()])?;
     p.extend(sample_weight.iter().map(|&w| (w / total).to_f64()));

@@ -6,6 +6,7 @@ pub mod elkan;
 pub mod init;
 pub mod iterate;
 pub mod lloyd;
+pub mod minibatch;
 pub mod steps;
 
 use crate::alloc;

@@ -1,0 +1,240 @@
+//! Bindings of `kernels::kmeans::minibatch`: `MiniBatchKMeans.fit`'s loop and one
+//! `partial_fit` step. Both take the estimator's `RandomState` as its MT19937 state `(key, pos)`
+//! and hand back the advanced state.
+
+use kernels::float::Float;
+use kernels::kmeans::minibatch::{self, Event, FitConfig, Reassignment};
+use kernels::rng::Mt19937;
+use kernels::samples::Samples;
+use numpy::{Element, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::arrays::{matrix, slice, vector};
+use crate::by_dtype;
+use crate::runtime::{RunKernel, Threads};
+use crate::samples::SamplesArg;
+use crate::with_samples;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(minibatch_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(minibatch_step, m)?)?;
+    Ok(())
+}
+
+fn generator(key: &PyReadonlyArray1<'_, u32>, pos: usize) -> PyResult<Mt19937> {
+    Mt19937::from_state(slice(key)?, pos)
+        .ok_or_else(|| PyValueError::new_err("expected an MT19937 state of 624 words"))
+}
+
+fn events_to_py<'py>(py: Python<'py>, events: &[Event]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    let none: Option<f64> = None;
+    for e in events {
+        let item = match *e {
+            Event::Reassigned { n } => ("reassigned", n, none, none).into_pyobject(py)?,
+            Event::Step {
+                step,
+                batch_inertia,
+                ewa_inertia,
+            } => ("step", step, Some(batch_inertia), ewa_inertia).into_pyobject(py)?,
+            Event::CentersConverged { step } => ("centers", step, none, none).into_pyobject(py)?,
+            Event::InertiaConverged { step } => ("inertia", step, none, none).into_pyobject(py)?,
+        };
+        list.append(item)?;
+    }
+    Ok(list)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: &Bound<'py, PyAny>,
+    centers_init: &Bound<'py, PyAny>,
+    config: FitConfig,
+    rng: &mut Mt19937,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let x = SamplesArg::<T>::extract(x)?;
+    let sw: PyReadonlyArray1<T> = sample_weight.extract()?;
+    let init: PyReadonlyArray1<T> = centers_init.extract()?;
+    let (sw, init) = (slice(&sw)?, slice(&init)?);
+    let work = config
+        .batch_size
+        .saturating_mul(init.len())
+        .saturating_mul(config.n_steps);
+    let result = with_samples!(x, |s| py
+        .run_kernel(Threads::for_work(n_threads, work), |stop| minibatch::fit(
+            &s, sw, init, &config, &mut *rng, stop
+        )))?;
+    let d = x.n_features();
+    let k = result.counts.len();
+    let out = PyDict::new(py);
+    out.set_item("centers", matrix(py, result.centers, k, d)?)?;
+    out.set_item("counts", vector(py, result.counts))?;
+    out.set_item("n_steps", result.n_steps)?;
+    out.set_item("ewa_inertia", result.monitor.ewa_inertia)?;
+    out.set_item("ewa_inertia_min", result.monitor.ewa_inertia_min)?;
+    out.set_item("no_improvement", result.monitor.no_improvement)?;
+    out.set_item(
+        "n_since_last_reassign",
+        result.monitor.n_since_last_reassign,
+    )?;
+    out.set_item("events", events_to_py(py, &result.events)?)?;
+    out.set_item("all_reassigned", result.all_reassigned)?;
+    Ok(out)
+}
+
+/// `MiniBatchKMeans.fit`'s loop from the flattened `(k, d)` initial centers, on the MT19937
+/// state `(key, pos)`. Returns a dict of the centers, counts, steps run, the convergence
+/// monitor's state, the verbose events, and the generator's new `key` and `pos`.
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, centers_init, batch_size, n_steps, tol,
+                    max_no_improvement, reassignment_ratio, verbose, key, pos, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn minibatch_fit<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: &Bound<'py, PyAny>,
+    centers_init: &Bound<'py, PyAny>,
+    batch_size: usize,
+    n_steps: usize,
+    tol: f64,
+    max_no_improvement: Option<usize>,
+    reassignment_ratio: f64,
+    verbose: bool,
+    key: PyReadonlyArray1<'py, u32>,
+    pos: usize,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut rng = generator(&key, pos)?;
+    let config = FitConfig {
+        batch_size,
+        n_steps,
+        tol,
+        max_no_improvement,
+        reassignment_ratio,
+        verbose,
+    };
+    let out = by_dtype!(
+        py,
+        sample_weight,
+        fit_t(
+            py,
+            x,
+            sample_weight,
+            centers_init,
+            config,
+            &mut rng,
+            n_threads
+        )
+    )?;
+    out.set_item("key", vector(py, rng.key().to_vec()))?;
+    out.set_item("pos", rng.pos())?;
+    Ok(out)
+}
+
+/// `(centers_new, counts, inertia, n_reassigned, all_reassigned)` of one step.
+type StepResult<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, f64, usize, bool);
+
+#[allow(clippy::too_many_arguments)]
+fn step_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: &Bound<'py, PyAny>,
+    centers: &Bound<'py, PyAny>,
+    counts: &Bound<'py, PyAny>,
+    reassignment_ratio: Option<f64>,
+    rng: &mut Mt19937,
+    n_threads: usize,
+) -> PyResult<StepResult<'py>> {
+    let x = SamplesArg::<T>::extract(x)?;
+    let sw: PyReadonlyArray1<T> = sample_weight.extract()?;
+    let c: PyReadonlyArray1<T> = centers.extract()?;
+    let counts: PyReadonlyArray1<T> = counts.extract()?;
+    let (sw, c) = (slice(&sw)?, slice(&c)?);
+    let mut counts = slice(&counts)?.to_vec();
+    let mut centers_new = vec![T::ZERO; c.len()];
+    let outcome = with_samples!(x, |s| py.run_kernel(
+        Threads::for_work(n_threads, s.n_samples().saturating_mul(c.len())),
+        |_| {
+            let reassignment = reassignment_ratio.map(|ratio| Reassignment {
+                ratio,
+                rng: &mut *rng,
+            });
+            let mut labels = Vec::new();
+            minibatch::step(
+                &s,
+                sw,
+                c,
+                &mut centers_new,
+                &mut counts,
+                reassignment,
+                &mut labels,
+            )
+        }
+    ))?;
+    let (k, d) = (counts.len(), x.n_features());
+    Ok((
+        matrix(py, centers_new, k, d)?,
+        vector(py, counts),
+        outcome.inertia,
+        outcome.n_reassigned,
+        outcome.all_reassigned,
+    ))
+}
+
+/// One `_mini_batch_step` on the batch `x` with its weights: the centers and counts after it,
+/// the batch inertia, the number of reassigned centers and whether every cluster was to be
+/// reassigned, then the generator's new `key` and `pos`. `reassignment_ratio` is `None` when
+/// the step does not reassign.
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, centers, counts, reassignment_ratio, key, pos, n_threads))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn minibatch_step<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: &Bound<'py, PyAny>,
+    centers: &Bound<'py, PyAny>,
+    counts: &Bound<'py, PyAny>,
+    reassignment_ratio: Option<f64>,
+    key: PyReadonlyArray1<'py, u32>,
+    pos: usize,
+    n_threads: usize,
+) -> PyResult<(
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    f64,
+    usize,
+    bool,
+    Bound<'py, PyAny>,
+    usize,
+)> {
+    let mut rng = generator(&key, pos)?;
+    let (centers_new, counts, inertia, n_reassigned, all_reassigned) = by_dtype!(
+        py,
+        sample_weight,
+        step_t(
+            py,
+            x,
+            sample_weight,
+            centers,
+            counts,
+            reassignment_ratio,
+            &mut rng,
+            n_threads
+        )
+    )?;
+    let pos = rng.pos();
+    Ok((
+        centers_new,
+        counts,
+        inertia,
+        n_reassigned,
+        all_reassigned,
+        vector(py, rng.key().to_vec()),
+        pos,
+    ))
+}

@@ -1,0 +1,219 @@
+"""Mini-batch k-means with Rust kernels, a drop-in for ``sklearn.cluster.MiniBatchKMeans``.
+
+The estimator subclasses scikit-learn's ``MiniBatchKMeans`` (parameter validation, warnings,
+``set_output``, feature names) and shares ``KMeansMixin`` with ``KMeans`` (scikit-learn's
+``_BaseKMeans``: initialisation, ``predict``, ``transform``, ``score``). ``fit`` runs its whole
+loop in Rust: the weighted minibatch draws, the assignment, the count-weighted center update,
+the reassignment of small clusters and the early stopping on the smoothed inertia.
+``partial_fit`` runs one such step on the batch it is given. Every random draw is the one
+scikit-learn takes from the estimator's ``RandomState``, which is left where scikit-learn leaves
+it.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.cluster import MiniBatchKMeans as _SklearnMiniBatchKMeans
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _is_arraylike_not_scalar,
+    validate_data,
+)
+
+from sklearn_rs._kmeans_common import KMeansMixin, check_batch_probabilities
+from sklearn_rs._threads import _core
+
+# numpy's error for the `min` of an empty selection: scikit-learn's reassignment resets the
+# reassigned clusters' counts to the smallest count kept, and raises this when none is kept.
+EMPTY_MIN = "zero-size array to reduction operation minimum which has no identity"
+
+
+def _print_events(events, n_steps):
+    """scikit-learn's verbose output of the minibatch loop, from the events Rust recorded."""
+    for kind, step, batch_inertia, ewa_inertia in events:
+        if kind == "reassigned":
+            print(f"[MiniBatchKMeans] Reassigning {step} cluster centers.")
+        elif kind == "step" and ewa_inertia is None:
+            print(f"Minibatch step {step}/{n_steps}: mean batch inertia: {batch_inertia}")
+        elif kind == "step":
+            print(
+                f"Minibatch step {step}/{n_steps}: mean batch inertia: "
+                f"{batch_inertia}, ewa inertia: {ewa_inertia}"
+            )
+        elif kind == "centers":
+            print(f"Converged (small centers change) at step {step}/{n_steps}")
+        else:
+            print(f"Converged (lack of improvement in inertia) at step {step}/{n_steps}")
+
+
+class _GeneratorState:
+    """The MT19937 state of a ``RandomState`` handed to Rust and written back after."""
+
+    def __init__(self, random_state):
+        self.random_state = random_state
+        self.name, self.key, self.pos, self.has_gauss, self.gauss = random_state.get_state()
+
+    def advance_to(self, key, pos):
+        self.random_state.set_state((self.name, key, pos, self.has_gauss, self.gauss))
+
+
+class MiniBatchKMeans(KMeansMixin, _SklearnMiniBatchKMeans):
+    def _check_params_vs_input(self, X):
+        super()._check_params_vs_input(X, default_n_init=3)
+        # scikit-learn's batch_size and init_size resolution.
+        self._batch_size = min(self.batch_size, X.shape[0])
+        self._init_size = self.init_size
+        if self._init_size is None:
+            self._init_size = 3 * self._batch_size
+            if self._init_size < self.n_clusters:
+                self._init_size = 3 * self.n_clusters
+        elif self._init_size < self.n_clusters:
+            warnings.warn(
+                (
+                    f"init_size={self._init_size} should be larger than "
+                    f"n_clusters={self.n_clusters}. Setting it to "
+                    "min(3*n_clusters, n_samples)"
+                ),
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._init_size = 3 * self.n_clusters
+        self._init_size = min(self._init_size, X.shape[0])
+
+    def _validated_init(self, X):
+        init = self.init
+        if _is_arraylike_not_scalar(init):
+            init = check_array(init, dtype=X.dtype, copy=True, order="C")
+            self._validate_center_shape(X, init)
+        return init
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        if self._fallback_reason(X):
+            return self._run_sklearn("fit", X, y, sample_weight=sample_weight)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            accept_large_sparse=False,
+        )
+        self._check_params_vs_input(X)
+        random_state = check_random_state(self.random_state)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        self._n_threads = self._rs_n_threads()
+        n_samples = X.shape[0]
+        init = self._validated_init(X)
+
+        # The validation set the candidate initialisations are scored on.
+        validation_indices = random_state.randint(0, n_samples, self._init_size)
+        X_valid = X[validation_indices]
+        sample_weight_valid = sample_weight[validation_indices]
+        best_inertia = None
+        for init_idx in range(self._n_init):
+            if self.verbose:
+                print(f"Init {init_idx + 1}/{self._n_init} with method {init}")
+            cluster_centers = self._init_centroids(
+                X, x_squared_norms=None, init=init, random_state=random_state,
+                init_size=self._init_size, sample_weight=sample_weight,
+            )
+            _, inertia = self._labels_inertia(
+                X_valid, sample_weight_valid, centers=cluster_centers
+            )
+            if self.verbose:
+                print(f"Inertia for init {init_idx + 1}/{self._n_init}: {inertia}")
+            if best_inertia is None or inertia < best_inertia:
+                init_centers = cluster_centers
+                best_inertia = inertia
+
+        check_batch_probabilities(sample_weight)
+        n_steps = (self.max_iter * n_samples) // self._batch_size
+        state = _GeneratorState(random_state)
+        centers_init = np.ascontiguousarray(init_centers, dtype=X.dtype)
+        run = _core.minibatch_fit(
+            self._samples(X), sample_weight, centers_init.ravel(), self._batch_size, n_steps,
+            float(self._tol), self.max_no_improvement, float(self.reassignment_ratio),
+            bool(self.verbose), state.key, state.pos, self._n_threads,
+        )
+        state.advance_to(run["key"], run["pos"])
+        if self.verbose:
+            _print_events(run["events"], n_steps)
+        if run["all_reassigned"]:
+            raise ValueError(EMPTY_MIN)
+
+        # scikit-learn's bookkeeping, which a later partial_fit continues from.
+        self._counts = run["counts"]
+        self._ewa_inertia = run["ewa_inertia"]
+        self._ewa_inertia_min = run["ewa_inertia_min"]
+        self._no_improvement = run["no_improvement"]
+        self._n_since_last_reassign = run["n_since_last_reassign"]
+
+        self.cluster_centers_ = run["centers"]
+        self._n_features_out = self.cluster_centers_.shape[0]
+        self.n_steps_ = run["n_steps"]
+        self.n_iter_ = int(np.ceil((self.n_steps_ * self._batch_size) / n_samples))
+        if self.compute_labels:
+            self.labels_, self.inertia_ = self._labels_inertia(X, sample_weight)
+        else:
+            self.inertia_ = self._ewa_inertia * np.sum(sample_weight)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        if self._fallback_reason(X):
+            return self._run_sklearn("partial_fit", X, y, sample_weight=sample_weight)
+        has_centers = hasattr(self, "cluster_centers_")
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            accept_large_sparse=False,
+            reset=not has_centers,
+        )
+        self._random_state = getattr(
+            self, "_random_state", check_random_state(self.random_state)
+        )
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        self.n_steps_ = getattr(self, "n_steps_", 0)
+
+        if not has_centers:
+            self._check_params_vs_input(X)
+            self._n_threads = self._rs_n_threads()
+            init = self._validated_init(X)
+            self.cluster_centers_ = self._init_centroids(
+                X, x_squared_norms=None, init=init, random_state=self._random_state,
+                init_size=self._init_size, sample_weight=sample_weight,
+            )
+            self._counts = np.zeros(self.n_clusters, dtype=X.dtype)
+            self._n_since_last_reassign = 0
+
+        reassign = self._random_reassign()
+        # The step runs in the centers' dtype, as the counts do.
+        dtype = self.cluster_centers_.dtype
+        X_step = X.astype(dtype, copy=False)
+        state = _GeneratorState(self._random_state)
+        centers, counts, _, n_reassigned, all_reassigned, key, pos = _core.minibatch_step(
+            self._samples(X_step), sample_weight.astype(dtype, copy=False),
+            np.ascontiguousarray(self.cluster_centers_).ravel(),
+            np.ascontiguousarray(self._counts, dtype=dtype),
+            float(self.reassignment_ratio) if reassign else None,
+            state.key, state.pos, self._rs_n_threads(),
+        )
+        state.advance_to(key, pos)
+        if self.verbose and n_reassigned:
+            print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
+        if all_reassigned:
+            raise ValueError(EMPTY_MIN)
+        self.cluster_centers_ = centers
+        self._counts = counts
+
+        if self.compute_labels:
+            self.labels_, self.inertia_ = self._labels_inertia(X, sample_weight)
+        self.n_steps_ += 1
+        self._n_features_out = self.cluster_centers_.shape[0]
+        return self
