@@ -1,6 +1,6 @@
 """Speed-ratio report from the latest asv results: ``python -m benchmarks.report``.
 
-Reads the newest results file for the current commit (``.asv/results/<machine>/``; the newest file
+Reads the newest results file for the current commit (``benchmarks/results/<machine>/``; the newest file
 of any commit if there is none for HEAD), prints a markdown table of ``peer time / our time`` for
 every benchmark and parameter set (above 1 means ours is faster), a table of peak memory and
 inertia, and writes a bar chart of the speed ratios (``benchmarks/ratios.png`` by default).
@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS_DIR = os.path.join(REPO, ".asv", "results")
+RESULTS_DIR = os.path.join(REPO, "benchmarks", "results")
 DEFAULT_PNG = os.path.join(REPO, "benchmarks", "ratios.png")
 OURS = {"sklearn_rs", "torch_rs"}
 

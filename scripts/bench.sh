@@ -1,20 +1,43 @@
 #!/usr/bin/env bash
-# `make bench`: runs the asv suite against the already built working tree (.venv, no rebuild),
-# records the results under the HEAD commit, and publishes the HTML dashboard to .asv/html
-# (open it with `.venv/bin/asv preview`). Extra arguments go to `asv run`, for example
-#   bash scripts/bench.sh --bench KMeansLloyd        # one class
-#   BENCH_QUICK=1 bash scripts/bench.sh               # every benchmark once (smoke run)
-# Commit-by-commit runs in their own environments: `.venv/bin/asv run <range>` (see asv.conf.json).
+# `make bench`: runs the asv suite on this working tree as built (no rebuild), records the
+# results under the HEAD commit in benchmarks/results/<machine>/ (the repository's history), and
+# publishes the dashboard to .asv/html, rendering offline. Extra arguments go to `asv run`:
+#   bash scripts/bench.sh --bench KMeansLloyd         # one class
+#   BENCH_QUICK=1 bash scripts/bench.sh                # every benchmark once (smoke run)
+# What is measured: the sklearn_rs and torch_rs packages of THIS working tree, with the native
+# modules built in it (sklearn_rs/_core*.so, torch_rs/_C*.so), imported by BENCH_PYTHON (default
+# .venv/bin/python) with its numpy/scikit-learn/torch. asv drops PYTHONPATH; ASV_PYTHONPATH
+# puts this tree first, so a .venv whose editable installs point at another checkout still
+# measures this one.
+# Commit-by-commit runs in their own environments: `.venv/bin/asv run <range>` (asv.conf.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ASV=.venv/bin/asv
-PY="$PWD/.venv/bin/python"
+PY="${BENCH_PYTHON:-$PWD/.venv/bin/python}"
+ASV="$(dirname "$PY")/asv"
+export ASV_PYTHONPATH="$PWD"
 
 # The benchmark-only peers (scikit-learn-intelex); an already-satisfied pin is not reinstalled.
 "$PY" -m pip install --quiet -r requirements/bench.txt
 
+# Refuse to record figures of something else than this tree's build.
+PYTHONPATH="$PWD" "$PY" - <<'EOF'
+import os, sys
+import sklearn_rs._core as core
+tree = os.getcwd()
+where = {"sklearn_rs._core": core.__file__}
+try:
+    import torch_rs._C as c
+    where["torch_rs._C"] = c.__file__
+except ImportError as exc:
+    sys.exit(f"torch_rs is not importable from this tree ({exc}): build it (make setup)")
+for name, path in where.items():
+    print(f"measuring {name}: {path}")
+    if not os.path.realpath(path).startswith(os.path.realpath(tree) + os.sep):
+        sys.exit(f"{name} is not this working tree's build")
+EOF
+
 # asv needs a machine description once per machine (~/.asv-machine.json); take the defaults.
-if ! $ASV machine --yes >/dev/null; then
+if ! "$ASV" machine --yes >/dev/null; then
   echo "asv machine set-up failed" >&2
   exit 1
 fi
@@ -24,8 +47,8 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
   args+=(--quick)
 fi
 echo "load before: $(cat /proc/loadavg)"
-$ASV run "${args[@]}" "$@"
+"$ASV" run "${args[@]}" "$@"
 echo "load after:  $(cat /proc/loadavg)"
-$ASV publish
-echo "Dashboard written to .asv/html; view it with: .venv/bin/asv preview"
-echo "Ratio table and chart: .venv/bin/python -m benchmarks.report"
+"$PY" scripts/bench_results.py normalize
+bash scripts/bench_publish.sh
+echo "Ratio table and chart: $PY -m benchmarks.report"

@@ -189,3 +189,82 @@ def test_every_benchmark_class_is_a_real_case_with_its_own_data():
                     assert inspect.getmodule(obj.setup_cache) is module, (name, attr)
     finally:
         sys.path.remove(REPO)
+
+
+
+def _asv_time_benchmark(cls, name, param_idx=0, cache=None):
+    """asv_runner's TimeBenchmark for ``cls.<name>``, as ``asv run`` builds it."""
+    discovery = pytest.importorskip("asv_runner.discovery")
+    bench = discovery._get_benchmark(name, sys.modules[__name__], cls, getattr(cls, name))
+    bench.set_param_idx(param_idx)
+    bench.set_cache(cache)
+    return bench
+
+
+def test_asv_sets_up_a_case_once_and_times_calls_on_the_same_state():
+    # asv_runner 0.3 calls setup before every timed call of a class that has one; the suite's
+    # setup builds its state on the first call only, so every timed call sees the same inputs,
+    # as in a user's loop, and another parameter set is built afresh.
+    from benchmarks.common import SetUpOnce
+
+    builds, seen = [], []
+
+    class Base(SetUpOnce):
+        def setup(self, cache, n, impl):
+            self.data = list(range(n))
+
+    class Case(Base):
+        params = [[10, 20], ["ours"]]
+        param_names = ["n", "impl"]
+        repeat = (5, 5, 10.0)
+        warmup_time = 0.0
+
+        def setup(self, cache, n, impl):  # an override calling super(), as several files do
+            super().setup(cache, n, impl)
+            self.total = sum(self.data)
+            builds.append((n, id(self.data)))
+
+        def time_call(self, cache, n, impl):
+            seen.append(id(self.data))
+
+    bench = _asv_time_benchmark(Case, "time_call", cache="paths")
+    assert not bench.do_setup()
+    assert len(bench.do_run()["samples"]) == 5
+    assert [n for n, _ in builds] == [10]
+    assert len(seen) >= 5 and set(seen) == {builds[0][1]}
+    bench.set_param_idx(1)
+    bench.do_setup()
+    bench.do_run()
+    assert [n for n, _ in builds] == [10, 20]
+    assert seen[-1] == builds[-1][1]
+
+
+def test_a_failed_setup_is_not_reused():
+    from benchmarks.common import SetUpOnce
+
+    calls = []
+
+    class Case(SetUpOnce):
+        def setup(self, n):
+            calls.append(n)
+            if n == 2:
+                raise NotImplementedError
+            self.n = n
+
+    case = Case()
+    case.setup(1)
+    case.setup(1)
+    with pytest.raises(NotImplementedError):
+        case.setup(2)
+    with pytest.raises(NotImplementedError):
+        case.setup(2)
+    case.setup(1)
+    assert calls == [1, 2, 2, 1] and case.n == 1
+
+
+def test_asv_collects_only_the_real_cases():
+    # The timed-method mixins of common.py are not benchmarks of their own.
+    discovery = pytest.importorskip("asv_runner.discovery")
+    names = {b.name for b in discovery.disc_benchmarks(os.path.join(REPO, "benchmarks"))}
+    assert names and not [n for n in names if n.startswith("common.")]
+    assert "bench_kmeans.KMeansFit.time_fit" in names
