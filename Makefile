@@ -1,6 +1,8 @@
 # The project's commands. `make demo` sets everything up and runs the showcase; `make test` runs
 # every test (Rust and Python). Both are safe to repeat: set-up skips what is already done.
 PYTHON := .venv/bin/python
+# The interpreter the benchmark scripts use (and whose asv runs them).
+export BENCH_PYTHON ?= $(abspath $(PYTHON))
 export CARGO_TARGET_DIR := $(CURDIR)/rust_plugins/target
 
 .PHONY: setup demo test test-rust test-python soak bench bench-publish bench-compare bench-check \
@@ -39,9 +41,8 @@ bench-publish:
 # when a benchmark is more than 10% slower. `make bench-compare BASE=main~3`
 BASE ?= main
 bench-compare:
-	@$(PYTHON) -c "import sys; sys.path.insert(0, 'scripts'); import bench_results as b; \
-	  sys.exit(0 if b.has_results('HEAD') else 1)" || bash scripts/bench.sh
-	$(PYTHON) scripts/bench_results.py compare $(BASE) HEAD
+	@$(BENCH_PYTHON) scripts/bench_results.py has HEAD || bash scripts/bench.sh
+	$(BENCH_PYTHON) scripts/bench_results.py compare $(BASE) HEAD
 
 # Opens the published dashboard in headless Chromium without network and checks the plots are
 # drawn (screenshots in .asv/screenshots). Installs Debian's chromium when missing (as root).
@@ -50,7 +51,7 @@ bench-check: bench-publish
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -q --no-install-recommends chromium; } || \
 	  { echo "bench-check needs Chromium: apt-get install chromium (as root)"; exit 1; }
-	$(PYTHON) scripts/bench_check.py .asv/html
+	$(BENCH_PYTHON) scripts/bench_check.py .asv/html
 
 bench-report:
 	$(PYTHON) -m benchmarks.report

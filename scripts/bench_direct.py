@@ -5,7 +5,8 @@ For every timed benchmark (``time_*``) of ``benchmarks/`` whose ``module.Class.m
 implementation, then each implementation's call runs in a plain loop (several calls per sample
 for short calls), the implementations taking turns, ``--repeats`` times. Printed per case:
 
-* ``direct``: median (``--stat``) seconds per call of that loop (the figure a user's loop sees);
+* ``direct``: median (``--stat``) seconds per call of that loop (the figure a user's loop sees),
+  and the page faults per call (``getrusage``);
 * ``harness`` (``--harness``): asv's own timing harness (asv_runner's ``TimeBenchmark``, as
   ``asv run`` uses it) run in this same process, taking turns with the direct loop: the median
   of its samples, as asv reports. ``--setup-every-call`` makes ``setup`` rebuild its state on
@@ -28,6 +29,7 @@ import itertools
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,11 +75,21 @@ def skipped(cls, name, combo):
 clock = time.perf_counter
 
 
-def per_call_loop(fn, calls):
+def minor_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def per_call_loop(fn, calls, faults=None):
+    """Seconds per call of ``calls`` calls in a row; adds [page faults, calls] to ``faults``."""
+    f0 = minor_faults()
     start = clock()
     for _ in range(calls):
         fn()
-    return (clock() - start) / calls
+    seconds = (clock() - start) / calls
+    if faults is not None:
+        faults[0] += minor_faults() - f0
+        faults[1] += calls
+    return seconds
 
 
 def calls_per_sample(fn):
@@ -95,12 +107,23 @@ class HarnessRun:
         params = getattr(cls, "params", [[]])
         self.bench.set_param_idx(list(itertools.product(*params)).index(tuple(combo)))
         self.bench.set_cache(cache)
-        self.bench._attr_sources[1].timer = clock  # the instance: asv reads `timer` from it
+        self.instance = self.bench._attr_sources[1]
+        self.instance.timer = clock  # asv reads `timer` from the instance
         if self.bench.do_setup():
             raise NotImplementedError
+        self.faults = [0, 0]
+        timed = self.bench.func
+
+        def counted(*args):
+            self.faults[1] += 1
+            return timed(*args)
+
+        self.bench.func = counted
 
     def time(self, stat):
+        f0 = minor_faults()
         result = self.bench.do_run()
+        self.faults[0] += minor_faults() - f0  # setup re-runs included, as asv has them
         return stat(result["samples"]), result["number"]
 
 
@@ -192,21 +215,26 @@ def main():
             for combo in group:
                 if skipped(cls, name, combo):
                     continue
-                instance = cls()
+                args_ = (*([cache] if cache is not None else []), *combo)
+                harness = None
                 try:
-                    instance.setup(*([cache] if cache is not None else []), *combo)
+                    if args.harness:
+                        # The direct loop runs on the very instance asv's harness set up.
+                        harness = HarnessRun(module, cls, name, combo, cache)
+                        instance = harness.instance
+                    else:
+                        instance = cls()
+                        instance.setup(*args_)
                 except NotImplementedError:
                     continue
                 method = getattr(instance, name)
-                fn = (lambda m=method, c=combo: m(*c))
-                harness = None
-                if args.harness:
-                    harness = HarnessRun(module, cls, name, combo, cache)
+                fn = (lambda m=method, a=args_: m(*a))
                 runs[combo[-1]] = {"fn": fn, "calls": calls_per_sample(fn), "direct": [],
-                                   "harness": harness, "via_harness": [], "number": None}
+                                   "harness": harness, "via_harness": [], "number": None,
+                                   "faults": [0, 0]}
             for _ in range(args.repeats):
                 for run in runs.values():
-                    run["direct"].append(per_call_loop(run["fn"], run["calls"]))
+                    run["direct"].append(per_call_loop(run["fn"], run["calls"], run["faults"]))
                     if run["harness"] is not None:
                         seconds, run["number"] = run["harness"].time(stat)
                         run["via_harness"].append(seconds)
@@ -217,10 +245,13 @@ def main():
                 asv = recorded.get((bench_name, tuple(map(str, (*data_params, impl)))))
                 figures[impl] = (direct, harness, asv)
                 line = f"  {', '.join(map(str, data_params)):<28} {impl:<14} direct {fmt(direct):>8}"
-                line += f" (x{run['calls']})"
+                line += f" (x{run['calls']}, {run['faults'][0] / run['faults'][1]:.0f} faults/call)"
                 for label, value in (("harness", harness), ("asv", asv)):
                     if value is not None and not math.isnan(value):
                         line += f"   {label} {fmt(value):>8} = {value / direct:5.2f}x direct"
+                        if label == "harness":
+                            f, n = run["harness"].faults
+                            line += f" ({f / max(n, 1):.0f} faults/call)"
                 print(line, flush=True)
             ours = [impl for impl in figures if impl in OURS]
             if ours:

@@ -5,6 +5,8 @@ after the interpreter's absolute path (``existing-py_home_me_sklearn-rs_.venv_bi
 renames such results to one environment, ``existing-venv`` (the project's .venv), so that the
 dashboard draws the runs of every checkout as one series and ``compare`` matches them.
 
+``has COMMIT``: exit status 0 when this machine has results recorded for COMMIT.
+
 ``compare BASE [HEAD]``: asv's comparison table (``asv compare``) of the results recorded on
 this machine for two commits, every benchmark, sorted by ratio; exits with status 1 when any
 benchmark got worse by more than ``--factor`` (default 1.10, i.e. 10%) with a difference that
@@ -122,6 +124,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("normalize")
+    has = sub.add_parser("has", help="exit status 0 if this machine has results for COMMIT")
+    has.add_argument("commit")
     cmp = sub.add_parser("compare")
     cmp.add_argument("base")
     cmp.add_argument("head", nargs="?", default="HEAD")
@@ -129,6 +133,8 @@ def main():
     cmp.add_argument("--machine")
     args = parser.parse_args()
     os.chdir(REPO)  # asv.conf.json's paths are relative to the repository root
+    if args.command == "has":
+        return 0 if has_results(args.commit) else 1
     if args.command == "normalize":
         normalize(load_conf().results_dir)
         return 0
