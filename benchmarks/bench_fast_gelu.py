@@ -57,11 +57,14 @@ class FastGelu(OpBenchmark):
         return {"forward": (self.x,), "backward": (self.grad, self.x)}
 
     def time_forward(self, *params):
+        """One forward call on the same input, a new output each call (freed before the next)."""
         self.forward(self.x)
 
     @skip_for_torch_compile(SIZES, DTYPES)
     def time_forward_out(self, *params):
+        """One forward call writing into the same, already faulted-in output buffer (out=)."""
         self.forward_out(self.x, self.out)
 
     def time_backward(self, *params):
+        """One backward-kernel call (gradient w.r.t. the input) on the same grad and input."""
         self.backward(self.grad, self.x)

@@ -120,17 +120,21 @@ class RmsNorm(OpBenchmark):
             self.add_forward_backward(self.x, self.residual, self.weight, self.grad)
 
     def time_forward(self, *params):
+        """One forward call under no_grad on the same x and weight, a new output each call."""
         with _no_grad():
             self.forward(self.x, self.weight)
 
     def time_add_forward(self, *params):
+        """One fused residual-add + forward call under no_grad, same inputs each call."""
         with _no_grad():
             self.add_forward(self.x, self.residual, self.weight)
 
     def time_forward_backward(self, *params):
+        """Forward with autograd, then the gradients of x and weight, same inputs each call."""
         self.forward_backward(self.x, self.weight, self.grad)
 
     def time_add_forward_backward(self, *params):
+        """Residual-add + forward with autograd, then all gradients, same inputs each call."""
         self.add_forward_backward(self.x, self.residual, self.weight, self.grad)
 
 

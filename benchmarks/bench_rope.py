@@ -99,9 +99,11 @@ class Rope(OpBenchmark):
             self.forward_backward(self.q, self.k, self.cos, self.sin, self.gq, self.gk)
 
     def time_forward(self, *params):
+        """One forward call under no_grad on the same q, k, cos, sin; new outputs each call."""
         _no_grad(self.forward, self.q, self.k, self.cos, self.sin)
 
     def time_forward_backward(self, *params):
+        """Forward with autograd, then the gradients of q and k, same inputs each call."""
         self.forward_backward(self.q, self.k, self.cos, self.sin, self.gq, self.gk)
 
 

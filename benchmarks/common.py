@@ -188,9 +188,11 @@ class _Estimator:
     """Fit time and peak memory."""
 
     def time_fit(self, *params):
+        """One ``fit`` of a new estimator on the same data (as a loop of fits would)."""
         self.make_estimator(self.cls).fit(self.X, self.y)
 
     def peakmem_fit(self, *params):
+        """Peak resident memory of the process over one ``fit`` (``memory_params`` applied)."""
         self.make_estimator(self.cls, **self.memory_params).fit(self.X, self.y)
 
 
@@ -200,6 +202,7 @@ class _Predictor:
     needs_model = True
 
     def time_predict(self, *params):
+        """One ``predict`` of the fitted model on the training data, same model each call."""
         self.model.predict(self.X)
 
 
@@ -209,6 +212,7 @@ class _Transformer:
     needs_model = True
 
     def time_transform(self, *params):
+        """One ``transform`` of the fitted model on the training data (a new output array)."""
         self.model.transform(self.X)
 
 

@@ -88,13 +88,20 @@ def machine_with(results_dir, hashes, machine=None):
 
 
 def compare(base, head, factor, machine=None):
-    from asv.commands.compare import Compare
     from asv.repo import get_repo
-    from asv.results import iter_results_for_machine_and_hash
 
     conf = load_conf()
     repo = get_repo(conf)
     hashes = [repo.get_hash_from_name(name) for name in (base, head)]
+    return compare_hashes(conf, hashes, (base, head), factor, machine)
+
+
+def compare_hashes(conf, hashes, names, factor, machine=None):
+    """Print asv's table for two commit hashes; 1 if one got slower by more than ``factor``."""
+    from asv.commands.compare import Compare
+    from asv.results import iter_results_for_machine_and_hash
+
+    base, head = names
     machine = machine_with(conf.results_dir, hashes, machine)
 
     def resultset(commit_hash):

@@ -268,3 +268,51 @@ def test_asv_collects_only_the_real_cases():
     names = {b.name for b in discovery.disc_benchmarks(os.path.join(REPO, "benchmarks"))}
     assert names and not [n for n in names if n.startswith("common.")]
     assert "bench_kmeans.KMeansFit.time_fit" in names
+
+
+def _write_results(results_dir, machine, commit, seconds):
+    """An asv results file of one benchmark (two implementations) for ``commit``."""
+    folder = results_dir / machine
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+    (folder / f"{commit[:8]}-existing-venv.json").write_text(json.dumps({
+        "commit_hash": commit, "env_name": "existing-venv", "date": 1700000000000,
+        "params": {"machine": machine}, "python": "3.11", "requirements": {}, "env_vars": {},
+        "result_columns": ["result", "params", "version"],
+        "results": {"bench_x.Case.time_call": [seconds, [["'ours'", "'peer'"]], "v1"]},
+        "durations": {}, "version": 2,
+    }))
+
+
+@pytest.mark.parametrize("head_seconds, status", [
+    ([0.105, 2.0], 0),   # 5% slower: within the threshold
+    ([0.095, 2.0], 0),   # faster
+    ([0.125, 2.0], 1),   # 25% slower: a regression
+    ([None, 2.0], 1),    # started failing (asv records a failure as null)
+])
+def test_compare_fails_on_a_regression_over_ten_percent(tmp_path, capsys, head_seconds, status):
+    pytest.importorskip("asv")
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    try:
+        import bench_results
+    finally:
+        sys.path.remove(os.path.join(REPO, "scripts"))
+    from asv.config import Config
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "benchmarks.json").write_text(json.dumps({
+        "bench_x.Case.time_call": {"name": "bench_x.Case.time_call", "type": "time",
+                                   "unit": "seconds", "param_names": ["impl"],
+                                   "params": [["'ours'", "'peer'"]], "version": "v1"},
+        "version": 2}))
+    base, head = "a" * 40, "b" * 40
+    _write_results(results, "box", base, [0.1, 2.0])
+    _write_results(results, "box", head, head_seconds)
+    conf_path = tmp_path / "asv.conf.json"
+    conf_path.write_text(json.dumps({"version": 1, "project": "p", "repo": str(REPO),
+                                     "results_dir": str(results), "benchmark_dir": "b"}))
+    conf = Config.load(str(conf_path))
+    assert bench_results.compare_hashes(conf, [base, head], ("BASE", "HEAD"), 1.10) == status
+    table = capsys.readouterr().out
+    assert "time_call" in table and ("REGRESSION" in table) == bool(status)
