@@ -8,6 +8,7 @@ pub mod alloc;
 pub mod blocks;
 pub mod cpu;
 pub mod cross_entropy;
+pub mod dbscan;
 pub mod dense;
 pub mod elementwise;
 pub mod error;
