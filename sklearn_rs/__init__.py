@@ -5,6 +5,7 @@
 """
 
 from sklearn_rs import _threads
+from sklearn_rs._dbscan import DBSCAN, dbscan
 from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
 from sklearn_rs._linear import LinearRegression
 from sklearn_rs._logistic import LogisticRegression
@@ -24,6 +25,8 @@ __all__ = [
     "LinearRegression",
     "Ridge",
     "LogisticRegression",
+    "DBSCAN",
+    "dbscan",
     "patch_sklearn",
     "unpatch_sklearn",
     "is_patched",

@@ -341,3 +341,14 @@ _Metric = tuple[str, Union[float, None], Union[npt.NDArray[np.float64], None]]
 def pairwise_distances(
     x: _Samples, y: _Samples, metric: _Metric, reduced: bool, n_threads: int
 ) -> npt.NDArray[np.float64]: ...
+def dbscan_fit(
+    x: _Samples,
+    eps: float,
+    min_samples: float,
+    sample_weight: npt.NDArray[np.float64] | None,
+    metric: tuple[str, float | None, npt.NDArray[np.float64] | None] | None,
+    n_threads: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """DBSCAN of ``x`` under the metric ``(name, p, w)``, or of the precomputed distance matrix
+    ``x`` (dense, or a CSR radius graph) when ``metric`` is None. Returns the labels (-1 for
+    noise) and the core-point flags."""

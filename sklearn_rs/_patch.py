@@ -342,3 +342,22 @@ _register(
     ],
     fallback=_logistic_fallback,
 )
+
+
+def _dbscan_fallback(params, X):
+    from sklearn_rs._dbscan import dbscan_fallback
+
+    return dbscan_fallback(params, X)
+
+
+_register(
+    "DBSCAN",
+    "sklearn_rs._dbscan:DBSCAN",
+    ["sklearn.cluster:DBSCAN", "sklearn.cluster._dbscan:DBSCAN"],
+    fallback=_dbscan_fallback,
+)
+_register(
+    "dbscan",
+    "sklearn_rs._dbscan:dbscan",
+    ["sklearn.cluster:dbscan", "sklearn.cluster._dbscan:dbscan"],
+)

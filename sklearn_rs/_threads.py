@@ -17,6 +17,16 @@ def effective_n_threads() -> int:
     return max(1, int(_openmp_effective_n_threads()))
 
 
+def n_jobs_threads(n_jobs) -> int:
+    """Threads for an estimator with an ``n_jobs`` parameter: joblib's count when ``n_jobs``
+    is set (``-1``: every CPU), else the default of every other call."""
+    if n_jobs is None:
+        return effective_n_threads()
+    from joblib import effective_n_jobs
+
+    return max(1, int(effective_n_jobs(n_jobs)))
+
+
 class SklearnRsController(LibController):
     """threadpoolctl controller of sklearn_rs's rayon pools."""
 
@@ -41,4 +51,4 @@ def register_threadpoolctl_controller() -> None:
     register(SklearnRsController)
 
 
-__all__ = ["effective_n_threads", "register_threadpoolctl_controller", "_core"]
+__all__ = ["effective_n_threads", "n_jobs_threads", "register_threadpoolctl_controller", "_core"]

@@ -11,6 +11,7 @@ mod runtime;
 mod samples;
 mod threads;
 
+mod dbscan;
 mod kmeans;
 mod linear;
 mod logistic;
@@ -23,6 +24,7 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    dbscan::register(m)?;
     kmeans::register(m)?;
     minibatch::register(m)?;
     logistic::register(m)?;

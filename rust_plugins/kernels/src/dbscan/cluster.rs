@@ -8,9 +8,9 @@ use rayon::prelude::*;
 
 use super::grid::Grid;
 use super::union_find::ConcurrentUnionFind;
-use super::{Clustering, CoreRule, EpsTest};
+use super::{Clustering, CoreRule, EpsTest, MetricTest};
 use crate::float::Float;
-use crate::samples::{Dense, Samples};
+use crate::samples::{Csr, Dense, Samples};
 use crate::{KernelError, StopCheck};
 
 /// Points per block of cells (the unit of parallel work and of Ctrl-C polling).
@@ -29,27 +29,59 @@ pub fn cluster_points<T: Float, M: EpsTest>(
         values.extend(x.rows(0, n).iter().map(|v| v.to_f64()));
         Grid::build(&values, n, d, &test.coordinate_bounds(d))?
     };
+    let within = |s: usize, t: usize| test.within(grid.point(s), grid.point(t));
+    cluster_sorted(&grid, &within, rule, stop)
+}
+
+/// Clusters the rows of a CSR matrix: every pair is a candidate, as in scikit-learn's brute
+/// force search for sparse input.
+pub fn cluster_csr_rows<T: Float>(
+    x: &Csr<'_, T>,
+    test: &MetricTest,
+    rule: CoreRule<'_>,
+    stop: StopCheck,
+) -> Result<Clustering, KernelError> {
+    let within = |i: usize, j: usize| test.within_csr(x.row(i), x.row(j));
+    cluster_pairs(x.n_samples(), &within, rule, stop)
+}
+
+/// Clusters `n` points that have no coordinates to grid (CSR rows, metrics that bound no
+/// coordinate): every pair is a candidate. `within(i, j)` tests two points by input index.
+pub fn cluster_pairs<W: Fn(usize, usize) -> bool + Sync>(
+    n: usize,
+    within: &W,
+    rule: CoreRule<'_>,
+    stop: StopCheck,
+) -> Result<Clustering, KernelError> {
+    cluster_sorted(&Grid::one_cell(n), within, rule, stop)
+}
+
+/// The three phases over points in `grid`; `within` takes sorted positions.
+fn cluster_sorted<W: Fn(usize, usize) -> bool + Sync>(
+    grid: &Grid,
+    within: &W,
+    rule: CoreRule<'_>,
+    stop: StopCheck,
+) -> Result<Clustering, KernelError> {
+    let n = grid.order.len();
+    rule.check(n)?;
     let blocks = position_blocks(n);
     let weights: Option<Vec<f64>> = rule
         .weights
         .map(|w| grid.order.iter().map(|&i| w[i]).collect());
     let search = Search {
-        grid: &grid,
-        test,
+        grid,
+        within,
         blocks: &blocks,
         stop,
         interrupted: AtomicBool::new(false),
     };
 
-    let core = search.core_flags(
-        rule.min_samples,
-        weights.as_deref(),
-        rule.counts_only_grow(),
-    );
+    let core = search.core_flags(rule.min_samples, weights.as_deref(), rule.counts_only_grow());
     search.check()?;
     let components = search.join_core_points(&core)?;
     search.check()?;
-    let core_labels = number_components(&grid, &core, &components);
+    let core_labels = number_components(grid, &core, &components);
     let labels = search.label(&core, &core_labels);
     search.check()?;
 
@@ -64,16 +96,17 @@ pub fn cluster_points<T: Float, M: EpsTest>(
     Ok(out)
 }
 
-struct Search<'a, M> {
+struct Search<'a, W> {
     grid: &'a Grid,
-    test: &'a M,
+    /// Whether two sorted positions are within `eps`.
+    within: &'a W,
     /// Consecutive ranges of sorted positions, `BLOCK_POINTS` each.
     blocks: &'a [Range<usize>],
     stop: StopCheck<'a>,
     interrupted: AtomicBool,
 }
 
-impl<M: EpsTest> Search<'_, M> {
+impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
     fn check(&self) -> Result<(), KernelError> {
         if self.interrupted.load(Ordering::Relaxed) {
             Err(KernelError::Interrupted)
@@ -117,11 +150,10 @@ impl<M: EpsTest> Search<'_, M> {
         let mut core = vec![false; grid.order.len()];
         self.for_each_cell(&mut core, |piece, neighbourhood, out| {
             for (slot, s) in out.iter_mut().zip(piece) {
-                let p = grid.point(s);
                 let mut count = 0.0;
                 'search: for range in neighbourhood {
                     for t in range.clone() {
-                        if self.test.within(p, grid.point(t)) {
+                        if (self.within)(s, t) {
                             count += weights.map_or(1.0, |w| w[t]);
                             if early_exit && count >= min_samples {
                                 break 'search;
@@ -138,19 +170,17 @@ impl<M: EpsTest> Search<'_, M> {
     /// Joins core points within `eps` of each other; each pair is tested once (from its
     /// lower sorted position) and not at all when the two are already connected.
     fn join_core_points(&self, core: &[bool]) -> Result<ConcurrentUnionFind, KernelError> {
-        let grid = self.grid;
         let n = core.len();
         let components =
             ConcurrentUnionFind::new(n).ok_or_else(|| crate::alloc::out_of_memory::<i64>(&[n]))?;
         let mut unused = vec![(); n];
         self.for_each_cell(&mut unused, |piece, neighbourhood, _| {
             for s in piece.filter(|&s| core[s]) {
-                let p = grid.point(s);
                 for range in neighbourhood {
                     for t in range.start.max(s + 1)..range.end {
                         if core[t]
                             && !components.same_set(s, t)
-                            && self.test.within(p, grid.point(t))
+                            && (self.within)(s, t)
                         {
                             components.union(s, t);
                         }
@@ -164,18 +194,16 @@ impl<M: EpsTest> Search<'_, M> {
     /// Labels in sorted order: core points their component's, other points the smallest
     /// label of the core points within `eps`, else -1.
     fn label(&self, core: &[bool], core_labels: &[i64]) -> Vec<i64> {
-        let grid = self.grid;
         let mut labels = core_labels.to_vec();
         self.for_each_cell(&mut labels, |piece, neighbourhood, out| {
             for (slot, s) in out.iter_mut().zip(piece) {
                 if core[s] {
                     continue;
                 }
-                let p = grid.point(s);
                 let mut best = i64::MAX;
                 for range in neighbourhood {
                     for t in range.clone() {
-                        if core[t] && core_labels[t] < best && self.test.within(p, grid.point(t)) {
+                        if core[t] && core_labels[t] < best && (self.within)(s, t) {
                             best = core_labels[t];
                         }
                     }

@@ -109,6 +109,18 @@ impl Grid {
         })
     }
 
+    /// All `n` points in one cell, in input order (no coordinates: brute force).
+    pub fn one_cell(n: usize) -> Self {
+        Grid {
+            order: (0..n).collect(),
+            points: Vec::new(),
+            n_features: 0,
+            cell_start: vec![0, n],
+            cell_keys: vec![0],
+            radix: Vec::new(),
+        }
+    }
+
     pub fn n_cells(&self) -> usize {
         self.cell_keys.len()
     }

@@ -20,7 +20,10 @@ mod precomputed;
 mod tests;
 mod union_find;
 
-pub use cluster::cluster_points;
+use crate::float::Float;
+use crate::metric::{CsrRow, Metric};
+
+pub use cluster::{cluster_csr_rows, cluster_pairs, cluster_points};
 pub use precomputed::{cluster_precomputed_csr, cluster_precomputed_dense};
 
 /// How DBSCAN decides whether two points (rows of float64) are within `eps`.
@@ -35,25 +38,38 @@ pub trait EpsTest: Sync {
     fn coordinate_bounds(&self, d: usize) -> Vec<Option<f64>>;
 }
 
-/// The euclidean test of scikit-learn's KD and ball trees: `sum_k (a_k - b_k)^2 <= eps^2`,
-/// summed in feature order (partial sums only grow, so stopping early changes nothing).
-pub struct Euclidean {
-    reduced_eps: f64,
+/// A metric of [`crate::metric`] tested as scikit-learn's KD and ball tree leaves test it:
+/// reduced distance `<=` the reduced `eps` (`sum_k (a_k - b_k)^2 <= eps^2` for euclidean).
+pub struct MetricTest {
+    metric: Metric,
     eps: f64,
+    reduced_eps: f64,
 }
 
-impl Euclidean {
-    pub fn new(eps: f64) -> Self {
-        Euclidean {
-            reduced_eps: eps * eps,
+impl MetricTest {
+    pub fn new(metric: Metric, eps: f64) -> Self {
+        let reduced_eps = metric.dist_to_rdist(eps);
+        MetricTest {
+            metric,
             eps,
+            reduced_eps,
         }
+    }
+
+    /// The test on two CSR rows.
+    pub fn within_csr<T: Float>(&self, a: CsrRow<T>, b: CsrRow<T>) -> bool {
+        self.metric.rdist_csr(a, b) <= self.reduced_eps
     }
 }
 
-impl EpsTest for Euclidean {
+impl EpsTest for MetricTest {
     #[inline]
     fn within(&self, a: &[f64], b: &[f64]) -> bool {
+        if self.metric != Metric::Euclidean {
+            return self.metric.rdist(a, b) <= self.reduced_eps;
+        }
+        // The same sum in the same order, stopped once it exceeds the bound (partial sums of
+        // squares only grow, so the answer is unchanged).
         let mut sum = 0.0;
         for (x, y) in a.iter().zip(b) {
             let t = x - y;
@@ -66,7 +82,18 @@ impl EpsTest for Euclidean {
     }
 
     fn coordinate_bounds(&self, d: usize) -> Vec<Option<f64>> {
-        vec![Some(self.eps); d]
+        let eps = self.eps;
+        match &self.metric {
+            Metric::Euclidean | Metric::Manhattan | Metric::Chebyshev => vec![Some(eps); d],
+            Metric::Minkowski { w: None, .. } => vec![Some(eps); d],
+            // w_k |a_k - b_k|^p <= eps^p
+            Metric::Minkowski { p, w: Some(w) } => w
+                .iter()
+                .map(|&wk| (wk > 0.0).then(|| eps / wk.powf(1.0 / p)))
+                .collect(),
+            Metric::SqEuclidean => vec![Some(eps.max(0.0).sqrt()); d],
+            Metric::Cosine | Metric::Haversine => vec![None; d],
+        }
     }
 }
 
@@ -88,6 +115,17 @@ pub struct CoreRule<'a> {
 }
 
 impl CoreRule<'_> {
+    /// The weights must cover the `n` points.
+    fn check(&self, n: usize) -> Result<(), crate::KernelError> {
+        match self.weights {
+            Some(w) if w.len() != n => Err(crate::KernelError::Shape(format!(
+                "{} sample weights for {n} samples",
+                w.len()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Counting may stop once `min_samples` is reached only when no weight is negative.
     fn counts_only_grow(&self) -> bool {
         self.weights.is_none_or(|w| w.iter().all(|&v| v >= 0.0))

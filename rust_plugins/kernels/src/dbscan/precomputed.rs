@@ -105,6 +105,7 @@ fn walk(
     stop: StopCheck,
 ) -> Result<Clustering, KernelError> {
     let n = rows.n();
+    rule.check(n)?;
     let core = core_flags(rows, rule, stop)?;
     let mut labels = vec![-1i64; n];
     let mut stack = Vec::new();

@@ -54,7 +54,7 @@ fn euclidean_reference(
     min_samples: f64,
     w: Option<&[f64]>,
 ) -> Clustering {
-    let test = Euclidean::new(eps);
+    let test = MetricTest::new(crate::metric::Metric::Euclidean, eps);
     reference(
         x.len() / d,
         |i, j| test.within(&x[i * d..(i + 1) * d], &x[j * d..(j + 1) * d]),
@@ -69,7 +69,7 @@ fn ours(x: &[f64], d: usize, eps: f64, min_samples: f64, w: Option<&[f64]>) -> C
         min_samples,
         weights: w,
     };
-    cluster_points(&view, &Euclidean::new(eps), rule, &never).unwrap()
+    cluster_points(&view, &MetricTest::new(crate::metric::Metric::Euclidean, eps), rule, &never).unwrap()
 }
 
 /// Deterministic pseudo-random values in [0, 1).
@@ -263,6 +263,6 @@ fn an_interrupted_search_reports_it() {
         min_samples: 3.0,
         weights: None,
     };
-    let r = cluster_points(&view, &Euclidean::new(0.01), rule, &|| true);
+    let r = cluster_points(&view, &MetricTest::new(crate::metric::Metric::Euclidean, 0.01), rule, &|| true);
     assert_eq!(r, Err(crate::KernelError::Interrupted));
 }
