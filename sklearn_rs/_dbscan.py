@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.cluster import DBSCAN as _SklearnDBSCAN
+from sklearn.metrics import DistanceMetric
 from sklearn.neighbors import NearestNeighbors, VALID_METRICS, VALID_METRICS_SPARSE
 from sklearn.neighbors._base import _check_precomputed, sort_graph_by_row_values
 from sklearn.utils._param_validation import validate_params
@@ -126,6 +127,10 @@ def _search_metric(nn, X):
             "try algorithm='ball_tree' "
             "or algorithm='brute' instead."
         )
+    if metric in ("minkowski", "p", "haversine"):
+        # The metric's own checks (its weights, the dimension), raised as the search structure
+        # raises them.
+        DistanceMetric.get_metric(metric, **params)._validate_data(X)
     return metric, params
 
 

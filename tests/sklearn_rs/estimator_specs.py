@@ -50,6 +50,9 @@ class EstimatorSpec:
     #: For supervised estimators: ``make_target(n_samples, seed) -> y`` for inputs the tests
     #: make up (fuzzed X of any shape).
     make_target: Optional[Callable] = None
+    #: For estimators without ``score``: the ``scoring`` callable GridSearchCV rates fits with
+    #: (instead of a ``search_wrapper``).
+    search_scoring: Optional[Callable] = None
 
     @property
     def ours(self):
@@ -345,8 +348,42 @@ LOGISTIC_REGRESSION = EstimatorSpec(
 )
 
 
+# --- DBSCAN ---------------------------------------------------------------------------------
+
+def _dbscan_data(n_samples, seed):
+    # Blobs with noise between them: core points, border points and noise at eps=0.8.
+    return make_blobs_data(n_samples=n_samples, n_features=3, n_centers=4, spread=6.0,
+                           seed=seed), None
+
+
+def _dbscan_validate(est, X):
+    validate_data(est, X, accept_sparse="csr")
+
+
+def _dbscan_score(est, X, y=None):
+    # DBSCAN has no score: GridSearchCV rates a fit by the clusters it finds in the test fold.
+    return float(len(np.unique(est.fit_predict(X))))
+
+
+DBSCAN_SPEC = EstimatorSpec(
+    name="DBSCAN",
+    params=dict(eps=0.8, min_samples=4),
+    make_data=_dbscan_data,
+    methods=("fit_predict",),
+    comparable_params=lambda X: {},
+    validate=_dbscan_validate,
+    grid={"eps": [0.3, 0.8, 2.0]},
+    thread_variants={
+        "default": {},
+        "manhattan": {"metric": "manhattan"},
+        "min-samples-1": {"min_samples": 1, "eps": 0.2},
+    },
+    search_scoring=_dbscan_score,
+)
+
+
 SPECS = {spec.name: spec for spec in [KMEANS, MINIBATCH_KMEANS, STANDARD_SCALER, PCA_SPEC,
-                                      LINEAR_REGRESSION, RIDGE, LOGISTIC_REGRESSION]}
+                                      LINEAR_REGRESSION, RIDGE, LOGISTIC_REGRESSION, DBSCAN_SPEC]}
 
 
 def spec_params(specs=None):

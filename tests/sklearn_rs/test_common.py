@@ -211,7 +211,8 @@ def test_grid_search_in_worker_processes_matches_sklearn(spec):
     X, y = spec.data(seed=2)
     comparable = spec.comparable_params(X)
     searches = [GridSearchCV(spec.searched(spec.build(cls, **comparable)), spec.grid, cv=3,
-                             n_jobs=N_THREADS).fit(X, y) for cls in (spec.ours, spec.theirs)]
+                             scoring=spec.search_scoring, n_jobs=N_THREADS).fit(X, y)
+                for cls in (spec.ours, spec.theirs)]
     assert type(spec.searched_estimator(searches[0].best_estimator_)) is spec.ours
     assert searches[0].best_params_ == searches[1].best_params_
     assert_allclose(searches[0].cv_results_["mean_test_score"],

@@ -115,9 +115,9 @@ def test_unknown_name_raises_clear_error_and_patches_nothing():
     assert not sklearn_rs.is_patched()
     _assert_all_original()
     with pytest.raises(ValueError, match="Unknown name"):
-        sklearn_rs.unpatch_sklearn("DBSCAN")
+        sklearn_rs.unpatch_sklearn("Birch")
     with pytest.raises(ValueError, match="Unknown name"):
-        sklearn_rs.is_patched("DBSCAN")
+        sklearn_rs.is_patched("Birch")
     with pytest.raises(ValueError, match="Unknown name"):
         with sklearn_rs.patched(["Nope"]):
             pass

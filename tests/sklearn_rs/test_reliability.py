@@ -184,6 +184,32 @@ RELIABILITY_CASES = {
         huge_calls = [decision_output, proba_output]
         """
     ),
+    "DBSCAN": textwrap.dedent(
+        """
+        import os, tempfile
+        import numpy as np
+        from sklearn_rs import DBSCAN as Estimator
+        from sklearn.cluster import DBSCAN as Original
+
+        X = np.random.RandomState(0).rand(40_000, 3)
+
+        def fit_small():
+            return Estimator(eps=0.02, min_samples=4).fit(X).labels_.tolist()
+
+        # A 4 GiB float32 X mapped from a sparse file: the float64 points both searches work
+        # on (scikit-learn's KD tree's copy, our sorted copy) do not fit the address space.
+        fd, path = tempfile.mkstemp()
+        os.ftruncate(fd, 10_000_000 * 100 * 4)
+        X_huge = np.memmap(path, dtype=np.float32, mode="r", shape=(10_000_000, 100))
+        os.close(fd)
+        os.unlink(path)
+
+        def float64_points(cls):
+            cls(eps=0.5, algorithm="kd_tree").fit(X_huge)
+
+        huge_calls = [float64_points]
+        """
+    ),
 }
 
 ADDRESS_SPACE_LIMIT = 8 << 30

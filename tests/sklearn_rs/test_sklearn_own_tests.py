@@ -25,8 +25,9 @@ with open(HERE / "modules.toml", "rb") as _fh:
 def _env(module, report):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SKLEARN_RS_", "PYTEST_", "SKLEARN_TESTS_"))}
+    inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env.update(
-        PYTHONPATH=str(HERE),
+        PYTHONPATH=os.pathsep.join([str(HERE), *inherited]),
         SKRS_OWN_TESTS_MODULE=module,
         SKRS_OWN_TESTS_REPORT=str(report),
         SKLEARN_RUN_FLOAT32_TESTS="1",

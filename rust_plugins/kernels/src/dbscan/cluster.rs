@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use super::grid::Grid;
+use super::grid::{Cursor, Grid};
 use super::union_find::ConcurrentUnionFind;
 use super::{Clustering, CoreRule, EpsTest, MetricTest};
 use crate::float::Float;
@@ -132,11 +132,12 @@ impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
                     return;
                 }
                 let mut neighbourhood = Vec::new();
+                let mut cursor = Cursor::default();
                 let mut c = self.grid.cell_at(block.start);
                 while c < self.grid.n_cells() && self.grid.cell(c).start < block.end {
                     let own = self.grid.cell(c);
                     let piece = own.start.max(block.start)..own.end.min(block.end);
-                    self.grid.neighbourhood(c, &mut neighbourhood);
+                    self.grid.neighbourhood(c, &mut cursor, &mut neighbourhood);
                     let out = &mut slots[piece.start - block.start..piece.end - block.start];
                     visit(piece, &neighbourhood, out);
                     c += 1;
@@ -168,7 +169,7 @@ impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
     }
 
     /// Joins core points within `eps` of each other; each pair is tested once (from its
-    /// lower sorted position) and not at all when the two are already connected.
+    /// lower sorted position).
     fn join_core_points(&self, core: &[bool]) -> Result<ConcurrentUnionFind, KernelError> {
         let n = core.len();
         let components =
@@ -178,10 +179,9 @@ impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
             for s in piece.filter(|&s| core[s]) {
                 for range in neighbourhood {
                     for t in range.start.max(s + 1)..range.end {
-                        if core[t]
-                            && !components.same_set(s, t)
-                            && (self.within)(s, t)
-                        {
+                        // The distance first: most candidates are not neighbours, and a
+                        // find reads the shared parents.
+                        if core[t] && (self.within)(s, t) && !components.same_set(s, t) {
                             components.union(s, t);
                         }
                     }

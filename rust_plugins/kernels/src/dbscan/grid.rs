@@ -143,8 +143,10 @@ impl Grid {
 
     /// Sorted-position ranges covering cell `c` and every adjacent cell, in increasing order.
     /// Adjacent cells along the last gridded dimension have consecutive keys, so each row of
-    /// the 3^G neighbourhood is one contiguous range found by one binary search.
-    pub fn neighbourhood(&self, c: usize, out: &mut Vec<Range<usize>>) {
+    /// the 3^G neighbourhood is one contiguous range of cells. `cursor` remembers where each
+    /// row's search ended: cells visited in increasing order find their rows by a short
+    /// forward search instead of a binary search over all cells.
+    pub fn neighbourhood(&self, c: usize, cursor: &mut Cursor, out: &mut Vec<Range<usize>>) {
         out.clear();
         let g = self.radix.len();
         if g == 0 {
@@ -159,9 +161,12 @@ impl Grid {
             key /= self.radix[k];
         }
         let rows = 3usize.pow(g as u32 - 1);
+        if cursor.next.len() != rows || cursor.last_cell.is_none_or(|last| last > c) {
+            cursor.next = vec![0; rows];
+        }
+        cursor.last_cell = Some(c);
         'rows: for r in 0..rows {
             // Offsets -1, 0, +1 for the leading dimensions, in lexicographic order.
-            let mut first = 0u64;
             let mut digits = r;
             let mut shifted = [0u64; MAX_GRID_DIMS];
             for k in (0..g - 1).rev() {
@@ -173,19 +178,50 @@ impl Grid {
                 }
                 shifted[k] = v as u64;
             }
-            for k in 0..g - 1 {
-                first = first * self.radix[k] + shifted[k];
-            }
+            let first = (0..g - 1).fold(0u64, |key, k| key * self.radix[k] + shifted[k]);
             let last_dim = coords[g - 1];
             let lo_key = first * self.radix[g - 1] + last_dim.saturating_sub(1);
             let hi_key = first * self.radix[g - 1] + (last_dim + 1).min(self.radix[g - 1] - 1);
-            let a = self.cell_keys.partition_point(|&k| k < lo_key);
-            let b = a + self.cell_keys[a..].partition_point(|&k| k <= hi_key);
+            let a = seek(&self.cell_keys, cursor.next[r], lo_key);
+            cursor.next[r] = a;
+            let mut b = a;
+            while b < self.cell_keys.len() && self.cell_keys[b] <= hi_key {
+                b += 1;
+            }
             if a < b {
                 out.push(self.cell_start[a]..self.cell_start[b]);
             }
         }
     }
+}
+
+/// Where the neighbourhood searches of one sequence of increasing cells stand.
+#[derive(Default)]
+pub struct Cursor {
+    next: Vec<usize>,
+    last_cell: Option<usize>,
+}
+
+/// The first index `>= from` whose key is `>= target` (`keys` sorted), by galloping forward.
+fn seek(keys: &[u64], from: usize, target: u64) -> usize {
+    let n = keys.len();
+    if from >= n || keys[from] >= target {
+        // Targets only grow while cells increase, so this is the answer unless `from` is
+        // past it (a fresh cursor starts at 0).
+        return if from < n && from > 0 && keys[from - 1] >= target {
+            keys.partition_point(|&k| k < target)
+        } else {
+            from.min(n)
+        };
+    }
+    let mut step = 1;
+    let mut lo = from;
+    while lo + step < n && keys[lo + step] < target {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step + 1).min(n);
+    lo + keys[lo..hi].partition_point(|&k| k < target)
 }
 
 /// Per-dimension minimum and maximum over the finite values.
