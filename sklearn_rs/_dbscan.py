@@ -29,32 +29,22 @@ from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from sklearn_rs._base import RustEstimatorMixin, samples_view
+from sklearn_rs._metrics import resolve_metric
 from sklearn_rs._threads import _core, n_jobs_threads
-
-#: Metric names the Rust kernels compute (scikit-learn's spellings of each).
-RUST_METRICS = frozenset({
-    "euclidean", "l2", "sqeuclidean", "manhattan", "cityblock", "l1", "chebyshev",
-    "infinity", "minkowski", "p", "cosine", "haversine",
-})
-
 
 def dbscan_fallback(params, X):
     """Why a DBSCAN call runs scikit-learn's code (the patch registry's fallback hook)."""
-    metric = params.get("metric", "euclidean")
-    if callable(metric):
-        return "a Python callable metric: scikit-learn calls it for every pair"
-    if metric != "precomputed" and metric not in RUST_METRICS:
-        return f"metric={metric!r} is not computed in Rust"
-    extra = set(params.get("metric_params") or {}) - {"p", "w"}
-    if metric != "precomputed" and extra:
-        return f"metric_params {sorted(extra)} are not computed in Rust"
-    return None
+    try:
+        resolved = resolve_metric(params.get("metric", "euclidean"), params.get("p"),
+                                  params.get("metric_params"), sparse=sp.issparse(X))
+    except ValueError:
+        return None  # an invalid metric: fit raises scikit-learn's error at its turn
+    return resolved if isinstance(resolved, str) else None
 
 
 def _search_metric(nn, X):
-    """The effective metric of ``nn`` fitted on validated ``X``, with the checks, warnings and
-    errors of ``NearestNeighbors.fit`` (which would also build the search structure we do not
-    use): ``(name, params)``."""
+    """The checks, warnings and errors of ``nn.fit(X)`` on validated ``X`` (which would also
+    build the search structure we do not use); returns the effective ``(metric, params)``."""
     nn._validate_params()
     nn._check_algorithm_metric()
     params = {} if nn.metric_params is None else dict(nn.metric_params)
@@ -134,15 +124,6 @@ def _search_metric(nn, X):
     return metric, params
 
 
-def _metric_spec(metric, params, n_features):
-    """The ``(name, p, w)`` description the Rust kernels take."""
-    p = params.get("p")
-    w = params.get("w")
-    if w is not None:
-        w = np.ascontiguousarray(w, dtype=np.float64).ravel()
-    return (metric, None if p is None else float(p), w)
-
-
 def _float_samples(X):
     """Validated samples as the kernels take them: float32/float64 (other dtypes as float64,
     the precision scikit-learn's trees and distance functions compute in)."""
@@ -185,8 +166,10 @@ class DBSCAN(RustEstimatorMixin, _SklearnDBSCAN):
             n_jobs=self.n_jobs,
         )
         search_input = _check_precomputed(X) if precomputed else X
-        metric, params = _search_metric(neighbors, search_input)
-        spec = None if precomputed else _metric_spec(metric, params, X.shape[1])
+        _search_metric(neighbors, search_input)
+        spec = None if precomputed else resolve_metric(
+            self.metric, self.p, self.metric_params, n_features=X.shape[1],
+            sparse=sp.issparse(X))
         weights = (
             None if sample_weight is None
             else np.ascontiguousarray(sample_weight, dtype=np.float64)

@@ -77,7 +77,11 @@ fn cluster_sorted<W: Fn(usize, usize) -> bool + Sync>(
         interrupted: AtomicBool::new(false),
     };
 
-    let core = search.core_flags(rule.min_samples, weights.as_deref(), rule.counts_only_grow());
+    let core = search.core_flags(
+        rule.min_samples,
+        weights.as_deref(),
+        rule.counts_only_grow(),
+    );
     search.check()?;
     let components = search.join_core_points(&core)?;
     search.check()?;
@@ -170,6 +174,7 @@ impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
 
     /// Joins core points within `eps` of each other; each pair is tested once (from its
     /// lower sorted position).
+    #[allow(clippy::needless_range_loop)] // `t` indexes the flags and names the point tested
     fn join_core_points(&self, core: &[bool]) -> Result<ConcurrentUnionFind, KernelError> {
         let n = core.len();
         let components =

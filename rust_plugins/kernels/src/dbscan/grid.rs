@@ -53,7 +53,7 @@ impl Grid {
                 let span = hi[k] - lo[k];
                 let magnitude = lo[k].abs().max(hi[k].abs());
                 let mut width = b * (1.0 + WIDENING) + 8.0 * f64::EPSILON * magnitude;
-                if !(width > 0.0) || !span.is_finite() {
+                if width.is_nan() || width <= 0.0 || !span.is_finite() {
                     return None;
                 }
                 if span / width >= (MAX_CELLS_PER_DIM - 1) as f64 {

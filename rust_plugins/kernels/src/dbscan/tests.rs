@@ -69,7 +69,13 @@ fn ours(x: &[f64], d: usize, eps: f64, min_samples: f64, w: Option<&[f64]>) -> C
         min_samples,
         weights: w,
     };
-    cluster_points(&view, &MetricTest::new(crate::metric::Metric::Euclidean, eps), rule, &never).unwrap()
+    cluster_points(
+        &view,
+        &MetricTest::new(crate::metric::Metric::Euclidean, eps),
+        rule,
+        &never,
+    )
+    .unwrap()
 }
 
 /// Deterministic pseudo-random values in [0, 1).
@@ -263,6 +269,11 @@ fn an_interrupted_search_reports_it() {
         min_samples: 3.0,
         weights: None,
     };
-    let r = cluster_points(&view, &MetricTest::new(crate::metric::Metric::Euclidean, 0.01), rule, &|| true);
+    let r = cluster_points(
+        &view,
+        &MetricTest::new(crate::metric::Metric::Euclidean, 0.01),
+        rule,
+        &|| true,
+    );
     assert_eq!(r, Err(crate::KernelError::Interrupted));
 }
