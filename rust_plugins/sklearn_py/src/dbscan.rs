@@ -40,7 +40,9 @@ fn dbscan_t<'py, T: Float + Element>(
     let n = x.n_samples();
     // Candidate pairs are pruned by the grid; size the pool by the brute-force bound, which
     // is reached only on small or high-dimensional problems.
-    let work = n.saturating_mul(n.min(1 << 12)).saturating_mul(x.n_features().max(1));
+    let work = n
+        .saturating_mul(n.min(1 << 12))
+        .saturating_mul(x.n_features().max(1));
     let threads = Threads::for_work(n_threads, work);
     match input {
         Input::Precomputed => {
