@@ -145,3 +145,174 @@ class KMeansPredict(common.Predictor, common.Transformer, _KMeansBenchmark):
 
     def make_model(self):
         return self.make_fixed_init(self.cls, max_iter=2).fit(self.X)
+
+
+# --- KMeans paths beyond the default fit ------------------------------------------------------
+
+#: The data set of the other paths: the first shape.
+PATH_SHAPE = "200000x50x32"
+
+
+class _KMeansPathBenchmark(_KMeansBenchmark):
+    params = [DTYPES, SKLEARN_PEERS]
+    param_names = ["dtype", "impl"]
+
+    def setup_cache(self):
+        return build_dataset(shapes=[PATH_SHAPE])
+
+    def setup(self, paths, dtype, impl):
+        super().setup({data_key(dtype): paths[data_key(PATH_SHAPE, dtype)]}, dtype, impl)
+
+
+class KMeansPaths(_KMeansPathBenchmark):
+    """Elkan from the fixed initial centres, and ``init="random", n_init=10``."""
+
+    def time_elkan_fit_fixed_init(self, *params):
+        """LLOYD_ITERS Elkan iterations from the fixed initial centres (tol=0)."""
+        est = self.make_fixed_init(self.cls, LLOYD_ITERS)
+        est.set_params(algorithm="elkan").fit(self.X)
+
+    def time_random_init_n_init_10(self, *params):
+        self.make_estimator(self.cls, init="random", n_init=10).fit(self.X)
+
+
+def make_sparse_data(n=100_000, d=2000, k=32, density=0.01, seed=SEED):
+    """CSR samples with ``density`` non-zeros per row around k sparse prototypes, and k initial
+    centres drawn from the rows."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng([seed, n, d, k])
+    nnz_per_row = int(d * density)
+    prototypes = rng.integers(d, size=(k, nnz_per_row))
+    labels = rng.integers(k, size=n)
+    # Each row keeps most of its prototype's columns and swaps a few for random ones.
+    cols = prototypes[labels]
+    swap = rng.random(cols.shape) < 0.2
+    cols[swap] = rng.integers(d, size=int(swap.sum()))
+    values = rng.random(cols.shape) + 0.5
+    X = sp.csr_matrix(
+        (values.ravel(), (np.repeat(np.arange(n), nnz_per_row), cols.ravel())), shape=(n, d)
+    )
+    X.sum_duplicates()
+    init = X[rng.choice(n, size=k, replace=False)].toarray()
+    return X, init
+
+
+class KMeansSparse(EstimatorBenchmark):
+    """LLOYD_ITERS Lloyd iterations from fixed initial centres on CSR 100k x 2000 at 1%."""
+
+    module, name = "cluster", "KMeans"
+    params = [DTYPES, SKLEARN_PEERS]
+    param_names = ["dtype", "impl"]
+    number = 1
+    repeat = (1, 3, 20.0)
+    rounds = 1
+    warmup_time = 0.0
+    timeout = 900
+
+    def setup_cache(self):
+        import scipy.sparse as sp
+
+        X, init = make_sparse_data()
+        paths = {}
+        for dtype in DTYPES:
+            Xd = X.astype(dtype)
+            paths[dtype] = {
+                "data": save_array(f"kmeans-csr-data-{dtype}", Xd.data),
+                "indices": save_array(f"kmeans-csr-indices-{dtype}", Xd.indices),
+                "indptr": save_array(f"kmeans-csr-indptr-{dtype}", Xd.indptr),
+                "init": save_array(f"kmeans-csr-init-{dtype}", init.astype(dtype)),
+            }
+        assert sp.issparse(X)
+        return paths
+
+    def setup(self, paths, dtype, impl):
+        import scipy.sparse as sp
+
+        self.cls = common.sklearn_class(impl, self.module, self.name)
+        common.limit_threads()
+        self.data = {k: common.load_array(p) for k, p in paths[dtype].items()}
+        self.X = sp.csr_matrix(
+            (self.data["data"], self.data["indices"], self.data["indptr"]), shape=(100_000, 2000)
+        )
+
+    def time_lloyd_fit_fixed_init(self, *params):
+        init = self.data["init"]
+        self.cls(n_clusters=init.shape[0], init=init, n_init=1, max_iter=LLOYD_ITERS, tol=0.0,
+                 algorithm="lloyd").fit(self.X)
+
+
+class KMeansColorQuantization(EstimatorBenchmark):
+    """``predict`` of the 273k pixels of scikit-learn's colour-quantisation example (china.jpg,
+    RGB in [0, 1]) with 64 colours fitted on 1000 pixels."""
+
+    module, name = "cluster", "KMeans"
+    params = [DTYPES, SKLEARN_PEERS]
+    param_names = ["dtype", "impl"]
+
+    def setup_cache(self):
+        from sklearn.datasets import load_sample_image
+
+        pixels = load_sample_image("china.jpg").reshape(-1, 3) / 255.0
+        return {dtype: {"X": save_array(f"kmeans-pixels-{dtype}", pixels.astype(dtype))}
+                for dtype in DTYPES}
+
+    def setup(self, paths, dtype, impl):
+        super().setup(paths, dtype, impl)
+        sample = self.X[np.random.default_rng(SEED).choice(len(self.X), 1000, replace=False)]
+        self.model = self.cls(n_clusters=64, random_state=0).fit(sample)
+
+    def time_predict(self, *params):
+        self.model.predict(self.X)
+
+
+# --- MiniBatchKMeans --------------------------------------------------------------------------
+
+#: The MiniBatchKMeans shape of the issue: make_blobs(1_000_000, 20, centers=32).
+MINIBATCH_SHAPE = "1000000x20x32"
+#: Rows per minibatch (fit) and per partial_fit call.
+BATCH_SIZE = 4096
+
+
+class _MiniBatchBenchmark(EstimatorBenchmark):
+    module, name = "cluster", "MiniBatchKMeans"
+    params = [DTYPES, SKLEARN_PEERS]
+    param_names = ["dtype", "impl"]
+    number = 1
+    repeat = (1, 3, 20.0)
+    rounds = 1
+    warmup_time = 0.0
+    timeout = 900
+
+    def setup_cache(self):
+        return build_dataset(shapes=[MINIBATCH_SHAPE])
+
+    def setup(self, paths, dtype, impl):
+        super().setup({data_key(dtype): paths[data_key(MINIBATCH_SHAPE, dtype)]}, dtype, impl)
+
+    def make_estimator(self, cls, **overrides):
+        """One pass over the data in minibatches from the first 32 rows (the issue's fit)."""
+        return cls(**{"n_clusters": 32, "init": self.X[:32], "n_init": 1,
+                      "batch_size": BATCH_SIZE, "max_iter": 1, "max_no_improvement": None,
+                      "tol": 0.0, "random_state": 0, **overrides})
+
+
+class MiniBatchKMeansFit(common.Estimator, _MiniBatchBenchmark):
+    """``fit``: max_iter=1, i.e. n_samples // batch_size = 244 minibatch steps."""
+
+
+class MiniBatchKMeansPartialFit(_MiniBatchBenchmark):
+    """One ``partial_fit`` call on a 4096-row batch (the model initialised by a first call)."""
+
+    number = 10
+    repeat = (3, 10, 20.0)
+
+    def setup(self, *args):
+        super().setup(*args)
+        self.batches = [self.X[i * BATCH_SIZE:(i + 1) * BATCH_SIZE] for i in range(20)]
+        self.model = self.make_estimator(self.cls).partial_fit(self.batches[0])
+        self.calls = 0
+
+    def time_partial_fit(self, *params):
+        self.calls += 1
+        self.model.partial_fit(self.batches[self.calls % len(self.batches)])
