@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sklearn_rs._base import samples_view
 from sklearn_rs._kmeans_common import KMeansMixin, check_batch_probabilities
 from sklearn_rs._threads import _core
 
@@ -57,6 +58,32 @@ class _GeneratorState:
 
     def advance_to(self, key, pos):
         self.random_state.set_state((self.name, key, pos, self.has_gauss, self.gauss))
+
+
+def _mini_batch_step(X, sample_weight, centers, centers_new, weight_sums, random_state,
+                     random_reassign=False, reassignment_ratio=0.01, verbose=False, n_threads=1):
+    """One minibatch step in Rust, with the signature and in-place effects of scikit-learn's
+    private ``sklearn.cluster._kmeans._mini_batch_step``: labels ``X`` against ``centers``,
+    writes the updated centers to ``centers_new`` and the counts to ``weight_sums``, reassigns
+    small clusters when ``random_reassign``, and returns the batch inertia against ``centers``.
+    ``centers_new`` may be ``centers`` itself."""
+    dtype = centers.dtype
+    X = X.astype(dtype, copy=False)
+    state = _GeneratorState(random_state)
+    new, counts, inertia, n_reassigned, all_reassigned, key, pos = _core.minibatch_step(
+        samples_view(X), np.ascontiguousarray(sample_weight, dtype=dtype),
+        np.ascontiguousarray(centers).ravel(), np.ascontiguousarray(weight_sums, dtype=dtype),
+        float(reassignment_ratio) if random_reassign else None,
+        state.key, state.pos, max(1, int(n_threads)),
+    )
+    state.advance_to(key, pos)
+    if verbose and n_reassigned:
+        print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
+    if all_reassigned:
+        raise ValueError(EMPTY_MIN)
+    centers_new[...] = new
+    weight_sums[...] = counts
+    return inertia
 
 
 class MiniBatchKMeans(KMeansMixin, _SklearnMiniBatchKMeans):
@@ -192,25 +219,13 @@ class MiniBatchKMeans(KMeansMixin, _SklearnMiniBatchKMeans):
             self._counts = np.zeros(self.n_clusters, dtype=X.dtype)
             self._n_since_last_reassign = 0
 
-        reassign = self._random_reassign()
         # The step runs in the centers' dtype, as the counts do.
-        dtype = self.cluster_centers_.dtype
-        X_step = X.astype(dtype, copy=False)
-        state = _GeneratorState(self._random_state)
-        centers, counts, _, n_reassigned, all_reassigned, key, pos = _core.minibatch_step(
-            self._samples(X_step), sample_weight.astype(dtype, copy=False),
-            np.ascontiguousarray(self.cluster_centers_).ravel(),
-            np.ascontiguousarray(self._counts, dtype=dtype),
-            float(self.reassignment_ratio) if reassign else None,
-            state.key, state.pos, self._rs_n_threads(),
+        _mini_batch_step(
+            X, sample_weight, self.cluster_centers_, self.cluster_centers_, self._counts,
+            self._random_state, random_reassign=self._random_reassign(),
+            reassignment_ratio=self.reassignment_ratio, verbose=self.verbose,
+            n_threads=self._rs_n_threads(),
         )
-        state.advance_to(key, pos)
-        if self.verbose and n_reassigned:
-            print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
-        if all_reassigned:
-            raise ValueError(EMPTY_MIN)
-        self.cluster_centers_ = centers
-        self._counts = counts
 
         if self.compute_labels:
             self.labels_, self.inertia_ = self._labels_inertia(X, sample_weight)

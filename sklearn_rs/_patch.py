@@ -269,6 +269,12 @@ _register(
     "sklearn_rs._minibatch:MiniBatchKMeans",
     ["sklearn.cluster:MiniBatchKMeans", "sklearn.cluster._kmeans:MiniBatchKMeans"],
 )
+# scikit-learn's private minibatch step, which its tests (and code written against it) call.
+_register(
+    "_mini_batch_step",
+    "sklearn_rs._minibatch:_mini_batch_step",
+    ["sklearn.cluster._kmeans:_mini_batch_step"],
+)
 
 
 def _scaler_fallback(params, X):

@@ -68,12 +68,15 @@ class _Run:
         items[:] = kept
 
     def pytest_collection_finish(self, session):
-        import sklearn_rs
-
         module = sys.modules.get(self.config["name"])
+        from sklearn_rs import _patch
+
         for name in self.config["ours"]:
             theirs = getattr(module, name, None)
-            self.report["ours"][name] = theirs is not None and theirs is getattr(sklearn_rs, name)
+            # The registry's replacement (private names are not exported by sklearn_rs).
+            ours_module, attr = _patch._resolve(_patch._REGISTRY[name].replacement)
+            ours = getattr(ours_module, attr)
+            self.report["ours"][name] = theirs is not None and theirs is ours
 
     def pytest_runtest_logreport(self, report):
         outcomes = self.report["outcomes"]

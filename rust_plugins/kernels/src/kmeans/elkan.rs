@@ -3,6 +3,7 @@
 //! computations. Labels, centers and convergence follow scikit-learn's `_k_means_elkan.pyx`.
 
 use rayon::prelude::*;
+use std::ops::Range;
 
 use super::iterate::{Assignment, Pass};
 use super::steps::ClusterSums;
@@ -69,7 +70,7 @@ impl<'a, T: Float> Geometry<'a, T> {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn dist<S: Samples<T>>(&self, x: &S, i: usize, j: usize) -> T {
         x.sq_dist(
             i,
@@ -103,6 +104,13 @@ fn over_blocks<T: Float, R: Send>(
         .collect()
 }
 
+/// One block's labels, upper bounds and `k` lower bounds per sample.
+struct BlockBounds<'b, T> {
+    labels: &'b mut [i32],
+    upper: &'b mut [T],
+    lower: &'b mut [T],
+}
+
 /// Exact first assignment, skipping centers the triangle inequality rules out.
 fn init_bounds<T: Float, S: Samples<T>>(
     x: &S,
@@ -110,28 +118,57 @@ fn init_bounds<T: Float, S: Samples<T>>(
     labels: &mut [i32],
     b: &mut Bounds<T>,
 ) {
-    let k = g.k;
-    over_blocks(labels, b, k, 0, |blk, lab, up, low| {
-        for (r, i) in blk.enumerate() {
-            let lower = &mut low[r * k..(r + 1) * k];
-            let mut best = 0;
-            let mut min_dist = g.dist(x, i, 0);
-            lower[0] = min_dist;
-            for j in 1..k {
-                if min_dist > g.half[best * k + j] {
-                    let dist = g.dist(x, i, j);
-                    lower[j] = dist;
-                    if dist < min_dist {
-                        min_dist = dist;
-                        best = j;
-                    }
-                }
-            }
-            lab[r] = best as i32;
-            up[r] = min_dist;
-        }
+    over_blocks(labels, b, g.k, 0, |rows, labels, upper, lower| {
+        init_block(
+            x,
+            g,
+            rows,
+            BlockBounds {
+                labels,
+                upper,
+                lower,
+            },
+        )
     });
 }
+
+#[inline(always)]
+fn init_block_body<T: Float, S: Samples<T>>(
+    x: &S,
+    g: &Geometry<'_, T>,
+    rows: Range<usize>,
+    b: BlockBounds<'_, T>,
+) {
+    let k = g.k;
+    for (r, i) in rows.enumerate() {
+        let lower = &mut b.lower[r * k..(r + 1) * k];
+        let mut best = 0;
+        let mut min_dist = g.dist(x, i, 0);
+        lower[0] = min_dist;
+        for j in 1..k {
+            if min_dist > g.half[best * k + j] {
+                let dist = g.dist(x, i, j);
+                lower[j] = dist;
+                if dist < min_dist {
+                    min_dist = dist;
+                    best = j;
+                }
+            }
+        }
+        b.labels[r] = best as i32;
+        b.upper[r] = min_dist;
+    }
+}
+
+crate::simd::simd_variants!(
+    /// The first assignment of one block (the distances compiled per instruction set).
+    fn init_block<T: Float, S: Samples<T>>(
+        x: &S,
+        g: &Geometry<'_, T>,
+        rows: Range<usize>,
+        b: BlockBounds<'_, T>,
+    ) -> () = init_block_body;
+);
 
 /// One Elkan assignment pass, returning the cluster sums when `accumulate` (else empty sums).
 /// Convergence compares whole label arrays, as scikit-learn does, so no change flag is kept.
@@ -145,46 +182,77 @@ fn assign<T: Float, S: Samples<T>>(
 ) -> Result<ClusterSums<T>, KernelError> {
     let (k, d) = (g.k, g.d);
     let state = if accumulate { k * d + k } else { 0 };
-    let parts = over_blocks(labels, b, k, state, |blk, lab, up, low| {
+    let parts = over_blocks(labels, b, k, state, |rows, labels, upper, lower| {
         let (k_sums, d_sums) = if accumulate { (k, d) } else { (0, 0) };
         let mut sums = ClusterSums::zeros(k_sums, d_sums)?;
-        for (r, i) in blk.enumerate() {
-            let lower = &mut low[r * k..(r + 1) * k];
-            let mut label = lab[r] as usize;
-            let mut upper = up[r];
-            let mut tight = false;
-            if g.next[label] < upper {
-                for j in 0..k {
-                    if j != label && upper > lower[j] && upper > g.half[label * k + j] {
-                        if !tight {
-                            upper = g.dist(x, i, label);
-                            lower[label] = upper;
-                            tight = true;
-                        }
-                        if upper > lower[j] || upper > g.half[label * k + j] {
-                            let dist = g.dist(x, i, j);
-                            lower[j] = dist;
-                            if dist < upper {
-                                label = j;
-                                upper = dist;
-                            }
-                        }
-                    }
-                }
-            }
-            lab[r] = label as i32;
-            up[r] = upper;
-            if accumulate {
-                let w = sample_weight[i];
-                x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
-                sums.weights[label] += w;
-            }
-        }
+        let bounds = BlockBounds {
+            labels,
+            upper,
+            lower,
+        };
+        let sums_arg = accumulate.then_some(&mut sums);
+        assign_block(x, sample_weight, g, rows, bounds, sums_arg);
         Ok(sums)
     });
     let parts = parts.into_iter().collect::<Result<Vec<_>, KernelError>>()?;
     ClusterSums::combine(parts, k, d)
 }
+
+#[inline(always)]
+fn assign_block_body<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    g: &Geometry<'_, T>,
+    rows: Range<usize>,
+    b: BlockBounds<'_, T>,
+    mut sums: Option<&mut ClusterSums<T>>,
+) {
+    let (k, d) = (g.k, g.d);
+    for (r, i) in rows.enumerate() {
+        let lower = &mut b.lower[r * k..(r + 1) * k];
+        let mut label = b.labels[r] as usize;
+        let mut upper = b.upper[r];
+        let mut tight = false;
+        if g.next[label] < upper {
+            for j in 0..k {
+                if j != label && upper > lower[j] && upper > g.half[label * k + j] {
+                    if !tight {
+                        upper = g.dist(x, i, label);
+                        lower[label] = upper;
+                        tight = true;
+                    }
+                    if upper > lower[j] || upper > g.half[label * k + j] {
+                        let dist = g.dist(x, i, j);
+                        lower[j] = dist;
+                        if dist < upper {
+                            label = j;
+                            upper = dist;
+                        }
+                    }
+                }
+            }
+        }
+        b.labels[r] = label as i32;
+        b.upper[r] = upper;
+        if let Some(sums) = sums.as_deref_mut() {
+            let w = sample_weight[i];
+            x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
+            sums.weights[label] += w;
+        }
+    }
+}
+
+crate::simd::simd_variants!(
+    /// One block of an Elkan pass (the distances compiled per instruction set).
+    fn assign_block<T: Float, S: Samples<T>>(
+        x: &S,
+        sample_weight: &[T],
+        g: &Geometry<'_, T>,
+        rows: Range<usize>,
+        b: BlockBounds<'_, T>,
+        sums: Option<&mut ClusterSums<T>>,
+    ) -> () = assign_block_body;
+);
 
 /// Loosens the bounds by how far each center moved.
 fn shift_bounds<T: Float>(labels: &[i32], shift: &[T], b: &mut Bounds<T>, k: usize) {
