@@ -173,6 +173,7 @@ class KMeansPaths(_KMeansPathBenchmark):
         est.set_params(algorithm="elkan").fit(self.X)
 
     def time_random_init_n_init_10(self, *params):
+        """One fit with ``init="random", n_init=10`` (ten Lloyd runs to convergence)."""
         self.make_estimator(self.cls, init="random", n_init=10).fit(self.X)
 
 
@@ -237,6 +238,7 @@ class KMeansSparse(EstimatorBenchmark):
         )
 
     def time_lloyd_fit_fixed_init(self, *params):
+        """One fit of LLOYD_ITERS Lloyd iterations from the fixed initial centres (tol=0)."""
         init = self.data["init"]
         self.cls(n_clusters=init.shape[0], init=init, n_init=1, max_iter=LLOYD_ITERS, tol=0.0,
                  algorithm="lloyd").fit(self.X)
@@ -263,6 +265,7 @@ class KMeansColorQuantization(EstimatorBenchmark):
         self.model = self.cls(n_clusters=64, random_state=0).fit(sample)
 
     def time_predict(self, *params):
+        """One ``predict`` of every pixel with the same 64-colour model."""
         self.model.predict(self.X)
 
 
@@ -314,5 +317,8 @@ class MiniBatchKMeansPartialFit(_MiniBatchBenchmark):
         self.calls = 0
 
     def time_partial_fit(self, *params):
+        """One ``partial_fit`` call on the next of 20 fixed batches. Unlike other timed
+        methods this moves the model on, as a stream of calls does; a step's cost does not
+        depend on the model's state."""
         self.calls += 1
         self.model.partial_fit(self.batches[self.calls % len(self.batches)])
