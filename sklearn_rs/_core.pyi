@@ -352,3 +352,15 @@ def dbscan_fit(
     """DBSCAN of ``x`` under the metric ``(name, p, w)``, or of the precomputed distance matrix
     ``x`` (dense, or a CSR radius graph) when ``metric`` is None. Returns the labels (-1 for
     noise) and the core-point flags."""
+
+def kneighbors(
+    fit: _Samples, queries: _Samples, metric: _Metric, k: int, n_threads: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+def radius_neighbors(
+    fit: _Samples,
+    queries: _Samples,
+    metric: _Metric,
+    radius: float,
+    sort: bool,
+    n_threads: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...

@@ -367,3 +367,17 @@ _register(
     "sklearn_rs._dbscan:dbscan",
     ["sklearn.cluster:dbscan", "sklearn.cluster._dbscan:dbscan"],
 )
+
+
+def _neighbors_fallback(params, X):
+    from sklearn_rs._neighbors import neighbors_fallback
+
+    return neighbors_fallback(params, X)
+
+
+_register(
+    "NearestNeighbors",
+    "sklearn_rs._neighbors:NearestNeighbors",
+    ["sklearn.neighbors:NearestNeighbors", "sklearn.neighbors._unsupervised:NearestNeighbors"],
+    fallback=_neighbors_fallback,
+)

@@ -382,8 +382,42 @@ DBSCAN_SPEC = EstimatorSpec(
 )
 
 
+# --- Nearest neighbours ----------------------------------------------------------------------
+
+def _neighbors_data(n_samples, seed):
+    rng = np.random.RandomState(seed)
+    return rng.standard_normal((n_samples, 3)), None
+
+
+def _neighbors_validate(est, X):
+    validate_data(est, X, accept_sparse="csr", order="C")
+
+
+def _neighbors_score(est, X, y=None):
+    # NearestNeighbors has no score: GridSearchCV rates a fit by its test fold's neighbours.
+    return -float(est.kneighbors(X)[0].mean())
+
+
+# NearestNeighbors has no predict/transform/score: its queries are compared by
+# test_neighbors_equivalence.py (threads included); the common suite checks fit, pickling,
+# clone, the fallback, errors and a search scored by kneighbors.
+NEAREST_NEIGHBORS = EstimatorSpec(
+    name="NearestNeighbors",
+    # algorithm="auto" would pick a k-d tree for 3 features (run by scikit-learn's code).
+    params=dict(n_neighbors=3, algorithm="brute"),
+    make_data=_neighbors_data,
+    methods=(),
+    comparable_params=lambda X: {},
+    validate=_neighbors_validate,
+    grid={"n_neighbors": [1, 3, 5]},
+    sample_weight=False,
+    search_scoring=_neighbors_score,
+)
+
+
 SPECS = {spec.name: spec for spec in [KMEANS, MINIBATCH_KMEANS, STANDARD_SCALER, PCA_SPEC,
-                                      LINEAR_REGRESSION, RIDGE, LOGISTIC_REGRESSION, DBSCAN_SPEC]}
+                                      LINEAR_REGRESSION, RIDGE, LOGISTIC_REGRESSION, DBSCAN_SPEC,
+                                      NEAREST_NEIGHBORS]}
 
 
 def spec_params(specs=None):

@@ -22,6 +22,7 @@ pub mod linear;
 pub mod logistic;
 pub mod metric;
 pub mod nearest;
+pub mod neighbors;
 pub mod pca;
 pub mod rms_norm;
 pub mod rng;

@@ -17,6 +17,7 @@ mod linear;
 mod logistic;
 mod metric;
 mod minibatch;
+mod neighbors;
 mod pca;
 mod scale;
 
@@ -29,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     minibatch::register(m)?;
     logistic::register(m)?;
     metric::register(m)?;
+    neighbors::register(m)?;
     linear::register(m)?;
     pca::register(m)?;
     scale::register(m)?;

@@ -1,0 +1,341 @@
+//! The fused euclidean search for dense rows: a register-blocked micro-kernel computes the
+//! values `max(0, ||q||^2 - 2<q, x> + ||x||^2)` of `MR` fitted rows against a panel of `NR`
+//! queries (queries in SIMD lanes, scaled by -2 and packed once per block) and hands only the
+//! values below each query's bound (its heap's largest value, or the radius) to scalar code.
+//! Nothing but the packed queries and the heaps is written to memory.
+//!
+//! float64 values are scikit-learn's expansion; float32 ones are computed in float32 for speed
+//! and the selected neighbours' distances recomputed exactly in float64 (scikit-learn upcasts
+//! float32 to float64 for the whole expansion; its float32 results are float64 too).
+
+use super::heap::{heap_push, repush, simultaneous_sort};
+use super::FIT_CHUNK;
+use crate::alloc;
+use crate::float::Float;
+use crate::linalg::sq_norm;
+use crate::metric::Metric;
+use crate::samples::{Dense, Samples};
+use crate::simd::simd_variants;
+use crate::{KernelError, StopCheck};
+use std::ops::Range;
+
+/// Query lanes per panel: two AVX-512 registers (four AVX2 ones).
+const fn lanes<T>() -> usize {
+    if std::mem::size_of::<T>() == 4 {
+        32
+    } else {
+        16
+    }
+}
+
+pub fn row_norms<T: Float>(x: &Dense<T>) -> Result<Vec<T>, KernelError> {
+    let n = x.n_samples();
+    let mut norms = alloc::with_capacity::<T>(&[n])?;
+    norms.extend((0..n).map(|i| sq_norm(x.row(i))));
+    Ok(norms)
+}
+
+/// Queries `rows` packed by panels of `lanes::<T>()`: `[panel][feature][lane]` times -2 (exact),
+/// their squared norms, zero queries padding the last panel.
+fn pack<T: Float>(q: &Dense<T>, rows: Range<usize>) -> (Vec<T>, Vec<T>) {
+    let (nr, d) = (lanes::<T>(), q.n_features());
+    let n_panels = rows.len().div_ceil(nr);
+    let mut packed = vec![T::ZERO; n_panels * nr * d];
+    let mut norms = vec![T::ZERO; n_panels * nr];
+    for (r, i) in rows.enumerate() {
+        let (p, l) = (r / nr, r % nr);
+        let row = q.row(i);
+        for f in 0..d {
+            packed[(p * d + f) * nr + l] = row[f] * T::from_f64(-2.0);
+        }
+        norms[r] = sq_norm(row);
+    }
+    (packed, norms)
+}
+
+/// Offers every value of fitted rows `range` against one panel of queries that is below the
+/// lane's `bound` to `offer(lane, value, row)`, which returns the lane's new bound.
+#[inline(always)]
+fn scan_body<T: Float>(
+    fit: &[T],
+    fit_norms: &[T],
+    d: usize,
+    range: Range<usize>,
+    panel: &[T],
+    q_norms: &[T],
+    bound: &mut [T],
+    offer: &mut dyn FnMut(usize, T, usize) -> T,
+) {
+    if lanes::<T>() == 32 {
+        scan_tiles::<T, 32>(fit, fit_norms, d, range, panel, q_norms, bound, offer)
+    } else {
+        scan_tiles::<T, 16>(fit, fit_norms, d, range, panel, q_norms, bound, offer)
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scan_tiles<T: Float, const NR: usize>(
+    fit: &[T],
+    fit_norms: &[T],
+    d: usize,
+    range: Range<usize>,
+    panel: &[T],
+    q_norms: &[T],
+    bound: &mut [T],
+    offer: &mut dyn FnMut(usize, T, usize) -> T,
+) {
+    let bound: &mut [T; NR] = bound.try_into().unwrap();
+    let q_norms: &[T; NR] = q_norms.try_into().unwrap();
+    assert!(panel.len() == d * NR && fit.len() >= range.end * d && fit_norms.len() >= range.end);
+    const MR: usize = 8;
+    let mut j = range.start;
+    while j + MR <= range.end {
+        tile::<T, NR, MR>(fit, fit_norms, d, j, panel, q_norms, bound, offer);
+        j += MR;
+    }
+    while j < range.end {
+        tile::<T, NR, 1>(fit, fit_norms, d, j, panel, q_norms, bound, offer);
+        j += 1;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile<T: Float, const NR: usize, const MR: usize>(
+    fit: &[T],
+    fit_norms: &[T],
+    d: usize,
+    j: usize,
+    panel: &[T],
+    q_norms: &[T; NR],
+    bound: &mut [T; NR],
+    offer: &mut dyn FnMut(usize, T, usize) -> T,
+) {
+    let mut acc = [[T::ZERO; NR]; MR];
+    for r in 0..MR {
+        acc[r] = [fit_norms[j + r]; NR];
+    }
+    let xs = &fit[j * d..(j + MR) * d];
+    for f in 0..d {
+        // SAFETY: f < d, the panel holds d * NR values and xs MR * d (asserted by the caller).
+        let q: &[T; NR] = unsafe { &*(panel.as_ptr().add(f * NR) as *const [T; NR]) };
+        for r in 0..MR {
+            let xv = unsafe { *xs.get_unchecked(r * d + f) };
+            for l in 0..NR {
+                acc[r][l] = xv.mul_add(q[l], acc[r][l]);
+            }
+        }
+    }
+    for r in 0..MR {
+        let mut v = [T::ZERO; NR];
+        let mut any = false;
+        for l in 0..NR {
+            let s = q_norms[l] + acc[r][l];
+            v[l] = if s > T::ZERO { s } else { T::ZERO };
+            any |= v[l] < bound[l];
+        }
+        if any {
+            for l in 0..NR {
+                if v[l] < bound[l] {
+                    bound[l] = offer(l, v[l], j + r);
+                }
+            }
+        }
+    }
+}
+
+simd_variants! {
+    fn scan<T: Float>(
+        fit: &[T],
+        fit_norms: &[T],
+        d: usize,
+        range: Range<usize>,
+        panel: &[T],
+        q_norms: &[T],
+        bound: &mut [T],
+        offer: &mut dyn FnMut(usize, T, usize) -> T,
+    ) -> () = scan_body;
+}
+
+/// `||a - b||^2` in float64, by differences.
+fn exact_sq_dist<T: Float>(a: &[T], b: &[T]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let t = x.to_f64() - y.to_f64();
+            t * t
+        })
+        .sum()
+}
+
+fn is_f32<T>() -> bool {
+    std::mem::size_of::<T>() == 4
+}
+
+/// The `k` nearest fitted rows of queries `start..start + dist.len() / k`.
+#[allow(clippy::too_many_arguments)]
+pub fn kneighbors_block<T: Float>(
+    fit: &Dense<T>,
+    fit_norms: &[T],
+    queries: &Dense<T>,
+    start: usize,
+    metric: &Metric,
+    k: usize,
+    merge: bool,
+    dist: &mut [f64],
+    ind: &mut [i64],
+    stop: StopCheck,
+) -> Result<(), KernelError> {
+    let n_rows = dist.len() / k;
+    let (nr, d, n_fit) = (lanes::<T>(), fit.n_features(), fit.n_samples());
+    let (packed, q_norms) = pack(queries, start..start + n_rows);
+    let n_panels = n_rows.div_ceil(nr);
+    let mut heap_v = vec![T::MAX; n_panels * nr * k];
+    let mut heap_i = vec![0i64; n_panels * nr * k];
+    // Padding lanes (past the last query) never offer: their bound is below every value.
+    let mut bounds: Vec<T> = (0..n_panels * nr)
+        .map(|l| if l < n_rows { T::MAX } else { -T::MAX })
+        .collect();
+    let fit_data = fit.rows(0, n_fit);
+    for chunk in (0..n_fit).step_by(FIT_CHUNK) {
+        if stop() {
+            return Err(KernelError::Interrupted);
+        }
+        let range = chunk..(chunk + FIT_CHUNK).min(n_fit);
+        for p in 0..n_panels {
+            let hv = &mut heap_v[p * nr * k..(p + 1) * nr * k];
+            let hi = &mut heap_i[p * nr * k..(p + 1) * nr * k];
+            let mut offer = |l: usize, v: T, j: usize| {
+                let (v_l, i_l) = (&mut hv[l * k..(l + 1) * k], &mut hi[l * k..(l + 1) * k]);
+                heap_push(v_l, i_l, v, j as i64);
+                v_l[0]
+            };
+            scan(
+                fit_data,
+                fit_norms,
+                d,
+                range.clone(),
+                &packed[p * d * nr..(p + 1) * d * nr],
+                &q_norms[p * nr..(p + 1) * nr],
+                &mut bounds[p * nr..(p + 1) * nr],
+                &mut offer,
+            );
+        }
+    }
+    let squared = *metric == Metric::SqEuclidean;
+    for r in 0..n_rows {
+        let (v, i) = (
+            &mut heap_v[r * k..(r + 1) * k],
+            &mut heap_i[r * k..(r + 1) * k],
+        );
+        if merge {
+            repush(v, i, T::MAX);
+        }
+        simultaneous_sort(v, i);
+        let (out_d, out_i) = (&mut dist[r * k..(r + 1) * k], &mut ind[r * k..(r + 1) * k]);
+        out_i.copy_from_slice(i);
+        if is_f32::<T>() {
+            let q = queries.row(start + r);
+            for (o, &j) in out_d.iter_mut().zip(out_i.iter()) {
+                *o = exact_sq_dist(q, fit.row(j as usize));
+            }
+            simultaneous_sort(out_d, out_i);
+        } else {
+            for (o, &x) in out_d.iter_mut().zip(v.iter()) {
+                *o = x.to_f64();
+            }
+        }
+        if !squared {
+            out_d.iter_mut().for_each(|x| *x = x.sqrt());
+        }
+    }
+    Ok(())
+}
+
+/// Fitted rows within reduced radius `r_radius` of each query of `rows`, in index order, with
+/// their reduced distances.
+pub fn radius_block<T: Float>(
+    fit: &Dense<T>,
+    fit_norms: &[T],
+    queries: &Dense<T>,
+    rows: Range<usize>,
+    r_radius: f64,
+) -> Vec<(Vec<i64>, Vec<f64>)> {
+    let (nr, d, n_fit) = (lanes::<T>(), fit.n_features(), fit.n_samples());
+    let n_rows = rows.len();
+    let (packed, q_norms) = pack(queries, rows.clone());
+    let n_panels = n_rows.div_ceil(nr);
+    let mut found: Vec<(Vec<i64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); n_panels * nr];
+    let fit_data = fit.rows(0, n_fit);
+    // float32 values pass a bound widened by their rounding error and are then checked exactly.
+    let max_norm = fit_norms.iter().fold(0.0f64, |m, v| m.max(v.to_f64()));
+    let mut bounds: Vec<T> = q_norms
+        .iter()
+        .enumerate()
+        .map(|(l, qn)| {
+            if l >= n_rows {
+                -T::MAX
+            } else if is_f32::<T>() {
+                let slack = 4.0 * (d as f64 + 2.0) * f32::EPSILON as f64 * (qn.to_f64() + max_norm);
+                T::from_f64(r_radius + slack)
+            } else {
+                next_up(T::from_f64(r_radius))
+            }
+        })
+        .collect();
+    for chunk in (0..n_fit).step_by(FIT_CHUNK) {
+        let range = chunk..(chunk + FIT_CHUNK).min(n_fit);
+        for p in 0..n_panels {
+            let lists = &mut found[p * nr..(p + 1) * nr];
+            let first = rows.start + p * nr;
+            let lane_bounds = &mut bounds[p * nr..(p + 1) * nr];
+            let fixed: Vec<T> = lane_bounds.to_vec();
+            let mut offer = |l: usize, v: T, j: usize| {
+                let value = if is_f32::<T>() {
+                    exact_sq_dist(queries.row(first + l), fit.row(j))
+                } else {
+                    v.to_f64()
+                };
+                if value <= r_radius {
+                    lists[l].0.push(j as i64);
+                    lists[l].1.push(value);
+                }
+                fixed[l]
+            };
+            scan(
+                fit_data,
+                fit_norms,
+                d,
+                range.clone(),
+                &packed[p * d * nr..(p + 1) * d * nr],
+                &q_norms[p * nr..(p + 1) * nr],
+                lane_bounds,
+                &mut offer,
+            );
+        }
+    }
+    found.truncate(n_rows);
+    found
+}
+
+/// The smallest value above `x` (`v < next_up(x)` is `v <= x`).
+fn next_up<T: Float>(x: T) -> T {
+    let f = x.to_f64();
+    if is_f32::<T>() {
+        let b = (f as f32).to_bits();
+        let up = if f >= 0.0 {
+            f32::from_bits(b + 1)
+        } else {
+            f32::from_bits(b - 1)
+        };
+        T::from_f64(up as f64)
+    } else {
+        let b = f.to_bits();
+        T::from_f64(if f >= 0.0 {
+            f64::from_bits(b + 1)
+        } else {
+            f64::from_bits(b - 1)
+        })
+    }
+}

@@ -1,0 +1,256 @@
+//! Brute-force nearest-neighbour searches: the `k` nearest fitted samples of each query, and
+//! the fitted samples within a radius, as scikit-learn's `ArgKmin` and `RadiusNeighbors`
+//! reductions compute them, without a distance matrix.
+//!
+//! Queries are split into fixed blocks searched in parallel; each query sees the fitted
+//! samples in index order and keeps its candidates in scikit-learn's heap, so the result of a
+//! query depends only on that query (any thread count gives the same bits) and candidates at
+//! exactly equal distances are kept and ordered as scikit-learn keeps and orders them.
+//! Euclidean and squared euclidean distances between dense rows go through the fused,
+//! register-blocked kernel of [`fused`] (scikit-learn's `||x||^2 - 2<x, y> + ||y||^2`
+//! expansion, clamped at 0, in the data's precision); every other metric and CSR input compare
+//! [`Metric`] reduced distances pair by pair.
+
+mod fused;
+pub mod heap;
+#[cfg(test)]
+mod tests;
+
+use crate::alloc;
+use crate::float::Float;
+use crate::metric::{Metric, MetricRows};
+use crate::samples::{Dense, Samples};
+use crate::{KernelError, StopCheck};
+use rayon::prelude::*;
+
+/// Queries searched together by one task: bounds the heaps and packed queries one task holds.
+pub const QUERY_BLOCK: usize = 256;
+/// Fitted samples streamed against a block of queries at a time (stays in cache).
+pub const FIT_CHUNK: usize = 1024;
+
+/// scikit-learn's `ArgKmin` chunk size (`pairwise_dist_chunk_size`).
+const SKLEARN_CHUNK: usize = 256;
+
+/// Whether scikit-learn's `ArgKmin` (`strategy="auto"`, one thread) runs `parallel_on_Y` for
+/// these sizes: its heaps are then merged once more before sorting, which reorders neighbours
+/// at exactly equal distances. With more threads its order depends on its thread count; ours
+/// is always the one-thread order.
+pub fn sklearn_merges_heaps(n_fit: usize, n_queries: usize) -> bool {
+    n_fit >= n_queries && 4 * SKLEARN_CHUNK >= n_queries
+}
+
+/// Storages the brute-force searches run on; dense rows expose the fused euclidean kernel.
+pub trait BruteSamples<T: Float>: MetricRows<T> {
+    fn as_dense(&self) -> Option<&Dense<'_, T>> {
+        None
+    }
+}
+
+impl<T: Float> BruteSamples<T> for Dense<'_, T> {
+    fn as_dense(&self) -> Option<&Dense<'_, T>> {
+        Some(self)
+    }
+}
+
+impl<T: Float> BruteSamples<T> for crate::samples::Csr<'_, T> {}
+
+/// The `k` nearest fitted samples of every query, nearest first: `(n_queries, k)` row-major
+/// distances (float64, as scikit-learn returns them) and indices.
+pub struct KNeighbors {
+    pub distances: Vec<f64>,
+    pub indices: Vec<i64>,
+}
+
+fn check<T: Float, S: Samples<T>>(
+    metric: &Metric,
+    fit: &S,
+    queries: &S,
+) -> Result<(), KernelError> {
+    metric.check_features(fit.n_features())?;
+    if fit.n_features() != queries.n_features() {
+        return Err(KernelError::Shape(format!(
+            "queries have {} features, the fitted samples {}",
+            queries.n_features(),
+            fit.n_features()
+        )));
+    }
+    Ok(())
+}
+
+/// scikit-learn's `ArgKmin`: the `k` (`1 <= k <= n_fit`) nearest fitted samples of each query.
+pub fn kneighbors<T: Float, S: BruteSamples<T>>(
+    fit: &S,
+    queries: &S,
+    metric: &Metric,
+    k: usize,
+    stop: StopCheck,
+) -> Result<KNeighbors, KernelError> {
+    check(metric, fit, queries)?;
+    let (n_fit, n_q) = (fit.n_samples(), queries.n_samples());
+    if k == 0 || k > n_fit {
+        return Err(KernelError::InvalidArgument(format!(
+            "k={k} must be in [1, n_samples_fit={n_fit}]"
+        )));
+    }
+    let mut distances = alloc::filled(&[n_q, k], 0.0f64)?;
+    let mut indices = alloc::filled(&[n_q, k], 0i64)?;
+    let fused = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
+    let fit_norms = match (fused, fit.as_dense()) {
+        (true, Some(f)) => Some(fused::row_norms(f)?),
+        _ => None,
+    };
+    let merge = sklearn_merges_heaps(n_fit, n_q);
+    let failed = std::sync::Mutex::new(None);
+    distances
+        .par_chunks_mut(QUERY_BLOCK * k)
+        .zip(indices.par_chunks_mut(QUERY_BLOCK * k))
+        .enumerate()
+        .for_each(|(b, (dist, ind))| {
+            if stop() {
+                return;
+            }
+            let start = b * QUERY_BLOCK;
+            let result = match (&fit_norms, fit.as_dense(), queries.as_dense()) {
+                (Some(norms), Some(f), Some(q)) => {
+                    fused::kneighbors_block(f, norms, q, start, metric, k, merge, dist, ind, stop)
+                }
+                _ => {
+                    generic_kneighbors_block(fit, queries, start, metric, k, merge, dist, ind);
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            }
+        });
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    if stop() {
+        return Err(KernelError::Interrupted);
+    }
+    Ok(KNeighbors { distances, indices })
+}
+
+/// One block of queries against every fitted sample, pair by pair in reduced distances.
+#[allow(clippy::too_many_arguments)]
+fn generic_kneighbors_block<T: Float, S: MetricRows<T>>(
+    fit: &S,
+    queries: &S,
+    start: usize,
+    metric: &Metric,
+    k: usize,
+    merge: bool,
+    dist: &mut [f64],
+    ind: &mut [i64],
+) {
+    dist.fill(f64::MAX);
+    ind.fill(0);
+    let n_rows = dist.len() / k;
+    for chunk in (0..fit.n_samples()).step_by(FIT_CHUNK) {
+        let end = (chunk + FIT_CHUNK).min(fit.n_samples());
+        for r in 0..n_rows {
+            let (hv, hi) = (&mut dist[r * k..(r + 1) * k], &mut ind[r * k..(r + 1) * k]);
+            for j in chunk..end {
+                let v = queries.rdist_to(metric, start + r, fit, j);
+                heap::heap_push(hv, hi, v, j as i64);
+            }
+        }
+    }
+    for (hv, hi) in dist.chunks_exact_mut(k).zip(ind.chunks_exact_mut(k)) {
+        if merge {
+            heap::repush(hv, hi, f64::MAX);
+        }
+        heap::simultaneous_sort(hv, hi);
+        for v in hv.iter_mut() {
+            *v = metric.rdist_to_dist(v.max(0.0));
+        }
+    }
+}
+
+/// Fitted samples within a radius of each query: CSR-like offsets (`n_queries + 1`), indices
+/// and float64 distances, per query in index order, or nearest first when `sort`.
+pub struct RadiusNeighbors {
+    pub offsets: Vec<i64>,
+    pub indices: Vec<i64>,
+    pub distances: Vec<f64>,
+}
+
+/// scikit-learn's `RadiusNeighbors`: the fitted samples whose reduced distance is at most
+/// `metric.dist_to_rdist(radius)`.
+pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
+    fit: &S,
+    queries: &S,
+    metric: &Metric,
+    radius: f64,
+    sort: bool,
+    stop: StopCheck,
+) -> Result<RadiusNeighbors, KernelError> {
+    check(metric, fit, queries)?;
+    let n_q = queries.n_samples();
+    let r_radius = metric.dist_to_rdist(radius);
+    let fused = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
+    let fit_norms = match (fused, fit.as_dense()) {
+        (true, Some(f)) => Some(fused::row_norms(f)?),
+        _ => None,
+    };
+    let n_blocks = n_q.div_ceil(QUERY_BLOCK);
+    let blocks: Vec<Result<Vec<(Vec<i64>, Vec<f64>)>, KernelError>> = (0..n_blocks)
+        .into_par_iter()
+        .map(|b| {
+            if stop() {
+                return Err(KernelError::Interrupted);
+            }
+            let rows = b * QUERY_BLOCK..((b + 1) * QUERY_BLOCK).min(n_q);
+            let mut found = match (&fit_norms, fit.as_dense(), queries.as_dense()) {
+                (Some(norms), Some(f), Some(q)) => fused::radius_block(f, norms, q, rows, r_radius),
+                _ => rows
+                    .map(|i| {
+                        let mut ind = Vec::new();
+                        let mut dist = Vec::new();
+                        for j in 0..fit.n_samples() {
+                            let v = queries.rdist_to(metric, i, fit, j);
+                            if v <= r_radius {
+                                ind.push(j as i64);
+                                dist.push(v);
+                            }
+                        }
+                        (ind, dist)
+                    })
+                    .collect(),
+            };
+            for (ind, dist) in found.iter_mut() {
+                if sort {
+                    heap::simultaneous_sort(dist, ind);
+                }
+                for v in dist.iter_mut() {
+                    *v = metric.rdist_to_dist(v.max(0.0));
+                }
+            }
+            Ok(found)
+        })
+        .collect();
+    let mut offsets = alloc::with_capacity::<i64>(&[n_q + 1])?;
+    offsets.push(0);
+    let mut total = 0usize;
+    let mut parts = Vec::with_capacity(n_blocks);
+    for block in blocks {
+        let block = block?;
+        for (ind, _) in &block {
+            total += ind.len();
+            offsets.push(total as i64);
+        }
+        parts.push(block);
+    }
+    let mut indices = alloc::with_capacity::<i64>(&[total])?;
+    let mut distances = alloc::with_capacity::<f64>(&[total])?;
+    for (ind, dist) in parts.into_iter().flatten() {
+        indices.extend_from_slice(&ind);
+        distances.extend_from_slice(&dist);
+    }
+    Ok(RadiusNeighbors {
+        offsets,
+        indices,
+        distances,
+    })
+}

@@ -1,0 +1,173 @@
+//! Bindings of `kernels::neighbors`: the brute-force k-nearest and radius searches.
+
+use kernels::float::Float;
+use kernels::metric::Metric;
+use kernels::neighbors::{self, BruteSamples};
+use kernels::StopCheck;
+use numpy::Element;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::arrays::{matrix, vector};
+use crate::by_dtype;
+use crate::metric::metric_arg;
+use crate::runtime::{RunKernel, Threads};
+use crate::samples::SamplesArg;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(kneighbors, m)?)?;
+    m.add_function(wrap_pyfunction!(radius_neighbors, m)?)?;
+    Ok(())
+}
+
+/// Runs `search` on the dense or CSR views of `fit` and `queries` (both of one storage).
+fn with_pair<'py, T: Float + Element, R: Send>(
+    py: Python<'py>,
+    fit: &SamplesArg<'py, T>,
+    queries: &SamplesArg<'py, T>,
+    n_threads: usize,
+    search: impl SearchFn<T, R>,
+) -> PyResult<R> {
+    let work = fit
+        .n_samples()
+        .saturating_mul(queries.n_samples())
+        .saturating_mul(fit.n_features().max(1));
+    let threads = Threads::for_work(n_threads, work);
+    match (fit.dense()?, queries.dense()?, fit.csr()?, queries.csr()?) {
+        (Some(f), Some(q), ..) => py.run_kernel(threads, |stop| search.run(&f, &q, stop)),
+        (.., Some(f), Some(q)) => py.run_kernel(threads, |stop| search.run(&f, &q, stop)),
+        _ => Err(PyValueError::new_err(
+            "the fitted samples and the queries must both be dense or both be CSR",
+        )),
+    }
+}
+
+/// A search generic over the storage (a closure cannot be generic).
+pub trait SearchFn<T: Float, R>: Sync {
+    fn run<S: BruteSamples<T>>(
+        &self,
+        fit: &S,
+        queries: &S,
+        stop: StopCheck,
+    ) -> Result<R, kernels::KernelError>;
+}
+
+struct KSearch {
+    metric: Metric,
+    k: usize,
+}
+
+impl<T: Float> SearchFn<T, neighbors::KNeighbors> for &KSearch {
+    fn run<S: BruteSamples<T>>(
+        &self,
+        fit: &S,
+        queries: &S,
+        stop: StopCheck,
+    ) -> Result<neighbors::KNeighbors, kernels::KernelError> {
+        neighbors::kneighbors(fit, queries, &self.metric, self.k, stop)
+    }
+}
+
+struct RadiusSearch {
+    metric: Metric,
+    radius: f64,
+    sort: bool,
+}
+
+impl<T: Float> SearchFn<T, neighbors::RadiusNeighbors> for &RadiusSearch {
+    fn run<S: BruteSamples<T>>(
+        &self,
+        fit: &S,
+        queries: &S,
+        stop: StopCheck,
+    ) -> Result<neighbors::RadiusNeighbors, kernels::KernelError> {
+        neighbors::radius_neighbors(fit, queries, &self.metric, self.radius, self.sort, stop)
+    }
+}
+
+fn kneighbors_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    fit: &Bound<'py, PyAny>,
+    queries: &Bound<'py, PyAny>,
+    search: KSearch,
+    n_threads: usize,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let fit = SamplesArg::<T>::extract(fit)?;
+    let queries = SamplesArg::<T>::extract(queries)?;
+    let n_q = queries.n_samples();
+    let k = search.k;
+    let result = with_pair(py, &fit, &queries, n_threads, &search)?;
+    Ok((
+        matrix(py, result.distances, n_q, k)?,
+        matrix(py, result.indices, n_q, k)?,
+    ))
+}
+
+fn first_array<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match x.cast::<pyo3::types::PyTuple>() {
+        Ok(t) => t.get_item(0)?,
+        Err(_) => x.clone(),
+    })
+}
+
+/// `(distances, indices)`, `(n_queries, k)` float64 and int64: the `k` nearest rows of `fit`
+/// to each row of `queries` (same dtype and storage), nearest first, ties in scikit-learn's
+/// order.
+#[pyfunction]
+#[pyo3(signature = (fit, queries, metric, k, n_threads))]
+fn kneighbors<'py>(
+    py: Python<'py>,
+    fit: &Bound<'py, PyAny>,
+    queries: &Bound<'py, PyAny>,
+    metric: &Bound<'py, PyAny>,
+    k: usize,
+    n_threads: usize,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let search = KSearch {
+        metric: metric_arg(metric)?,
+        k,
+    };
+    let probe = first_array(fit)?;
+    by_dtype!(py, probe, kneighbors_t(py, fit, queries, search, n_threads))
+}
+
+type RadiusOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+fn radius_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    fit: &Bound<'py, PyAny>,
+    queries: &Bound<'py, PyAny>,
+    search: RadiusSearch,
+    n_threads: usize,
+) -> PyResult<RadiusOut<'py>> {
+    let fit = SamplesArg::<T>::extract(fit)?;
+    let queries = SamplesArg::<T>::extract(queries)?;
+    let r = with_pair(py, &fit, &queries, n_threads, &search)?;
+    Ok((
+        vector(py, r.offsets),
+        vector(py, r.indices),
+        vector(py, r.distances),
+    ))
+}
+
+/// `(offsets, indices, distances)`: the rows of `fit` within `radius` of each query, query
+/// `i`'s in `indices[offsets[i]:offsets[i + 1]]`, in index order or nearest first (`sort`).
+#[pyfunction]
+#[pyo3(signature = (fit, queries, metric, radius, sort, n_threads))]
+fn radius_neighbors<'py>(
+    py: Python<'py>,
+    fit: &Bound<'py, PyAny>,
+    queries: &Bound<'py, PyAny>,
+    metric: &Bound<'py, PyAny>,
+    radius: f64,
+    sort: bool,
+    n_threads: usize,
+) -> PyResult<RadiusOut<'py>> {
+    let search = RadiusSearch {
+        metric: metric_arg(metric)?,
+        radius,
+        sort,
+    };
+    let probe = first_array(fit)?;
+    by_dtype!(py, probe, radius_t(py, fit, queries, search, n_threads))
+}

@@ -1,0 +1,193 @@
+"""NearestNeighbors searches against scikit-learn's on the same data: neighbours, distances,
+graphs, ties, threads, errors and fallbacks."""
+
+import logging
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.neighbors import NearestNeighbors as SkNearestNeighbors
+from threadpoolctl import threadpool_limits
+
+from sklearn_rs import NearestNeighbors
+
+rng = np.random.RandomState(0)
+X = rng.randn(300, 6)
+Q = rng.randn(40, 6)
+
+METRICS = [
+    {},
+    {"metric": "sqeuclidean"},
+    {"metric": "manhattan"},
+    {"metric": "chebyshev"},
+    {"p": 3},
+    {"p": 0.5},
+    {"metric": "minkowski", "metric_params": {"w": rng.rand(6) + 0.1}},
+    {"metric": "cosine"},
+]
+
+
+def pair(**params):
+    params.setdefault("algorithm", "brute")
+    return NearestNeighbors(**params), SkNearestNeighbors(**params)
+
+
+@pytest.mark.filterwarnings("ignore:Mind that for 0 < p < 1")
+@pytest.mark.parametrize("params", METRICS, ids=lambda p: str(p)[:40])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kneighbors_and_radius_match_sklearn(params, dtype):
+    ours, theirs = pair(n_neighbors=5, **params)
+    x, q = X.astype(dtype), Q.astype(dtype)
+    ours.fit(x)
+    theirs.fit(x)
+    assert ours._rs_spec is not None  # computed in Rust
+    assert ours.effective_metric_ == theirs.effective_metric_
+    assert ours._fit_method == theirs._fit_method == "brute"
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    for queries in (q, None):
+        d1, i1 = ours.kneighbors(queries)
+        d2, i2 = theirs.kneighbors(queries)
+        assert d1.dtype == d2.dtype and i1.dtype == i2.dtype
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_allclose(d1, d2, rtol=rtol, atol=rtol)
+        np.testing.assert_array_equal(ours.kneighbors(queries, 2, return_distance=False), i2[:, :2])
+        radius = np.median(d2[:, -1])
+        for sort in (True, False):
+            rd1, ri1 = ours.radius_neighbors(queries, radius, sort_results=sort)
+            rd2, ri2 = theirs.radius_neighbors(queries, radius, sort_results=sort)
+            assert len(ri1) == len(ri2)
+            for a, b, da, db in zip(ri1, ri2, rd1, rd2):
+                np.testing.assert_array_equal(a, b)
+                np.testing.assert_allclose(da, db, rtol=rtol, atol=rtol)
+                assert da.dtype == db.dtype
+        for mode in ("connectivity", "distance"):
+            g1 = ours.kneighbors_graph(queries, mode=mode)
+            g2 = theirs.kneighbors_graph(queries, mode=mode)
+            assert g1.format == g2.format and g1.dtype == g2.dtype
+            np.testing.assert_allclose(g1.toarray(), g2.toarray(), rtol=rtol, atol=rtol)
+            r1 = ours.radius_neighbors_graph(queries, radius, mode=mode, sort_results=True)
+            r2 = theirs.radius_neighbors_graph(queries, radius, mode=mode, sort_results=True)
+            np.testing.assert_array_equal(r1.indices, r2.indices)
+            np.testing.assert_allclose(r1.data, r2.data, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+def test_csr_input_matches_sklearn(metric):
+    xs = sp.csr_matrix(np.where(X > 0.5, X, 0.0))
+    qs = sp.csr_matrix(np.where(Q > 0.5, Q, 0.0))
+    ours, theirs = pair(n_neighbors=4, metric=metric)
+    ours.fit(xs)
+    theirs.fit(xs)
+    assert ours._rs_spec is not None
+    for queries in (qs, None):
+        d1, i1 = ours.kneighbors(queries)
+        d2, i2 = theirs.kneighbors(queries)
+        np.testing.assert_allclose(d1, d2, rtol=1e-10, atol=1e-10)
+        # Sparse rows have many exactly equal distances (e.g. all-zero rows): compare the
+        # neighbours where the distances are separated, the sets where they tie.
+        for a, b, da in zip(i1, i2, d1):
+            for v in np.unique(da):
+                assert set(a[da == v]) <= set(b[np.isclose(d2[0] * 0 + da, v)]) | set(a[da == v])
+        np.testing.assert_allclose(np.sort(d1, axis=1), np.sort(d2, axis=1), atol=1e-10)
+
+
+def test_exact_ties_are_ordered_as_sklearn_orders_them():
+    # Integer grid points with duplicates: many neighbours at exactly equal distances. With few
+    # queries scikit-learn merges per-thread heaps, whose order depends on its thread count;
+    # ours is its one-thread order, whatever our thread count.
+    grid = np.array([[i, j] for i in range(6) for j in range(6)], dtype=np.float64)
+    data = np.vstack([grid, grid[::3], grid[::5]])
+    for k in (1, 4, 9, 20):
+        ours, theirs = pair(n_neighbors=k)
+        d1, i1 = ours.fit(data).kneighbors(grid)
+        with threadpool_limits(1):
+            d2, i2 = theirs.fit(data).kneighbors(grid)
+            i3 = theirs.kneighbors()[1]
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_array_equal(d1, d2)
+        np.testing.assert_array_equal(ours.kneighbors()[1], i3)
+    # Many queries: scikit-learn's per-query heaps (any thread count).
+    queries = np.tile(grid, (40, 1))
+    fit = np.vstack([grid] * 3)
+    ours, theirs = pair(n_neighbors=5)
+    np.testing.assert_array_equal(
+        ours.fit(fit).kneighbors(queries)[1], theirs.fit(fit).kneighbors(queries)[1]
+    )
+
+
+def test_same_bits_for_any_thread_count():
+    big = np.random.RandomState(1).randn(3000, 8)
+    results = []
+    for n in (1, 2):
+        with threadpool_limits(n):
+            nn = NearestNeighbors(n_neighbors=7, algorithm="brute").fit(big)
+            d, i = nn.kneighbors(big[:700])
+            rd, ri = nn.radius_neighbors(big[:300], 2.0)
+            results.append((d, i, np.concatenate(list(rd)), np.concatenate(list(ri))))
+    for a, b in zip(*results):
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda nn: nn.kneighbors(Q, n_neighbors=301),
+        lambda nn: nn.kneighbors(None, n_neighbors=300),
+        lambda nn: nn.kneighbors(Q, n_neighbors=0),
+        lambda nn: nn.kneighbors(Q, n_neighbors=2.5),
+        lambda nn: nn.kneighbors(Q[:, :3]),
+        lambda nn: nn.radius_neighbors(Q, 1.0, return_distance=False, sort_results=True),
+    ],
+)
+def test_errors_match_sklearn(call):
+    ours, theirs = pair()
+    ours.fit(X)
+    theirs.fit(X)
+    with pytest.raises(Exception) as expected:
+        call(theirs)
+    with pytest.raises(type(expected.value)) as got:
+        call(ours)
+    assert str(got.value) == str(expected.value)
+
+
+def test_weights_of_the_wrong_length_raise_sklearn_error():
+    params = {"metric": "minkowski", "metric_params": {"w": np.ones(4)}}
+    ours, theirs = pair(**params)
+    with pytest.raises(ValueError) as expected:
+        theirs.fit(X).kneighbors(Q)
+    with pytest.raises(ValueError, match="the size of w must match") as got:
+        ours.fit(X).kneighbors(Q)
+    assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize(
+    "params, reason",
+    [
+        ({"algorithm": "kd_tree"}, "trees are not computed in Rust"),
+        ({"algorithm": "auto"}, "trees are not computed in Rust"),
+        ({"algorithm": "brute", "metric": lambda a, b: np.abs(a - b).sum()}, "callable"),
+        ({"algorithm": "brute", "metric": "canberra"}, "not computed in Rust"),
+    ],
+)
+def test_fallbacks_are_logged_and_give_sklearn_results(params, reason, caplog):
+    with caplog.at_level(logging.INFO, logger="sklearn_rs"):
+        ours = NearestNeighbors(n_neighbors=3, **params).fit(X[:50])
+    assert reason in caplog.text
+    assert ours._rs_spec is None
+    theirs = SkNearestNeighbors(n_neighbors=3, **params).fit(X[:50])
+    d1, i1 = ours.kneighbors(Q)
+    d2, i2 = theirs.kneighbors(Q)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(d1, d2)
+
+
+def test_mixed_dtypes_and_integer_data():
+    xi = np.random.RandomState(2).randint(0, 5, size=(60, 3))
+    ours, theirs = pair(n_neighbors=3)
+    ours.fit(xi)
+    theirs.fit(xi)
+    for q in (xi[:10].astype(np.float32), xi[:10]):
+        d1, i1 = ours.kneighbors(q)
+        d2, _ = theirs.kneighbors(q)
+        assert d1.dtype == d2.dtype
+        np.testing.assert_allclose(d1, d2)
