@@ -191,3 +191,17 @@ def test_mixed_dtypes_and_integer_data():
         d2, _ = theirs.kneighbors(q)
         assert d1.dtype == d2.dtype
         np.testing.assert_allclose(d1, d2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_infinite_and_zero_radius(dtype):
+    x = X.astype(dtype)
+    ours, theirs = pair()
+    ours.fit(x)
+    theirs.fit(x)
+    for radius in (np.inf, 0.0):
+        d1, i1 = ours.radius_neighbors(x[:5], radius, sort_results=True)
+        d2, i2 = theirs.radius_neighbors(x[:5], radius, sort_results=True)
+        for a, b, da, db in zip(i1, i2, d1, d2):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(da, db, atol=1e-5)

@@ -72,9 +72,13 @@ class _Run:
         from sklearn_rs import _patch
 
         for name in self.config["ours"]:
-            theirs = getattr(module, name, None)
+            # A dotted name reaches through a module the test imports (``neighbors.X``).
+            theirs = module
+            for part in name.split("."):
+                theirs = getattr(theirs, part, None)
             # The registry's replacement (private names are not exported by sklearn_rs).
-            ours_module, attr = _patch._resolve(_patch._REGISTRY[name].replacement)
+            registered = name.split(".")[-1]
+            ours_module, attr = _patch._resolve(_patch._REGISTRY[registered].replacement)
             ours = getattr(ours_module, attr)
             self.report["ours"][name] = theirs is not None and theirs is ours
 

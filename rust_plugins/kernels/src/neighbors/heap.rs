@@ -5,6 +5,7 @@
 /// Pushes `(val, idx)` onto the max-heap `values`/`indices` (largest at 0) if `val` is smaller
 /// than its largest value; a value equal to the largest is rejected (earlier candidates win).
 #[inline]
+#[allow(clippy::if_same_then_else)] // scikit-learn's branches, kept as written there
 pub fn heap_push<V: PartialOrd + Copy>(values: &mut [V], indices: &mut [i64], val: V, idx: i64) {
     let size = values.len();
     if size == 0 || val >= values[0] {

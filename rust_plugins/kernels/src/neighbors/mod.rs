@@ -168,6 +168,9 @@ fn generic_kneighbors_block<T: Float, S: MetricRows<T>>(
     }
 }
 
+/// One query's neighbours within the radius: indices and (reduced) distances.
+type Found = (Vec<i64>, Vec<f64>);
+
 /// Fitted samples within a radius of each query: CSR-like offsets (`n_queries + 1`), indices
 /// and float64 distances, per query in index order, or nearest first when `sort`.
 pub struct RadiusNeighbors {
@@ -195,7 +198,7 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
         _ => None,
     };
     let n_blocks = n_q.div_ceil(QUERY_BLOCK);
-    let blocks: Vec<Result<Vec<(Vec<i64>, Vec<f64>)>, KernelError>> = (0..n_blocks)
+    let blocks: Vec<Result<Vec<Found>, KernelError>> = (0..n_blocks)
         .into_par_iter()
         .map(|b| {
             if stop() {
