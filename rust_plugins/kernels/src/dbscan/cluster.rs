@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use super::grid::{Cursor, Grid};
+use super::products::{Products, Tile, TILE_CANDIDATES, TILE_QUERIES};
 use super::union_find::ConcurrentUnionFind;
 use super::{Clustering, CoreRule, EpsTest, MetricTest};
 use crate::float::Float;
@@ -15,6 +16,22 @@ use crate::{KernelError, StopCheck};
 
 /// Points per block of cells (the unit of parallel work and of Ctrl-C polling).
 const BLOCK_POINTS: usize = 2048;
+
+/// Whether two points (by sorted position) are within `eps`.
+pub trait PairTest: Sync {
+    fn within(&self, s: usize, t: usize) -> bool;
+
+    /// The tile-at-a-time form of the test, when it is computed by products of rows.
+    fn products(&self) -> Option<&Products<'_>> {
+        None
+    }
+}
+
+impl<W: Fn(usize, usize) -> bool + Sync> PairTest for W {
+    fn within(&self, s: usize, t: usize) -> bool {
+        self(s, t)
+    }
+}
 
 /// Clusters the rows of `x` (any float dtype; distances in float64 as scikit-learn's trees).
 pub fn cluster_points<T: Float, M: EpsTest>(
@@ -29,6 +46,9 @@ pub fn cluster_points<T: Float, M: EpsTest>(
         values.extend(x.rows(0, n).iter().map(|v| v.to_f64()));
         Grid::build(&values, n, d, &test.coordinate_bounds(d))?
     };
+    if let Some(reduced_eps) = test.by_products(d) {
+        return cluster_sorted(&grid, &Products::new(&grid, reduced_eps), rule, stop);
+    }
     let within = |s: usize, t: usize| test.within(grid.point(s), grid.point(t));
     cluster_sorted(&grid, &within, rule, stop)
 }
@@ -57,9 +77,9 @@ pub fn cluster_pairs<W: Fn(usize, usize) -> bool + Sync>(
 }
 
 /// The three phases over points in `grid`; `within` takes sorted positions.
-fn cluster_sorted<W: Fn(usize, usize) -> bool + Sync>(
+fn cluster_sorted<P: PairTest>(
     grid: &Grid,
-    within: &W,
+    within: &P,
     rule: CoreRule<'_>,
     stop: StopCheck,
 ) -> Result<Clustering, KernelError> {
@@ -100,17 +120,17 @@ fn cluster_sorted<W: Fn(usize, usize) -> bool + Sync>(
     Ok(out)
 }
 
-struct Search<'a, W> {
+struct Search<'a, P> {
     grid: &'a Grid,
     /// Whether two sorted positions are within `eps`.
-    within: &'a W,
+    within: &'a P,
     /// Consecutive ranges of sorted positions, `BLOCK_POINTS` each.
     blocks: &'a [Range<usize>],
     stop: StopCheck<'a>,
     interrupted: AtomicBool,
 }
 
-impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
+impl<P: PairTest> Search<'_, P> {
     fn check(&self) -> Result<(), KernelError> {
         if self.interrupted.load(Ordering::Relaxed) {
             Err(KernelError::Interrupted)
@@ -153,12 +173,26 @@ impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
     fn core_flags(&self, min_samples: f64, weights: Option<&[f64]>, early_exit: bool) -> Vec<bool> {
         let grid = self.grid;
         let mut core = vec![false; grid.order.len()];
+        if let Some(products) = self.within.products() {
+            self.for_each_cell(&mut core, |piece, neighbourhood, out| {
+                count_by_tiles(
+                    products,
+                    piece,
+                    neighbourhood,
+                    out,
+                    min_samples,
+                    weights,
+                    early_exit,
+                )
+            });
+            return core;
+        }
         self.for_each_cell(&mut core, |piece, neighbourhood, out| {
             for (slot, s) in out.iter_mut().zip(piece) {
                 let mut count = 0.0;
                 'search: for range in neighbourhood {
                     for t in range.clone() {
-                        if (self.within)(s, t) {
+                        if self.within.within(s, t) {
                             count += weights.map_or(1.0, |w| w[t]);
                             if early_exit && count >= min_samples {
                                 break 'search;
@@ -180,13 +214,19 @@ impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
         let components =
             ConcurrentUnionFind::new(n).ok_or_else(|| crate::alloc::out_of_memory::<i64>(&[n]))?;
         let mut unused = vec![(); n];
+        if let Some(products) = self.within.products() {
+            self.for_each_cell(&mut unused, |piece, neighbourhood, _| {
+                join_by_tiles(products, piece, neighbourhood, core, &components)
+            });
+            return Ok(components);
+        }
         self.for_each_cell(&mut unused, |piece, neighbourhood, _| {
             for s in piece.filter(|&s| core[s]) {
                 for range in neighbourhood {
                     for t in range.start.max(s + 1)..range.end {
                         // The distance first: most candidates are not neighbours, and a
                         // find reads the shared parents.
-                        if core[t] && (self.within)(s, t) && !components.same_set(s, t) {
+                        if core[t] && self.within.within(s, t) && !components.same_set(s, t) {
                             components.union(s, t);
                         }
                     }
@@ -208,7 +248,7 @@ impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
                 let mut best = i64::MAX;
                 for range in neighbourhood {
                     for t in range.clone() {
-                        if core[t] && core_labels[t] < best && (self.within)(s, t) {
+                        if core[t] && core_labels[t] < best && self.within.within(s, t) {
                             best = core_labels[t];
                         }
                     }
@@ -218,6 +258,86 @@ impl<W: Fn(usize, usize) -> bool + Sync> Search<'_, W> {
         });
         labels
     }
+}
+
+/// Counts of `piece`'s points (`out`: their flags), a tile of products at a time; a group of
+/// queries stops when each has reached `min_samples` (if counts only grow).
+fn count_by_tiles(
+    products: &Products<'_>,
+    piece: Range<usize>,
+    neighbourhood: &[Range<usize>],
+    out: &mut [bool],
+    min_samples: f64,
+    weights: Option<&[f64]>,
+    early_exit: bool,
+) {
+    let mut tile = Tile::default();
+    let mut counts = [0.0f64; TILE_QUERIES];
+    for (group, flags) in chunks(piece).zip(out.chunks_mut(TILE_QUERIES)) {
+        let counts = &mut counts[..group.len()];
+        counts.fill(0.0);
+        'search: for range in neighbourhood {
+            for candidates in chunks_of(range.clone(), TILE_CANDIDATES) {
+                products.tile(group.clone(), candidates.clone(), &mut tile);
+                for (count, row) in counts.iter_mut().zip(tile.rows()) {
+                    for (t, _) in candidates.clone().zip(row).filter(|(_, &w)| w) {
+                        *count += weights.map_or(1.0, |w| w[t]);
+                    }
+                }
+                if early_exit && counts.iter().all(|&c| c >= min_samples) {
+                    break 'search;
+                }
+            }
+        }
+        for (flag, &count) in flags.iter_mut().zip(counts.iter()) {
+            *flag = count >= min_samples;
+        }
+    }
+}
+
+/// Joins the core points of `piece` with later core points within `eps`, by tiles.
+fn join_by_tiles(
+    products: &Products<'_>,
+    piece: Range<usize>,
+    neighbourhood: &[Range<usize>],
+    core: &[bool],
+    components: &ConcurrentUnionFind,
+) {
+    let mut tile = Tile::default();
+    for group in chunks(piece) {
+        if !core[group.clone()].iter().any(|&c| c) {
+            continue;
+        }
+        for range in neighbourhood {
+            let later = range.start.max(group.start + 1)..range.end;
+            for candidates in chunks_of(later, TILE_CANDIDATES) {
+                products.tile(group.clone(), candidates.clone(), &mut tile);
+                for (s, row) in group.clone().zip(tile.rows()) {
+                    if !core[s] {
+                        continue;
+                    }
+                    for (t, _) in candidates.clone().zip(row).filter(|(_, &w)| w) {
+                        if t > s && core[t] && !components.same_set(s, t) {
+                            components.union(s, t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `range` in consecutive pieces of `TILE_QUERIES`.
+fn chunks(range: Range<usize>) -> impl Iterator<Item = Range<usize>> {
+    chunks_of(range, TILE_QUERIES)
+}
+
+/// `range` in consecutive pieces of at most `size`.
+fn chunks_of(range: Range<usize>, size: usize) -> impl Iterator<Item = Range<usize>> {
+    range
+        .clone()
+        .step_by(size)
+        .map(move |start| start..(start + size).min(range.end))
 }
 
 /// Component labels of the core points (sorted order; -1 elsewhere): components numbered in

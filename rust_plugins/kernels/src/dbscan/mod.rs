@@ -16,6 +16,7 @@
 mod cluster;
 mod grid;
 mod precomputed;
+mod products;
 #[cfg(test)]
 mod tests;
 mod union_find;
@@ -36,6 +37,12 @@ pub trait EpsTest: Sync {
     /// For each of the `d` features, a bound on `|a_k - b_k|` that holds for every pair within
     /// `eps` (None where the metric bounds nothing, as cosine).
     fn coordinate_bounds(&self, d: usize) -> Vec<Option<f64>>;
+
+    /// `Some(eps^2)` when rows of `d` features are compared as scikit-learn's brute force
+    /// compares them, by products (`|a|^2 - 2 a.b + |b|^2 <= eps^2`), instead of by `within`.
+    fn by_products(&self, _d: usize) -> Option<f64> {
+        None
+    }
 }
 
 /// A metric of [`crate::metric`] tested as scikit-learn's KD and ball tree leaves test it:
@@ -68,9 +75,6 @@ impl EpsTest for MetricTest {
         if self.metric != Metric::Euclidean {
             return self.metric.rdist(a, b) <= self.reduced_eps;
         }
-        if a.len() > TREE_MAX_FEATURES {
-            return squared_distance_in_lanes(a, b, self.reduced_eps) <= self.reduced_eps;
-        }
         // The trees' sum in the trees' order, stopped once it exceeds the bound (partial sums
         // of squares only grow, so the answer is unchanged).
         let mut sum = 0.0;
@@ -82,6 +86,10 @@ impl EpsTest for MetricTest {
             }
         }
         sum <= self.reduced_eps
+    }
+
+    fn by_products(&self, d: usize) -> Option<f64> {
+        (self.metric == Metric::Euclidean && d > TREE_MAX_FEATURES).then_some(self.reduced_eps)
     }
 
     fn coordinate_bounds(&self, d: usize) -> Vec<Option<f64>> {
@@ -101,35 +109,8 @@ impl EpsTest for MetricTest {
 }
 
 /// Above this many features scikit-learn's `auto` search is brute force, whose euclidean
-/// distances come from `|a|^2 - 2 a.b + |b|^2` by matrix products: their rounding is not the
-/// trees' sequential sum, so a faster summation order is as faithful there.
+/// distances come from `|a|^2 - 2 a.b + |b|^2` by matrix products.
 const TREE_MAX_FEATURES: usize = 15;
-
-/// Lanes of the squared-distance sum for many features (independent accumulators).
-const LANES: usize = 8;
-
-/// `sum (a_k - b_k)^2` over `LANES` interleaved partial sums, stopping (with a value above
-/// `bound`) once a block of features pushes it over `bound`.
-#[inline]
-fn squared_distance_in_lanes(a: &[f64], b: &[f64], bound: f64) -> f64 {
-    let mut lanes = [0.0f64; LANES];
-    let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (a_tail, b_tail) = (a_blocks.remainder(), b_blocks.remainder());
-    for (x, y) in a_blocks.zip(b_blocks) {
-        for l in 0..LANES {
-            let t = x[l] - y[l];
-            lanes[l] += t * t;
-        }
-        if lanes.iter().sum::<f64>() > bound {
-            return f64::INFINITY;
-        }
-    }
-    let mut sum: f64 = lanes.iter().sum();
-    for (x, y) in a_tail.iter().zip(b_tail) {
-        sum += (x - y) * (x - y);
-    }
-    sum
-}
 
 /// DBSCAN's result in the input's order.
 #[derive(Debug, Clone, PartialEq)]

@@ -277,3 +277,39 @@ fn an_interrupted_search_reports_it() {
     );
     assert_eq!(r, Err(crate::KernelError::Interrupted));
 }
+
+#[test]
+fn many_features_are_compared_by_products_with_the_same_clusters() {
+    // Above 15 features pairs are tested a tile at a time by |a|^2 - 2 a.b + |b|^2; with
+    // continuous data no pair is within rounding of eps, so the clusters are the direct ones.
+    let d = 20;
+    let u = uniform(900 * d, 17);
+    let x: Vec<f64> = u
+        .chunks(d)
+        .enumerate()
+        .flat_map(|(i, row)| {
+            let centre = (i % 4) as f64 * 2.0;
+            row.iter()
+                .map(move |&v| {
+                    if i % 9 == 8 {
+                        4.0 * v
+                    } else {
+                        centre + 0.5 * v
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let weights: Vec<f64> = (0..900).map(|i| [1.0, 0.5, 2.0][i % 3]).collect();
+    for (eps, m) in [(0.5, 3.0), (0.7, 6.0), (0.9, 25.0)] {
+        assert_eq!(
+            ours(&x, d, eps, m, None),
+            euclidean_reference(&x, d, eps, m, None),
+            "eps={eps}"
+        );
+        assert_eq!(
+            ours(&x, d, eps, m, Some(&weights)),
+            euclidean_reference(&x, d, eps, m, Some(&weights))
+        );
+    }
+}
