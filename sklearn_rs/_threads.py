@@ -18,13 +18,14 @@ def effective_n_threads() -> int:
 
 
 def n_jobs_threads(n_jobs) -> int:
-    """Threads for an estimator with an ``n_jobs`` parameter: joblib's count when ``n_jobs``
-    is set (``-1``: every CPU), else the default of every other call."""
-    if n_jobs is None:
-        return effective_n_threads()
-    from joblib import effective_n_jobs
+    """Threads for an estimator with an ``n_jobs`` parameter: the default of every other call,
+    lowered to joblib's count when ``n_jobs`` is set (never more threads than cores)."""
+    n = effective_n_threads()
+    if n_jobs is not None:
+        from joblib import effective_n_jobs
 
-    return max(1, int(effective_n_jobs(n_jobs)))
+        n = min(n, effective_n_jobs(n_jobs))
+    return max(1, int(n))
 
 
 class SklearnRsController(LibController):
