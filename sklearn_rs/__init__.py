@@ -10,7 +10,7 @@ from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
 from sklearn_rs._linear import LinearRegression
 from sklearn_rs._logistic import LogisticRegression
 from sklearn_rs._minibatch import MiniBatchKMeans
-from sklearn_rs._neighbors import NearestNeighbors
+from sklearn_rs._neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 from sklearn_rs._patch import is_patched, patch_sklearn, patched, unpatch_sklearn
 from sklearn_rs._pca import PCA
 from sklearn_rs._ridge import Ridge
@@ -29,6 +29,8 @@ __all__ = [
     "DBSCAN",
     "dbscan",
     "NearestNeighbors",
+    "KNeighborsClassifier",
+    "KNeighborsRegressor",
     "patch_sklearn",
     "unpatch_sklearn",
     "is_patched",

@@ -16,6 +16,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
+from sklearn.neighbors import KNeighborsClassifier as _SklearnKNeighborsClassifier
+from sklearn.neighbors import KNeighborsRegressor as _SklearnKNeighborsRegressor
 from sklearn.neighbors import NearestNeighbors as _SklearnNearestNeighbors
 from sklearn.utils._tags import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -226,4 +228,38 @@ class NeighborsMixin(RustEstimatorMixin):
 
 
 class NearestNeighbors(NeighborsMixin, _SklearnNearestNeighbors):
+    pass
+
+
+class KNeighborsClassifier(NeighborsMixin, _SklearnKNeighborsClassifier):
+    # scikit-learn answers uniform-weight, single-output queries with its fused ArgKminClassMode
+    # reduction; ours counts the votes of the Rust search's neighbours (the same counts divided
+    # by k, ties to the first class as its argmax). Other cases are scikit-learn's code on top
+    # of our kneighbors.
+    def _rs_votes(self, X):
+        return (
+            self.weights == "uniform"
+            and not self.outputs_2d_
+            and self._rs_searchable(X)
+        )
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "_fit_method")
+        if not self._rs_votes(X):
+            return super().predict_proba(X)
+        neigh_ind = self.kneighbors(X, return_distance=False)
+        n_queries, k = neigh_ind.shape
+        proba = np.zeros((n_queries, len(self.classes_)))
+        np.add.at(proba, (np.repeat(np.arange(n_queries), k), self._y[neigh_ind].ravel()), 1.0)
+        proba /= k
+        return proba
+
+    def predict(self, X):
+        check_is_fitted(self, "_fit_method")
+        if not self._rs_votes(X):
+            return super().predict(X)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class KNeighborsRegressor(NeighborsMixin, _SklearnKNeighborsRegressor):
     pass

@@ -381,3 +381,18 @@ _register(
     ["sklearn.neighbors:NearestNeighbors", "sklearn.neighbors._unsupervised:NearestNeighbors"],
     fallback=_neighbors_fallback,
 )
+_register(
+    "KNeighborsClassifier",
+    "sklearn_rs._neighbors:KNeighborsClassifier",
+    [
+        "sklearn.neighbors:KNeighborsClassifier",
+        "sklearn.neighbors._classification:KNeighborsClassifier",
+    ],
+    fallback=_neighbors_fallback,
+)
+_register(
+    "KNeighborsRegressor",
+    "sklearn_rs._neighbors:KNeighborsRegressor",
+    ["sklearn.neighbors:KNeighborsRegressor", "sklearn.neighbors._regression:KNeighborsRegressor"],
+    fallback=_neighbors_fallback,
+)

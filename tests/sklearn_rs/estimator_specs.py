@@ -415,9 +415,38 @@ NEAREST_NEIGHBORS = EstimatorSpec(
 )
 
 
+# algorithm="brute": "auto" picks a k-d tree for 3 features (run by scikit-learn's code).
+K_NEIGHBORS_CLASSIFIER = EstimatorSpec(
+    name="KNeighborsClassifier",
+    params=dict(n_neighbors=5, algorithm="brute"),
+    make_data=_classification_data,
+    methods=("predict", "predict_proba", "score"),
+    comparable_params=lambda X: {},
+    validate=_neighbors_validate,
+    grid={"n_neighbors": [1, 5, 9], "weights": ["uniform", "distance"]},
+    thread_variants={"uniform": {}, "distance": {"weights": "distance"}},
+    sample_weight=False,
+    make_target=_classification_target,
+)
+
+K_NEIGHBORS_REGRESSOR = EstimatorSpec(
+    name="KNeighborsRegressor",
+    params=dict(n_neighbors=5, algorithm="brute"),
+    make_data=_regression_data,
+    methods=("predict", "score"),
+    comparable_params=lambda X: {},
+    validate=_neighbors_validate,
+    grid={"n_neighbors": [1, 5, 9], "weights": ["uniform", "distance"]},
+    thread_variants={"uniform": {}, "distance": {"weights": "distance"}},
+    sample_weight=False,
+    make_target=_regression_target,
+)
+
+
 SPECS = {spec.name: spec for spec in [KMEANS, MINIBATCH_KMEANS, STANDARD_SCALER, PCA_SPEC,
                                       LINEAR_REGRESSION, RIDGE, LOGISTIC_REGRESSION, DBSCAN_SPEC,
-                                      NEAREST_NEIGHBORS]}
+                                      NEAREST_NEIGHBORS, K_NEIGHBORS_CLASSIFIER,
+                                      K_NEIGHBORS_REGRESSOR]}
 
 
 def spec_params(specs=None):

@@ -205,3 +205,30 @@ def test_infinite_and_zero_radius(dtype):
         for a, b, da, db in zip(i1, i2, d1, d2):
             np.testing.assert_array_equal(a, b)
             np.testing.assert_allclose(da, db, atol=1e-5)
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance", lambda d: 1.0 / (1.0 + d)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_classifier_and_regressor_match_sklearn(weights, dtype):
+    from sklearn.neighbors import KNeighborsClassifier as SkClassifier
+    from sklearn.neighbors import KNeighborsRegressor as SkRegressor
+
+    from sklearn_rs import KNeighborsClassifier, KNeighborsRegressor
+
+    x, q = X.astype(dtype), Q.astype(dtype)
+    labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    target = X[:, 0] - 2 * X[:, 2]
+    for ours_cls, theirs_cls, y, methods in (
+        (KNeighborsClassifier, SkClassifier, labels, ("predict", "predict_proba")),
+        (KNeighborsRegressor, SkRegressor, target, ("predict",)),
+        (KNeighborsClassifier, SkClassifier, np.c_[labels, labels[::-1]], ("predict",)),
+    ):
+        ours = ours_cls(n_neighbors=7, weights=weights, algorithm="brute").fit(x, y)
+        theirs = theirs_cls(n_neighbors=7, weights=weights, algorithm="brute").fit(x, y)
+        assert ours._rs_spec is not None
+        for m in methods:
+            a, b = getattr(ours, m)(q), getattr(theirs, m)(q)
+            np.testing.assert_allclose(a, b, rtol=1e-5)
+            assert np.asarray(a).dtype == np.asarray(b).dtype
+        if y.ndim == 1:
+            np.testing.assert_allclose(ours.score(q, y[:40]), theirs.score(q, y[:40]), rtol=1e-6)
