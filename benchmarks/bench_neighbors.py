@@ -1,0 +1,93 @@
+"""Nearest neighbours: sklearn_rs against scikit-learn and scikit-learn-intelex.
+
+Cases of the nearest-neighbours issue, standard-normal data (``common.SEED``):
+
+* ``nn-100000x16-f64`` / ``-f32``: ``NearestNeighbors(n_neighbors=10).fit(X).kneighbors(Q)``,
+  ``Q`` 10000 x 16;
+* ``clf-100000x16``: ``KNeighborsClassifier(5).fit(X, y).predict(Q)``, 10 classes;
+* ``reg-100000x8``: ``KNeighborsRegressor(5, weights="distance").fit(X, y).predict(Q)``,
+  ``Q`` 10000 x 8;
+* ``kdtree-1000000x3``: ``NearestNeighbors(10, algorithm="kd_tree")``, fit 1M x 3 and
+  kneighbors of 100000 x 3 (sklearn_rs falls back to scikit-learn's tree here: trees are not
+  computed in Rust yet);
+* ``emb-100000x128-f32``: ``NearestNeighbors(10)``, fit 100000 x 128 and kneighbors of
+  5000 x 128, float32.
+
+``time_query`` and ``peakmem_query`` measure the whole ``fit(X)`` + query call.
+"""
+
+import numpy as np
+
+from . import common
+from .common import SKLEARN_PEERS, EstimatorBenchmark, data_key, save_array
+
+#: case -> (class, params, n_fit, n_queries, n_features, dtype, method)
+CASES = {
+    "nn-100000x16-f64": ("NearestNeighbors", {"n_neighbors": 10}, 100_000, 10_000, 16,
+                         np.float64, "kneighbors"),
+    "nn-100000x16-f32": ("NearestNeighbors", {"n_neighbors": 10}, 100_000, 10_000, 16,
+                         np.float32, "kneighbors"),
+    "clf-100000x16": ("KNeighborsClassifier", {"n_neighbors": 5}, 100_000, 10_000, 16,
+                      np.float64, "predict"),
+    "reg-100000x8": ("KNeighborsRegressor", {"n_neighbors": 5, "weights": "distance"}, 100_000,
+                     10_000, 8, np.float64, "predict"),
+    "kdtree-1000000x3": ("NearestNeighbors", {"n_neighbors": 10, "algorithm": "kd_tree"},
+                         1_000_000, 100_000, 3, np.float64, "kneighbors"),
+    "emb-100000x128-f32": ("NearestNeighbors", {"n_neighbors": 10}, 100_000, 5_000, 128,
+                           np.float32, "kneighbors"),
+}
+
+
+def make_data(case):
+    _, _, n, m, d, dtype, _ = CASES[case]
+    rng = np.random.RandomState(common.SEED)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    Q = rng.standard_normal((m, d)).astype(dtype)
+    y = rng.randint(0, 10, size=n) if case.startswith("clf") else rng.standard_normal(n)
+    return X, Q, y
+
+
+def build_dataset(cases=tuple(CASES)):
+    data = {}
+    for case in cases:
+        X, Q, y = make_data(case)
+        data[data_key(case)] = {
+            "X": save_array(f"neighbors-X-{case}", X),
+            "Q": save_array(f"neighbors-Q-{case}", Q),
+            "y": save_array(f"neighbors-y-{case}", y),
+        }
+    return data
+
+
+class NeighborsQuery(EstimatorBenchmark):
+    """``fit(X)`` then the case's query of ``Q``: time and peak memory."""
+
+    module, name = "neighbors", None
+    params = [list(CASES), SKLEARN_PEERS]
+    param_names = ["case", "impl"]
+    number = 1
+    repeat = (3, 10, 60.0)
+    timeout = 600
+
+    def setup_cache(self):
+        # Here, not in common.py: asv keys the cache by where this function is defined.
+        return build_dataset()
+
+    def setup(self, paths, case, impl):
+        self.name = CASES[case][0]
+        super().setup(paths, case, impl)
+
+    def make_estimator(self, cls, **overrides):
+        return cls(**{**CASES[self.data_params[0]][1], **overrides})
+
+    def _query(self):
+        est = self.make_estimator(self.cls).fit(self.X, self.y)
+        return getattr(est, CASES[self.data_params[0]][6])(self.data["Q"])
+
+    def time_query(self, *params):
+        """``fit(X)`` and the case's query of ``Q`` (kneighbors or predict)."""
+        self._query()
+
+    def peakmem_query(self, *params):
+        """Peak resident memory of the process over ``fit(X)`` and the query."""
+        self._query()
