@@ -74,7 +74,9 @@ class Rope(OpBenchmark):
     not_compiled = ("forward_backward",)
 
     def setup_cache(self):
-        return None
+        # Not None: for a None cache asv passes no argument at all, and setup's `paths` would
+        # take the first parameter (every case failed with a TypeError).
+        return {}
 
     def make_inputs(self, torch, paths, shape, dtype):
         return _inputs(torch, shape, dtype)

@@ -5,8 +5,8 @@ Serves ``HTML_DIR`` (default ``.asv/html``) on 127.0.0.1 (what ``asv preview`` d
 loads in Chromium, with every host name except 127.0.0.1 made unresolvable:
 
 * the summary grid (``index.html``): one small plot per benchmark;
-* one benchmark's graph (``index.html#<benchmark>``, ``--benchmark``, default the fast_gelu
-  forward benchmark when present, else the first benchmark with results).
+* one benchmark's graph (``index.html#<benchmark>``, ``--benchmark``; default the fast_gelu
+  forward benchmark when it has recorded data, else the first timed benchmark that has).
 
 For each page it writes a screenshot (``--out``, default ``.asv/screenshots``) and the rendered
 DOM, and fails (exit status 1) when the page shows asv's "failed to load" message or draws no
@@ -30,8 +30,10 @@ import threading
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREFERRED = "bench_fast_gelu.FastGelu.time_forward"
-#: Coloured (saturated) pixels a page with drawn plots has at least; asv's error page has none.
-MIN_COLOURED_PIXELS = 1500
+#: Coloured (saturated) pixels a graph with plotted series has at least in its plot area (one
+#: recorded commit: one coloured marker per series); asv's error and "no data" pages have none.
+MIN_COLOURED_PIXELS = 200
+PLOT_TOP, PLOT_LEFT = 60, 200
 
 
 def chromium():
@@ -80,10 +82,15 @@ def coloured_pixels(png):
 
     with Image.open(png) as image:
         rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    # The plot area only: below the navigation bar, right of the graph page's side panel (the
+    # bar's links and logo are coloured too).
+    rgb = rgb[PLOT_TOP:, PLOT_LEFT:]
     return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 80).sum())
 
 
 def pick_benchmark(html_dir, wanted):
+    """``wanted``, else the preferred benchmark, else the first timed one with recorded data
+    (asv shows only results of a benchmark's current code version)."""
     with open(os.path.join(html_dir, "index.json")) as fh:
         index = json.load(fh)
     names = sorted(index["benchmarks"])
@@ -91,10 +98,15 @@ def pick_benchmark(html_dir, wanted):
         if wanted not in names:
             raise SystemExit(f"{wanted} is not in the dashboard")
         return wanted
-    if PREFERRED in names:
-        return PREFERRED
-    timed = [n for n in names if ".time_" in n]
-    return (timed or names)[0]
+    with_data = set()
+    for root, _dirs, files in os.walk(os.path.join(html_dir, "graphs")):
+        if os.path.basename(root) != "summary":
+            with_data.update(f[:-5] for f in files if f.endswith(".json"))
+    ordered = [PREFERRED] + [n for n in names if ".time_" in n] + names
+    for name in ordered:
+        if name in with_data:
+            return name
+    raise SystemExit("no benchmark of the dashboard has recorded data")
 
 
 def main():
@@ -132,6 +144,8 @@ def main():
             problems = []
             if "failed to load" in dom:
                 problems.append("asv's 'dependencies failed to load' message is shown")
+            if "No data for this combination" in dom:
+                problems.append("asv shows 'No data for this combination of filters'")
             if plots < 1:
                 problems.append("no plot drawn")
             if listed < tiles:
