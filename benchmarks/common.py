@@ -15,7 +15,8 @@ process and parameter set (:class:`SetUpOnce`): asv_runner 0.3 re-runs ``setup``
 timed call of a class that has one and times one call per sample, so without this each sample
 timed the first call on freshly rebuilt inputs (its output faulted in from new pages, torch's
 threads asleep, ``torch.compile`` graphs rebuilt) instead of a call in a running program.
-Timed methods therefore never modify the state ``setup`` built.
+Timed methods therefore do not modify the state ``setup`` built (one that means to, as a stream
+of ``partial_fit`` calls moves a model on, says so in its docstring).
 
 The last parameter of every benchmark is ``impl``, the implementation (``benchmarks/report.py``
 reads it). An implementation that is not installed is skipped (``NotImplementedError`` in
