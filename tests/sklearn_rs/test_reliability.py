@@ -47,6 +47,39 @@ def _linear_model_case(name):
     )
 
 
+def _neighbors_case(name):
+    """The case of an estimator of ``sklearn.neighbors`` searched by brute force (in Rust)."""
+    call = "kneighbors" if name == "NearestNeighbors" else "predict"
+    return textwrap.dedent(
+        f"""
+        import numpy as np
+        from sklearn_rs import {name} as Estimator
+        from sklearn.neighbors import {name} as Original
+
+        rng = np.random.RandomState(0)
+        X = rng.rand(40_000, 8)
+        y = (X.sum(axis=1) * 3).astype(int)
+
+        def fit(cls, n_neighbors, X_fit):
+            est = cls(n_neighbors=n_neighbors, algorithm="brute")
+            return est.fit(X_fit) if cls.__name__ == "NearestNeighbors" else est.fit(
+                X_fit, y[: len(X_fit)])
+
+        def fit_small():
+            out = fit(Estimator, 5, X).{call}(X[:4000])
+            return float(np.asarray(out[0] if isinstance(out, tuple) else out).sum())
+
+        X_tall = rng.rand(10_000_000, 2)
+
+        def neighbors_output(cls):
+            # The (n_queries, n_neighbors) neighbour indices of 2000 neighbours: 149 GiB here.
+            fit(cls, 2000, X_tall[:2000]).{call}(X_tall)
+
+        huge_calls = [neighbors_output]
+        """
+    )
+
+
 RELIABILITY_CASES = {
     "KMeans": textwrap.dedent(
         """
@@ -158,6 +191,8 @@ RELIABILITY_CASES = {
         """
     ),
     **{name: _linear_model_case(name) for name in ("LinearRegression", "Ridge")},
+    **{name: _neighbors_case(name)
+       for name in ("NearestNeighbors", "KNeighborsClassifier", "KNeighborsRegressor")},
     "LogisticRegression": textwrap.dedent(
         """
         import numpy as np

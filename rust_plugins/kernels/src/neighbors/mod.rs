@@ -92,8 +92,9 @@ pub fn kneighbors<T: Float, S: BruteSamples<T>>(
             "k={k} must be in [1, n_samples_fit={n_fit}]"
         )));
     }
-    let mut distances = alloc::filled(&[n_q, k], 0.0f64)?;
+    // Indices first, as scikit-learn's ArgKmin allocates them: the same MemoryError message.
     let mut indices = alloc::filled(&[n_q, k], 0i64)?;
+    let mut distances = alloc::filled(&[n_q, k], 0.0f64)?;
     let fused = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
     let fit_norms = match (fused, fit.as_dense()) {
         (true, Some(f)) => Some(fused::row_norms(f)?),
