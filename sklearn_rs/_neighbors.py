@@ -70,6 +70,12 @@ def neighbors_fallback(params, X):
         return spec
     if spec.name == "precomputed":
         return "metric='precomputed' (distances given as input) runs scikit-learn's code"
+    if sparse:
+        return ("CSR input: tied neighbours are not ordered as scikit-learn orders them yet, "
+                "so predictions can differ")
+    if params.get("weights") == "distance":
+        return ("weights='distance': 1 / distance amplifies the rounding in which our exact "
+                "distances of near-duplicate points differ from scikit-learn's")
     algorithm = params.get("algorithm", "brute")
     if not sparse and X is not None and algorithm == "auto":
         try:
