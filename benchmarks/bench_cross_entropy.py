@@ -8,7 +8,7 @@ causal-LM loss (``F.cross_entropy(logits.float(), target)``), eager and under
 ratios.
 """
 
-from .common import TORCH_PEERS, OpBenchmark
+from .common import TORCH_PEERS, OpBenchmark, case_size
 
 SHAPES = ["8x1024", "4096x32000"]
 DTYPES = ["float32", "bfloat16"]
@@ -34,6 +34,7 @@ def _with_backward(torch, forward):
 
 def _inputs(torch, shape, dtype):
     n, v = _shape(shape)
+    n, v = case_size((n, v), (8, 256))  # smoke mode: one shape, one compiled graph per dtype
     g = torch.Generator().manual_seed(6)
     logits = (torch.randn(n, v, generator=g) * 3).to(getattr(torch, dtype)).requires_grad_()
     target = torch.randint(0, v, (n,), generator=g)

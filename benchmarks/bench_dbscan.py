@@ -15,7 +15,7 @@ from sklearn.datasets import make_blobs
 from sklearn.preprocessing import StandardScaler
 
 from . import common
-from .common import SKLEARN_PEERS, EstimatorBenchmark, data_key, save_array
+from .common import SKLEARN_PEERS, EstimatorBenchmark, case_size, data_key, save_array
 
 #: case -> (n_samples, n_features, centers, cluster_std, standardised, eps, min_samples)
 CASES = {
@@ -29,6 +29,7 @@ TOO_SLOW = {("500000x2", "sklearnex")}
 
 def make_data(case):
     n, d, centers, std, standardised, _, _ = CASES[case]
+    n = case_size(n, 500)
     X, _ = make_blobs(n_samples=n, n_features=d, centers=centers, cluster_std=std,
                       random_state=0)
     return StandardScaler().fit_transform(X) if standardised else X

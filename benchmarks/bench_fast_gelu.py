@@ -10,7 +10,7 @@ imported only in ``setup``, and the torch_rs rows are skipped when torch_rs cann
 
 import numpy as np
 
-from .common import SEED, TORCH_PEERS, OpBenchmark, save_array, skip_for_torch_compile
+from .common import SEED, TORCH_PEERS, OpBenchmark, case_size, save_array, skip_for_torch_compile
 
 SIZES = [1024, 65536, 1048576, 16777216]
 DTYPES = ["float32", "bfloat16"]
@@ -34,6 +34,7 @@ class FastGelu(OpBenchmark):
     def make_inputs(self, torch, paths, size, dtype):
         tdtype = getattr(torch, dtype)
         x_path, g_path = paths
+        size = case_size(size, 1024)  # smoke mode: one size, one compiled graph per dtype
         x = torch.from_numpy(np.load(x_path, mmap_mode="r")[:size].copy()).to(tdtype)
         grad = torch.from_numpy(np.load(g_path, mmap_mode="r")[:size].copy()).to(tdtype)
         return {"x": x, "grad": grad, "out": torch.empty_like(x)}

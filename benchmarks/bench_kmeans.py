@@ -18,6 +18,7 @@ from .common import (
     SEED,
     SKLEARN_PEERS,
     EstimatorBenchmark,
+    case_size,
     data_key,
     save_array,
 )
@@ -32,6 +33,13 @@ LLOYD_ITERS = 10
 def parse_shape(shape):
     n, d, k = (int(v) for v in shape.split("x"))
     return n, d, k
+
+
+def data_shape(shape):
+    """(n, d, k) of the data built for ``shape``: the shape itself, or a few thousand rows in
+    smoke mode (enough for 20 minibatches of ``BATCH_SIZE`` rows)."""
+    n, d, k = parse_shape(shape)
+    return case_size((n, d, k), (min(n, 2000), min(d, 4), min(k, 8)))
 
 
 def make_data(n, d, k, seed=SEED):
@@ -50,7 +58,7 @@ def build_dataset(shapes=SHAPES, dtypes=DTYPES):
     ``{"<shape>-<dtype>": {"X": path, "init": path}}``."""
     paths = {}
     for shape in shapes:
-        X, init = make_data(*parse_shape(shape))
+        X, init = make_data(*data_shape(shape))
         for dtype in dtypes:
             key = data_key(shape, dtype)
             paths[key] = {
@@ -177,9 +185,11 @@ class KMeansPaths(_KMeansPathBenchmark):
         self.make_estimator(self.cls, init="random", n_init=10).fit(self.X)
 
 
-def make_sparse_data(n=100_000, d=2000, k=32, density=0.01, seed=SEED):
+def make_sparse_data(n=100_000, d=2000, k=case_size(32, 4), density=case_size(0.01, 0.0005),
+                     seed=SEED):
     """CSR samples with ``density`` non-zeros per row around k sparse prototypes, and k initial
-    centres drawn from the rows."""
+    centres drawn from the rows. (Smoke mode keeps the 100000 x 2000 shape, which ``setup``
+    names, with one non-zero per row and 4 clusters.)"""
     import scipy.sparse as sp
 
     rng = np.random.default_rng([seed, n, d, k])
@@ -274,7 +284,7 @@ class KMeansColorQuantization(EstimatorBenchmark):
 #: The MiniBatchKMeans shape of the issue: make_blobs(1_000_000, 20, centers=32).
 MINIBATCH_SHAPE = "1000000x20x32"
 #: Rows per minibatch (fit) and per partial_fit call.
-BATCH_SIZE = 4096
+BATCH_SIZE = case_size(4096, 64)
 
 
 class _MiniBatchBenchmark(EstimatorBenchmark):

@@ -12,7 +12,7 @@ from sklearn.datasets import make_regression
 # The mixins are used through the module: asv would collect them as benchmarks of this
 # module if they were imported by name.
 from . import common
-from .common import SKLEARN_PEERS, EstimatorBenchmark, data_key, save_array
+from .common import SKLEARN_PEERS, EstimatorBenchmark, case_size, data_key, save_array
 
 #: ``(shape, dtype)`` of every case.
 CASES = [("1000000x100", "float64")]
@@ -21,7 +21,7 @@ CASES = [("1000000x100", "float64")]
 def build_dataset():
     paths = {}
     for shape, dtype in CASES:
-        n, d = (int(v) for v in shape.split("x"))
+        n, d = case_size(tuple(int(v) for v in shape.split("x")), (500, 10))
         X, y = make_regression(n_samples=n, n_features=d, noise=1.0, random_state=0)
         key = data_key(shape, dtype)
         paths[key] = {

@@ -14,7 +14,7 @@ from sklearn.datasets import make_classification
 # The mixins are used through the module: asv would collect them as benchmarks of this
 # module if they were imported by name.
 from . import common
-from .common import SKLEARN_PEERS, EstimatorBenchmark, data_key, save_array
+from .common import SKLEARN_PEERS, EstimatorBenchmark, case_size, data_key, save_array
 
 #: ``(shape, n_classes) -> make_classification`` keyword arguments.
 CASES = {
@@ -26,7 +26,8 @@ CASES = {
 def build_dataset():
     paths = {}
     for (shape, n_classes), extra in CASES.items():
-        n, d = (int(v) for v in shape.split("x"))
+        # Smoke mode: 20 features leave room for the ten-class case's 10 informative ones.
+        n, d = case_size(tuple(int(v) for v in shape.split("x")), (500, 20))
         X, y = make_classification(
             n_samples=n, n_features=d, n_classes=n_classes, random_state=0, **extra
         )

@@ -6,7 +6,8 @@ Cases of the nearest-neighbours issue, standard-normal data (``common.SEED``):
   ``Q`` 10000 x 16;
 * ``clf-100000x16``: ``KNeighborsClassifier(5).fit(X, y).predict(Q)``, 10 classes;
 * ``reg-100000x8``: ``KNeighborsRegressor(5, weights="distance").fit(X, y).predict(Q)``,
-  ``Q`` 10000 x 8;
+  ``Q`` 10000 x 8 (sklearn_rs runs scikit-learn's code here: ``weights="distance"``, and
+  ``"auto"`` picks a tree for 8 features);
 * ``kdtree-1000000x3``: ``NearestNeighbors(10, algorithm="kd_tree")``, fit 1M x 3 and
   kneighbors of 100000 x 3 (sklearn_rs falls back to scikit-learn's tree here: trees are not
   computed in Rust yet);
@@ -19,7 +20,7 @@ Cases of the nearest-neighbours issue, standard-normal data (``common.SEED``):
 import numpy as np
 
 from . import common
-from .common import SKLEARN_PEERS, EstimatorBenchmark, data_key, save_array
+from .common import SKLEARN_PEERS, EstimatorBenchmark, case_size, data_key, save_array
 
 #: case -> (class, params, n_fit, n_queries, n_features, dtype, method)
 CASES = {
@@ -40,6 +41,7 @@ CASES = {
 
 def make_data(case):
     _, _, n, m, d, dtype, _ = CASES[case]
+    n, m = case_size((n, m), (500, 50))
     rng = np.random.RandomState(common.SEED)
     X = rng.standard_normal((n, d)).astype(dtype)
     Q = rng.standard_normal((m, d)).astype(dtype)

@@ -17,6 +17,7 @@ from .common import (
     SEED,
     SKLEARN_PEERS,
     EstimatorBenchmark,
+    case_size,
     data_key,
     save_array,
 )
@@ -43,10 +44,15 @@ CASES = {
 }
 
 
+#: The smoke mode's data of each case, on the same solver path: n >= 10 d for covariance_eigh,
+#: at least the 50 randomized components, more than one component for 95% of the variance.
+TINY_SHAPES = {"200000x100": (1000, 20), "50000x1000": (200, 60), "20000x300": (200, 30)}
+
+
 def build_dataset():
     paths = {}
     for (shape, dtype), make_data in CASES.items():
-        n, d = (int(v) for v in shape.split("x"))
+        n, d = case_size(tuple(int(v) for v in shape.split("x")), TINY_SHAPES[shape])
         key = data_key(shape, dtype)
         paths[key] = {"X": save_array(f"pca-X-{key}", make_data(n, d, dtype))}
     return paths

@@ -8,15 +8,16 @@ makes them) and a one-token decode step (q 1x32x1x128), float32 and bfloat16, wi
 ``python -m benchmarks.bench_rope`` prints the closing note's interleaved best-of-N ratios.
 """
 
-from .common import TORCH_PEERS, OpBenchmark
+from .common import TORCH_PEERS, OpBenchmark, case_size
 
 SHAPES = ["decode", "prefill"]
 DTYPES = ["float32", "bfloat16"]
-HEADS, KV_HEADS, HEAD_DIM = 32, 8, 128
+HEADS, KV_HEADS, HEAD_DIM = case_size((32, 8, 128), (4, 2, 128))
 
 
 def _seq(shape):
-    return 1 if shape == "decode" else 2048
+    # Smoke mode: two tokens for every case (the cases then share their compiled graphs).
+    return case_size(1 if shape == "decode" else 2048, 2)
 
 
 def apply_rotary_pos_emb(torch):

@@ -15,6 +15,7 @@ from .common import (
     SEED,
     SKLEARN_PEERS,
     EstimatorBenchmark,
+    case_size,
     data_key,
     save_array,
 )
@@ -42,7 +43,7 @@ def make_data(n, d, seed=SEED):
 def build_dataset(shapes=SHAPES, dtypes=DTYPES):
     paths = {}
     for shape in shapes:
-        X = make_data(*parse_shape(shape))
+        X = make_data(*case_size(parse_shape(shape), (500, 5)))
         for dtype in dtypes:
             key = data_key(shape, dtype)
             paths[key] = {"X": save_array(f"scaler-X-{key}", X.astype(dtype))}

@@ -18,6 +18,15 @@ threads asleep, ``torch.compile`` graphs rebuilt) instead of a call in a running
 Timed methods therefore do not modify the state ``setup`` built (one that means to, as a stream
 of ``partial_fit`` calls moves a model on, says so in its docstring).
 
+Smoke mode (``BENCH_TINY=1``, :data:`TINY`): every benchmark keeps its parameters (the cases
+asv knows, under their real names) but builds tiny data for them, through :func:`case_size` in
+the functions that make each case's data; ``tests/test_benchmarks.py`` runs every benchmark
+method once that way, for every implementation. Tiny data goes through the same code paths as
+the real case (the same solver, no fallback that the real size would not take). The sizes are
+read in module-level helpers, never in ``setup``, ``setup_cache`` or a timed method: asv versions a
+benchmark by those methods' code, and a change there would hide its recorded history.
+``scripts/bench.sh`` refuses to run in smoke mode.
+
 The last parameter of every benchmark is ``impl``, the implementation (``benchmarks/report.py``
 reads it). An implementation that is not installed is skipped (``NotImplementedError`` in
 ``setup``). This module never imports torch at import time.
@@ -34,6 +43,9 @@ import numpy as np
 #: pool through threadpoolctl, torch.set_num_threads). The reference machine has 2 cores.
 N_THREADS = int(os.environ.get("BENCH_NUM_THREADS", "2"))
 
+#: Smoke mode: tiny data for every case (see the module docstring). Never set for a measurement.
+TINY = os.environ.get("BENCH_TINY", "0") == "1"
+
 #: Fixed seed: every run on every commit benchmarks exactly the same data.
 SEED = 20240607
 
@@ -43,6 +55,11 @@ SKLEARN_PEERS = ["sklearn_rs", "sklearn", "sklearnex"]
 
 #: torch_rs and what it is compared with: torch eager, and torch eager under torch.compile.
 TORCH_PEERS = ["torch_rs", "torch", "torch_compile"]
+
+
+def case_size(full, tiny):
+    """A size of a case's data (a number or a tuple): ``full``, or ``tiny`` in smoke mode."""
+    return tiny if TINY else full
 
 
 def limit_threads():

@@ -12,6 +12,10 @@
 # Commit-by-commit runs in their own environments: `.venv/bin/asv run <range>` (asv.conf.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${BENCH_TINY:-0}" = 1 ]; then
+  echo "BENCH_TINY=1 (the smoke test's tiny data) is set: unset it to measure" >&2
+  exit 1
+fi
 PY="${BENCH_PYTHON:-$PWD/.venv/bin/python}"
 ASV="$(dirname "$PY")/asv"
 export ASV_PYTHONPATH="$PWD"

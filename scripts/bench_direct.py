@@ -188,6 +188,8 @@ def main():
     sys.path.insert(0, REPO)
     from benchmarks import common
 
+    if common.TINY:
+        sys.exit("BENCH_TINY=1 (the smoke test's tiny data) is set: unset it to measure")
     if args.setup_every_call:
         common._same = lambda built_for, call_args: False
     recorded = {}

@@ -1,6 +1,9 @@
-"""The asv suite is discoverable, compares every implementation with its peers, and its
-benchmarks set up and run on tiny inputs (nothing is timed)."""
+"""The asv suite is discoverable, compares every implementation with its peers, and every
+benchmark sets up and runs once on tiny data for every implementation, doing its work with the
+implementation it names (nothing is timed)."""
 
+import functools
+import itertools
 import json
 import os
 import subprocess
@@ -9,7 +12,6 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = "300x3x4"
 
 
 def test_asv_check_discovers_benchmarks():
@@ -24,52 +26,221 @@ def test_asv_check_discovers_benchmarks():
     assert "No problems found" in proc.stdout, proc.stdout + proc.stderr
 
 
-# Runs every KMeans benchmark method once on tiny data, in a fresh process (scikit-learn-intelex
-# loads its own native libraries; they stay out of the test process), and prints the results.
-_RUN_TINY_KMEANS = """
-import json, os, sys
-os.chdir(sys.argv[1])
-from benchmarks import bench_kmeans as bk
-impl, dtype, shape = sys.argv[2], sys.argv[3], sys.argv[4]
-paths = bk.build_dataset(shapes=[shape], dtypes=[dtype])
-results = {}
-for cls in (bk.KMeansFit, bk.KMeansLloyd, bk.KMeansPredict):
-    bench = cls()
-    try:
-        bench.setup(paths, shape, dtype, impl)
-    except NotImplementedError as exc:
-        print(json.dumps({"skipped": str(exc)}))
-        sys.exit(0)
-    assert bench.X.dtype == dtype and bench.X.shape == bk.parse_shape(shape)[:2]
-    for name in dir(bench):
-        if name.startswith(("time_", "peakmem_", "track_")):
-            results[f"{cls.__name__}.{name}"] = getattr(bench, name)(paths, shape, dtype, impl)
-results["torch imported"] = "torch" in sys.modules
-print(json.dumps(results))
-"""
+# --- every benchmark once on tiny data (tests/bench_smoke.py) ---------------------------------
+#
+# One fresh process for scikit-learn and sklearn_rs, one for scikit-learn-intelex (it loads its
+# own native libraries), one for the op implementations and the Llama model (torch, the
+# compiler and the op benchmarks' data are then loaded once): an estimator process must not
+# import torch, nor the torch process sklearn_rs. One thread: on a loaded 2-core machine
+# every 2-thread parallel region can stall for milliseconds (the smoke run took 6x longer).
+
+SMOKE = os.path.join(REPO, "tests", "bench_smoke.py")
+SMOKE_THREADS = 1
+SMOKE_GROUPS = [("sklearn_rs", "sklearn"), ("sklearnex",),
+                ("torch_rs", "torch", "torch_compile", "llama")]
+
+#: (benchmark, data parameters) that sklearn_rs runs with scikit-learn's code, as the benchmark's
+#: docstring and the README's fallback list say: trees, and weights='distance'.
+SKLEARN_RS_FALLBACKS = {
+    ("bench_neighbors.NeighborsQuery", ("'kdtree-1000000x3'",)),
+    ("bench_neighbors.NeighborsQuery", ("'reg-100000x8'",)),
+}
+
+
+def _sklearnex_skips(records):
+    """The cases scikit-learn-intelex cannot run (setups and methods): it has no StandardScaler
+    nor MiniBatchKMeans, and DBSCAN's 500000x2 case is in ``bench_dbscan.TOO_SLOW``."""
+
+    def skipped(r):
+        name = r["benchmark"]
+        return (name.startswith(("bench_scaler.", "bench_kmeans.MiniBatchKMeans"))
+                or (name.startswith("bench_dbscan.") and r["params"][0] == "'500000x2'"))
+
+    return {(r["benchmark"], tuple(r["params"]), "skipped") for r in records
+            if r["params"] and skipped(r)}
+
+
+#: The torch.compile cases whose first timed call compiles a graph: setup warms the compiled
+#: forward up with autograd on, the timed call runs it under no_grad, which is another graph
+#: (asv's warm-up calls take that compilation; warming up under no_grad in setup would change
+#: setup's code, and with it asv's version of these benchmarks and their recorded history).
+COMPILES_IN_FIRST_TIMED_CALL = {
+    "bench_cross_entropy.CrossEntropy.time_forward",
+    "bench_rms_norm.RmsNorm.time_forward",
+    "bench_rms_norm.RmsNorm.time_add_forward",
+    "bench_rope.Rope.time_forward",
+    "bench_silu_mul.GatedActivation.time_forward",
+}
+
+#: The operator that the torch_rs case of each op benchmark must call.
+RS_OPS = {
+    "bench_fast_gelu": "rs::fast_gelu",
+    "bench_rms_norm": "rs::rms_norm",
+    "bench_rope": "rs::rope",
+    "bench_cross_entropy": "rs::cross_entropy",
+}
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """``smoke(impl)``: the records of ``impl``'s cases, from its group's process (run once)."""
+    runs = {}
+
+    def records_of(impl):
+        group = next(g for g in SMOKE_GROUPS if impl in g)
+        if group not in runs:
+            runs[group] = _run_smoke(group, tmp_path_factory.mktemp("smoke"))
+        result = runs[group]
+        if impl in result["unavailable"]:
+            assert impl in ("sklearnex", "torch", "torch_compile", "torch_rs", "llama")
+            pytest.skip(result["unavailable"][impl])
+        if impl == "llama":
+            records = [r for r in result["records"] if r["benchmark"].startswith("bench_llama.")]
+        else:  # setup_cache's records (no parameters) go with every implementation
+            records = [r for r in result["records"]
+                       if not r["params"] or r["params"][-1] == repr(impl)]
+        errors = [r for r in records if r["status"] == "error"]
+        assert not errors, "\n".join(f"{r['benchmark']} {r['params']}:\n{r['detail']}"
+                                     for r in errors)
+        return result, records
+
+    return records_of
+
+
+def _run_smoke(impls, workdir):
+    out = workdir / "smoke.json"
+    proc = subprocess.run(
+        [sys.executable, SMOKE, str(out), str(workdir), *impls],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+        # Inductor compiles in this process, without starting a pool of compile workers.
+        env={**os.environ, "PYTHONPATH": REPO, "BENCH_TINY": "1",
+             "BENCH_NUM_THREADS": str(SMOKE_THREADS), "TORCHINDUCTOR_COMPILE_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    return json.loads(out.read_text())
+
+
+def _asv_cases(impl):
+    """(benchmark, parameters) of every case asv runs for ``impl``, by asv's own discovery in
+    this process, where BENCH_TINY is not set (so the smoke run, which must run exactly these
+    cases, also shows that smoke mode keeps every parameter)."""
+    cases = set()
+    for name, params in _asv_benchmarks():
+        if repr(impl) in params[-1]:
+            cases |= {(name, (*combo, repr(impl))) for combo in itertools.product(*params[:-1])}
+    return cases
+
+
+@functools.cache
+def _asv_benchmarks():
+    discovery = pytest.importorskip("asv_runner.discovery")
+    assert os.environ.get("BENCH_TINY", "0") != "1", "unset BENCH_TINY to run the tests"
+    return [(bench.name, bench.params)
+            for bench in discovery.disc_benchmarks(os.path.join(REPO, "benchmarks"))]
+
+
+def _method_records(records):
+    return [r for r in records if r["benchmark"].rsplit(".", 1)[1].startswith(
+        ("time_", "peakmem_", "track_"))]
+
+
+def _case(record):
+    """(module.Class, data parameters) of a record."""
+    return record["benchmark"].rsplit(".", 1)[0], tuple(record["params"][:-1])
+
+
+def _check_coverage_and_skips(impl, records, expected_skips):
+    methods = _method_records(records)
+    cases = _asv_cases(impl)
+    assert {(r["benchmark"], tuple(r["params"])) for r in methods} == cases
+    assert len(methods) == len(cases)  # each case once
+    skipped = {(r["benchmark"], tuple(r["params"]), r["status"]) for r in records
+               if r["status"] != "ok"}
+    assert skipped == expected_skips, skipped ^ expected_skips
+    return [r for r in methods if r["status"] == "ok"]
 
 
 @pytest.mark.parametrize("impl", ["sklearn_rs", "sklearn", "sklearnex"])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_kmeans_benchmarks_run_on_tiny_data(tmp_path, impl, dtype):
-    proc = subprocess.run(
-        [sys.executable, "-c", _RUN_TINY_KMEANS, str(tmp_path), impl, dtype, TINY],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": REPO},
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
-    if "skipped" in results:
-        assert impl == "sklearnex"  # only the optional peer may be missing
-        pytest.skip(results["skipped"])
-    assert results.pop("torch imported") is False, "the KMeans benchmarks imported torch"
-    assert set(results) == {
-        "KMeansFit.time_fit", "KMeansFit.peakmem_fit", "KMeansFit.track_inertia",
-        "KMeansLloyd.track_lloyd_seconds_per_iter", "KMeansLloyd.time_lloyd_fit_fixed_init",
-        "KMeansPredict.time_predict", "KMeansPredict.time_transform",
-    }
-    assert results["KMeansFit.track_inertia"] > 0.0
-    assert results["KMeansLloyd.track_lloyd_seconds_per_iter"] >= 0.0
+def test_every_estimator_benchmark_runs_on_tiny_data(smoke, impl):
+    result, records = smoke(impl)
+    expected_skips = _sklearnex_skips(records) if impl == "sklearnex" else set()
+    ran = _check_coverage_and_skips(impl, records, expected_skips)
+    assert result["loaded"]["torch"] is False, "an estimator benchmark imported torch"
+    assert result["loaded"]["sklearn_rs"] is (impl != "sklearnex")
+    package = {"sklearn_rs": "sklearn_rs.", "sklearn": "sklearn.", "sklearnex": "sklearnex."}[impl]
+    for r in ran:
+        where = f"{r['benchmark']} {r['params']}"
+        assert r["estimator_module"].startswith(package), where
+        assert r.get("model_module", package).startswith(package), where
+        if impl != "sklearn_rs":
+            assert r["core_calls"] == 0, where
+            continue
+        # Our estimators did the work in Rust, unless the case is a documented fallback.
+        if _case(r) in SKLEARN_RS_FALLBACKS:
+            assert r["fallbacks"], where
+        else:
+            assert r["core_calls"] > 0 and not r["fallbacks"], (where, r["fallbacks"])
+    setups = [r for r in records if r["benchmark"].endswith(".setup") and r["status"] == "ok"]
+    assert not [r for r in setups if r["fallbacks"] and _case(r) not in SKLEARN_RS_FALLBACKS]
+    if impl != "sklearn_rs":
+        assert not [r for r in setups if r["core_calls"]]
+    tracks = {r["benchmark"]: r["value"] for r in ran if "value" in r}
+    assert tracks["bench_kmeans.KMeansFit.track_inertia"] > 0.0
+
+
+@pytest.mark.parametrize("impl", ["torch_rs", "torch", "torch_compile"])
+def test_every_op_benchmark_runs_on_tiny_data(smoke, impl):
+    result, records = smoke(impl)
+    expected_skips = set()
+    if impl == "torch_compile":  # out= has no compiled form
+        expected_skips = {(r["benchmark"], tuple(r["params"]), "skip_params") for r in records
+                          if r["benchmark"] == "bench_fast_gelu.FastGelu.time_forward_out"}
+        assert expected_skips
+    ran = _check_coverage_and_skips(impl, records, expected_skips)
+    assert result["loaded"]["sklearn_rs"] is False
+    for r in ran:
+        where = f"{r['benchmark']} {r['params']}"
+        module, cls, method = r["benchmark"].split(".")
+        assert r["threads"] == SMOKE_THREADS, where
+        if impl == "torch_rs":
+            op = RS_OPS.get(module)
+            if module == "bench_rms_norm" and method.startswith("time_add_"):
+                op = "rs::add_rms_norm"
+            if module == "bench_silu_mul":
+                op = "rs::silu_mul" if r["params"][2] == "'silu'" else "rs::gelu_tanh_mul"
+            assert any(name.startswith(op) for name in r["rs_ops"]), (where, r["rs_ops"])
+            assert not r["compiled_region"], where
+        else:
+            assert r["rs_ops"] == [], where
+            assert r["compiled_region"] is (impl == "torch_compile"), where
+    # A timed call runs what setup built (no compilation), but for the cases above.
+    compiling = {r["benchmark"] for r in ran if r["graphs_compiled"]}
+    assert compiling <= (COMPILES_IN_FIRST_TIMED_CALL if impl == "torch_compile" else set())
+
+
+def test_llama_benchmark_runs_every_variant_on_tiny_data(smoke):
+    # All variants in one process: each must leave no patch behind, and "unpatched" must not be
+    # read as patched ("patched" is a substring of it).
+    from benchmarks import bench_llama
+
+    result, records = smoke("llama")
+    variants = {r["params"][0]: r for r in records if r["benchmark"] == "bench_llama.run_one"}
+    assert set(variants) == {repr(v) for v in bench_llama.VARIANTS}
+    for variant, r in variants.items():
+        patched, compiled = {"'unpatched'": (False, False), "'patched'": (True, False),
+                             "'compiled'": (False, True),
+                             "'patched+compiled'": (True, True)}[variant]
+        # Patched: the model's norms, MLPs, rotary embedding and loss run rs:: operators.
+        # (Compiled, the graph calls their forward and backward parts, e.g. rs::rms_norm_forward.)
+        ops = {op for op in ("rs::rms_norm", "rs::silu_mul", "rs::rope", "rs::cross_entropy")
+               if any(name.startswith(op) for name in r["rs_ops"])}
+        assert len(ops) == 4 if patched else r["rs_ops"] == [], (variant, r["rs_ops"])
+        assert r["compiled_region"] is compiled, variant
+        assert r["value"]["step_s"] >= 0.0
+    decode = {r["params"][0]: r for r in records if r["benchmark"] == "bench_llama.decode_latency"}
+    assert set(decode) == {"False", "True"}
+    assert decode["False"]["rs_ops"] == []
+    assert {"rs::rms_norm", "rs::silu_mul", "rs::rope"} <= set(decode["True"]["rs_ops"])
 
 
 def test_every_benchmark_compares_the_peer_set():
@@ -98,36 +269,6 @@ def test_data_is_deterministic():
     a, ia = bk.make_data(500, 4, 5)
     b, ib = bk.make_data(500, 4, 5)
     assert (a == b).all() and (ia == ib).all()
-
-
-@pytest.mark.parametrize("impl", ["torch_rs", "torch", "torch_compile"])
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_fast_gelu_benchmarks_run_or_skip(tmp_path, monkeypatch, impl, dtype):
-    from benchmarks import bench_fast_gelu as bg
-    from benchmarks.common import N_THREADS
-
-    monkeypatch.setattr(bg, "SIZES", [1024, 4096])
-    monkeypatch.chdir(tmp_path)
-    bench = bg.FastGelu()
-    paths = bench.setup_cache()
-    try:
-        bench.setup(paths, 1024, dtype, impl)
-    except NotImplementedError:
-        pytest.skip(f"{impl} is not importable")
-    import torch
-
-    assert torch.get_num_threads() == N_THREADS
-    for name in ("time_forward", "time_forward_out", "time_backward"):
-        method = getattr(bench, name)
-        if (1024, dtype, impl) in getattr(method, "skip_params", []):
-            assert (impl, name) == ("torch_compile", "time_forward_out")
-            continue
-        method(paths, 1024, dtype, impl)
-    ref = torch.nn.functional.gelu(bench.x.float(), approximate="tanh")
-    torch.testing.assert_close(bench.forward(bench.x).float(), ref, atol=2e-2, rtol=2e-2)
-    ref_bwd = torch.ops.aten.gelu_backward(bench.grad.float(), bench.x.float(), approximate="tanh")
-    torch.testing.assert_close(bench.backward(bench.grad, bench.x).float(), ref_bwd, atol=2e-2,
-                               rtol=2e-2)
 
 
 def test_fast_gelu_out_has_no_compiled_peer():
