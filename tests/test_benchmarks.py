@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -82,14 +83,14 @@ RS_OPS = {
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
+def smoke():
     """``smoke(impl)``: the records of ``impl``'s cases, from its group's process (run once)."""
     runs = {}
 
     def records_of(impl):
         group = next(g for g in SMOKE_GROUPS if impl in g)
         if group not in runs:
-            runs[group] = _run_smoke(group, tmp_path_factory.mktemp("smoke"))
+            runs[group] = _run_smoke(group)
         result = runs[group]
         if impl in result["unavailable"]:
             assert impl in ("sklearnex", "torch", "torch_compile", "torch_rs", "llama")
@@ -107,10 +108,16 @@ def smoke(tmp_path_factory):
     return records_of
 
 
-def _run_smoke(impls, workdir):
-    out = workdir / "smoke.json"
+def _run_smoke(impls):
+    # A directory of its own, removed at once: the op benchmarks' setup_cache writes ~600 MB.
+    with tempfile.TemporaryDirectory(prefix="bench-smoke-") as workdir:
+        return _run_smoke_in(impls, workdir)
+
+
+def _run_smoke_in(impls, workdir):
+    out = os.path.join(workdir, "smoke.json")
     proc = subprocess.run(
-        [sys.executable, SMOKE, str(out), str(workdir), *impls],
+        [sys.executable, SMOKE, out, workdir, *impls],
         cwd=REPO, capture_output=True, text=True, timeout=900,
         # Inductor compiles in this process (no pool of compile workers), and scalar C++ kernels:
         # no probing of the CPU's vector ISAs, half the time with a cold compile cache (which
@@ -120,7 +127,8 @@ def _run_smoke(impls, workdir):
              "TORCHINDUCTOR_VEC_ISA_OK": "0"},
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    return json.loads(out.read_text())
+    with open(out) as f:
+        return json.load(f)
 
 
 def _asv_cases(impl):
