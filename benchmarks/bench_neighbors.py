@@ -12,7 +12,13 @@ Cases of the nearest-neighbours issue, standard-normal data (``common.SEED``):
   kneighbors of 100000 x 3 (sklearn_rs falls back to scikit-learn's tree here: trees are not
   computed in Rust yet);
 * ``emb-100000x128-f32``: ``NearestNeighbors(10)``, fit 100000 x 128 and kneighbors of
-  5000 x 128, float32.
+  5000 x 128, float32;
+* ``radius-clf-100000x16``: ``RadiusNeighborsClassifier(radius=2.5,
+  outlier_label="most_frequent").fit(X, y).predict(Q)``, ``Q`` 10000 x 16, 10 classes (about
+  25 neighbours per query at that radius);
+* ``graph-20000x16``: ``kneighbors_graph(X, 10, mode="distance")`` of 20000 x 16, as that
+  function computes it: ``NearestNeighbors(n_neighbors=10).fit(X).kneighbors_graph(mode=
+  "distance")`` (scikit-learn-intelex patches the class, not the function).
 
 ``time_query`` and ``peakmem_query`` measure the whole ``fit(X)`` + query call.
 """
@@ -36,6 +42,11 @@ CASES = {
                          1_000_000, 100_000, 3, np.float64, "kneighbors"),
     "emb-100000x128-f32": ("NearestNeighbors", {"n_neighbors": 10}, 100_000, 5_000, 128,
                            np.float32, "kneighbors"),
+    "radius-clf-100000x16": ("RadiusNeighborsClassifier",
+                             {"radius": 2.5, "outlier_label": "most_frequent"}, 100_000, 10_000,
+                             16, np.float64, "predict"),
+    "graph-20000x16": ("NearestNeighbors", {"n_neighbors": 10}, 20_000, 0, 16, np.float64,
+                       "kneighbors_graph"),
 }
 
 
@@ -45,7 +56,8 @@ def make_data(case):
     rng = np.random.RandomState(common.SEED)
     X = rng.standard_normal((n, d)).astype(dtype)
     Q = rng.standard_normal((m, d)).astype(dtype)
-    y = rng.randint(0, 10, size=n) if case.startswith("clf") else rng.standard_normal(n)
+    classes = case.startswith(("clf", "radius-clf"))
+    y = rng.randint(0, 10, size=n) if classes else rng.standard_normal(n)
     return X, Q, y
 
 
@@ -84,7 +96,10 @@ class NeighborsQuery(EstimatorBenchmark):
 
     def _query(self):
         est = self.make_estimator(self.cls).fit(self.X, self.y)
-        return getattr(est, CASES[self.data_params[0]][6])(self.data["Q"])
+        method = CASES[self.data_params[0]][6]
+        if method == "kneighbors_graph":  # the fitted samples' graph, each without itself
+            return est.kneighbors_graph(mode="distance")
+        return getattr(est, method)(self.data["Q"])
 
     def time_query(self, *params):
         """``fit(X)`` and the case's query of ``Q`` (kneighbors or predict)."""

@@ -10,7 +10,19 @@ from sklearn_rs._kmeans import KMeans, k_means, kmeans_plusplus
 from sklearn_rs._linear import LinearRegression
 from sklearn_rs._logistic import LogisticRegression
 from sklearn_rs._minibatch import MiniBatchKMeans
-from sklearn_rs._neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from sklearn_rs._neighbors import (
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    NearestNeighbors,
+    RadiusNeighborsClassifier,
+    RadiusNeighborsRegressor,
+)
+from sklearn_rs._neighbors_graph import (
+    KNeighborsTransformer,
+    RadiusNeighborsTransformer,
+    kneighbors_graph,
+    radius_neighbors_graph,
+)
 from sklearn_rs._patch import is_patched, patch_sklearn, patched, unpatch_sklearn
 from sklearn_rs._pca import PCA
 from sklearn_rs._ridge import Ridge
@@ -31,6 +43,12 @@ __all__ = [
     "NearestNeighbors",
     "KNeighborsClassifier",
     "KNeighborsRegressor",
+    "RadiusNeighborsClassifier",
+    "RadiusNeighborsRegressor",
+    "KNeighborsTransformer",
+    "RadiusNeighborsTransformer",
+    "kneighbors_graph",
+    "radius_neighbors_graph",
     "patch_sklearn",
     "unpatch_sklearn",
     "is_patched",

@@ -362,5 +362,19 @@ def radius_neighbors(
     metric: _Metric,
     radius: float,
     sort: bool,
+    exclude_self: bool,
     n_threads: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+def neighbor_class_probabilities(
+    offsets: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int64],
+    n_classes: int,
+    n_threads: int,
+) -> npt.NDArray[np.float64]: ...
+def neighbor_means(
+    offsets: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    y: npt.NDArray[np.float64],
+    n_threads: int,
+) -> npt.NDArray[np.float64]: ...

@@ -4,23 +4,33 @@ Each estimator is ``class Ours(NeighborsMixin, sklearn's class)``. scikit-learn'
 parameter and input validation, ``effective_metric_`` and the algorithm choice; ``kneighbors``
 and ``radius_neighbors`` below are scikit-learn's methods with their brute-force reductions
 (``ArgKmin``, ``RadiusNeighbors``, ``pairwise_distances_chunked``) replaced by
-``sklearn_rs._core.kneighbors`` / ``radius_neighbors``; the graphs, predictions and transforms
-of scikit-learn's classes are built on those two methods.
+``sklearn_rs._core.kneighbors`` / ``radius_neighbors``. ``radius_neighbors_graph`` is built
+from the Rust search's CSR lists directly; ``kneighbors_graph`` and the transforms are
+scikit-learn's code on our ``kneighbors``. Uniform votes and uniform mean targets are computed
+in Rust from the neighbour lists (``neighbor_class_probabilities``, ``neighbor_means``); other
+weights are scikit-learn's code on our searches.
 
 Calls Rust does not compute (see ``neighbors_fallback``) run scikit-learn's code, logged by the
 patch registry.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
+from scipy.sparse import csr_array
+from sklearn.metrics._pairwise_distances_reduction import RadiusNeighborsClassMode
 from sklearn.neighbors import KNeighborsClassifier as _SklearnKNeighborsClassifier
 from sklearn.neighbors import KNeighborsRegressor as _SklearnKNeighborsRegressor
 from sklearn.neighbors import NearestNeighbors as _SklearnNearestNeighbors
+from sklearn.neighbors import RadiusNeighborsClassifier as _SklearnRadiusNeighborsClassifier
+from sklearn.neighbors import RadiusNeighborsRegressor as _SklearnRadiusNeighborsRegressor
+from sklearn.neighbors._classification import _adjusted_metric
+from sklearn.utils import _align_api_if_sparse
 from sklearn.utils._tags import get_tags
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from sklearn_rs import _patch
 from sklearn_rs._base import RustEstimatorMixin, samples_view
@@ -100,8 +110,9 @@ def _common_dtype(a, b):
 
 
 class NeighborsMixin(RustEstimatorMixin):
-    """What every sklearn_rs neighbours estimator shares: the fit bookkeeping and the two
-    searches."""
+    """What every sklearn_rs neighbours estimator shares: the fit bookkeeping and the views
+    handed to Rust. The searches are in ``KNeighborsSearchMixin`` and ``RadiusSearchMixin``, so
+    a class has only the methods scikit-learn's has."""
 
     _patch_name = None
 
@@ -156,6 +167,11 @@ class NeighborsMixin(RustEstimatorMixin):
         out = dtype if self._rs_spec.name in _PAIRWISE_PATH else np.float64
         return samples_view(fit), samples_view(X), out
 
+
+
+class KNeighborsSearchMixin(NeighborsMixin):
+    """``kneighbors`` on the Rust search (scikit-learn's ``KNeighborsMixin`` gives the graph)."""
+
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         check_is_fitted(self)
         if not self._rs_searchable(X):
@@ -203,51 +219,83 @@ class NeighborsMixin(RustEstimatorMixin):
             neigh_dist = np.reshape(neigh_dist[sample_mask], (n_queries, n_neighbors - 1))
         return (neigh_dist, neigh_ind) if return_distance else neigh_ind
 
+
+
+class RadiusSearchMixin(NeighborsMixin):
+    """``radius_neighbors`` and ``radius_neighbors_graph`` on the Rust search."""
+
+    def _radius_search(self, X, radius, sort_results):
+        """The Rust radius search of ``X`` (``None``: the fitted samples, each without itself):
+        CSR ``(offsets, indices, distances)``, distances in the dtype scikit-learn returns."""
+        query_is_train = X is None
+        X = self._fit_X if query_is_train else self._validate_queries(X)
+        fit, queries, out_dtype = self._rs_pair(X)
+        offsets, indices, distances = _core.radius_neighbors(
+            fit, queries, self._rs_spec, float(radius), bool(sort_results), query_is_train,
+            self._rs_threads(),
+        )
+        return offsets, indices.astype(np.intp, copy=False), distances.astype(out_dtype,
+                                                                               copy=False)
+
     def radius_neighbors(self, X=None, radius=None, return_distance=True, sort_results=False):
         check_is_fitted(self)
         if not self._rs_searchable(X) or np.ndim(radius) > 0:
             return super().radius_neighbors(X, radius, return_distance, sort_results)
         if sort_results and not return_distance:
             raise ValueError("return_distance must be True if sort_results is True.")
-        query_is_train = X is None
-        X = self._fit_X if query_is_train else self._validate_queries(X)
         if radius is None:
             radius = self.radius
-        fit, queries, out_dtype = self._rs_pair(X)
-        offsets, indices, distances = _core.radius_neighbors(
-            fit, queries, self._rs_spec, float(radius), bool(sort_results), self._rs_threads()
-        )
-        indices = indices.astype(np.intp, copy=False)
-        distances = distances.astype(out_dtype, copy=False)
-        n_queries = X.shape[0]
-        neigh_ind = np.empty(n_queries, dtype=object)
-        neigh_dist = np.empty(n_queries, dtype=object)
-        for i in range(n_queries):
-            a, b = offsets[i], offsets[i + 1]
-            ind, dist = indices[a:b], distances[a:b]
-            if query_is_train:
-                keep = ind != i
-                ind, dist = ind[keep], dist[keep]
-            neigh_ind[i] = ind
-            neigh_dist[i] = dist
-        return (neigh_dist, neigh_ind) if return_distance else neigh_ind
+        offsets, indices, distances = self._radius_search(X, radius, sort_results)
+        neigh_ind = _object_rows(indices, offsets)
+        if not return_distance:
+            return neigh_ind
+        return _object_rows(distances, offsets), neigh_ind
+
+    def radius_neighbors_graph(self, X=None, radius=None, mode="connectivity",
+                               sort_results=False):
+        check_is_fitted(self)
+        if radius is None:
+            radius = self.radius
+        if (mode not in ("connectivity", "distance") or not self._rs_searchable(X)
+                or np.ndim(radius) > 0):
+            return super().radius_neighbors_graph(X, radius, mode, sort_results)
+        # The CSR matrix scikit-learn assembles from the per-query lists, straight from the
+        # search's lists.
+        distance = mode == "distance"
+        offsets, indices, distances = self._radius_search(X, radius, distance and sort_results)
+        data = distances if distance else np.ones(len(indices))
+        shape = (len(offsets) - 1, self.n_samples_fit_)
+        return _align_api_if_sparse(csr_array((data, indices, offsets), shape=shape))
 
 
-class NearestNeighbors(NeighborsMixin, _SklearnNearestNeighbors):
+def _object_rows(values, offsets):
+    """``values`` split at ``offsets`` into a 1-D object array of per-query arrays (the form
+    scikit-learn's ``radius_neighbors`` returns)."""
+    rows = np.empty(len(offsets) - 1, dtype=object)
+    for i, part in enumerate(np.split(values, offsets[1:-1])):
+        rows[i] = part
+    return rows
+
+
+def _label_columns(est):
+    """The class-index target as a list of one contiguous int64 column per output, and the
+    classes of each output."""
+    _y = est._y if est.outputs_2d_ else est._y.reshape((-1, 1))
+    classes = est.classes_ if est.outputs_2d_ else [est.classes_]
+    return [np.ascontiguousarray(_y[:, k], dtype=np.int64) for k in range(_y.shape[1])], classes
+
+
+class NearestNeighbors(KNeighborsSearchMixin, RadiusSearchMixin, _SklearnNearestNeighbors):
     pass
 
 
-class KNeighborsClassifier(NeighborsMixin, _SklearnKNeighborsClassifier):
-    # scikit-learn answers uniform-weight, single-output queries with its fused ArgKminClassMode
-    # reduction; ours counts the votes of the Rust search's neighbours (the same counts divided
-    # by k, ties to the first class as its argmax). Other cases are scikit-learn's code on top
-    # of our kneighbors.
+class KNeighborsClassifier(KNeighborsSearchMixin, _SklearnKNeighborsClassifier):
+    # Uniform votes: scikit-learn counts them with its fused ArgKminClassMode reduction (single
+    # output) or NumPy (multi-output); ours counts the Rust search's neighbours in Rust (the
+    # same counts divided by k; predict takes the first class of the largest count, as both
+    # of scikit-learn's paths do). Other weights are scikit-learn's code on our kneighbors.
     def _rs_votes(self, X):
-        return (
-            self.weights == "uniform"
-            and not self.outputs_2d_
-            and self._rs_searchable(X)
-        )
+        return self.weights == "uniform" and self._rs_searchable(X)
 
     def predict_proba(self, X):
         check_is_fitted(self, "_fit_method")
@@ -255,17 +303,113 @@ class KNeighborsClassifier(NeighborsMixin, _SklearnKNeighborsClassifier):
             return super().predict_proba(X)
         neigh_ind = self.kneighbors(X, return_distance=False)
         n_queries, k = neigh_ind.shape
-        proba = np.zeros((n_queries, len(self.classes_)))
-        np.add.at(proba, (np.repeat(np.arange(n_queries), k), self._y[neigh_ind].ravel()), 1.0)
-        proba /= k
-        return proba
+        offsets = np.arange(0, n_queries * k + 1, k, dtype=np.int64)
+        indices = neigh_ind.astype(np.int64, copy=False).ravel()
+        labels, classes = _label_columns(self)
+        probabilities = [
+            _core.neighbor_class_probabilities(offsets, indices, labels_k, len(classes_k),
+                                               self._rs_threads())
+            for labels_k, classes_k in zip(labels, classes)
+        ]
+        return probabilities if self.outputs_2d_ else probabilities[0]
 
     def predict(self, X):
         check_is_fitted(self, "_fit_method")
         if not self._rs_votes(X):
             return super().predict(X)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)
+        if not self.outputs_2d_:
+            return self.classes_[np.argmax(probabilities, axis=1)]
+        y_pred = np.empty((probabilities[0].shape[0], len(self.classes_)),
+                          dtype=self.classes_[0].dtype)
+        for k, (proba_k, classes_k) in enumerate(zip(probabilities, self.classes_)):
+            y_pred[:, k] = classes_k.take(np.argmax(proba_k, axis=1))
+        return y_pred
 
 
-class KNeighborsRegressor(NeighborsMixin, _SklearnKNeighborsRegressor):
+class KNeighborsRegressor(KNeighborsSearchMixin, _SklearnKNeighborsRegressor):
     pass
+
+
+class RadiusNeighborsClassifier(RadiusSearchMixin, _SklearnRadiusNeighborsClassifier):
+    # Uniform votes counted in Rust from the Rust search's lists; queries without neighbours
+    # (outliers) get the outlier label as scikit-learn's path for the call gives it (see
+    # _outlier_votes). Other weights are scikit-learn's code on our radius_neighbors.
+    def predict_proba(self, X):
+        check_is_fitted(self, "_fit_method")
+        if self.weights != "uniform" or not self._rs_searchable(X):
+            return super().predict_proba(X)
+        _num_samples(self._fit_X if X is None else X)  # scikit-learn's first check of X
+        metric, _ = _adjusted_metric(self.metric, self.metric_params, p=self.p)
+        class_mode = (not self.outputs_2d_ and self._fit_method == "brute"
+                      and RadiusNeighborsClassMode.is_usable_for(X, self._fit_X, metric))
+        offsets, indices, _ = self._radius_search(X, self.radius, False)
+        outliers = np.flatnonzero(np.diff(offsets) == 0)
+        labels, classes = _label_columns(self)
+        if outliers.size and (self.outlier_label if class_mode else self.outlier_label_) is None:
+            raise ValueError(
+                "No neighbors found for test samples %r, "
+                "you can try using larger radius, "
+                "giving a label for outliers, "
+                "or considering removing them from your dataset." % outliers
+            )
+        probabilities = []
+        for k, (labels_k, classes_k) in enumerate(zip(labels, classes)):
+            proba_k = _core.neighbor_class_probabilities(offsets, indices, labels_k,
+                                                         len(classes_k), self._rs_threads())
+            if outliers.size:
+                self._outlier_votes(proba_k, outliers, k, classes_k, class_mode)
+            probabilities.append(proba_k)
+        return probabilities if self.outputs_2d_ else probabilities[0]
+
+    def _outlier_votes(self, proba_k, outliers, k, classes_k, class_mode):
+        """Gives the outliers' probability to the outlier label's class. scikit-learn's fused
+        RadiusNeighborsClassMode (single output, metrics other than euclidean) compares the
+        ``outlier_label`` parameter with class indices; its other path compares
+        ``outlier_label_`` with the classes. Without a match the row stays 0, with a warning."""
+        if class_mode:
+            label = self.outlier_label
+            matches = [idx for idx in range(len(classes_k)) if idx == label]
+        else:
+            label = self.outlier_label_[k]
+            matches = np.flatnonzero(classes_k == label)
+        if len(matches) == 1 or (class_mode and matches):
+            proba_k[outliers, matches[-1]] = 1.0
+        else:
+            warnings.warn(
+                "Outlier label {} is not in training "
+                "classes. All class probabilities of "
+                "outliers will be assigned with 0."
+                "".format(label)
+            )
+
+
+class RadiusNeighborsRegressor(RadiusSearchMixin, _SklearnRadiusNeighborsRegressor):
+    # Uniform weights: the neighbours' mean targets computed in Rust from the Rust search's
+    # lists (summed in list order, float64), returned in the dtype scikit-learn's per-query
+    # np.mean rows give. Other weights are scikit-learn's code on our radius_neighbors.
+    def predict(self, X):
+        check_is_fitted(self, "_fit_method")
+        if self.weights != "uniform" or not self._rs_searchable(X):
+            return super().predict(X)
+        offsets, indices, _ = self._radius_search(X, self.radius, False)
+        _y = self._y if self._y.ndim > 1 else self._y.reshape((-1, 1))
+        empty_obs = np.full_like(_y[0], np.nan)
+        means = _core.neighbor_means(offsets, indices, np.ascontiguousarray(_y, np.float64),
+                                     self._rs_threads())
+        empty = np.diff(offsets) == 0
+        dtypes = []
+        if not empty.all():
+            dtypes.append(np.zeros((1, 1), dtype=_y.dtype).mean(axis=0).dtype)
+        if empty.any():
+            dtypes.append(_y.dtype)
+        y_pred = means.astype(np.result_type(*dtypes), copy=False)
+        y_pred[empty] = empty_obs
+        if np.any(np.isnan(y_pred)):
+            warnings.warn(
+                "One or more samples have no neighbors "
+                "within specified radius; predicting NaN."
+            )
+        if self._y.ndim == 1:
+            y_pred = y_pred.ravel()
+        return y_pred

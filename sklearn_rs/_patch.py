@@ -378,7 +378,12 @@ def _neighbors_fallback(params, X):
 _register(
     "NearestNeighbors",
     "sklearn_rs._neighbors:NearestNeighbors",
-    ["sklearn.neighbors:NearestNeighbors", "sklearn.neighbors._unsupervised:NearestNeighbors"],
+    [
+        "sklearn.neighbors:NearestNeighbors",
+        "sklearn.neighbors._unsupervised:NearestNeighbors",
+        # scikit-learn's kneighbors_graph / radius_neighbors_graph build this class
+        "sklearn.neighbors._graph:NearestNeighbors",
+    ],
     fallback=_neighbors_fallback,
 )
 _register(
@@ -395,4 +400,47 @@ _register(
     "sklearn_rs._neighbors:KNeighborsRegressor",
     ["sklearn.neighbors:KNeighborsRegressor", "sklearn.neighbors._regression:KNeighborsRegressor"],
     fallback=_neighbors_fallback,
+)
+_register(
+    "RadiusNeighborsClassifier",
+    "sklearn_rs._neighbors:RadiusNeighborsClassifier",
+    [
+        "sklearn.neighbors:RadiusNeighborsClassifier",
+        "sklearn.neighbors._classification:RadiusNeighborsClassifier",
+    ],
+    fallback=_neighbors_fallback,
+)
+_register(
+    "RadiusNeighborsRegressor",
+    "sklearn_rs._neighbors:RadiusNeighborsRegressor",
+    [
+        "sklearn.neighbors:RadiusNeighborsRegressor",
+        "sklearn.neighbors._regression:RadiusNeighborsRegressor",
+    ],
+    fallback=_neighbors_fallback,
+)
+_register(
+    "KNeighborsTransformer",
+    "sklearn_rs._neighbors_graph:KNeighborsTransformer",
+    ["sklearn.neighbors:KNeighborsTransformer", "sklearn.neighbors._graph:KNeighborsTransformer"],
+    fallback=_neighbors_fallback,
+)
+_register(
+    "RadiusNeighborsTransformer",
+    "sklearn_rs._neighbors_graph:RadiusNeighborsTransformer",
+    [
+        "sklearn.neighbors:RadiusNeighborsTransformer",
+        "sklearn.neighbors._graph:RadiusNeighborsTransformer",
+    ],
+    fallback=_neighbors_fallback,
+)
+_register(
+    "kneighbors_graph",
+    "sklearn_rs._neighbors_graph:kneighbors_graph",
+    ["sklearn.neighbors:kneighbors_graph", "sklearn.neighbors._graph:kneighbors_graph"],
+)
+_register(
+    "radius_neighbors_graph",
+    "sklearn_rs._neighbors_graph:radius_neighbors_graph",
+    ["sklearn.neighbors:radius_neighbors_graph", "sklearn.neighbors._graph:radius_neighbors_graph"],
 )

@@ -49,13 +49,16 @@ SKLEARN_RS_FALLBACKS = {
 
 
 def _sklearnex_skips(records):
-    """The cases scikit-learn-intelex cannot run (setups and methods): it has no StandardScaler
-    nor MiniBatchKMeans, and DBSCAN's 500000x2 case is in ``bench_dbscan.TOO_SLOW``."""
+    """The cases scikit-learn-intelex cannot run (setups and methods): it has no StandardScaler,
+    MiniBatchKMeans nor RadiusNeighborsClassifier, and DBSCAN's 500000x2 case is in
+    ``bench_dbscan.TOO_SLOW``."""
 
     def skipped(r):
         name = r["benchmark"]
         return (name.startswith(("bench_scaler.", "bench_kmeans.MiniBatchKMeans"))
-                or (name.startswith("bench_dbscan.") and r["params"][0] == "'500000x2'"))
+                or (name.startswith("bench_dbscan.") and r["params"][0] == "'500000x2'")
+                or (name.startswith("bench_neighbors.")
+                    and r["params"][0] == "'radius-clf-100000x16'"))
 
     return {(r["benchmark"], tuple(r["params"]), "skipped") for r in records
             if r["params"] and skipped(r)}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
+import scipy.sparse as sp
 from skrs_utils import init_from_samples, make_blobs_data
 from sklearn.utils.validation import validate_data
 
@@ -53,6 +54,9 @@ class EstimatorSpec:
     #: For estimators without ``score``: the ``scoring`` callable GridSearchCV rates fits with
     #: (instead of a ``search_wrapper``).
     search_scoring: Optional[Callable] = None
+    #: Samples of the thread-count test's data (outputs the size of ``n_samples**2``, such as
+    #: neighbour graphs, need fewer).
+    thread_n_samples: int = 20000
 
     @property
     def ours(self):
@@ -83,10 +87,11 @@ def _resolve(path):
 
 
 def call_method(est, method, X, y=None):
-    """``est.<method>(X)``; ``score`` also gets ``y``."""
+    """``est.<method>(X)``; ``score`` also gets ``y``. A sparse result comes back dense."""
     if method == "score":
         return est.score(X, y)
-    return getattr(est, method)(X)
+    result = getattr(est, method)(X)
+    return result.toarray() if sp.issparse(result) else result
 
 
 def fit(est, X, y=None, sample_weight=None):
@@ -443,10 +448,97 @@ K_NEIGHBORS_REGRESSOR = EstimatorSpec(
 )
 
 
+
+def _spread(make_data):
+    """``make_data`` with X scaled by ``(n_samples / 60) ** (1 / 3)``: in three features a
+    radius then finds about as many neighbours at every sample count (the thread-count test's
+    20000 samples would otherwise give every query thousands)."""
+    def spread(n_samples, seed):
+        X, y = make_data(n_samples, seed)
+        return X * (max(n_samples, 1) / 60) ** (1 / 3), y
+    return spread
+
+
+# Predictions on the training samples always have neighbours (each sample itself); held-out
+# folds of GridSearchCV can have none: the classifier labels them "most_frequent", the
+# regressor's radii keep at least one neighbour.
+RADIUS_NEIGHBORS_CLASSIFIER = EstimatorSpec(
+    name="RadiusNeighborsClassifier",
+    params=dict(radius=2.0, algorithm="brute", outlier_label="most_frequent"),
+    make_data=_spread(_classification_data),
+    methods=("predict", "predict_proba", "score"),
+    comparable_params=lambda X: {},
+    validate=_neighbors_validate,
+    grid={"radius": [1.5, 2.0, 3.0]},
+    thread_variants={"uniform": {}, "manhattan": {"metric": "manhattan"}},
+    sample_weight=False,
+    make_target=_classification_target,
+)
+
+RADIUS_NEIGHBORS_REGRESSOR = EstimatorSpec(
+    name="RadiusNeighborsRegressor",
+    params=dict(radius=5.0, algorithm="brute"),
+    make_data=_spread(_regression_data),
+    methods=("predict", "score"),
+    comparable_params=lambda X: {},
+    validate=_neighbors_validate,
+    grid={"radius": [5.0, 6.0, 8.0]},
+    sample_weight=False,
+    make_target=_regression_target,
+)
+
+
+def _graph_score(est, X, y=None):
+    # Transformers have no score: GridSearchCV rates a fit by the fitted samples its test
+    # fold's graph reaches.
+    return float(len(np.unique(est.transform(X).indices)))
+
+
+def _connectivity(X):
+    # A sample's distance to itself (on the diagonal of a k-nearest graph of the fitted
+    # samples) is |x|^2 - 2 x.x + |x|^2 on both sides, 0 to about 1e-8 depending on the
+    # summation order: distances are compared with that tolerance in
+    # test_radius_neighbors_equivalence.py, the common tests compare the graph's structure.
+    return {"mode": "connectivity"}
+
+
+K_NEIGHBORS_TRANSFORMER = EstimatorSpec(
+    name="KNeighborsTransformer",
+    params=dict(n_neighbors=5, algorithm="brute"),
+    make_data=_neighbors_data,
+    methods=("transform",),
+    comparable_params=_connectivity,
+    validate=_neighbors_validate,
+    grid={"n_neighbors": [1, 3, 5]},
+    thread_variants={"distance": {}, "connectivity": {"mode": "connectivity"}},
+    sample_weight=False,
+    search_scoring=_graph_score,
+    sklearn_expected_failures=frozenset({"check_methods_sample_order_invariance"}),
+    thread_n_samples=2000,
+)
+
+RADIUS_NEIGHBORS_TRANSFORMER = EstimatorSpec(
+    name="RadiusNeighborsTransformer",
+    params=dict(radius=1.5, algorithm="brute"),
+    make_data=_spread(_neighbors_data),
+    methods=("transform",),
+    comparable_params=lambda X: {},
+    validate=_neighbors_validate,
+    grid={"radius": [0.5, 1.0, 1.5]},
+    thread_variants={"distance": {}, "connectivity": {"mode": "connectivity"}},
+    sample_weight=False,
+    search_scoring=_graph_score,
+    sklearn_expected_failures=frozenset({"check_methods_sample_order_invariance"}),
+    thread_n_samples=2000,
+)
+
+
 SPECS = {spec.name: spec for spec in [KMEANS, MINIBATCH_KMEANS, STANDARD_SCALER, PCA_SPEC,
                                       LINEAR_REGRESSION, RIDGE, LOGISTIC_REGRESSION, DBSCAN_SPEC,
                                       NEAREST_NEIGHBORS, K_NEIGHBORS_CLASSIFIER,
-                                      K_NEIGHBORS_REGRESSOR]}
+                                      K_NEIGHBORS_REGRESSOR, RADIUS_NEIGHBORS_CLASSIFIER,
+                                      RADIUS_NEIGHBORS_REGRESSOR, K_NEIGHBORS_TRANSFORMER,
+                                      RADIUS_NEIGHBORS_TRANSFORMER]}
 
 
 def spec_params(specs=None):

@@ -1,14 +1,15 @@
-//! Bindings of `kernels::neighbors`: the brute-force k-nearest and radius searches.
+//! Bindings of `kernels::neighbors`: the brute-force k-nearest and radius searches, and the
+//! predictions made from their neighbour lists.
 
 use kernels::float::Float;
 use kernels::metric::Metric;
 use kernels::neighbors::{self, BruteSamples};
 use kernels::StopCheck;
-use numpy::Element;
+use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::arrays::{matrix, vector};
+use crate::arrays::{matrix, slice, vector};
 use crate::by_dtype;
 use crate::metric::metric_arg;
 use crate::runtime::{RunKernel, Threads};
@@ -17,6 +18,8 @@ use crate::samples::SamplesArg;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kneighbors, m)?)?;
     m.add_function(wrap_pyfunction!(radius_neighbors, m)?)?;
+    m.add_function(wrap_pyfunction!(neighbor_class_probabilities, m)?)?;
+    m.add_function(wrap_pyfunction!(neighbor_means, m)?)?;
     Ok(())
 }
 
@@ -72,6 +75,7 @@ struct RadiusSearch {
     metric: Metric,
     radius: f64,
     sort: bool,
+    exclude_self: bool,
 }
 
 impl<T: Float> SearchFn<T, neighbors::RadiusNeighbors> for &RadiusSearch {
@@ -81,7 +85,15 @@ impl<T: Float> SearchFn<T, neighbors::RadiusNeighbors> for &RadiusSearch {
         queries: &S,
         stop: StopCheck,
     ) -> Result<neighbors::RadiusNeighbors, kernels::KernelError> {
-        neighbors::radius_neighbors(fit, queries, &self.metric, self.radius, self.sort, stop)
+        neighbors::radius_neighbors(
+            fit,
+            queries,
+            &self.metric,
+            self.radius,
+            self.sort,
+            self.exclude_self,
+            stop,
+        )
     }
 }
 
@@ -151,9 +163,11 @@ fn radius_t<'py, T: Float + Element>(
 }
 
 /// `(offsets, indices, distances)`: the rows of `fit` within `radius` of each query, query
-/// `i`'s in `indices[offsets[i]:offsets[i + 1]]`, in index order or nearest first (`sort`).
+/// `i`'s in `indices[offsets[i]:offsets[i + 1]]`, in index order or nearest first (`sort`);
+/// with `exclude_self` (`queries` are `fit`) each query's own index is left out.
 #[pyfunction]
-#[pyo3(signature = (fit, queries, metric, radius, sort, n_threads))]
+#[pyo3(signature = (fit, queries, metric, radius, sort, exclude_self, n_threads))]
+#[allow(clippy::too_many_arguments)] // the Python signature
 fn radius_neighbors<'py>(
     py: Python<'py>,
     fit: &Bound<'py, PyAny>,
@@ -161,13 +175,61 @@ fn radius_neighbors<'py>(
     metric: &Bound<'py, PyAny>,
     radius: f64,
     sort: bool,
+    exclude_self: bool,
     n_threads: usize,
 ) -> PyResult<RadiusOut<'py>> {
     let search = RadiusSearch {
         metric: metric_arg(metric)?,
         radius,
         sort,
+        exclude_self,
     };
     let probe = first_array(fit)?;
     by_dtype!(py, probe, radius_t(py, fit, queries, search, n_threads))
+}
+
+/// `(n_queries, n_classes)` probabilities of uniform votes: the neighbour lists
+/// `indices[offsets[i]:offsets[i + 1]]` counted by class (`labels`, class indices of the
+/// fitted samples) and divided by their length; 0 for an empty list.
+#[pyfunction]
+#[pyo3(signature = (offsets, indices, labels, n_classes, n_threads))]
+fn neighbor_class_probabilities<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    indices: PyReadonlyArray1<'py, i64>,
+    labels: PyReadonlyArray1<'py, i64>,
+    n_classes: usize,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (offsets, indices, labels) = (slice(&offsets)?, slice(&indices)?, slice(&labels)?);
+    let n_queries = offsets.len().saturating_sub(1);
+    let threads = Threads::for_work(n_threads, indices.len().saturating_add(n_queries));
+    let proba = py.run_kernel(threads, |stop| {
+        neighbors::predict::class_probabilities(offsets, indices, labels, n_classes, stop)
+    })?;
+    matrix(py, proba, n_queries, n_classes)
+}
+
+/// `(n_queries, n_outputs)` float64 means of the targets `y` (`(n_fit, n_outputs)`,
+/// C-contiguous) over each neighbour list; NaN for an empty list.
+#[pyfunction]
+#[pyo3(signature = (offsets, indices, y, n_threads))]
+fn neighbor_means<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    indices: PyReadonlyArray1<'py, i64>,
+    y: PyReadonlyArray2<'py, f64>,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let n_outputs = y.shape()[1];
+    let y = y
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("y must be C-contiguous"))?;
+    let (offsets, indices) = (slice(&offsets)?, slice(&indices)?);
+    let n_queries = offsets.len().saturating_sub(1);
+    let work = indices.len().saturating_mul(n_outputs.max(1));
+    let means = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        neighbors::predict::neighbor_means(offsets, indices, y, n_outputs, stop)
+    })?;
+    matrix(py, means, n_queries, n_outputs)
 }

@@ -80,7 +80,9 @@ class _Run:
             registered = name.split(".")[-1]
             ours_module, attr = _patch._resolve(_patch._REGISTRY[registered].replacement)
             ours = getattr(ours_module, attr)
-            self.report["ours"][name] = theirs is not None and theirs is ours
+            # A module may wrap a function it imported (test_neighbors: ignore_warnings(...)).
+            unwrapped = getattr(theirs, "__wrapped__", None)
+            self.report["ours"][name] = theirs is not None and ours in (theirs, unwrapped)
 
     def pytest_runtest_logreport(self, report):
         outcomes = self.report["outcomes"]

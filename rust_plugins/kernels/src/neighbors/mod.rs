@@ -13,6 +13,7 @@
 
 mod fused;
 pub mod heap;
+pub mod predict;
 #[cfg(test)]
 mod tests;
 
@@ -181,13 +182,15 @@ pub struct RadiusNeighbors {
 }
 
 /// scikit-learn's `RadiusNeighbors`: the fitted samples whose reduced distance is at most
-/// `metric.dist_to_rdist(radius)`.
+/// `metric.dist_to_rdist(radius)`. With `exclude_self` the queries are the fitted samples and
+/// each query's own index is left out of its list (scikit-learn's `X=None`).
 pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
     fit: &S,
     queries: &S,
     metric: &Metric,
     radius: f64,
     sort: bool,
+    exclude_self: bool,
     stop: StopCheck,
 ) -> Result<RadiusNeighbors, KernelError> {
     check(metric, fit, queries)?;
@@ -223,7 +226,14 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
                     })
                     .collect(),
             };
-            for (ind, dist) in found.iter_mut() {
+            for (r, (ind, dist)) in found.iter_mut().enumerate() {
+                if exclude_self {
+                    let own = (b * QUERY_BLOCK + r) as i64;
+                    if let Some(at) = ind.iter().position(|&j| j == own) {
+                        ind.remove(at);
+                        dist.remove(at);
+                    }
+                }
                 if sort {
                     heap::simultaneous_sort(dist, ind);
                 }

@@ -88,7 +88,7 @@ fn dense_fused_generic_and_csr_searches_find_the_nearest() {
         }
         // Radius: every fitted row within the k-th distance of the naive answer.
         let radius = want[0][k - 1].0;
-        let rad = radius_neighbors(&fd, &qd, &metric, radius, true, &no_stop).unwrap();
+        let rad = radius_neighbors(&fd, &qd, &metric, radius, true, false, &no_stop).unwrap();
         let first = &rad.indices[rad.offsets[0] as usize..rad.offsets[1] as usize];
         assert_eq!(
             first,
@@ -99,6 +99,7 @@ fn dense_fused_generic_and_csr_searches_find_the_nearest() {
             &Dense::new(&q32, m, d).unwrap(),
             &metric,
             radius,
+            false,
             false,
             &no_stop,
         )
@@ -129,4 +130,48 @@ fn simultaneous_sort_sorts_long_arrays() {
     simultaneous_sort(&mut v, &mut i);
     assert!(v.windows(2).all(|w| w[0] <= w[1]));
     assert!(i.iter().zip(&v).all(|(&j, &x)| orig[j as usize] == x));
+}
+
+#[test]
+fn radius_search_of_the_fitted_samples_leaves_each_one_out_of_its_list() {
+    let (n, d) = (200, 3);
+    let fit = data(n, d, 7);
+    let fd = Dense::new(&fit, n, d).unwrap();
+    for metric in [Metric::Euclidean, Metric::Manhattan] {
+        let all = radius_neighbors(&fd, &fd, &metric, 0.3, true, false, &no_stop).unwrap();
+        let own = radius_neighbors(&fd, &fd, &metric, 0.3, true, true, &no_stop).unwrap();
+        for i in 0..n {
+            let a = &all.indices[all.offsets[i] as usize..all.offsets[i + 1] as usize];
+            let b = &own.indices[own.offsets[i] as usize..own.offsets[i + 1] as usize];
+            let want: Vec<i64> = a.iter().copied().filter(|&j| j != i as i64).collect();
+            assert_eq!(b, want.as_slice());
+        }
+    }
+}
+
+#[test]
+fn class_probabilities_count_votes_per_query() {
+    // Query 0: labels 1, 1, 0; query 1: no neighbours; query 2: label 2.
+    let offsets = [0i64, 3, 3, 4];
+    let indices = [0i64, 1, 2, 3];
+    let labels = [1i64, 1, 0, 2];
+    let p = predict::class_probabilities(&offsets, &indices, &labels, 3, &no_stop).unwrap();
+    assert_eq!(
+        p,
+        vec![1.0 / 3.0, 2.0 / 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    );
+    assert!(predict::class_probabilities(&offsets, &indices, &labels, 2, &no_stop).is_err());
+    assert!(predict::class_probabilities(&[0, 5], &indices, &labels, 3, &no_stop).is_err());
+    assert!(predict::class_probabilities(&[0, 1], &[9], &labels, 3, &no_stop).is_err());
+}
+
+#[test]
+fn neighbor_means_average_targets_and_give_nan_without_neighbours() {
+    let offsets = [0i64, 2, 2];
+    let indices = [0i64, 2];
+    let y = [1.0, 10.0, 2.0, 20.0, 4.0, 40.0];
+    let m = predict::neighbor_means(&offsets, &indices, &y, 2, &no_stop).unwrap();
+    assert_eq!(&m[..2], &[2.5, 25.0]);
+    assert!(m[2].is_nan() && m[3].is_nan());
+    assert!(predict::neighbor_means(&offsets, &indices, &y[..5], 2, &no_stop).is_err());
 }
