@@ -26,7 +26,7 @@
 import torch  # noqa: F401  (loads libtorch before the native module links against it)
 
 from torch_rs import _C  # noqa: F401  (runs the C++ TORCH_LIBRARY registration)
-from torch_rs import _meta  # noqa: F401  (fake kernels and vmap rules)
+from torch_rs import _inductor, _meta  # noqa: F401  (fake kernels and vmap rules)
 from torch_rs import nn
 from torch_rs._ops import (
     add_rms_norm,
@@ -37,17 +37,23 @@ from torch_rs._ops import (
     rope,
     silu_mul,
 )
+from torch_rs._inductor import compile_policy, get_compile_policy, set_compile_policy
 from torch_rs.patch import patch_model, unpatch_model
+
+_inductor.install()
 
 __all__ = [
     "add_rms_norm",
+    "compile_policy",
     "cross_entropy",
     "fast_gelu",
     "gelu_tanh_mul",
+    "get_compile_policy",
     "nn",
     "patch_model",
     "rms_norm",
     "rope",
+    "set_compile_policy",
     "silu_mul",
     "unpatch_model",
 ]

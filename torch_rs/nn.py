@@ -102,3 +102,29 @@ class GatedMLP(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"activation={self.activation!r}"
+
+
+class GateUpMLP(torch.nn.Module):
+    """``down_proj(up * act(gate))`` with ``gate, up = gate_up_proj(x).chunk(2, -1)`` (one
+    projection for both halves), the gate and product fused in ``rs::silu_mul`` or
+    ``rs::gelu_tanh_mul``: the drop-in for Phi-3's MLP. It holds the replaced MLP's projection
+    modules under their names, so parameters and state_dict keys are unchanged.
+    """
+
+    def __init__(self, gate_up_proj, down_proj, activation: str = "silu") -> None:
+        super().__init__()
+        if activation not in ("silu", "gelu_tanh"):
+            raise ValueError(f"activation must be 'silu' or 'gelu_tanh', got {activation!r}")
+        self.gate_up_proj = gate_up_proj
+        self.down_proj = down_proj
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The halves are views of one projection; the kernels take them without a copy.
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        if self.activation == "silu":
+            return self.down_proj(torch.ops.rs.silu_mul(gate, up))
+        return self.down_proj(torch.ops.rs.gelu_tanh_mul(gate, up))
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation!r}"

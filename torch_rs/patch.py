@@ -10,7 +10,7 @@ import torch
 import functools
 import sys
 
-from torch_rs.nn import FastGELU, GatedMLP, RMSNorm
+from torch_rs.nn import FastGELU, GatedMLP, GateUpMLP, RMSNorm
 
 # tanh-GELU activation classes of model libraries, by (module prefix, class name), so that the
 # library need not be imported to recognise them. All compute 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
@@ -115,6 +115,25 @@ def _gated_mlp_for(original: torch.nn.Module) -> torch.nn.Module:
                     _gated_activation(original.act_fn))
 
 
+# MLP classes computing down_proj(up * act(gate)) with gate, up = gate_up_proj(x).chunk(2, -1).
+_LIBRARY_GATE_UP_MLPS = {("transformers", "Phi3MLP")}
+
+
+def is_gate_up_mlp(module: torch.nn.Module) -> bool:
+    """Whether `module` is a transformers MLP with one gate-and-up projection (Phi-3) whose
+    activation rs:: fuses."""
+    cls = type(module)
+    library = cls.__module__.split(".", 1)[0]
+    if (library, cls.__name__) not in _LIBRARY_GATE_UP_MLPS:
+        return False
+    return _gated_activation(getattr(module, "activation_fn", None)) is not None
+
+
+def _gate_up_mlp_for(original: torch.nn.Module) -> torch.nn.Module:
+    return GateUpMLP(original.gate_up_proj, original.down_proj,
+                     _gated_activation(original.activation_fn))
+
+
 @dataclass(frozen=True)
 class Swap:
     """One kind of module patch_model replaces: which modules, and the drop-in built for one.
@@ -129,14 +148,15 @@ SWAPS: list[Swap] = [
     Swap(is_tanh_gelu, lambda original: FastGELU()),
     Swap(is_rms_norm, _rms_norm_for),
     Swap(is_gated_mlp, _gated_mlp_for),
+    Swap(is_gate_up_mlp, _gate_up_mlp_for),
 ]
 
 
-# Modeling modules whose apply_rotary_pos_emb is the rotate_half form rs::rope computes (same
-# code in each; Phi-3's partial-rotary version differs and is left alone).
+# Modeling modules whose apply_rotary_pos_emb is the rotate_half form rs::rope computes (Phi-3's
+# rotates only cos.shape[-1] leading dimensions of each head, as rs::rope does too).
 _ROTARY_MODULES = frozenset(
     f"transformers.models.{name}.modeling_{name}"
-    for name in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")
+    for name in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3")
 )
 # The functions replaced, and how many patched models use each replacement.
 _ROTARY_ORIGINALS: dict[str, Callable] = {}
@@ -238,10 +258,10 @@ def patch_model(model: torch.nn.Module) -> int:
     """Replace every submodule of `model` that torch_rs has a drop-in for (tanh-GELU
     activations by `FastGELU`; the RMSNorms of Llama, Mistral, Qwen2/3, Phi-3, Gemma 1-3, T5 and
     `torch.nn.RMSNorm` by `RMSNorm`; the SiLU and tanh-GELU gated MLPs of Llama, Mistral,
-    Qwen2/3 and Gemma 1-3 by `GatedMLP`); return how many places were changed (a module
-    shared by two parents counts twice).
+    Qwen2/3 and Gemma 1-3 by `GatedMLP`, Phi-3's by `GateUpMLP`); return how many places were
+    changed (a module shared by two parents counts twice).
 
-    The rotary embedding of Llama, Mistral, Qwen2/3 and Gemma 1-3 attention is a module-level
+    The rotary embedding of Llama, Mistral, Qwen2/3, Gemma 1-3 and Phi-3 attention is a module-level
     function (`apply_rotary_pos_emb`), not a module: it is swapped for `rs::rope` in the modeling
     module of each such model family, which applies to every model of that family until the
     last patched one is unpatched (not counted in the return value). A causal-LM model's loss

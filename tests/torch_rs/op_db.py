@@ -546,18 +546,6 @@ def _norm_error_inputs() -> Iterable[ErrorInput]:
         RuntimeError,
         "inv_rms",
     )
-    yield ErrorInput(
-        "double_backward",
-        _norm_double_backward,
-        NotImplementedError,
-        "double backward",
-    )
-
-
-def _norm_double_backward():
-    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
-    (dx,) = torch.autograd.grad(torch.ops.rs.rms_norm(x, None).square().sum(), x, create_graph=True)
-    torch.autograd.grad(dx.sum(), x)
 
 
 def _add_norm_error_inputs() -> Iterable[ErrorInput]:
@@ -625,7 +613,7 @@ RMS_NORM = OpInfo(
     out=None,
     error_inputs=_norm_error_inputs,
     grad_samples=_norm_grad_samples,
-    supports_gradgrad=False,
+    supports_gradgrad=True,
     module=lambda features: torch_rs.nn.RMSNorm(features, 1e-6, "llama"),
     patched_module=lambda features: torch.nn.RMSNorm(features, eps=1e-6),
     compiled_ops=(
@@ -659,7 +647,7 @@ ADD_RMS_NORM = OpInfo(
     out=None,
     error_inputs=_add_norm_error_inputs,
     grad_samples=_add_norm_grad_samples,
-    supports_gradgrad=False,
+    supports_gradgrad=True,
     module=AddRMSNormUse,
     patched_module=None,
     compiled_ops=(
@@ -762,21 +750,8 @@ def _glu_error_inputs(name):
         yield ErrorInput(
             "backward/shape", lambda: backward(x, x, torch.randn(3, 4)), RuntimeError, "shape"
         )
-        yield ErrorInput(
-            "double_backward",
-            lambda: _glu_double_backward(op),
-            NotImplementedError,
-            "double backward",
-        )
 
     return errors
-
-
-def _glu_double_backward(op):
-    gate = torch.randn(5, dtype=torch.float64, requires_grad=True)
-    up = torch.randn(5, dtype=torch.float64)
-    (d,) = torch.autograd.grad(op(gate, up).sum(), gate, create_graph=True)
-    torch.autograd.grad(d.sum(), gate)
 
 
 def _glu_info(name, act, exact, activation, patched_module, tolerance):
@@ -808,7 +783,7 @@ def _glu_info(name, act, exact, activation, patched_module, tolerance):
         out=None,
         error_inputs=_glu_error_inputs(name),
         grad_samples=_glu_grad_samples,
-        supports_gradgrad=False,
+        supports_gradgrad=True,
         module=lambda f: torch_rs.nn.GatedMLP(
             torch.nn.Linear(f, 2 * f), torch.nn.Linear(f, 2 * f), torch.nn.Linear(2 * f, f),
             activation,
@@ -1164,15 +1139,6 @@ def _cross_entropy_error_inputs() -> Iterable[ErrorInput]:
                      "reduction")
     yield ErrorInput("label_smoothing", lambda: ops.cross_entropy(x, t, -100, "mean", 1.5),
                      RuntimeError, "label_smoothing")
-    yield ErrorInput("double_backward", _cross_entropy_double_backward, NotImplementedError,
-                     "double backward")
-
-
-def _cross_entropy_double_backward():
-    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
-    loss = torch.ops.rs.cross_entropy(x, torch.tensor([0, 1, 2]))
-    (dx,) = torch.autograd.grad(loss, x, create_graph=True)
-    torch.autograd.grad(dx.sum(), x)
 
 
 class CrossEntropyUse(torch.nn.Module):
@@ -1208,7 +1174,7 @@ CROSS_ENTROPY = OpInfo(
     out=None,
     error_inputs=_cross_entropy_error_inputs,
     grad_samples=_cross_entropy_grad_samples,
-    supports_gradgrad=False,
+    supports_gradgrad=True,
     module=lambda features: CrossEntropyUse(),
     patched_module=None,
     compiled_ops=("torch.ops.rs.cross_entropy_forward.default",

@@ -151,8 +151,9 @@ def test_compile_fullgraph_dynamic_forward_and_backward(info):
             results.append((y, *torch.autograd.grad(y.sum(), x)))
         return results
 
-    # Without caches, so that the generated code is seen (and shows the op was kept).
-    with torch._inductor.config.patch(force_disable_caches=True):
+    # Without caches, so that the generated code is seen (and shows the op was kept: the
+    # "kernel" policy; test_compile_policy.py covers the decompositions).
+    with torch._inductor.config.patch(force_disable_caches=True), torch_rs.compile_policy("kernel"):
         results, codes = run_and_get_code(run)
     for x, (y, grad) in zip(inputs, results):
         expected = model(x)

@@ -1,5 +1,5 @@
 """torch_rs.patch_model on transformers models built from small configs (Llama, Qwen2, Qwen3,
-Gemma, T5): which modules are swapped, the same logits, loss and gradients before and after
+Gemma, Phi-3, T5): which modules are swapped, the same logits, loss and gradients before and after
 patching (eager and under torch.compile), unpatch_model, parameter identity and state_dict keys.
 
 Tolerance: float32 logits, loss and gradients within rtol 1e-4 / atol 1e-5 of the unpatched
@@ -52,6 +52,16 @@ def _gemma():
     return transformers.GemmaForCausalLM(config)
 
 
+def _phi3():
+    # Half of each head rotates (Phi-3's partial rotary); one gate-and-up projection per MLP.
+    config = transformers.Phi3Config(
+        vocab_size=128, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+        partial_rotary_factor=0.5, pad_token_id=0,
+    )
+    return transformers.Phi3ForCausalLM(config)
+
+
 def _t5():
     config = transformers.T5Config(
         vocab_size=128, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
@@ -66,6 +76,7 @@ MODELS = {
     "qwen2": (_qwen2, 2 * 2 + 1, 2, 0),
     "qwen3": (_qwen3, 2 * 4 + 1, 2, 0),  # q_norm and k_norm too
     "gemma": (_gemma, 2 * 2 + 1, 2, 0),
+    "phi3": (_phi3, 2 * 2 + 1, 2, 0),
     # Encoder and decoder norms; T5's gated MLP keeps its own form, its gelu_new is swapped.
     "t5": (_t5, 2 * 2 + 1 + 2 * 3 + 1, 0, 4),
 }
@@ -116,7 +127,7 @@ def test_patched_model_gives_the_same_logits_loss_and_gradients(name):
     assert torch_rs.patch_model(model) == norms + mlps + activations
     kinds = [type(m) for m in model.modules()]
     assert kinds.count(torch_rs.nn.RMSNorm) == norms
-    assert kinds.count(torch_rs.nn.GatedMLP) == mlps
+    assert kinds.count(torch_rs.nn.GatedMLP) + kinds.count(torch_rs.nn.GateUpMLP) == mlps
     assert list(model.state_dict()) == keys
     assert [id(p) for p in model.parameters()] == parameters
     _assert_close(_run(model, batch), expected)
@@ -134,22 +145,26 @@ def test_patched_model_gives_the_same_logits_loss_and_gradients(name):
     torch.testing.assert_close(restored[0], expected[0], rtol=0, atol=0)
 
 
+def _compiled_run(model, batch, policy):
+    from torch._inductor.utils import run_and_get_code
+
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=False)
+    with torch._inductor.config.patch(force_disable_caches=True), torch_rs.compile_policy(policy):
+        actual, codes = run_and_get_code(lambda: _run(compiled, batch, model))
+    return actual, "\n".join(codes)
+
+
 @pytest.mark.parametrize("name", ["llama", "gemma"])
 def test_patched_model_compiles_and_keeps_the_ops(name):
     builder = MODELS[name][0]
-    torch._dynamo.reset()
     torch.manual_seed(0)
     model = builder().eval()
     batch = _batch(name)
     expected = _run(model, batch)
     torch_rs.patch_model(model)
-    compiled = torch.compile(model, fullgraph=False)
-    from torch._inductor.utils import run_and_get_code
-
-    with torch._inductor.config.patch(force_disable_caches=True):
-        actual, codes = run_and_get_code(lambda: _run(compiled, batch, model))
+    actual, code = _compiled_run(model, batch, "kernel")
     _assert_close(actual, expected)
-    code = "\n".join(codes)
     assert "torch.ops.rs.rms_norm_forward.default" in code
     assert "torch.ops.rs.rms_norm_backward.default" in code
     act = "silu_mul" if name == "llama" else "gelu_tanh_mul"
@@ -157,6 +172,18 @@ def test_patched_model_compiles_and_keeps_the_ops(name):
     assert "torch.ops.rs.rope.default" in code and "torch.ops.rs.rope_backward.default" in code
     assert "torch.ops.rs.cross_entropy_forward.default" in code
     assert "torch.ops.rs.cross_entropy_backward.default" in code
+    torch_rs.unpatch_model(model)
+
+
+def test_patched_model_compiled_with_decompositions_runs_the_unpatched_models_ops():
+    torch.manual_seed(0)
+    model = _llama().eval()
+    batch = _batch("llama")
+    expected = _run(model, batch)
+    torch_rs.patch_model(model)
+    actual, code = _compiled_run(model, batch, "decompose")
+    _assert_close(actual, expected)
+    assert "torch.ops.rs." not in code
     torch_rs.unpatch_model(model)
 
 

@@ -129,10 +129,13 @@ struct CrossEntropyBackwardNode : public Node {
   }
 };
 
-struct NoDoubleBackwardNode : public Node {
-  std::string name() const override { return "CrossEntropyBackwardBackward"; }
+// rs::cross_entropy_forward is autograd's internal overload, not differentiable itself.
+struct NotDifferentiableNode : public Node {
+  std::string name() const override { return "CrossEntropyForwardBackward"; }
   variable_list apply(variable_list&&) override {
-    TORCH_CHECK_NOT_IMPLEMENTED(false, "rs::cross_entropy: double backward is not implemented");
+    TORCH_CHECK_NOT_IMPLEMENTED(false,
+                                "rs::cross_entropy_forward is not differentiable: call "
+                                "rs::cross_entropy");
   }
 };
 
@@ -159,7 +162,7 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_autograd(const at::Tens
                                                                   int64_t ignore_index,
                                                                   c10::string_view reduction,
                                                                   double smoothing) {
-  auto node = make_node<NoDoubleBackwardNode>(input);
+  auto node = make_node<NotDifferentiableNode>(input);
   std::tuple<at::Tensor, at::Tensor> result;
   {
     at::AutoDispatchBelowADInplaceOrView guard;
@@ -172,16 +175,42 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_autograd(const at::Tens
   return result;
 }
 
+// The backward written with aten's differentiable ops (torch_rs/_reference.py's formula),
+// for when the backward is itself differentiated (create_graph=True): each kept row's share of
+// the loss times softmax − (1 − ε)·onehot − ε/C, the softmax recomputed from the input so that
+// the second derivative sees it.
+at::Tensor cross_entropy_backward_composite(const at::Tensor& grad, const at::Tensor& input,
+                                            const at::Tensor& target, int64_t ignore_index,
+                                            c10::string_view reduction, double smoothing) {
+  const at::Tensor x = input.to(input.scalar_type() == at::kDouble ? at::kDouble : at::kFloat);
+  const at::Tensor kept = target != ignore_index;
+  at::Tensor row = grad;
+  if (reduction == "sum") {
+    row = grad.expand(target.sizes());
+  } else if (reduction == "mean") {
+    row = grad / kept.sum().to(grad.scalar_type());
+  }
+  row = at::where(kept, row, at::zeros_like(row)).unsqueeze(-1);
+  const int64_t classes = x.size(-1);
+  const at::Tensor onehot = (at::arange(classes, target.options()) == target.unsqueeze(-1)).to(
+      x.scalar_type());
+  at::Tensor d = at::softmax(x, -1) - (1.0 - smoothing) * onehot;
+  if (smoothing != 0.0) d = d - smoothing / static_cast<double>(classes);
+  return (row * d).to(input.scalar_type());
+}
+
 at::Tensor cross_entropy_backward_autograd(const at::Tensor& grad, const at::Tensor& input,
                                            const at::Tensor& target, const at::Tensor& lse,
                                            int64_t ignore_index, c10::string_view reduction,
                                            double smoothing) {
-  return differentiable<NoDoubleBackwardNode>(
-      kBackward,
-      [&] {
-        return backward_op().call(grad, input, target, lse, ignore_index, reduction, smoothing);
-      },
-      [](NoDoubleBackwardNode&) {}, grad, input);
+  check_no_forward_ad(kBackward, grad);
+  check_no_forward_ad(kBackward, input);
+  if (torch::autograd::compute_requires_grad(grad, input)) {
+    return cross_entropy_backward_composite(grad, input, target, ignore_index, reduction,
+                                            smoothing);
+  }
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return backward_op().call(grad, input, target, lse, ignore_index, reduction, smoothing);
 }
 
 }  // namespace

@@ -97,15 +97,6 @@ struct GluBackwardNode : public Node {
   }
 };
 
-struct GluDoubleBackwardNode : public Node {
-  std::string name() const override { return "GluBackwardBackward"; }
-  variable_list apply(variable_list&&) override {
-    TORCH_CHECK_NOT_IMPLEMENTED(false,
-                                "rs::silu_mul / rs::gelu_tanh_mul: double backward is not "
-                                "implemented");
-  }
-};
-
 template <const Names& N>
 at::Tensor glu_autograd(const at::Tensor& gate, const at::Tensor& up) {
   return differentiable<GluBackwardNode<N>>(
@@ -117,22 +108,31 @@ at::Tensor glu_autograd(const at::Tensor& gate, const at::Tensor& up) {
       gate, up);
 }
 
+// The backward written with aten's differentiable ops (torch_rs/_reference.py's formula),
+// for when the backward is itself differentiated (create_graph=True): autograd then takes the
+// second derivative through these ops, as it does for torch's own silu and gelu.
+template <const Names& N>
+std::tuple<at::Tensor, at::Tensor> glu_backward_composite(const at::Tensor& grad,
+                                                          const at::Tensor& gate,
+                                                          const at::Tensor& up) {
+  if (N.code == kSilu.code) {
+    // silu_backward has no derivative of its own; autograd's formula for silu under grad mode.
+    const at::Tensor s = at::sigmoid(gate);
+    return {grad * up * s * (1 + gate * (1 - s)), grad * at::silu(gate)};
+  }
+  return {at::gelu_backward(grad * up, gate, "tanh"), grad * at::gelu(gate, "tanh")};
+}
+
 template <const Names& N>
 std::tuple<at::Tensor, at::Tensor> glu_backward_autograd(const at::Tensor& grad,
                                                          const at::Tensor& gate,
                                                          const at::Tensor& up) {
   check_no_forward_ad(N.backward, grad);
-  auto node = make_node<GluDoubleBackwardNode>(grad, gate, up);
-  std::tuple<at::Tensor, at::Tensor> result;
-  {
-    at::AutoDispatchBelowADInplaceOrView guard;
-    result = backward_op<N>().call(grad, gate, up);
+  if (torch::autograd::compute_requires_grad(grad, gate, up)) {
+    return glu_backward_composite<N>(grad, gate, up);
   }
-  if (node) {
-    std::vector<at::Tensor> outputs{std::get<0>(result), std::get<1>(result)};
-    torch::autograd::set_history(outputs, node);
-  }
-  return result;
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return backward_op<N>().call(grad, gate, up);
 }
 
 }  // namespace

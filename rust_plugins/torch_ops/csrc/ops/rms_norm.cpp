@@ -176,6 +176,12 @@ std::optional<at::Tensor> as_optional(const at::Tensor& t) {
   return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
 }
 
+// The gradient of x + residual reaching both.
+struct SumBackwardNode : public Node {
+  std::string name() const override { return "AddRmsNormSumBackward"; }
+  variable_list apply(variable_list&& grads) override { return {grads[0], grads[0]}; }
+};
+
 // Gradients of x and weight (rms_norm) or of x, residual and weight (add_rms_norm, whose saved
 // `x` is the sum and whose second output's gradient reaches the sum directly).
 struct RmsNormBackwardNode : public Node {
@@ -194,6 +200,18 @@ struct RmsNormBackwardNode : public Node {
     inv_rms.reset_data();
   }
 
+  // add_rms_norm saves its sum without history (the sum is its own output: saving it with
+  // history would keep this node alive through itself). A double backward (grad mode on during
+  // backward) differentiates through the sum: this gives it a history that sends its gradient
+  // to x and residual, as the addition would.
+  at::Tensor sum_of_inputs(const at::Tensor& sum) {
+    auto node = c10::make_intrusive<SumBackwardNode>();
+    node->set_next_edges({next_edge(0), next_edge(1)});
+    at::Tensor variable = sum.detach();
+    torch::autograd::set_history(variable, node);
+    return variable;
+  }
+
   variable_list apply(variable_list&& grads) override {
     const at::Tensor& grad = grads[0];
     const at::Tensor grad_sum = fused_add ? grads[1] : at::Tensor();
@@ -209,7 +227,9 @@ struct RmsNormBackwardNode : public Node {
     }
     const at::Tensor w = weight.unpack();
     const bool weight_grad = w.defined() && should_compute_output(weight_index);
-    auto [dx, dw] = rms_norm_backward_op().call(grad, x.unpack(), as_optional(w), inv_rms.unpack(),
+    at::Tensor input = x.unpack();
+    if (fused_add && at::GradMode::is_enabled()) input = sum_of_inputs(input);
+    auto [dx, dw] = rms_norm_backward_op().call(grad, input, as_optional(w), inv_rms.unpack(),
                                                 as_optional(grad_sum), mode, weight_grad);
     if (should_compute_output(0)) result[0] = dx;
     if (fused_add && should_compute_output(1)) result[1] = dx;
@@ -218,10 +238,13 @@ struct RmsNormBackwardNode : public Node {
   }
 };
 
-struct NoDoubleBackwardNode : public Node {
-  std::string name() const override { return "RmsNormBackwardBackward"; }
+// The *_forward overloads are autograd's internals, not differentiable themselves.
+struct NotDifferentiableNode : public Node {
+  std::string name() const override { return "RmsNormForwardBackward"; }
   variable_list apply(variable_list&&) override {
-    TORCH_CHECK_NOT_IMPLEMENTED(false, "rs::rms_norm: double backward is not implemented");
+    TORCH_CHECK_NOT_IMPLEMENTED(false,
+                                "rs::rms_norm_forward / rs::add_rms_norm_forward are not "
+                                "differentiable: call rs::rms_norm / rs::add_rms_norm");
   }
 };
 
@@ -261,17 +284,17 @@ std::tuple<at::Tensor, at::Tensor> add_rms_norm_autograd(const at::Tensor& x,
   node->mode = std::string(mode);
   std::vector<at::Tensor> outputs{out, sum};
   torch::autograd::set_history(outputs, node);
-  // The sum's data without its history (backward never differentiates through it), so the
-  // node does not keep itself alive through its own output.
+  // The sum's data without its history (see sum_of_inputs), so the node does not keep itself
+  // alive through its own output.
   node->x = SavedVariable(sum.detach(), false);
   return {out, sum};
 }
 
-// The forward overloads and backward run under autograd only as its internals; called
-// directly with inputs that require grad, their results raise when differentiated.
+// The forward overloads run under autograd only as its internals; called directly with inputs
+// that require grad, their results raise when differentiated.
 template <typename Result, typename Call, typename... Inputs>
 Result below_autograd(const char* op, Call call, const Inputs&... inputs) {
-  auto node = make_node<NoDoubleBackwardNode>(inputs...);
+  auto node = make_node<NotDifferentiableNode>(inputs...);
   Result result;
   {
     at::AutoDispatchBelowADInplaceOrView guard;
@@ -303,16 +326,57 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> add_rms_norm_forward_autograd(
       residual, defined_or_empty(weight));
 }
 
+// The backward written with aten's differentiable ops (torch_rs/_reference.py's formula),
+// for when the backward is itself differentiated (create_graph=True). The inverse RMS r enters
+// as rsqrt(mean(x²) + c) with the constant c = 1/r² − mean(x²) (eps, which the backward is not
+// given), so that r carries its dependence on x into the second derivative.
+std::tuple<at::Tensor, at::Tensor> rms_norm_backward_composite(
+    const at::Tensor& grad, const at::Tensor& x, const std::optional<at::Tensor>& weight,
+    const at::Tensor& inv_rms, const std::optional<at::Tensor>& grad_sum, c10::string_view mode,
+    bool weight_grad) {
+  const auto dtype = x.scalar_type();
+  const auto c = dtype == at::kDouble ? at::kDouble : at::kFloat;
+  const at::Tensor xc = x.to(c);
+  const at::Tensor mean_square = xc.pow(2).mean(-1, /*keepdim=*/true);
+  const at::Tensor offset = (inv_rms.unsqueeze(-1).to(c).pow(-2) - mean_square).detach();
+  const at::Tensor r = at::rsqrt(mean_square + offset);
+  const at::Tensor n = xc * r;
+  const at::Tensor w = defined_or_empty(weight);
+  const bool half_weight =
+      w.defined() && (w.scalar_type() == at::kBFloat16 || w.scalar_type() == at::kHalf);
+  // gn: the gradient reaching n through the mode's last steps; n_used: n as they multiply it.
+  at::Tensor gn = grad.to(c);
+  at::Tensor n_used = n;
+  if (w.defined() && mode == "llama") {
+    gn = (grad * w).to(dtype).to(c);
+    n_used = n.to(dtype);
+  } else if (w.defined() && mode == "gemma") {
+    gn = gn * (w.to(c) + 1.0);
+  } else if (w.defined() && mode == "t5" && half_weight) {
+    gn = (grad * w).to(c);
+    n_used = n.to(w.scalar_type());
+  } else if (w.defined()) {
+    gn = gn * w;
+  }
+  at::Tensor dx = (r * (gn - n * (gn * n).mean(-1, /*keepdim=*/true))).to(dtype);
+  if (grad_sum.has_value() && grad_sum->defined()) dx = dx + *grad_sum;
+  if (!w.defined() || !weight_grad) return {dx, at::empty({0}, x.options())};
+  const bool in_compute_dtype = mode == "gemma" || mode == "torch";
+  const at::Tensor product = in_compute_dtype ? grad.to(c) * n_used : grad * n_used;
+  return {dx, product.reshape({-1, x.size(-1)}).sum(0).to(w.scalar_type())};
+}
+
 std::tuple<at::Tensor, at::Tensor> rms_norm_backward_autograd(
     const at::Tensor& grad, const at::Tensor& x, const std::optional<at::Tensor>& weight,
     const at::Tensor& inv_rms, const std::optional<at::Tensor>& grad_sum, c10::string_view mode,
     bool weight_grad) {
-  return below_autograd<std::tuple<at::Tensor, at::Tensor>>(
-      kBackward,
-      [&] {
-        return rms_norm_backward_op().call(grad, x, weight, inv_rms, grad_sum, mode, weight_grad);
-      },
-      grad, x, defined_or_empty(weight), inv_rms, defined_or_empty(grad_sum));
+  check_no_forward_ad(kBackward, grad);
+  if (torch::autograd::compute_requires_grad(grad, x, defined_or_empty(weight),
+                                             defined_or_empty(grad_sum))) {
+    return rms_norm_backward_composite(grad, x, weight, inv_rms, grad_sum, mode, weight_grad);
+  }
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return rms_norm_backward_op().call(grad, x, weight, inv_rms, grad_sum, mode, weight_grad);
 }
 
 }  // namespace
