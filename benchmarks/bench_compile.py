@@ -7,8 +7,9 @@ models (a bias add and a scale around GELU, the residual add before RMSNorm; non
 activation, rotary embedding and loss, which sit between matmuls), forward under no_grad and
 forward + backward, at sizes from cache-resident to memory-bound, float32 and bfloat16.
 
-``python -m benchmarks.bench_compile`` prints, per case and size, both times and
-kernel/decompose (> 1: the kernel is faster): the measurements behind
+``python -m benchmarks.bench_compile [case]`` prints, per case and size, both times (CPU time,
+best of 5, interleaved; run it with ``BENCH_NUM_THREADS=1`` on a shared machine) and
+decompose/kernel (> 1: the kernel is faster): the measurements behind
 ``torch_rs._inductor.KERNEL_WINS``. The asv class times the default ("auto") policy against
 the unpatched compiled code on the issue's shapes.
 """
@@ -81,13 +82,15 @@ def _fwd_bwd(torch, fn):
 
 
 def _best(call, repeats):
+    """Best of `repeats` calls, in CPU time of this process (user + system): on a shared
+    machine other processes' load does not inflate it; with one thread it is the call's time."""
     import time
 
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         call()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 

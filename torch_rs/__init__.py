@@ -18,9 +18,12 @@
   rotary).
 * ``torch.ops.rs.cross_entropy(logits, target, ignore_index, reduction, label_smoothing)`` —
   the causal-LM loss in float32 whatever the logits' dtype, gradient written once.
-* ``torch_rs.patch_model(model)`` swaps a model's tanh-GELU modules (``nn.GELU(approximate="tanh")``,
-  Hugging Face transformers' ``gelu_new``/``gelu_fast``/``gelu_pytorch_tanh`` activations) for
-  ``FastGELU`` in place; ``torch_rs.unpatch_model(model)`` puts them back.
+* ``torch_rs.patch_model(model)`` swaps a model's tanh-GELU activations, RMSNorms, gated MLPs,
+  rotary function and causal-LM loss for the rs:: versions in place;
+  ``torch_rs.unpatch_model(model)`` puts them back.
+* ``torch_rs.compile_policy("auto" | "kernel" | "decompose")`` — under ``torch.compile``, whether
+  inductor keeps a Rust kernel or compiles (and fuses) the replaced module's own ops; "auto" keeps
+  the kernel only where it measured faster.
 """
 
 import torch  # noqa: F401  (loads libtorch before the native module links against it)
