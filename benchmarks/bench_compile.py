@@ -10,13 +10,10 @@ forward + backward, at sizes from cache-resident to memory-bound, float32 and bf
 ``python -m benchmarks.bench_compile [case]`` prints, per case and size, both times (CPU time,
 best of 5, interleaved; run it with ``BENCH_NUM_THREADS=1`` on a shared machine) and
 decompose/kernel (> 1: the kernel is faster): the measurements behind
-``torch_rs._inductor.KERNEL_WINS``. The asv class times the default ("auto") policy against
-the unpatched compiled code on the issue's shapes.
+``torch_rs._inductor.KERNEL_WINS``. (Not an asv suite: it compiles 40 graphs.)
 """
 
-import numpy as np
-
-from .common import N_THREADS, SEED, SetUpOnce
+from .common import N_THREADS, SEED
 
 DTYPES = ["float32", "bfloat16"]
 
