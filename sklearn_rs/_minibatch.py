@@ -19,11 +19,9 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import (
     _check_sample_weight,
     _is_arraylike_not_scalar,
-    _num_samples,
     validate_data,
 )
 
-from sklearn_rs import _patch
 from sklearn_rs._base import samples_view
 from sklearn_rs._kmeans_common import KMeansMixin, check_batch_probabilities
 from sklearn_rs._threads import _core
@@ -118,23 +116,9 @@ class MiniBatchKMeans(KMeansMixin, _SklearnMiniBatchKMeans):
             self._validate_center_shape(X, init)
         return init
 
-    def _fewer_samples_than_a_batch(self, X):
-        """A fit on fewer samples than ``batch_size`` does not give scikit-learn's centers yet
-        (the soak found it on 3 to 8 samples): it runs scikit-learn's code, logged."""
-        try:
-            n_samples = _num_samples(X)
-        except TypeError:
-            return False  # scikit-learn's validation raises its error
-        if n_samples >= self.batch_size:
-            return False
-        _patch.logger.info(
-            "MiniBatchKMeans: falling back to scikit-learn for this call: "
-            "fit on fewer samples than batch_size")
-        return True
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
-        if self._fallback_reason(X) or self._fewer_samples_than_a_batch(X):
+        if self._fallback_reason(X):
             return self._run_sklearn("fit", X, y, sample_weight=sample_weight)
         X = validate_data(
             self,

@@ -38,7 +38,7 @@ def _assert_same_state(a, b):
     assert sa[2:] == sb[2:]
 
 
-def _assert_same_model(sk, rs, X, dtype):
+def _assert_same_model(sk, rs, X, dtype, inertia_atol=0.0):
     tol = TOLS[dtype]
     scale = abs(X).max()
     assert rs.n_steps_ == sk.n_steps_
@@ -48,7 +48,7 @@ def _assert_same_model(sk, rs, X, dtype):
     assert_allclose(rs._counts, sk._counts, rtol=tol)
     if hasattr(sk, "labels_"):
         assert_array_equal(rs.labels_, sk.labels_)
-    assert_allclose(rs.inertia_, sk.inertia_, rtol=10 * tol)
+    assert_allclose(rs.inertia_, sk.inertia_, rtol=10 * tol, atol=inertia_atol)
 
 
 @pytest.mark.parametrize("n_init", [1, 3])
@@ -194,3 +194,43 @@ def test_init_size_warning_matches():
     for cls in (SkMiniBatchKMeans, MiniBatchKMeans):
         with pytest.warns(RuntimeWarning, match="init_size=2 should be larger than n_clusters=3"):
             cls(3, init_size=2, random_state=0).fit(X)
+
+
+# Fewer samples than batch_size: each minibatch draws the few samples again and again, the
+# reassignment moves centers onto samples other centers already sit on (to rounding), and which
+# of the coinciding centers a sample joins is decided by the rounding of scikit-learn's
+# distances and by NumPy's argsort order of tied counts.
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_fewer_samples_than_a_batch_equal_sklearn(dtype, layout):
+    n_compared = 0
+    for seed in range(12):
+        rng = np.random.RandomState(seed)
+        for n_samples in range(1, 17):
+            n_features = 1 + seed % 4
+            X = (rng.standard_normal((n_samples, n_features)) * 3 + rng.standard_normal(
+                n_features) * 5).astype(dtype)
+            if layout == "csr":
+                X[np.abs(X) < 1.5] = 0
+                X = sp.csr_matrix(X)
+            n_clusters = min(n_samples, 1 + (seed + n_samples) % 4)
+            init = X[rng.choice(n_samples, n_clusters, replace=False)]
+            init = init.toarray() if layout == "csr" else init
+            for max_iter in (1, 3, 10):
+                params = dict(n_clusters=n_clusters, init=init, n_init=1, batch_size=16,
+                              max_iter=max_iter, random_state=seed)
+                sk = SkMiniBatchKMeans(**params).fit(X)
+                rs = MiniBatchKMeans(**params).fit(X)
+                # An inertia of 0 (every sample on a center) is summed to rounding.
+                _assert_same_model(sk, rs, X, dtype, inertia_atol=TOLS[dtype] * abs(X).max() ** 2)
+                n_compared += 1
+    assert n_compared == 12 * 16 * 3
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_fewer_samples_than_a_batch_with_random_inits_equal_sklearn(init):
+    for seed in range(20):
+        X = np.random.RandomState(seed).standard_normal((3 + seed % 6, 3))
+        params = dict(n_clusters=3, init=init, n_init=1, batch_size=16, random_state=seed)
+        _assert_same_model(SkMiniBatchKMeans(**params).fit(X), MiniBatchKMeans(**params).fit(X),
+                           X, np.float64)

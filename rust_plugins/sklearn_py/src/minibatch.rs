@@ -6,7 +6,8 @@ use kernels::float::Float;
 use kernels::kmeans::minibatch::{self, Event, FitConfig, Reassignment};
 use kernels::rng::Mt19937;
 use kernels::samples::Samples;
-use numpy::{Element, PyReadonlyArray1};
+use kernels::KernelError;
+use numpy::{Element, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -26,6 +27,18 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 fn generator(key: &PyReadonlyArray1<'_, u32>, pos: usize) -> PyResult<Mt19937> {
     Mt19937::from_state(slice(key)?, pos)
         .ok_or_else(|| PyValueError::new_err("expected an MT19937 state of 624 words"))
+}
+
+/// `np.argsort(counts)` computed by NumPy: its tie order is the one scikit-learn's
+/// reassignment sees (see `kernels::kmeans::minibatch::CountOrder`). Called only when more
+/// clusters are small than half the batch, from the thread running the kernel.
+fn numpy_argsort<T: Float + Element>(counts: &[T]) -> Result<Vec<usize>, KernelError> {
+    Python::attach(|py| -> PyResult<Vec<usize>> {
+        PyArray1::from_slice(py, counts)
+            .call_method0("argsort")?
+            .extract()
+    })
+    .map_err(|e| KernelError::InvalidArgument(format!("numpy.argsort of the counts: {e}")))
 }
 
 fn events_to_py<'py>(py: Python<'py>, events: &[Event]) -> PyResult<Bound<'py, PyList>> {
@@ -65,10 +78,10 @@ fn fit_t<'py, T: Float + Element>(
         .batch_size
         .saturating_mul(init.len())
         .saturating_mul(config.n_steps);
-    let result = with_samples!(x, |s| py
-        .run_kernel(Threads::for_work(n_threads, work), |stop| minibatch::fit(
-            &s, sw, init, &config, &mut *rng, stop
-        )))?;
+    let result = with_samples!(x, |s| py.run_kernel(
+        Threads::for_work(n_threads, work),
+        |stop| minibatch::fit(&s, sw, init, &config, &mut *rng, &numpy_argsort::<T>, stop)
+    ))?;
     let d = x.n_features();
     let k = result.counts.len();
     let out = PyDict::new(py);
@@ -163,6 +176,7 @@ fn step_t<'py, T: Float + Element>(
             let reassignment = reassignment_ratio.map(|ratio| Reassignment {
                 ratio,
                 rng: &mut *rng,
+                order: &numpy_argsort::<T>,
             });
             let mut labels = Vec::new();
             minibatch::step(

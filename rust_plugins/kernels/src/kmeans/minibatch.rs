@@ -34,9 +34,26 @@ pub struct StepOutcome {
 }
 
 /// The random reassignment of small clusters, when a step does it.
-pub struct Reassignment<'a> {
+pub struct Reassignment<'a, T> {
     pub ratio: f64,
     pub rng: &'a mut Mt19937,
+    /// The order `np.argsort(counts)` gives, ties included (see [`CountOrder`]).
+    pub order: &'a CountOrder<T>,
+}
+
+/// The order NumPy's `argsort` (default `kind`) puts the counts in, which scikit-learn's
+/// reassignment takes when more clusters are small than half the batch. That sort is not
+/// stable, and which of several tied counts comes first depends on the sorting network NumPy
+/// picks for the CPU (x86-simd-sort on AVX2 and AVX-512, Highway on Arm, an insertion sort
+/// elsewhere), so the Python bindings ask NumPy itself; [`stable_order`] is the order without
+/// NumPy.
+pub type CountOrder<T> = dyn Fn(&[T]) -> Result<Vec<usize>, KernelError> + Sync;
+
+/// Indices sorting `counts` ascending, ties in index order.
+pub fn stable_order<T: Float>(counts: &[T]) -> Result<Vec<usize>, KernelError> {
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    order.sort_by(|&a, &b| counts[a].partial_cmp(&counts[b]).unwrap_or(Ordering::Equal));
+    Ok(order)
 }
 
 /// scikit-learn's `_mini_batch_step`: labels the batch against `centers`, writes the updated
@@ -48,7 +65,7 @@ pub fn step<T: Float, S: NearestSearch<T>>(
     centers: &[T],
     centers_new: &mut [T],
     counts: &mut [T],
-    reassignment: Option<Reassignment<'_>>,
+    reassignment: Option<Reassignment<'_, T>>,
     labels: &mut Vec<i32>,
 ) -> Result<StepOutcome, KernelError> {
     let k = check_problem(batch, weights, centers)?;
@@ -61,7 +78,7 @@ pub fn step<T: Float, S: NearestSearch<T>>(
     }
     labels.clear();
     labels.resize(batch.n_samples(), -1);
-    steps::assign(batch, weights, centers, labels, false)?;
+    steps::assign_as_labels_inertia(batch, weights, centers, labels)?;
     let inertia = steps::inertia(batch, weights, centers, labels);
     update_centers(batch, weights, labels, centers, centers_new, counts);
     let mut outcome = StepOutcome {
@@ -69,10 +86,10 @@ pub fn step<T: Float, S: NearestSearch<T>>(
         n_reassigned: 0,
         all_reassigned: false,
     };
-    if let Some(Reassignment { ratio, rng }) = reassignment {
+    if let Some(Reassignment { ratio, rng, order }) = reassignment {
         if ratio > 0.0 {
             (outcome.n_reassigned, outcome.all_reassigned) =
-                reassign(batch, centers_new, counts, ratio, rng);
+                reassign(batch, centers_new, counts, ratio, rng, order)?;
         }
     }
     Ok(outcome)
@@ -128,16 +145,18 @@ fn update_centers<T: Float, S: Samples<T>>(
 }
 
 /// Moves the clusters whose count is below `ratio` times the largest onto distinct batch
-/// samples (at most half the batch, the smallest counts first), drawn as numpy's
-/// `choice(n, n_reassigns, replace=False)` draws them, and raises their counts to the smallest
-/// count kept. Returns the number moved and whether every cluster was to be moved.
+/// samples (at most half the batch: those after the first half of the batch size in `order`
+/// keep their centers), drawn as numpy's `choice(n, n_reassigns, replace=False)` draws them,
+/// and raises their counts to the smallest count kept. Returns the number moved and whether
+/// every cluster was to be moved.
 fn reassign<T: Float, S: Samples<T>>(
     batch: &S,
     centers_new: &mut [T],
     counts: &mut [T],
     ratio: f64,
     rng: &mut Mt19937,
-) -> (usize, bool) {
+    order: &CountOrder<T>,
+) -> Result<(usize, bool), KernelError> {
     let d = batch.n_features();
     let k = counts.len();
     let n = batch.n_samples();
@@ -146,9 +165,14 @@ fn reassign<T: Float, S: Samples<T>>(
     let mut to_reassign: Vec<bool> = counts.iter().map(|&c| c < threshold).collect();
     let half = 0.5 * n as f64;
     if to_reassign.iter().filter(|&&r| r).count() as f64 > half {
-        // np.argsort(counts)[int(0.5 * n):] keep their centers (ties in index order).
-        let mut order: Vec<usize> = (0..k).collect();
-        order.sort_by(|&a, &b| counts[a].partial_cmp(&counts[b]).unwrap_or(Ordering::Equal));
+        // np.argsort(counts)[int(0.5 * n):] keep their centers.
+        let order = order(counts)?;
+        if order.len() != k || order.iter().any(|&j| j >= k) {
+            return Err(KernelError::Shape(format!(
+                "an order of {} indices for {k} counts",
+                order.len()
+            )));
+        }
         for &j in order.get(half as usize..).unwrap_or(&[]) {
             to_reassign[j] = false;
         }
@@ -166,12 +190,12 @@ fn reassign<T: Float, S: Samples<T>>(
         .map(|j| counts[j])
         .reduce(T::min);
     match smallest_kept {
-        None => (n_reassigned, true),
+        None => Ok((n_reassigned, true)),
         Some(m) => {
             for j in (0..k).filter(|&j| to_reassign[j]) {
                 counts[j] = m;
             }
-            (n_reassigned, false)
+            Ok((n_reassigned, false))
         }
     }
 }
@@ -306,13 +330,14 @@ pub struct FitResult<T> {
 
 /// The loop of `MiniBatchKMeans.fit` from the row-major `(k, d)` initial centers: each step
 /// draws a minibatch as `choice(n, batch_size, p=sample_weight / sum)` draws it and runs
-/// [`step`] on it with unit weights.
+/// [`step`] on it with unit weights; `order` is NumPy's `argsort` of the counts.
 pub fn fit<T: Float, S: GatherRows<T>>(
     x: &S,
     sample_weight: &[T],
     centers_init: &[T],
     config: &FitConfig,
     rng: &mut Mt19937,
+    order: &CountOrder<T>,
     stop: StopCheck,
 ) -> Result<FitResult<T>, KernelError> {
     let k = check_problem(x, sample_weight, centers_init)?;
@@ -347,6 +372,7 @@ pub fn fit<T: Float, S: GatherRows<T>>(
             .then_some(Reassignment {
                 ratio: config.reassignment_ratio,
                 rng: &mut *rng,
+                order,
             });
         let outcome = batch.step(
             &unit_weights,
@@ -490,7 +516,7 @@ impl<T: Float> RowBuffer<T> {
         centers: &[T],
         centers_new: &mut [T],
         counts: &mut [T],
-        reassignment: Option<Reassignment<'_>>,
+        reassignment: Option<Reassignment<'_, T>>,
         labels: &mut Vec<i32>,
     ) -> Result<StepOutcome, KernelError> {
         if self.sparse {
@@ -608,6 +634,41 @@ mod tests {
     }
 
     #[test]
+    fn numpy_order_decides_which_tied_clusters_keep_their_centers() {
+        // Both samples go to cluster 0; clusters 1 and 2 (tied at count 0) are small, more
+        // than half the batch: the one after the first position of the order keeps its center.
+        let x = [0.0, 1.0];
+        let batch = Dense::new(&x, 2, 1).unwrap();
+        let centers = [0.0, 50.0, 100.0];
+        for (order, moved, kept) in [(vec![1, 2, 0], 1, 2), (vec![2, 1, 0], 2, 1)] {
+            let mut centers_new = [0.0; 3];
+            let mut counts = [0.0; 3];
+            let mut labels = Vec::new();
+            let mut rng = Mt19937::from_seed(0);
+            let given = move |_: &[f64]| Ok(order.clone());
+            let out = step(
+                &batch,
+                &[1.0; 2],
+                &centers,
+                &mut centers_new,
+                &mut counts,
+                Some(Reassignment {
+                    ratio: 0.01,
+                    rng: &mut rng,
+                    order: &given,
+                }),
+                &mut labels,
+            )
+            .unwrap();
+            assert_eq!(out.n_reassigned, 1);
+            assert_eq!(centers_new[kept], centers[kept]);
+            assert!(x.contains(&centers_new[moved]));
+            assert_eq!(counts, [2.0, 0.0, 0.0]);
+        }
+        assert_eq!(stable_order(&[2.0, 0.0, 0.0]).unwrap(), [1, 2, 0]);
+    }
+
+    #[test]
     fn small_clusters_move_onto_batch_samples() {
         let x = [0.0, 1.0, 2.0, 3.0];
         let batch = Dense::new(&x, 4, 1).unwrap();
@@ -625,6 +686,7 @@ mod tests {
             Some(Reassignment {
                 ratio: 0.01,
                 rng: &mut rng,
+                order: &stable_order,
             }),
             &mut labels,
         )

@@ -138,7 +138,7 @@ pub fn labels_inertia<T: Float, S: NearestSearch<T>>(
 ) -> Result<(Vec<i32>, f64), KernelError> {
     check_problem(x, sample_weight, centers)?;
     let mut labels = alloc::filled(&[x.n_samples()], -1)?;
-    steps::assign(x, sample_weight, centers, &mut labels, false)?;
+    steps::assign_as_labels_inertia(x, sample_weight, centers, &mut labels)?;
     let inertia = if with_inertia {
         steps::inertia(x, sample_weight, centers, &labels)
     } else {

@@ -101,6 +101,36 @@ pub fn assign<T: Float, S: NearestSearch<T>>(
     Ok((changed, sums))
 }
 
+/// Problems of up to this many multiply-adds are labelled with scikit-learn's own arithmetic
+/// where scikit-learn runs `_labels_inertia` on the data as given (predict, score,
+/// MiniBatchKMeans' steps and labels): see [`NearestSearch::nearest_as_scikit_learn`]. On
+/// small data MiniBatchKMeans' reassignment moves centers onto samples that other centers
+/// already sit on (to rounding), and which of them a sample then joins is decided by the
+/// rounding of scikit-learn's distances; its running means then go apart. Larger problems
+/// take the register-blocked kernels, which agree with it except at such ties.
+pub const SCIKIT_LEARN_ARITHMETIC_WORK: usize = 1 << 16;
+
+/// Every sample's closest center, as scikit-learn's `_labels_inertia` finds it (its own
+/// arithmetic on small problems, see [`SCIKIT_LEARN_ARITHMETIC_WORK`]).
+pub fn assign_as_labels_inertia<T: Float, S: NearestSearch<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers: &[T],
+    labels: &mut [i32],
+) -> Result<(), KernelError> {
+    let work = x.n_samples().saturating_mul(centers.len());
+    if work > SCIKIT_LEARN_ARITHMETIC_WORK || x.n_features() == 0 {
+        return assign(x, sample_weight, centers, labels, false).map(|_| ());
+    }
+    let mut nearest = vec![0u32; x.n_samples()];
+    x.nearest_as_scikit_learn(centers, &mut nearest);
+    labels
+        .iter_mut()
+        .zip(&nearest)
+        .for_each(|(l, &n)| *l = n as i32);
+    Ok(())
+}
+
 #[inline(always)]
 fn record_chunk_body<T: Float, S: Samples<T>>(
     x: &S,

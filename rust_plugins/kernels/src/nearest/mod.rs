@@ -8,7 +8,7 @@ pub mod dense;
 
 use crate::alloc;
 use crate::float::Float;
-use crate::linalg::{argmin, row_sq_norms, transpose};
+use crate::linalg::{argmin, numpy_sq_norm, row_sq_norms, transpose};
 use crate::samples::{Csr, Dense, Samples};
 use crate::KernelError;
 use dense::PackedCenters;
@@ -51,6 +51,32 @@ pub trait NearestSearch<T: Float>: Samples<T> {
     /// Closest center of the rows `start..start + out.len()`; `tmp` holds at least
     /// `centers.scratch_len()` values.
     fn nearest(&self, start: usize, centers: &NearestCenters<T>, out: &mut [u32], tmp: &mut [T]);
+
+    /// Closest center of every row with scikit-learn's own arithmetic (`_labels_inertia` on
+    /// data it does not centre), so that near ties (centers that coincide to rounding) go the
+    /// way scikit-learn's go: `||c||^2` as NumPy's `einsum` sums it, then `||c||^2 - 2 <x, c>`
+    /// rounded once, with `<x, c>` accumulated from zero in feature order (fused multiply-adds
+    /// for dense rows, as OpenBLAS's GEMM kernels accumulate on this shape; products then sums
+    /// over the stored values of a CSR row, as `_update_chunk_sparse`). One thread, plain
+    /// loops: for small problems, where coinciding centers happen.
+    fn nearest_as_scikit_learn(&self, centers: &[T], out: &mut [u32]) {
+        let d = self.n_features();
+        let norms: Vec<T> = centers.chunks_exact(d.max(1)).map(numpy_sq_norm).collect();
+        let two = T::from_f64(2.0);
+        for (i, label) in out.iter_mut().enumerate() {
+            let mut best = (0, T::INFINITY);
+            for (j, &norm) in norms.iter().enumerate() {
+                let dist = norm - two * self.dot_as_scikit_learn(i, &centers[j * d..(j + 1) * d]);
+                if dist < best.1 || j == 0 {
+                    best = (j, dist);
+                }
+            }
+            *label = best.0 as u32;
+        }
+    }
+
+    /// `<x_i, c>` in scikit-learn's order of operations (see `nearest_as_scikit_learn`).
+    fn dot_as_scikit_learn(&self, i: usize, c: &[T]) -> T;
 }
 
 impl<T: Float> NearestSearch<T> for Dense<'_, T> {
@@ -86,6 +112,13 @@ impl<T: Float> NearestSearch<T> for Dense<'_, T> {
         }
         dense::nearest(rows, packed, out);
     }
+
+    fn dot_as_scikit_learn(&self, i: usize, c: &[T]) -> T {
+        self.row(i)
+            .iter()
+            .zip(c)
+            .fold(T::ZERO, |acc, (&x, &cf)| x.mul_add(cf, acc))
+    }
 }
 
 impl<T: Float> NearestSearch<T> for Csr<'_, T> {
@@ -119,5 +152,12 @@ impl<T: Float> NearestSearch<T> for Csr<'_, T> {
             }
             *label = argmin(acc).0 as u32;
         }
+    }
+
+    fn dot_as_scikit_learn(&self, i: usize, c: &[T]) -> T {
+        let (idx, vals) = self.row(i);
+        idx.iter()
+            .zip(vals)
+            .fold(T::ZERO, |acc, (&j, &v)| acc + c[j as usize] * v)
     }
 }
