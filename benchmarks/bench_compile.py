@@ -10,7 +10,9 @@ forward + backward, at sizes from cache-resident to memory-bound, float32 and bf
 ``python -m benchmarks.bench_compile [case]`` prints, per case and size, both times (CPU time,
 best of 5, interleaved; run it with ``BENCH_NUM_THREADS=1`` on a shared machine) and
 decompose/kernel (> 1: the kernel is faster): the measurements behind
-``torch_rs._inductor.KERNEL_WINS``. (Not an asv suite: it compiles 40 graphs.)
+``torch_rs._inductor.KERNEL_WINS``. ``python -m benchmarks.bench_compile models [gpt2|llama]`` times GPT-2 and
+Llama from small configs, unpatched and patched, eager and compiled, forward and training step.
+(Not an asv suite: it compiles dozens of graphs.)
 """
 
 from .common import N_THREADS, SEED
@@ -131,7 +133,79 @@ def main(repeats: int = 5, only: str | None = None) -> None:
                       flush=True)
 
 
+# ---- whole models ---------------------------------------------------------------------------------
+
+
+def _model_builders():
+    import transformers
+
+    return {
+        # GPT-2 (tanh-GELU MLPs): 2 layers, n_embd 256; batch 8 x 256 tokens.
+        "gpt2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(
+            n_layer=2, n_embd=256, n_head=4, vocab_size=8000, n_positions=256)),
+        # Llama from the issue's small config (hidden 512, 4 layers, 8 heads, 4 KV heads).
+        "llama": lambda: transformers.LlamaForCausalLM(transformers.LlamaConfig(
+            vocab_size=8000, hidden_size=512, num_hidden_layers=4, num_attention_heads=8,
+            num_key_value_heads=4, intermediate_size=1408, max_position_embeddings=512)),
+    }
+
+
+def models(repeats: int = 5, only: str | None = None) -> None:
+    """GPT-2 and Llama from small configs, float32, batch 8 x 256: forward (no_grad) and
+    training step (forward with loss, backward), unpatched and patched, eager and compiled
+    (default policy), all in one process, interleaved, best of `repeats` (wall time)."""
+    import copy
+    import time
+
+    import torch
+
+    import torch_rs
+
+    torch.set_num_threads(N_THREADS)
+    for name, build in _model_builders().items():
+        if only and only != name:
+            continue
+        torch.manual_seed(SEED)
+        unpatched = build().eval()
+        patched = copy.deepcopy(unpatched)
+        torch_rs.patch_model(patched)
+        ids = torch.randint(0, 8000, (8, 256), generator=torch.Generator().manual_seed(SEED))
+        variants = {
+            "unpatched": unpatched, "patched": patched,
+            "unpatched+compiled": torch.compile(unpatched),
+            "patched+compiled": torch.compile(patched),
+        }
+
+        def forward(model):
+            with torch.no_grad():
+                model(input_ids=ids)
+
+        def train(model):
+            model(input_ids=ids, labels=ids).loss.backward()
+
+        best = {}
+        for what, call in (("forward", forward), ("training step", train)):
+            for model in variants.values():  # compiles, warms up
+                call(model)
+            for _ in range(repeats):
+                for variant, model in variants.items():
+                    start = time.perf_counter()
+                    call(model)
+                    elapsed = time.perf_counter() - start
+                    key = (what, variant)
+                    best[key] = min(best.get(key, float("inf")), elapsed)
+            base = best[(what, "unpatched")]
+            for variant in variants:
+                t = best[(what, variant)]
+                print(f"{name:>6} {what:>13} {variant:>18}: {t * 1e3:8.1f} ms "
+                      f"({base / t:4.2f}x unpatched eager)", flush=True)
+        torch_rs.unpatch_model(patched)
+
+
 if __name__ == "__main__":
     import sys
 
-    main(only=sys.argv[1] if len(sys.argv) > 1 else None)
+    if sys.argv[1:2] == ["models"]:
+        models(only=sys.argv[2] if len(sys.argv) > 2 else None)
+    else:
+        main(only=sys.argv[1] if len(sys.argv) > 1 else None)
