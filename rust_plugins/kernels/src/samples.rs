@@ -26,6 +26,11 @@ pub trait Samples<T: Float>: Sync {
     /// `n * mean^2` per feature afterwards accounts for the implicit zeros) and 0 for dense.
     fn add_row_moment(&self, i: usize, mean: Option<&[f64]>, acc: &mut [f64]);
 
+    /// Rows `start..end` as one row-major slice, where the storage holds them so.
+    fn dense_rows(&self, _start: usize, _end: usize) -> Option<&[T]> {
+        None
+    }
+
     /// Whether `add_row_moment` uses the sparse offset.
     fn is_sparse(&self) -> bool {
         false
@@ -84,6 +89,10 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
 
     fn copy_row(&self, i: usize, dst: &mut [T]) {
         dst.copy_from_slice(self.row(i));
+    }
+
+    fn dense_rows(&self, start: usize, end: usize) -> Option<&[T]> {
+        Some(self.rows(start, end))
     }
 
     fn add_row_moment(&self, i: usize, mean: Option<&[f64]>, acc: &mut [f64]) {

@@ -147,6 +147,10 @@ fn record_chunk_body<T: Float, S: Samples<T>>(
     }
     if let Some(sums) = sums {
         let d = x.n_features();
+        if let Some(rows) = x.dense_rows(start, start + nearest.len()) {
+            add_dense_rows(rows, d, nearest, weights, sums);
+            return changed;
+        }
         for (r, (&label, &w)) in nearest.iter().zip(weights).enumerate() {
             let label = label as usize;
             x.add_scaled_row(start + r, w, &mut sums.sums[label * d..(label + 1) * d]);
@@ -154,6 +158,52 @@ fn record_chunk_body<T: Float, S: Samples<T>>(
         }
     }
     changed
+}
+
+/// Adds dense rows to their clusters' sums (`sum += w * x`, in row order as the generic path),
+/// with the loop over features unrolled for few features.
+#[inline(always)]
+fn add_dense_rows<T: Float>(
+    rows: &[T],
+    d: usize,
+    nearest: &[u32],
+    weights: &[T],
+    sums: &mut ClusterSums<T>,
+) {
+    macro_rules! unrolled {
+        ($($n:literal)*) => {
+            match d {
+                $($n => return add_rows_of::<T, $n>(rows, nearest, weights, sums),)*
+                _ => {}
+            }
+        };
+    }
+    unrolled!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+    for ((row, &label), &w) in rows.chunks_exact(d).zip(nearest).zip(weights) {
+        let l = label as usize;
+        for (s, &v) in sums.sums[l * d..(l + 1) * d].iter_mut().zip(row) {
+            *s += w * v;
+        }
+        sums.weights[l] += w;
+    }
+}
+
+#[inline(always)]
+fn add_rows_of<T: Float, const D: usize>(
+    rows: &[T],
+    nearest: &[u32],
+    weights: &[T],
+    sums: &mut ClusterSums<T>,
+) {
+    for ((row, &label), &w) in rows.chunks_exact(D).zip(nearest).zip(weights) {
+        let l = label as usize;
+        let sum: &mut [T; D] = (&mut sums.sums[l * D..(l + 1) * D]).try_into().unwrap();
+        let row: &[T; D] = row.try_into().unwrap();
+        for f in 0..D {
+            sum[f] += w * row[f];
+        }
+        sums.weights[l] += w;
+    }
 }
 
 crate::simd::simd_variants!(

@@ -383,10 +383,23 @@ macro_rules! simd_nearest_small {
             const G: usize = RV * o::LANES;
             let m = out.len();
             let k = norms.len();
-            let mut xt = vec![0.0 as $t; d * G];
+            assert!(d <= SMALL_MAX_FEATURES);
+            let mut xt = [0.0 as $t; SMALL_MAX_FEATURES * G];
+            let group_bytes = G * d * std::mem::size_of::<$t>();
             let mut start = 0;
             while start < m {
                 let rows = (m - start).min(G);
+                // Streams the group after next into cache (past this call's rows too: the
+                // caller's next chunk; a prefetch never faults): with few centers there is too
+                // little work per group to hide the memory latency, and the hardware
+                // prefetchers stop at page boundaries.
+                let ahead = (x.as_ptr() as *const i8)
+                    .wrapping_add(group_bytes * 2 + start * d * std::mem::size_of::<$t>());
+                for off in (0..group_bytes).step_by(64) {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        ahead.wrapping_add(off),
+                    );
+                }
                 // Transpose the group (feature-major); rows past the end stay zero.
                 if rows < G {
                     xt.fill(0.0);
@@ -448,14 +461,14 @@ simd_nearest_small!(
     "avx512f,avx512vl,fma",
     f64,
     avx512_f64,
-    transpose_rows_of_8_avx512
+    transpose_avx512_f64
 );
 simd_nearest_small!(
     nearest_small_avx512_f32,
     "avx512f,avx512vl,fma",
     f32,
     avx512_f32,
-    no_fast_transpose
+    transpose_rows_of_2_avx512_f32
 );
 simd_nearest_small!(
     nearest_small_avx2_f64,
@@ -476,6 +489,64 @@ simd_nearest_small!(
 #[inline(always)]
 unsafe fn no_fast_transpose<T>(_src: *const T, _dst: *mut T, _d: usize, _group: usize) -> bool {
     false
+}
+
+/// Feature-major copy of `group` float64 rows with in-register transposes, for the widths that
+/// have one (2 and 8 features); returns false (doing nothing) for others.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_avx512_f64(src: *const f64, dst: *mut f64, d: usize, group: usize) -> bool {
+    transpose_rows_of_2_avx512_f64(src, dst, d, group)
+        || transpose_rows_of_8_avx512(src, dst, d, group)
+}
+
+/// Feature-major copy of `group` rows of 2 float64 features: 8 rows (two registers) split into
+/// their even and odd values.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_rows_of_2_avx512_f64(
+    src: *const f64,
+    dst: *mut f64,
+    d: usize,
+    group: usize,
+) -> bool {
+    use std::arch::x86_64::*;
+    if d != 2 || !group.is_multiple_of(8) {
+        return false;
+    }
+    let even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    let odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    for block in (0..group).step_by(8) {
+        let a = _mm512_loadu_pd(src.add(block * 2));
+        let b = _mm512_loadu_pd(src.add(block * 2 + 8));
+        _mm512_storeu_pd(dst.add(block), _mm512_permutex2var_pd(a, even, b));
+        _mm512_storeu_pd(dst.add(group + block), _mm512_permutex2var_pd(a, odd, b));
+    }
+    true
+}
+
+/// As `transpose_rows_of_2_avx512_f64` for float32: 16 rows per pair of registers.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_rows_of_2_avx512_f32(
+    src: *const f32,
+    dst: *mut f32,
+    d: usize,
+    group: usize,
+) -> bool {
+    use std::arch::x86_64::*;
+    if d != 2 || !group.is_multiple_of(16) {
+        return false;
+    }
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for block in (0..group).step_by(16) {
+        let a = _mm512_loadu_ps(src.add(block * 2));
+        let b = _mm512_loadu_ps(src.add(block * 2 + 16));
+        _mm512_storeu_ps(dst.add(block), _mm512_permutex2var_ps(a, even, b));
+        _mm512_storeu_ps(dst.add(group + block), _mm512_permutex2var_ps(a, odd, b));
+    }
+    true
 }
 
 /// Feature-major copy of `group` rows of 8 float64 features (`dst[f * group + r] =
@@ -533,14 +604,18 @@ unsafe fn transpose_rows_of_8_avx512(
     true
 }
 
+/// Most features the rows-in-lanes kernel takes.
+const SMALL_MAX_FEATURES: usize = 16;
+
 /// Whether the rows-in-lanes kernel suits `k` centers of `d` features.
 pub fn prefers_small_kernel(k: usize, d: usize) -> bool {
-    d <= 16 && k <= 32
+    d <= SMALL_MAX_FEATURES && k <= 32
 }
 
 /// `nearest` for small `k * d` (see `simd_nearest_small!`); `centers` holds the centers
 /// multiplied by -2, row-major `(k, d)` (see `scaled_for_search`).
-/// Returns false when no SIMD variant runs on this CPU (the caller then uses `nearest`).
+/// Returns false when no SIMD variant runs on this CPU or `d` is above
+/// `SMALL_MAX_FEATURES` (the caller then uses `nearest`).
 pub fn nearest_small<T: Float>(
     x: &[T],
     centers: &[T],
@@ -551,6 +626,9 @@ pub fn nearest_small<T: Float>(
     assert!(
         x.len() >= out.len() * d && centers.len() >= norms.len() * d && norms.len() < (1 << 24)
     );
+    if d > SMALL_MAX_FEATURES {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         let (avx512, avx2) = (has_avx512(), has_avx2());
@@ -675,6 +753,37 @@ mod tests {
                 best.1
             })
             .collect()
+    }
+
+    /// The rows-in-lanes kernel (with its transposes for 2 and 8 features) gives the labels
+    /// of the register-blocked kernel: the same sums in the same order.
+    #[test]
+    fn small_kernel_gives_the_blocked_kernels_labels() {
+        fn check<T: Float>(n: usize, d: usize, k: usize) {
+            let x: Vec<T> = (0..n * d)
+                .map(|i| T::from_f64(((i * 7919) % 1013) as f64 / 97.0 - 5.0))
+                .collect();
+            let centers: Vec<T> = (0..k * d)
+                .map(|i| T::from_f64(((i * 104_729) % 997) as f64 / 89.0 - 5.5))
+                .collect();
+            let norms = crate::linalg::row_sq_norms(&centers, d);
+            let mut blocked = vec![0u32; n];
+            nearest(
+                &x,
+                &PackedCenters::new(&centers, &norms, d).unwrap(),
+                &mut blocked,
+            );
+            let mut small = vec![0u32; n];
+            if nearest_small(&x, &scaled_for_search(&centers), &norms, d, &mut small) {
+                assert_eq!(small, blocked, "n={n} d={d} k={k}");
+            }
+        }
+        for d in [1, 2, 3, 8, 16] {
+            for (n, k) in [(1, 1), (70, 5), (300, 16), (257, 32)] {
+                check::<f64>(n, d, k);
+                check::<f32>(n, d, k);
+            }
+        }
     }
 
     #[test]
