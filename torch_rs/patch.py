@@ -101,13 +101,18 @@ def _gated_activation(act: torch.nn.Module) -> str | None:
     return None
 
 
+def _library_mlp_activation(module: torch.nn.Module, classes, attribute: str) -> str | None:
+    """The fused activation of `module` when its class is one of `classes` (by library and name)
+    and its activation (the attribute named) is one rs:: fuses, else None."""
+    cls = type(module)
+    if (cls.__module__.split(".", 1)[0], cls.__name__) not in classes:
+        return None
+    return _gated_activation(getattr(module, attribute, None))
+
+
 def is_gated_mlp(module: torch.nn.Module) -> bool:
     """Whether `module` is a transformers gated MLP whose activation rs:: fuses."""
-    cls = type(module)
-    library = cls.__module__.split(".", 1)[0]
-    if (library, cls.__name__) not in _LIBRARY_GATED_MLPS:
-        return False
-    return _gated_activation(getattr(module, "act_fn", None)) is not None
+    return _library_mlp_activation(module, _LIBRARY_GATED_MLPS, "act_fn") is not None
 
 
 def _gated_mlp_for(original: torch.nn.Module) -> torch.nn.Module:
@@ -122,11 +127,7 @@ _LIBRARY_GATE_UP_MLPS = {("transformers", "Phi3MLP")}
 def is_gate_up_mlp(module: torch.nn.Module) -> bool:
     """Whether `module` is a transformers MLP with one gate-and-up projection (Phi-3) whose
     activation rs:: fuses."""
-    cls = type(module)
-    library = cls.__module__.split(".", 1)[0]
-    if (library, cls.__name__) not in _LIBRARY_GATE_UP_MLPS:
-        return False
-    return _gated_activation(getattr(module, "activation_fn", None)) is not None
+    return _library_mlp_activation(module, _LIBRARY_GATE_UP_MLPS, "activation_fn") is not None
 
 
 def _gate_up_mlp_for(original: torch.nn.Module) -> torch.nn.Module:
