@@ -208,6 +208,8 @@ def run_llama(out):
             if calls:  # the timed step, after the warm-up call (which compiles)
                 with evidence.watch(current["record"]):
                     step()
+                current["record"]["torch_rs_modules"] = sum(
+                    type(m).__module__.startswith("torch_rs") for m in model.modules())
             else:
                 step()
             calls.append(1)

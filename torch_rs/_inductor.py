@@ -18,6 +18,13 @@ The rule is applied when a graph is compiled; sizes it depends on become guards,
 graph recompiles when a size crosses a threshold. Changing the policy affects graphs compiled
 afterwards (``torch._dynamo.reset()`` drops the compiled ones).
 
+torch.compile's on-disk caches key a compiled graph by the graph dynamo traced, which holds the
+rs:: calls whatever the rule decides, so the policy and a fingerprint of the rule and the
+decompositions join the key through ``torch.compiler.config.cache_key_tag``, after the user's own
+tag: a graph compiled under one policy (or an older rule) is never served under another. A tag
+the user sets later is kept; the policy is added back to it when the policy is next set or
+inductor is first imported.
+
 Importing inductor takes seconds, so the table entries (and the fallbacks inductor calls where
 the kernel stays) are added when inductor's modules are first imported (or at once if they
 already are), not when torch_rs is.
@@ -26,6 +33,8 @@ already are), not when torch_rs is.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import importlib.abc
 import importlib.util
 import sys
@@ -47,6 +56,7 @@ def set_compile_policy(policy: str) -> None:
     if policy not in POLICIES:
         raise ValueError(f"compile policy must be one of {POLICIES}, but got {policy!r}")
     _policy = policy
+    _tag_cache_key()
 
 
 def get_compile_policy() -> str:
@@ -91,6 +101,26 @@ def keeps_kernel(family: str, x: torch.Tensor) -> bool:
     return bool(x.numel() * x.element_size() <= limit)
 
 
+_TAG_MARK = "|torch_rs.compile_policy="
+
+
+@functools.cache
+def _rule_fingerprint() -> str:
+    """A hash of what decides the compiled code: the sizes above and the decompositions' code."""
+    digest = hashlib.sha256(repr(sorted(KERNEL_WINS.items())).encode())
+    for module in (sys.modules[__name__], _reference):
+        with open(module.__file__, "rb") as source:
+            digest.update(source.read())
+    return digest.hexdigest()[:16]
+
+
+def _tag_cache_key() -> None:
+    """Puts the policy into the key of torch.compile's on-disk caches, after the user's tag."""
+    config = torch.compiler.config
+    users_tag = config.cache_key_tag.split(_TAG_MARK)[0]
+    config.cache_key_tag = f"{users_tag}{_TAG_MARK}{_policy}:{_rule_fingerprint()}"
+
+
 def _decomposition(family, reference, selector=lambda *args: args[0]):
     def decompose(*args, **kwargs):
         if keeps_kernel(family, selector(*args)):
@@ -132,6 +162,7 @@ def _register_decompositions(module) -> None:
     """Adds the decompositions to inductor's table (and drops its cached copy of the table)."""
     module.decompositions.update(_decompositions())
     module.fast_random_decomps.cache_clear()
+    _tag_cache_key()
 
 
 def _register_fallbacks(module) -> None:
@@ -189,6 +220,7 @@ class _LoaderThenRegister(importlib.abc.Loader):
 def install() -> None:
     """Registers with the inductor modules already imported, and hooks the imports of the
     others."""
+    _tag_cache_key()
     pending = False
     for name, register in _REGISTRATIONS.items():
         module = sys.modules.get(name)

@@ -4,6 +4,7 @@ give the eager results, and the decompositions reach inductor's table whatever t
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -157,3 +158,36 @@ def test_export_keeps_the_operators_whatever_the_policy():
     with torch_rs.compile_policy("decompose"):
         program = torch.export.export(torch_rs.nn.FastGELU(), (x,))
     assert "rs.fast_gelu" in str(program.graph)
+
+
+_CACHED_COMPILES = """
+import torch, torch_rs
+from torch.profiler import profile
+
+weight = torch.ones(64)
+x = torch.randn(8, 64)
+for policy in {policies}:
+    torch._dynamo.reset()  # what a new process starts from; the on-disk caches stay
+    with torch_rs.compile_policy(policy):
+        compiled = torch.compile(lambda x: torch.ops.rs.rms_norm(x, weight, 1e-6))
+        compiled(x)
+    with profile() as run:
+        compiled(x)
+    print(policy, any(e.name == "rs::rms_norm" for e in run.events()))
+print(repr(torch.compiler.config.cache_key_tag))
+"""
+
+
+def test_on_disk_compile_caches_never_serve_a_graph_compiled_under_another_policy(tmp_path):
+    # torch.compile's caches key a graph by the graph dynamo traced, which holds the rs:: call
+    # under every policy: without the policy in the key, the second compile below would be
+    # served the first one's code.
+    code = _CACHED_COMPILES.format(policies=("kernel", "decompose", "kernel", "auto"))
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str(tmp_path),
+               TORCH_COMPILE_CACHE_KEY_TAG="users-tag")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    *runs, tag = proc.stdout.splitlines()
+    assert runs == ["kernel True", "decompose False", "kernel True", "auto False"]
+    assert tag.startswith("'users-tag|torch_rs.compile_policy=auto:"), tag
