@@ -116,16 +116,26 @@ fn main() {
     let cache = out_dir.join("objects");
     fs::create_dir_all(&cache).expect("create OUT_DIR/objects");
     let mut objects = Vec::new();
+    let mut missing = Vec::new();
     for source in &sources {
         let mut hasher = shared.clone();
         (source, fs::read(source).expect("read a csrc source")).hash(&mut hasher);
         let stem = source.file_stem().unwrap().to_string_lossy();
         let object = cache.join(format!("{stem}-{:016x}.o", hasher.finish()));
         if !object.exists() {
-            let compiled = build.clone().file(source).compile_intermediates();
-            fs::rename(&compiled[0], &object).expect("cache an object file");
+            missing.push((source, object.clone()));
         }
         objects.push(object);
+    }
+    // The missing objects compile in one call: cc's "parallel" feature runs them as cargo's
+    // jobserver allows (one job per core), and returns them in the order of the files.
+    if !missing.is_empty() {
+        let mut batch = build.clone();
+        batch.files(missing.iter().map(|(source, _)| source));
+        let compiled = batch.compile_intermediates();
+        for (compiled, (_, object)) in compiled.iter().zip(&missing) {
+            fs::rename(compiled, object).expect("cache an object file");
+        }
     }
     for entry in fs::read_dir(&cache).expect("list OUT_DIR/objects") {
         let path = entry.expect("list OUT_DIR/objects").path();

@@ -91,6 +91,30 @@ def test_csr_input_matches_sklearn(metric):
         np.testing.assert_allclose(np.sort(d1, axis=1), np.sort(d2, axis=1), atol=1e-10)
 
 
+def _float32_cases():
+    # A sample whose 3rd and 4th neighbours are 2e-8 apart, below float32's rounding of the
+    # expansion (it once picked the farther one).
+    near_tie = np.random.RandomState(33052).standard_normal((3000, 3)).astype(np.float32)
+    # Far from the origin: float32 values of the expansion carry no digit of the distances.
+    far = (rng.randn(400, 4) + 1000).astype(np.float32)
+    # Every sample as far from the origin as the others, to rounding.
+    sphere = rng.randn(500, 3)
+    sphere = np.vstack([np.zeros((1, 3)), sphere / np.linalg.norm(sphere, axis=1)[:, None]])
+    return {"near_tie": near_tie, "far": far, "sphere": sphere.astype(np.float32)}
+
+
+@pytest.mark.parametrize("case", ["near_tie", "far", "sphere"])
+def test_float32_neighbours_are_the_ones_sklearn_finds_in_float64(case):
+    # scikit-learn ranks float32 samples by float64 distances; a float32 preselection must be
+    # ranked again and proven (or searched again) to find the same neighbours.
+    x = _float32_cases()[case]
+    ours, theirs = pair(n_neighbors=3)
+    d1, i1 = ours.fit(x).kneighbors(x)
+    d2, i2 = theirs.fit(x).kneighbors(x)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(d1, d2, rtol=1e-5, atol=1e-4)
+
+
 def test_exact_ties_are_ordered_as_sklearn_orders_them():
     # Integer grid points with duplicates: many neighbours at exactly equal distances. With few
     # queries scikit-learn merges per-thread heaps, whose order depends on its thread count;

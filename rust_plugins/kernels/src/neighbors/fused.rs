@@ -4,10 +4,13 @@
 //! values below each query's bound (its heap's largest value, or the radius) to scalar code.
 //! Nothing but the packed queries and the heaps is written to memory.
 //!
-//! float64 values are scikit-learn's expansion; float32 ones are computed in float32 for speed
-//! and the selected neighbours' distances recomputed exactly in float64 (scikit-learn upcasts
-//! float32 to float64 for the whole expansion; its float32 results are float64 too). Radius
-//! searches check the candidates the expansion lets through by their exact distance.
+//! float64 values are scikit-learn's expansion. float32 ones are computed in float32 for speed,
+//! which only preselects: scikit-learn upcasts float32 to float64 for the whole expansion, so a
+//! float32 search keeps `F32_SPARE` more candidates than asked, ranks them again by their exact
+//! float64 distances, and proves that no sample it dropped can be nearer than the last one it
+//! keeps (the float32 values' rounding error is bounded); a query without that proof is searched
+//! again in float64. Radius searches check the candidates the expansion lets through by their
+//! exact distance.
 
 // The micro-kernel's operands are passed one by one: bundled in a struct they measured
 // 2-10x slower (the compiler no longer kept the tile in registers).
@@ -197,8 +200,10 @@ pub fn kneighbors_block<T: Float>(
     let (nr, d, n_fit) = (lanes::<T>(), fit.n_features(), fit.n_samples());
     let (packed, q_norms) = pack(queries, start..start + n_rows);
     let n_panels = n_rows.div_ceil(nr);
-    let mut heap_v = vec![T::MAX; n_panels * nr * k];
-    let mut heap_i = vec![0i64; n_panels * nr * k];
+    // Heaps of float32 searches hold spare candidates for the exact ranking.
+    let kept = if is_f32::<T>() { k + F32_SPARE } else { k };
+    let mut heap_v = vec![T::MAX; n_panels * nr * kept];
+    let mut heap_i = vec![0i64; n_panels * nr * kept];
     // Padding lanes (past the last query) never offer: their bound is below every value.
     let mut bounds: Vec<T> = (0..n_panels * nr)
         .map(|l| if l < n_rows { T::MAX } else { -T::MAX })
@@ -210,10 +215,13 @@ pub fn kneighbors_block<T: Float>(
         }
         let range = chunk..(chunk + FIT_CHUNK).min(n_fit);
         for p in 0..n_panels {
-            let hv = &mut heap_v[p * nr * k..(p + 1) * nr * k];
-            let hi = &mut heap_i[p * nr * k..(p + 1) * nr * k];
+            let hv = &mut heap_v[p * nr * kept..(p + 1) * nr * kept];
+            let hi = &mut heap_i[p * nr * kept..(p + 1) * nr * kept];
             let mut offer = |l: usize, v: T, j: usize| {
-                let (v_l, i_l) = (&mut hv[l * k..(l + 1) * k], &mut hi[l * k..(l + 1) * k]);
+                let (v_l, i_l) = (
+                    &mut hv[l * kept..(l + 1) * kept],
+                    &mut hi[l * kept..(l + 1) * kept],
+                );
                 heap_push(v_l, i_l, v, j as i64);
                 v_l[0]
             };
@@ -230,24 +238,29 @@ pub fn kneighbors_block<T: Float>(
         }
     }
     let squared = *metric == Metric::SqEuclidean;
+    let max_fit_norm = fit_norms.iter().fold(0.0f64, |m, v| m.max(v.to_f64()));
     for r in 0..n_rows {
         let (v, i) = (
-            &mut heap_v[r * k..(r + 1) * k],
-            &mut heap_i[r * k..(r + 1) * k],
+            &mut heap_v[r * kept..(r + 1) * kept],
+            &mut heap_i[r * kept..(r + 1) * kept],
         );
-        if merge {
-            repush(v, i, T::MAX);
-        }
-        simultaneous_sort(v, i);
         let (out_d, out_i) = (&mut dist[r * k..(r + 1) * k], &mut ind[r * k..(r + 1) * k]);
-        out_i.copy_from_slice(i);
         if is_f32::<T>() {
+            let error = f32_value_error(d, q_norms[r].to_f64() + max_fit_norm);
             let q = queries.row(start + r);
-            for (o, &j) in out_d.iter_mut().zip(out_i.iter()) {
-                *o = exact_sq_dist(q, fit.row(j as usize));
+            if !rank_exactly(q, fit, v, i, n_fit, error, out_d, out_i) {
+                search_exactly(q, fit, out_d, out_i);
+            }
+            if merge {
+                repush(out_d, out_i, f64::INFINITY);
             }
             simultaneous_sort(out_d, out_i);
         } else {
+            if merge {
+                repush(v, i, T::MAX);
+            }
+            simultaneous_sort(v, i);
+            out_i.copy_from_slice(i);
             for (o, &x) in out_d.iter_mut().zip(v.iter()) {
                 *o = x.to_f64();
             }
@@ -257,6 +270,62 @@ pub fn kneighbors_block<T: Float>(
         }
     }
     Ok(())
+}
+
+/// Candidates a float32 search keeps beyond the `k` asked for, so that the exact ranking can
+/// prove its choice in all but rare cases (several samples within rounding of the k-th).
+const F32_SPARE: usize = 4;
+
+/// A bound on the rounding error of a float32 expansion value `||q||^2 - 2<q, x> + ||x||^2`
+/// (`norms`: ||q||^2 plus the largest ||x||^2), with room to spare.
+fn f32_value_error(d: usize, norms: f64) -> f64 {
+    4.0 * (d as f64 + 2.0) * f32::EPSILON as f64 * norms
+}
+
+/// The `out_d.len()` nearest of a float32 search's candidates `values`/`indices` (a heap, with
+/// `T::MAX` in unfilled slots), chosen by exact float64 distances and pushed in index order
+/// into scikit-learn's heap, as its scan of upcast values chooses them. Returns false when the
+/// choice is not proven: a sample the float32 search dropped (its value at least the heap's
+/// largest) might be nearer than the last one kept, given `error`, the values' rounding bound.
+#[allow(clippy::too_many_arguments)]
+fn rank_exactly<T: Float>(
+    q: &[T],
+    fit: &Dense<T>,
+    values: &[T],
+    indices: &[i64],
+    n_fit: usize,
+    error: f64,
+    out_d: &mut [f64],
+    out_i: &mut [i64],
+) -> bool {
+    let filled = values.iter().filter(|&&v| v < T::MAX).count();
+    if filled < values.len().min(n_fit) {
+        return false; // values too large for float32: some samples were never offered
+    }
+    let mut candidates: Vec<i64> = (0..values.len())
+        .filter(|&c| values[c] < T::MAX)
+        .map(|c| indices[c])
+        .collect();
+    candidates.sort_unstable();
+    out_d.fill(f64::INFINITY);
+    out_i.fill(0);
+    for &j in &candidates {
+        heap_push(out_d, out_i, exact_sq_dist(q, fit.row(j as usize)), j);
+    }
+    // Nothing was dropped when the heap never filled; otherwise every dropped sample's exact
+    // value is above the largest float32 value kept minus the error, so the k-th exact
+    // distance must be below that.
+    filled < values.len() || out_d[0] < values[0].to_f64() - 2.0 * error
+}
+
+/// The `out_d.len()` nearest fitted rows of `q` by exact float64 distances, every row pushed
+/// in index order into scikit-learn's heap.
+fn search_exactly<T: Float>(q: &[T], fit: &Dense<T>, out_d: &mut [f64], out_i: &mut [i64]) {
+    out_d.fill(f64::INFINITY);
+    out_i.fill(0);
+    for j in 0..fit.n_samples() {
+        heap_push(out_d, out_i, exact_sq_dist(q, fit.row(j)), j as i64);
+    }
 }
 
 /// Fitted rows within reduced radius `r_radius` of each query of `rows`, in index order, with
