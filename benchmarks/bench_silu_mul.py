@@ -20,6 +20,11 @@ def _shape(name):
     return tuple(int(s) for s in name.split("x"))
 
 
+def _cache_elements():
+    """Elements of the cached inputs (the largest case; smoke mode: the tiny one)."""
+    return case_size(4096 * 11008, 2 * 64)
+
+
 def _data_shape(name):
     """(rows, d) of the inputs of case ``name``; in smoke mode the same two short rows for
     every case (the cases then share their compiled graphs)."""
@@ -58,7 +63,7 @@ class GatedActivation(OpBenchmark):
 
     def setup_cache(self):
         rng = np.random.default_rng([SEED, 3])
-        n = 4096 * 11008
+        n = _cache_elements()
         gate = (3.0 * rng.standard_normal(n)).astype(np.float32)
         up = rng.standard_normal(n).astype(np.float32)
         return save_array("glu-gate", gate), save_array("glu-up", up)

@@ -281,9 +281,13 @@ class OpBenchmark(SetUpOnce):
         else:
             ops = {name: torch.compile(fn, dynamic=False)
                    for name, fn in self.reference(torch).items() if name not in self.not_compiled}
+            # Compiled with autograd on and under no_grad: the timed forward calls run under
+            # no_grad, forward + backward calls with autograd, and each mode is its own graph.
             for name, args in self.warmup_args().items():
                 if name in ops:
                     ops[name](*args)
+                    with torch.no_grad():
+                        ops[name](*args)
         for name, fn in ops.items():
             setattr(self, name, fn)
 

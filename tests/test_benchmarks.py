@@ -64,18 +64,6 @@ def _sklearnex_skips(records):
             if r["params"] and skipped(r)}
 
 
-#: The torch.compile cases whose first timed call compiles a graph: setup warms the compiled
-#: forward up with autograd on, the timed call runs it under no_grad, which is another graph
-#: (asv's warm-up calls take that compilation; warming up under no_grad in setup would change
-#: setup's code, and with it asv's version of these benchmarks and their recorded history).
-COMPILES_IN_FIRST_TIMED_CALL = {
-    "bench_cross_entropy.CrossEntropy.time_forward",
-    "bench_rms_norm.RmsNorm.time_forward",
-    "bench_rms_norm.RmsNorm.time_add_forward",
-    "bench_rope.Rope.time_forward",
-    "bench_silu_mul.GatedActivation.time_forward",
-}
-
 #: The operator that the torch_rs case of each op benchmark must call.
 RS_OPS = {
     "bench_fast_gelu": "rs::fast_gelu",
@@ -227,9 +215,10 @@ def test_every_op_benchmark_runs_on_tiny_data(smoke, impl):
         else:
             assert r["rs_ops"] == [], where
             assert r["compiled_region"] is (impl == "torch_compile"), where
-    # A timed call runs what setup built (no compilation), but for the cases above.
+    # A timed call runs what setup built: setup compiled every graph it calls (under no_grad
+    # and with autograd).
     compiling = {r["benchmark"] for r in ran if r["graphs_compiled"]}
-    assert compiling <= (COMPILES_IN_FIRST_TIMED_CALL if impl == "torch_compile" else set())
+    assert compiling == set()
 
 
 def test_llama_benchmark_runs_every_variant_on_tiny_data(smoke):
