@@ -108,6 +108,66 @@ def is_same_clustering(labels1: _Labels, labels2: _Labels, n_clusters: int) -> b
 def mean_variance(x: _Samples, dtype_of: _Floats, n_threads: int) -> float:
     """Mean over features of the per-feature variance, computed in ``dtype_of``'s dtype."""
 
+# k-means over row pieces of the samples (sklearn_rs.dask): a piece starts at a multiple of
+# ``rows_per_block(n, state)`` and is cut into blocks of that size, blocks of the partition the
+# single-machine fit uses; per-block results are combined in block order.
+def rows_per_block(n_samples: int, per_block_state: int) -> int:
+    """Samples per block of the fixed partition of ``n_samples`` samples."""
+
+def kmeans_block_assign(
+    x: _Floats,
+    sample_weight: _Floats,
+    centers: _Floats,
+    labels: Union[_Labels, None],
+    rows_per_block: int,
+    accumulate: bool,
+    n_threads: int,
+) -> tuple[_Labels, bool, _Floats, _Floats]:
+    """A piece's labels, whether any changed, per-block cluster sums and weights."""
+
+def kmeans_block_farthest(
+    x: _Floats,
+    sample_weight: _Floats,
+    centers: _Floats,
+    labels: _Labels,
+    n_far: int,
+    offset: int,
+    n_threads: int,
+) -> tuple[bool, _Floats, npt.NDArray[np.int64], _Floats, _Floats, npt.NDArray[np.int64]]:
+    """``(any_off_center, distances, indices, rows, weights, labels)`` of the farthest samples."""
+
+def kmeans_combine_update(
+    sums: _Floats, weights: _Floats, centers_old: _Floats, far: Union[dict, None] = None
+) -> tuple[_Floats, float]:
+    """New centers from per-block sums (empty clusters relocated) and the squared shift."""
+
+def kmeans_block_inertia(
+    x: _Floats,
+    sample_weight: _Floats,
+    centers: _Floats,
+    labels: _Labels,
+    rows_per_block: int,
+    n_threads: int,
+) -> list[float]:
+    """The weighted inertia of each block of a piece."""
+
+def combine_in_order(parts: list[float]) -> float:
+    """Per-block values added in block order."""
+
+def kmeans_total_weights(weights: _Floats) -> _Floats:
+    """Cluster weights from per-block weights, added in block order."""
+
+def moment_block_sums(
+    x: _Floats, rows_per_block: int, mean: Union[npt.NDArray[np.float64], None], n_threads: int
+) -> npt.NDArray[np.float64]:
+    """Per-block feature sums (or squared deviations from ``mean``) of a piece."""
+
+def combine_feature_sums(parts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Per-block feature sums added in block order."""
+
+def mean_variance_of(squared_deviations: npt.NDArray[np.float64], n: int) -> float:
+    """The mean feature variance from combined squared deviations of ``n`` samples."""
+
 # StandardScaler. Dense ``x`` is C-contiguous: ``(n_samples, n_features)`` when ``columns`` is
 # False, the transpose of an F-ordered array (every feature contiguous) when True. Sparse
 # batches come as ``data, indices, indptr, n_samples, n_features, by_rows`` (CSR when

@@ -18,16 +18,28 @@ const PARTIAL_SUMS_BUDGET: usize = 1 << 22;
 /// Splits `0..n` into contiguous ranges of whole chunks. `per_block_state` is the number of
 /// elements each block keeps (for example `k * d + k` partial sums).
 pub fn partition(n: usize, per_block_state: usize) -> Vec<Range<usize>> {
+    fixed(n, rows_per_block(n, per_block_state))
+}
+
+/// The number of samples in each block of [`partition`] (the last block may hold fewer). A
+/// caller that holds the samples in pieces (a row-chunked array on several machines) cuts
+/// every piece that starts at a multiple of it with [`fixed`] and gets blocks of the same
+/// partition, so partial sums combined in block order give the same bits.
+pub fn rows_per_block(n: usize, per_block_state: usize) -> usize {
     if n == 0 {
-        return Vec::new();
+        return CHUNK;
     }
     let n_chunks = n.div_ceil(CHUNK);
     let by_memory = (PARTIAL_SUMS_BUDGET / per_block_state.max(1)).max(1);
     let n_blocks = n_chunks.min(MAX_BLOCKS).min(by_memory).max(1);
-    let chunks_per_block = n_chunks.div_ceil(n_blocks);
-    let rows_per_block = chunks_per_block * CHUNK;
-    (0..n.div_ceil(rows_per_block))
-        .map(|b| b * rows_per_block..((b + 1) * rows_per_block).min(n))
+    n_chunks.div_ceil(n_blocks) * CHUNK
+}
+
+/// Splits `0..n` into ranges of `rows` samples (the last one shorter).
+pub fn fixed(n: usize, rows: usize) -> Vec<Range<usize>> {
+    let rows = rows.max(1);
+    (0..n.div_ceil(rows))
+        .map(|b| b * rows..((b + 1) * rows).min(n))
         .collect()
 }
 

@@ -13,7 +13,17 @@ fn feature_sums<T: Float, S: Samples<T>>(
     value: &(dyn Fn(usize, &mut [f64]) + Sync),
 ) -> Vec<f64> {
     let d = x.n_features();
-    let parts: Vec<Vec<f64>> = blocks::partition(x.n_samples(), d)
+    let parts = block_sums(x, &blocks::partition(x.n_samples(), d), value);
+    combine_sums(parts, d)
+}
+
+fn block_sums<T: Float, S: Samples<T>>(
+    x: &S,
+    blocks: &[std::ops::Range<usize>],
+    value: &(dyn Fn(usize, &mut [f64]) + Sync),
+) -> Vec<Vec<f64>> {
+    let d = x.n_features();
+    blocks
         .par_iter()
         .map(|b| {
             let mut acc = vec![0.0f64; d];
@@ -22,11 +32,31 @@ fn feature_sums<T: Float, S: Samples<T>>(
             }
             acc
         })
-        .collect();
+        .collect()
+}
+
+/// Adds per-block sums in block order.
+pub fn combine_sums(parts: Vec<Vec<f64>>, d: usize) -> Vec<f64> {
     parts.into_iter().fold(vec![0.0; d], |mut total, p| {
         total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
         total
     })
+}
+
+/// Per-block sums of the dense or sparse samples (`mean` None) or of their squared deviations
+/// from `mean`, over `blocks` of [`crate::blocks::partition`]`(n, d)`: what
+/// [`mean_feature_variance`] combines, for samples held in pieces.
+pub fn moment_block_sums<T: Float, S: Samples<T>>(
+    x: &S,
+    blocks: &[std::ops::Range<usize>],
+    mean: Option<&[f64]>,
+) -> Vec<Vec<f64>> {
+    block_sums(x, blocks, &|i, acc| x.add_row_moment(i, mean, acc))
+}
+
+/// The mean variance from the combined squared deviations of dense samples.
+pub fn mean_variance_of(squared_deviations: &[f64], n: usize) -> f64 {
+    squared_deviations.iter().sum::<f64>() / (n as f64 * squared_deviations.len() as f64)
 }
 
 /// The mean of each feature (column), accumulated in float64.
@@ -53,7 +83,7 @@ pub fn mean_feature_variance<T: Float, S: Samples<T>>(x: &S) -> f64 {
             .zip(&mean)
             .for_each(|(s, m)| *s += n as f64 * m * m);
     }
-    squared_deviations.iter().sum::<f64>() / (n as f64 * d as f64)
+    mean_variance_of(&squared_deviations, n)
 }
 
 #[cfg(test)]

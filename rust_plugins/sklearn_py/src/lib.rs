@@ -13,6 +13,7 @@ mod threads;
 
 mod dbscan;
 mod kmeans;
+mod kmeans_blocks;
 mod linear;
 mod logistic;
 mod metric;
@@ -27,6 +28,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dbscan::register(m)?;
     kmeans::register(m)?;
+    kmeans_blocks::register(m)?;
     minibatch::register(m)?;
     logistic::register(m)?;
     metric::register(m)?;

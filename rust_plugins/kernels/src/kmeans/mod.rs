@@ -94,12 +94,17 @@ pub fn convergence<T: Float>(
     if !labels_changed {
         return Some(Event::StrictConvergence { iteration });
     }
-    let center_shift: f64 = shift.iter().map(|s| (*s * *s).to_f64()).sum();
+    let center_shift = squared_shift(shift);
     (center_shift <= tol).then_some(Event::ToleranceConvergence {
         iteration,
         center_shift,
         tol,
     })
+}
+
+/// The total squared distance the centers moved, given each one's distance.
+pub fn squared_shift<T: Float>(shift: &[T]) -> f64 {
+    shift.iter().map(|s| (*s * *s).to_f64()).sum()
 }
 
 /// Checks shared by every entry point so that the hot loops can index freely.
@@ -258,5 +263,48 @@ mod tests {
         assert_eq!(lloyd_run.labels, elkan_run.labels);
         assert_eq!(lloyd_run.n_iter, elkan_run.n_iter);
         assert!((lloyd_run.inertia - elkan_run.inertia).abs() < 1e-9 * lloyd_run.inertia);
+    }
+
+    #[test]
+    fn pieces_aligned_to_blocks_reduce_to_the_whole() {
+        // Samples held in pieces that start on block boundaries: their blocks' sums, combined
+        // in order, and their farthest samples, merged, are those of the whole.
+        let (n, d, k) = (70_000, 3, 4);
+        let x: Vec<f32> = (0..n * d)
+            .map(|i| ((i * 7919) % 1009) as f32 / 7.0 + ((i / d) % k) as f32)
+            .collect();
+        let w: Vec<f32> = (0..n).map(|i| 0.5 + (i % 5) as f32 / 3.0).collect();
+        let centers: Vec<f32> = x[..k * d].to_vec();
+        let whole = Dense::new(&x, n, d).unwrap();
+        let mut labels = vec![-1; n];
+        let (_, sums) = steps::assign(&whole, &w, &centers, &mut labels, true).unwrap();
+        let far = steps::farthest_samples(&whole, &w, &centers, &labels, 3, 0).unwrap();
+        let rows = crate::blocks::rows_per_block(n, k * d + k);
+        assert!(rows > crate::blocks::CHUNK);
+        let mut parts = Vec::new();
+        let mut pieces_far = Vec::new();
+        for piece in [0..2 * rows, 2 * rows..7 * rows, 7 * rows..n] {
+            let m = piece.len();
+            let xs = Dense::new(&x[piece.start * d..piece.end * d], m, d).unwrap();
+            let ws = &w[piece.clone()];
+            let mut piece_labels = vec![-1; m];
+            let (_, p, _) =
+                steps::assign_blocks(&xs, ws, &centers, &mut piece_labels, true, |_| {
+                    crate::blocks::fixed(m, rows)
+                })
+                .unwrap();
+            assert_eq!(piece_labels, labels[piece.clone()]);
+            parts.extend(p);
+            pieces_far.push(
+                steps::farthest_samples(&xs, ws, &centers, &piece_labels, 3, piece.start).unwrap(),
+            );
+        }
+        let combined = steps::ClusterSums::combine(parts, k, d).unwrap();
+        assert_eq!(combined.sums, sums.sums);
+        assert_eq!(combined.weights, sums.weights);
+        let merged = steps::merge_farthest(pieces_far, 3);
+        let indices =
+            |f: &steps::Farthest<f32>| f.samples.iter().map(|s| s.index).collect::<Vec<_>>();
+        assert_eq!(indices(&merged), indices(&far));
     }
 }

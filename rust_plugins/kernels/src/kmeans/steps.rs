@@ -63,10 +63,35 @@ pub fn assign<T: Float, S: NearestSearch<T>>(
     accumulate: bool,
 ) -> Result<(bool, ClusterSums<T>), KernelError> {
     let d = x.n_features();
+    let n = x.n_samples();
+    let (changed, parts, k) =
+        assign_blocks(x, sample_weight, centers, labels, accumulate, |state| {
+            blocks::partition(n, state)
+        })?;
+    let sums = if accumulate {
+        ClusterSums::combine(parts, k, d)?
+    } else {
+        ClusterSums::zeros(0, 0)?
+    };
+    Ok((changed, sums))
+}
+
+/// [`assign`] over the blocks `blocks_for(per_block_state)` gives, returning each block's
+/// cluster sums (empty without `accumulate`) and the number of centers: the leaves of the
+/// reduction that [`ClusterSums::combine`] folds in block order.
+pub fn assign_blocks<T: Float, S: NearestSearch<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers: &[T],
+    labels: &mut [i32],
+    accumulate: bool,
+    blocks_for: impl FnOnce(usize) -> Vec<Range<usize>>,
+) -> Result<(bool, Vec<ClusterSums<T>>, usize), KernelError> {
+    let d = x.n_features();
     let prepared = x.prepare_centers(centers)?;
     let k = prepared.n_centers();
     let state = if accumulate { k * d + k } else { 0 };
-    let blocks = blocks::partition(x.n_samples(), state);
+    let blocks = blocks_for(state);
     let label_slices = split_by_blocks(labels, &blocks, 1);
     let parts: Vec<(bool, ClusterSums<T>)> = blocks
         .par_iter()
@@ -93,12 +118,7 @@ pub fn assign<T: Float, S: NearestSearch<T>>(
         })
         .collect::<Result<_, KernelError>>()?;
     let changed = parts.iter().any(|p| p.0);
-    let sums = if accumulate {
-        ClusterSums::combine(parts.into_iter().map(|p| p.1).collect(), k, d)?
-    } else {
-        ClusterSums::zeros(0, 0)?
-    };
-    Ok((changed, sums))
+    Ok((changed, parts.into_iter().map(|p| p.1).collect(), k))
 }
 
 /// Problems of up to this many multiply-adds are labelled with scikit-learn's own arithmetic
@@ -231,11 +251,38 @@ pub fn update_centers<T: Float, S: Samples<T>>(
     mut sums: ClusterSums<T>,
 ) -> Result<Vec<T>, KernelError> {
     let d = x.n_features();
-    let k = sums.weights.len();
-    let empty: Vec<usize> = (0..k).filter(|&j| sums.weights[j] == T::ZERO).collect();
+    let empty = empty_clusters(&sums);
     if !empty.is_empty() {
-        relocate_empty_clusters(x, sample_weight, centers_old, labels, &empty, &mut sums)?;
+        let far = farthest_samples(x, sample_weight, centers_old, labels, empty.len(), 0)?;
+        if far.any_off_center {
+            relocate(&mut sums, &empty, &far.samples, d);
+        }
     }
+    let means = || Ok((!x.is_sparse()).then(|| stats::feature_means(x)));
+    let (mut centers, overflowed) = average_centers(sums, d, means)?;
+    if !overflowed.is_empty() {
+        rescaled_means(x, sample_weight, labels, &overflowed, &mut centers);
+    }
+    Ok(centers)
+}
+
+/// The clusters without weight.
+pub fn empty_clusters<T: Float>(sums: &ClusterSums<T>) -> Vec<usize> {
+    (0..sums.weights.len())
+        .filter(|&j| sums.weights[j] == T::ZERO)
+        .collect()
+}
+
+/// Divides the cluster sums by their weights (scikit-learn's `_average_centers`). A cluster
+/// still without weight takes the heaviest cluster's center; `feature_means` gives the column
+/// means of dense samples (None for sparse ones) when that copy needs them. Returns the
+/// centers and the clusters whose center overflowed.
+pub fn average_centers<T: Float>(
+    sums: ClusterSums<T>,
+    d: usize,
+    feature_means: impl FnOnce() -> Result<Option<Vec<f64>>, KernelError>,
+) -> Result<(Vec<T>, Vec<usize>), KernelError> {
+    let k = sums.weights.len();
     let mut centers = sums.sums;
     // scikit-learn's `_average_centers`: a cluster still without weight (relocation skipped)
     // is put where the heaviest cluster is, copied as that cluster stands at that point of
@@ -251,13 +298,14 @@ pub fn update_centers<T: Float, S: Samples<T>>(
     // That weighted sum is of samples centred on their column means m when they are dense
     // (scikit-learn centres dense X, not sparse X): S - W m, which is S - (W - 1) m once m
     // is added back to the centers.
-    let offset: Option<Vec<T>> = (undivided_copy && !x.is_sparse()).then(|| {
-        let excess = sums.weights[heaviest] - T::ONE;
-        stats::feature_means(x)
-            .into_iter()
-            .map(|m| excess * T::from_f64(m))
-            .collect()
-    });
+    let offset: Option<Vec<T>> = if undivided_copy {
+        feature_means()?.map(|means| {
+            let excess = sums.weights[heaviest] - T::ONE;
+            means.into_iter().map(|m| excess * T::from_f64(m)).collect()
+        })
+    } else {
+        None
+    };
     for j in 0..k {
         if sums.weights[j] > T::ZERO {
             let alpha = T::ONE / sums.weights[j];
@@ -275,10 +323,7 @@ pub fn update_centers<T: Float, S: Samples<T>>(
     let overflowed: Vec<usize> = (0..k)
         .filter(|&j| centers[j * d..(j + 1) * d].iter().any(|v| !v.is_finite()))
         .collect();
-    if !overflowed.is_empty() {
-        rescaled_means(x, sample_weight, labels, &overflowed, &mut centers);
-    }
-    Ok(centers)
+    Ok((centers, overflowed))
 }
 
 /// Recomputes the centers of `clusters` as weighted means with the weights divided by the
@@ -316,14 +361,43 @@ fn rescaled_means<T: Float, S: Samples<T>>(
     }
 }
 
-fn relocate_empty_clusters<T: Float, S: Samples<T>>(
+/// A sample far from its center: a candidate for an empty cluster.
+#[derive(Clone, Debug)]
+pub struct FarSample<T> {
+    pub distance: T,
+    /// Index among all samples (`offset` plus the row), which breaks ties.
+    pub index: usize,
+    pub row: Vec<T>,
+    pub weight: T,
+    pub label: usize,
+}
+
+/// The `n_far` samples farthest from their center, farthest first, and whether any sample is
+/// off its center (if none is, scikit-learn skips the relocation).
+pub struct Farthest<T> {
+    pub samples: Vec<FarSample<T>>,
+    pub any_off_center: bool,
+}
+
+/// scikit-learn's order of relocation candidates: farthest first; the index breaks ties so the
+/// choice is deterministic.
+fn farther<T: Float>(a: (T, usize), b: (T, usize)) -> std::cmp::Ordering {
+    b.0.partial_cmp(&a.0)
+        .unwrap_or(std::cmp::Ordering::Equal)
+        .then(a.1.cmp(&b.1))
+}
+
+/// The `n_far` samples of `x` farthest from their center (their indices counted from
+/// `offset`). Farthest samples of pieces of the data merged by [`merge_farthest`] are those of
+/// the whole.
+pub fn farthest_samples<T: Float, S: Samples<T>>(
     x: &S,
     sample_weight: &[T],
     centers_old: &[T],
     labels: &[i32],
-    empty: &[usize],
-    sums: &mut ClusterSums<T>,
-) -> Result<(), KernelError> {
+    n_far: usize,
+    offset: usize,
+) -> Result<Farthest<T>, KernelError> {
     let d = x.n_features();
     let n = x.n_samples();
     let c_norms = row_sq_norms(centers_old, d);
@@ -332,39 +406,66 @@ fn relocate_empty_clusters<T: Float, S: Samples<T>>(
         let l = labels[i] as usize;
         x.sq_dist(i, &centers_old[l * d..(l + 1) * d], c_norms[l])
     }));
-    if dist.iter().all(|&v| v == T::ZERO) {
-        // Every sample sits on its center: more clusters than distinct samples. Relocating
-        // is pointless, and scikit-learn skips it.
-        return Ok(());
-    }
-    // The farthest samples, farthest first; index breaks ties so the choice is deterministic.
+    // All samples on their center means more clusters than distinct samples: relocating is
+    // pointless, and scikit-learn skips it.
+    let any_off_center = dist.iter().any(|&v| v != T::ZERO);
     let mut order: Vec<usize> = alloc::with_capacity(&[n])?;
     order.extend(0..n);
-    let n_far = empty.len().min(order.len());
-    let cmp = |a: &usize, b: &usize| {
-        dist[*b]
-            .partial_cmp(&dist[*a])
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.cmp(b))
-    };
+    let n_far = n_far.min(order.len());
+    let cmp = |a: &usize, b: &usize| farther((dist[*a], *a), (dist[*b], *b));
     if n_far < order.len() {
         order.select_nth_unstable_by(n_far, cmp);
     }
     order.truncate(n_far);
     order.sort_by(cmp);
-    let mut row = vec![T::ZERO; d];
-    for (&new_id, &far) in empty.iter().zip(&order) {
-        let w = sample_weight[far];
-        let old_id = labels[far] as usize;
-        x.copy_row(far, &mut row);
-        for f in 0..d {
-            sums.sums[old_id * d + f] -= row[f] * w;
-            sums.sums[new_id * d + f] = row[f] * w;
+    let samples = order
+        .into_iter()
+        .map(|i| {
+            let mut row = vec![T::ZERO; d];
+            x.copy_row(i, &mut row);
+            FarSample {
+                distance: dist[i],
+                index: offset + i,
+                row,
+                weight: sample_weight[i],
+                label: labels[i] as usize,
+            }
+        })
+        .collect();
+    Ok(Farthest {
+        samples,
+        any_off_center,
+    })
+}
+
+/// The farthest `n_far` samples of the whole from the farthest of its pieces.
+pub fn merge_farthest<T: Float>(pieces: Vec<Farthest<T>>, n_far: usize) -> Farthest<T> {
+    let any_off_center = pieces.iter().any(|p| p.any_off_center);
+    let mut samples: Vec<FarSample<T>> = pieces.into_iter().flat_map(|p| p.samples).collect();
+    samples.sort_by(|a, b| farther((a.distance, a.index), (b.distance, b.index)));
+    samples.truncate(n_far);
+    Farthest {
+        samples,
+        any_off_center,
+    }
+}
+
+/// Moves the farthest samples into the empty clusters, one each, in order.
+pub fn relocate<T: Float>(
+    sums: &mut ClusterSums<T>,
+    empty: &[usize],
+    far: &[FarSample<T>],
+    d: usize,
+) {
+    for (&new_id, sample) in empty.iter().zip(far) {
+        let (w, old_id, row) = (sample.weight, sample.label, &sample.row);
+        for (f, &v) in row.iter().enumerate().take(d) {
+            sums.sums[old_id * d + f] -= v * w;
+            sums.sums[new_id * d + f] = v * w;
         }
         sums.weights[new_id] = w;
         sums.weights[old_id] -= w;
     }
-    Ok(())
 }
 
 /// Euclidean distance each center moved.
@@ -385,14 +486,26 @@ pub fn inertia<T: Float, S: Samples<T>>(
     centers: &[T],
     labels: &[i32],
 ) -> f64 {
+    let blocks = blocks::partition(x.n_samples(), 0);
+    inertia_blocks(x, sample_weight, centers, labels, &blocks)
+        .into_iter()
+        .sum()
+}
+
+/// The inertia of each of `blocks`, which [`inertia`] adds in block order.
+pub fn inertia_blocks<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers: &[T],
+    labels: &[i32],
+    blocks: &[Range<usize>],
+) -> Vec<f64> {
     let d = x.n_features();
     let c_norms = row_sq_norms(centers, d);
-    let blocks = blocks::partition(x.n_samples(), 0);
-    let parts: Vec<f64> = blocks
+    blocks
         .par_iter()
         .map(|b| block_inertia(x, b.clone(), sample_weight, centers, &c_norms, labels))
-        .collect();
-    parts.into_iter().sum()
+        .collect()
 }
 
 #[inline(always)]

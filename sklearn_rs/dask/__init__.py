@@ -1,0 +1,13 @@
+"""sklearn_rs estimators on dask arrays, computed on a dask.distributed cluster.
+
+The data stays on the workers (persisted once per fit, row-chunked); each pass runs the Rust
+kernels on the chunks where they live and sends back partial results, which the client
+combines in the order the single-machine fit combines them, so the fitted attributes are
+bitwise those of the single-machine estimator on the gathered data. Needs ``dask[array]`` and
+``distributed``; import it only where they are installed.
+"""
+
+from sklearn_rs.dask._blocks import worker_info
+from sklearn_rs.dask._kmeans import KMeans
+
+__all__ = ["KMeans", "worker_info"]

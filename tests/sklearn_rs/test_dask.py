@@ -1,0 +1,184 @@
+"""sklearn_rs.dask on a real dask.distributed cluster (two worker processes, one thread each,
+loopback only): fits equal bitwise to sklearn_rs's single-machine fits for any chunking."""
+
+import os
+import pickle
+import signal
+import time
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+import sklearn_rs  # noqa: E402
+from sklearn_rs.dask import KMeans, worker_info  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1",
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def blobs(n, d, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(-10, 10, size=(5, d))
+    X = centers[rng.integers(0, 5, size=n)] + rng.normal(size=(n, d))
+    w = rng.uniform(0.5, 2.0, size=n)
+    return X.astype(dtype), w.astype(dtype)
+
+
+CHUNKINGS = {
+    "one": lambda n: n,
+    "many": lambda n: 300,
+    "ragged": lambda n: (700, 64, 1, 935, n - 1700),
+}
+
+
+def assert_same_fit(local, dist):
+    np.testing.assert_array_equal(dist.cluster_centers_, local.cluster_centers_, strict=True)
+    np.testing.assert_array_equal(dist.labels_.compute(), local.labels_)
+    assert dist.n_iter_ == local.n_iter_
+    assert dist.inertia_ == local.inertia_
+
+
+@pytest.mark.parametrize("chunking", sorted(CHUNKINGS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_equals_single_machine_for_any_chunking(client, chunking, dtype, weighted):
+    n = 2000
+    X, w = blobs(n, 3, dtype)
+    sw = w if weighted else None
+    C0 = X[[0, 1, 2, 3, 4, 5]].copy()
+    local = sklearn_rs.KMeans(n_clusters=6, init=C0, n_init=1).fit(X, sample_weight=sw)
+    Xd = da.from_array(X, chunks=(CHUNKINGS[chunking](n), 3))
+    dist = KMeans(n_clusters=6, init=C0, n_init=1).fit(Xd, sample_weight=sw)
+    assert isinstance(dist.labels_, da.Array)
+    assert_same_fit(local, dist)
+    assert dist.cluster_centers_.dtype == dtype
+
+
+def test_larger_blocks_weights_as_dask_array_and_strict_convergence(client):
+    # 20000 samples: blocks of several 256-row chunks, which chunks of 3000 rows do not
+    # follow (they are merged up to block boundaries); tol=0 runs to strict convergence.
+    X, w = blobs(20000, 4, np.float32, seed=1)
+    C0 = X[:7].copy()
+    local = sklearn_rs.KMeans(n_clusters=7, init=C0, n_init=1, tol=0).fit(X, sample_weight=w)
+    Xd = da.from_array(X, chunks=(3000, 4))
+    wd = da.from_array(w, chunks=5000)
+    dist = KMeans(n_clusters=7, init=C0, n_init=1, tol=0).fit(Xd, sample_weight=wd)
+    assert_same_fit(local, dist)
+
+
+def test_empty_cluster_relocation(client):
+    X, w = blobs(1500, 2, np.float64, seed=2)
+    C0 = np.vstack([X[:3], [[1e3, 1e3]], [[-1e3, 5e2]]])  # two centers far from every sample
+    local = sklearn_rs.KMeans(n_clusters=5, init=C0, n_init=1).fit(X, sample_weight=w)
+    dist = KMeans(n_clusters=5, init=C0, n_init=1).fit(
+        da.from_array(X, chunks=400), sample_weight=w
+    )
+    assert_same_fit(local, dist)
+
+
+def test_random_init_and_n_init_take_the_same_draws(client):
+    X, w = blobs(1200, 3, np.float64, seed=3)
+    params = dict(n_clusters=4, init="random", n_init=3, random_state=7)
+    local = sklearn_rs.KMeans(**params).fit(X, sample_weight=w)
+    dist = KMeans(**params).fit(da.from_array(X, chunks=500), sample_weight=w)
+    assert_same_fit(local, dist)
+
+
+def test_callable_init_gets_the_dask_array(client):
+    X, _ = blobs(900, 2, np.float64, seed=4)
+    seen = []
+
+    def init(Xd, k, random_state):
+        seen.append(type(Xd))
+        return np.asarray(Xd[:k].compute())
+
+    local = sklearn_rs.KMeans(n_clusters=3, init=lambda X, k, random_state: X[:k], n_init=1)
+    dist = KMeans(n_clusters=3, init=init, n_init=1).fit(da.from_array(X, chunks=250))
+    assert_same_fit(local.fit(X), dist)
+    assert seen == [da.Array]
+
+
+def test_predict_and_transform_are_lazy_and_chunking_free(client):
+    X, _ = blobs(3000, 3, np.float32, seed=5)
+    C0 = X[:5].copy()
+    local = sklearn_rs.KMeans(n_clusters=5, init=C0, n_init=1).fit(X)
+    dist = KMeans(n_clusters=5, init=C0, n_init=1).fit(da.from_array(X, chunks=1000))
+    Xq = da.from_array(X, chunks=(333, 3))
+    labels, distances = dist.predict(Xq), dist.transform(Xq)
+    assert isinstance(labels, da.Array) and isinstance(distances, da.Array)
+    # Labels come from the fit's search, whatever the chunks: the fit's labels.
+    np.testing.assert_array_equal(labels.compute(), local.labels_)
+    np.testing.assert_array_equal(distances.compute(), local.transform(X), strict=True)
+
+
+def test_to_local_pickles_and_serves(client):
+    X, _ = blobs(1000, 3, np.float64, seed=6)
+    dist = KMeans(n_clusters=4, init=X[:4].copy(), n_init=1).fit(da.from_array(X, chunks=300))
+    local = pickle.loads(pickle.dumps(dist.to_local()))
+    assert type(local) is sklearn_rs.KMeans
+    np.testing.assert_array_equal(local.cluster_centers_, dist.cluster_centers_)
+    np.testing.assert_array_equal(local.predict(X), dist.labels_.compute())
+    assert local.inertia_ == dist.inertia_ and local.n_iter_ == dist.n_iter_
+    with pytest.raises(TypeError, match="to_local"):
+        pickle.dumps(dist)
+
+
+def test_unsupported_inputs_raise_clear_errors(client):
+    X, _ = blobs(600, 4, np.float64)
+    km = KMeans(n_clusters=3, init=X[:3].copy(), n_init=1)
+    with pytest.raises(ValueError, match="chunked along the features"):
+        km.fit(da.from_array(X, chunks=(300, 2)))
+    with pytest.raises(TypeError, match="float32 and float64"):
+        km.fit(da.from_array(X.astype(np.int64), chunks=300))
+    with pytest.raises(ValueError, match="n_samples=2 should be >= n_clusters=3"):
+        km.fit(da.from_array(X[:2], chunks=(1, 4)))
+    with pytest.raises(NotImplementedError, match="lloyd"):
+        KMeans(n_clusters=3, algorithm="elkan").fit(da.from_array(X, chunks=300))
+
+
+def test_workers_report_versions_and_threads(client):
+    info = client.run(worker_info)
+    assert len(info) == 2
+    for worker in info.values():
+        assert worker["sklearn_rs"] == sklearn_rs.__version__
+        # The Rust pool follows the worker's OMP_NUM_THREADS (which a Nanny sets to 1 unless
+        # the environment it starts from sets it).
+        assert worker["rust_threads"] == int(worker["OMP_NUM_THREADS"])
+
+
+def test_worker_killed_mid_fit_gives_the_same_answer(client):
+    X, w = blobs(4000, 3, np.float64, seed=8)
+    C0 = X[:6].copy()
+    local = sklearn_rs.KMeans(n_clusters=6, init=C0, n_init=1, tol=0).fit(X, sample_weight=w)
+    assert local.n_iter_ > 2
+    dist = KMeans(n_clusters=6, init=C0, n_init=1, tol=0)
+    victim, pid = sorted(client.run(os.getpid).items())[0]
+
+    def kill_after_first_iteration(iteration):
+        if iteration == 0:
+            # The Nanny restarts the worker; its chunks and labels are recomputed from
+            # their lineage when the next iteration needs them.
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 20
+            while victim in client.scheduler_info()["workers"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    dist._after_iteration = kill_after_first_iteration
+    try:
+        dist.fit(da.from_array(X, chunks=700), sample_weight=w)
+    except Exception as e:  # a clear error is acceptable, a wrong answer is not
+        pytest.fail(f"the fit did not recover from a lost worker: {e!r}")
+    assert_same_fit(local, dist)
+    client.wait_for_workers(2, timeout=30)
+    assert pid not in client.run(os.getpid).values()  # the worker was indeed replaced
