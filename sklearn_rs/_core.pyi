@@ -168,6 +168,41 @@ def combine_feature_sums(parts: npt.NDArray[np.float64]) -> npt.NDArray[np.float
 def mean_variance_of(squared_deviations: npt.NDArray[np.float64], n: int) -> float:
     """The mean feature variance from combined squared deviations of ``n`` samples."""
 
+# k-means++ over row pieces: the running sums continue from piece to piece, in order.
+def kmeanspp_first(sample_weight: _Floats, u: float) -> int:
+    """The first center's index: ``choice(n, p=sample_weight / sum)`` on the uniform ``u``."""
+
+def kmeanspp_lower(
+    x: _Floats, y: _Floats, closest: Union[npt.NDArray[np.float64], None], n_threads: int
+) -> npt.NDArray[np.float64]:
+    """Squared distances to the closest center so far, lowered by the center ``y``."""
+
+def kmeanspp_potential(
+    sample_weight: _Floats, closest: npt.NDArray[np.float64], start: float
+) -> float:
+    """``start + sum(sample_weight * closest)`` in sample order."""
+
+def kmeanspp_cumsum(
+    sample_weight: _Floats,
+    closest: npt.NDArray[np.float64],
+    start: float,
+    values: Union[list[float], None] = None,
+) -> tuple[float, list[Union[int, None]]]:
+    """The cumulative sum's last value and the first index reaching each of ``values``."""
+
+def kmeanspp_candidate_potentials(
+    x: _Floats,
+    sample_weight: _Floats,
+    closest: npt.NDArray[np.float64],
+    ys: _Floats,
+    rows_per_block: int,
+    n_threads: int,
+) -> npt.NDArray[np.float64]:
+    """Per-block potentials ``(blocks, candidates)`` of the candidate centers ``ys``."""
+
+def kmeanspp_combine(parts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Per-block candidate potentials added in block order."""
+
 # StandardScaler. Dense ``x`` is C-contiguous: ``(n_samples, n_features)`` when ``columns`` is
 # False, the transpose of an F-ordered array (every feature contiguous) when True. Sparse
 # batches come as ``data, indices, indptr, n_samples, n_features, by_rows`` (CSR when

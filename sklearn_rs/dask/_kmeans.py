@@ -51,11 +51,12 @@ class KMeans(_LocalKMeans):
     """``sklearn_rs.KMeans`` fitted on a row-chunked dask array on a dask.distributed cluster.
 
     Same parameters as ``sklearn.cluster.KMeans`` (``algorithm="lloyd"`` only). With the same
-    initial centers (an array, a callable, or ``init="random"`` with the same
-    ``random_state``), ``cluster_centers_``, ``labels_``, ``inertia_`` and ``n_iter_`` are
-    bitwise those of ``sklearn_rs.KMeans`` fitted on ``X.compute()``, for any chunking of X.
-    ``labels_``, ``predict`` and ``transform`` are lazy dask arrays; ``to_local()`` returns the
-    fitted ``sklearn_rs.KMeans``.
+    initial centers (an array, a callable, or ``init="k-means++"`` / ``"random"`` with the
+    same ``random_state``, which take the same draws; k-means++ takes one round trip per
+    center), ``cluster_centers_``, ``labels_``, ``inertia_`` and ``n_iter_`` are bitwise those
+    of ``sklearn_rs.KMeans`` fitted on ``X.compute()``, for any chunking of X. ``labels_``,
+    ``predict`` and ``transform`` are lazy dask arrays; ``to_local()`` returns the fitted
+    ``sklearn_rs.KMeans``.
     """
 
     def _scaled_tol(self, X):
@@ -175,10 +176,9 @@ class KMeans(_LocalKMeans):
             )
             return _rows(X, indices)
         if isinstance(init, str) and init == "k-means++":
-            raise NotImplementedError(
-                "sklearn_rs.dask.KMeans does not draw k-means++ centers yet: pass "
-                "init='random', an array or a callable."
-            )
+            from sklearn_rs.dask._init import kmeans_plusplus
+
+            return kmeans_plusplus(client, X, w, k, random_state)
         return init
 
     def _centers(self, X):

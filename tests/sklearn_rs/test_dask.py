@@ -95,6 +95,23 @@ def test_random_init_and_n_init_take_the_same_draws(client):
     assert_same_fit(local, dist)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kmeans_plusplus_takes_the_single_machine_draws(client, dtype):
+    from sklearn_rs.dask._init import kmeans_plusplus
+
+    X, w = blobs(2000, 3, dtype, seed=9)
+    Xd = da.from_array(X, chunks=(CHUNKINGS["ragged"](2000), 3))
+    wd = da.from_array(w, chunks=700)
+    expected, _ = sklearn_rs.kmeans_plusplus(
+        X, 7, sample_weight=w, random_state=np.random.RandomState(11)
+    )
+    got = kmeans_plusplus(client, Xd, wd, 7, np.random.RandomState(11))
+    np.testing.assert_array_equal(got, expected, strict=True)
+    # The default init of the estimator, with n_init runs compared by inertia.
+    local = sklearn_rs.KMeans(n_clusters=5, n_init=2, random_state=4).fit(X)
+    assert_same_fit(local, KMeans(n_clusters=5, n_init=2, random_state=4).fit(Xd))
+
+
 def test_callable_init_gets_the_dask_array(client):
     X, _ = blobs(900, 2, np.float64, seed=4)
     seen = []

@@ -30,6 +30,16 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(moment_block_sums, m)?)?;
     m.add_function(wrap_pyfunction!(combine_feature_sums, m)?)?;
     m.add_function(wrap_pyfunction!(mean_variance_of, m)?)?;
+    for f in [
+        wrap_pyfunction!(kmeanspp_first, m)?,
+        wrap_pyfunction!(kmeanspp_lower, m)?,
+        wrap_pyfunction!(kmeanspp_potential, m)?,
+        wrap_pyfunction!(kmeanspp_cumsum, m)?,
+        wrap_pyfunction!(kmeanspp_candidate_potentials, m)?,
+        wrap_pyfunction!(kmeanspp_combine, m)?,
+    ] {
+        m.add_function(f)?;
+    }
     Ok(())
 }
 
@@ -485,4 +495,202 @@ fn kmeans_total_weights<'py>(
     weights: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     by_dtype!(py, weights, total_weights_t(py, weights))
+}
+
+// k-means++ over pieces: the running sums scikit-learn takes over all samples (the potential,
+// the cumulative sum the candidates are searched in) continue from piece to piece in order;
+// the candidates' potentials are per-block sums added in block order.
+
+/// The first k-means++ center: `choice(n, p=sample_weight / sum)` on the uniform `u`.
+#[pyfunction]
+fn kmeanspp_first(py: Python<'_>, sample_weight: &Bound<'_, PyAny>, u: f64) -> PyResult<usize> {
+    by_dtype!(py, sample_weight, first_t(sample_weight, u))
+}
+
+fn first_t<T: Float + Element>(sample_weight: &Bound<'_, PyAny>, u: f64) -> PyResult<usize> {
+    let w: PyReadonlyArray1<T> = sample_weight.extract()?;
+    kernels::kmeans::init::first_center(slice(&w)?, u).map_err(kernel_error)
+}
+
+fn lower_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    closest: Option<PyReadonlyArray1<'py, f64>>,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let x = SamplesArg::<T>::extract(x)?;
+    let y: PyReadonlyArray1<T> = y.extract()?;
+    let y = slice(&y)?;
+    let (n, d) = (x.n_samples(), x.n_features());
+    if y.len() != d {
+        return Err(PyValueError::new_err("the center and X differ in features"));
+    }
+    let mut out = match optional_slice(&closest)? {
+        Some(c) if c.len() == n => c.to_vec(),
+        Some(_) => return Err(PyValueError::new_err("closest and X differ in length")),
+        None => vec![f64::INFINITY; n],
+    };
+    with_samples!(x, |s| py.run_kernel(threads(n_threads, n, d), |_| {
+        kernels::kmeans::init::lower_to_distances(&s, y, &mut out);
+        Ok(())
+    }))?;
+    Ok(vector(py, out))
+}
+
+/// Each sample's squared distance to its closest center so far, lowered by the center `y`
+/// (`closest` None: no center yet).
+#[pyfunction]
+#[pyo3(signature = (x, y, closest, n_threads))]
+fn kmeanspp_lower<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    closest: Option<PyReadonlyArray1<'py, f64>>,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    by_dtype!(py, y, lower_t(py, x, y, closest, n_threads))
+}
+
+fn weights_and_closest<'a, T: Float + Element>(
+    w: &'a PyReadonlyArray1<'_, T>,
+    closest: &'a PyReadonlyArray1<'_, f64>,
+) -> PyResult<(&'a [T], &'a [f64])> {
+    let (w, c) = (slice(w)?, slice(closest)?);
+    if w.len() != c.len() {
+        return Err(PyValueError::new_err(
+            "sample_weight and closest differ in length",
+        ));
+    }
+    Ok((w, c))
+}
+
+fn potential_t<T: Float + Element>(
+    w: &Bound<'_, PyAny>,
+    closest: PyReadonlyArray1<'_, f64>,
+    start: f64,
+) -> PyResult<f64> {
+    let w: PyReadonlyArray1<T> = w.extract()?;
+    let (w, c) = weights_and_closest(&w, &closest)?;
+    Ok(kernels::kmeans::init::potential_from(w, c, start))
+}
+
+/// `start + sum_i w_i * closest_i`, summed in sample order.
+#[pyfunction]
+fn kmeanspp_potential(
+    py: Python<'_>,
+    sample_weight: &Bound<'_, PyAny>,
+    closest: PyReadonlyArray1<'_, f64>,
+    start: f64,
+) -> PyResult<f64> {
+    by_dtype!(
+        py,
+        sample_weight,
+        potential_t(sample_weight, closest, start)
+    )
+}
+
+fn cumsum_t<T: Float + Element>(
+    w: &Bound<'_, PyAny>,
+    closest: PyReadonlyArray1<'_, f64>,
+    start: f64,
+    values: Option<Vec<f64>>,
+) -> PyResult<(f64, Vec<Option<usize>>)> {
+    let w: PyReadonlyArray1<T> = w.extract()?;
+    let (w, c) = weights_and_closest(&w, &closest)?;
+    let start = T::from_f64(start);
+    let end = kernels::kmeans::init::cumsum_end(w, c, start).to_f64();
+    let found = values
+        .map(|v| kernels::kmeans::init::cumsum_search(w, c, start, &v))
+        .unwrap_or_default();
+    Ok((end, found))
+}
+
+/// The cumulative sum of `w_i * closest_i` in the weights' dtype continued from `start`: its
+/// last value and, for each of `values`, the first index where it reaches the value.
+#[pyfunction]
+#[pyo3(signature = (sample_weight, closest, start, values=None))]
+fn kmeanspp_cumsum(
+    py: Python<'_>,
+    sample_weight: &Bound<'_, PyAny>,
+    closest: PyReadonlyArray1<'_, f64>,
+    start: f64,
+    values: Option<Vec<f64>>,
+) -> PyResult<(f64, Vec<Option<usize>>)> {
+    by_dtype!(
+        py,
+        sample_weight,
+        cumsum_t(sample_weight, closest, start, values)
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn candidates_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: &Bound<'py, PyAny>,
+    closest: PyReadonlyArray1<'py, f64>,
+    ys: &Bound<'py, PyAny>,
+    rows: usize,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let x = SamplesArg::<T>::extract(x)?;
+    let w: PyReadonlyArray1<T> = sample_weight.extract()?;
+    let ys: PyReadonlyArray1<T> = ys.extract()?;
+    let (w, c) = weights_and_closest(&w, &closest)?;
+    let ys = slice(&ys)?;
+    let (n, d) = (x.n_samples(), x.n_features());
+    if w.len() != n || d == 0 || ys.len() % d != 0 {
+        return Err(PyValueError::new_err(
+            "inconsistent X, candidates and closest",
+        ));
+    }
+    let parts = with_samples!(x, |s| py.run_kernel(
+        threads(n_threads, n, ys.len()),
+        |_| Ok(kernels::kmeans::init::candidate_potentials_blocks(
+            &s,
+            w,
+            c,
+            ys,
+            &blocks::fixed(n, rows)
+        ))
+    ))?;
+    let m = parts.len();
+    matrix(py, parts.concat(), m, ys.len() / d)
+}
+
+/// Each block's potentials `(blocks, candidates)` of the candidate centers `ys` (flattened).
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, closest, ys, rows_per_block, n_threads))]
+fn kmeanspp_candidate_potentials<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: &Bound<'py, PyAny>,
+    closest: PyReadonlyArray1<'py, f64>,
+    ys: &Bound<'py, PyAny>,
+    rows_per_block: usize,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    by_dtype!(
+        py,
+        ys,
+        candidates_t(py, x, sample_weight, closest, ys, rows_per_block, n_threads)
+    )
+}
+
+/// Per-block candidate potentials `(blocks, candidates)` added in block order.
+#[pyfunction]
+fn kmeanspp_combine<'py>(
+    py: Python<'py>,
+    parts: PyReadonlyArray2<'py, f64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let t = parts.shape()[1];
+    let values = parts
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("parts must be C-contiguous"))?;
+    let parts = values.chunks_exact(t.max(1)).map(<[f64]>::to_vec).collect();
+    Ok(vector(
+        py,
+        kernels::kmeans::init::combine_potentials(parts, t),
+    ))
 }

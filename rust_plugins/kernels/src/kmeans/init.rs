@@ -89,12 +89,56 @@ fn weighted_cumsum<T: Float>(weights: &[T], closest: &[f64], out: &mut [f64]) {
 
 /// `sum_i w_i * closest_i`, rounded to the samples' dtype as scikit-learn's potential is.
 fn potential<T: Float>(weights: &[T], closest: &[f64]) -> f64 {
-    let pot: f64 = closest
+    T::from_f64(potential_from(weights, closest, 0.0)).to_f64()
+}
+
+/// The running sum of `w_i * closest_i` continued from `start` (pieces of the samples, in
+/// order, give the sum of the whole).
+pub fn potential_from<T: Float>(weights: &[T], closest: &[f64], start: f64) -> f64 {
+    closest
         .iter()
         .zip(weights)
-        .map(|(c, w)| c * w.to_f64())
-        .sum();
-    T::from_f64(pot).to_f64()
+        .fold(start, |acc, (c, w)| acc + c * w.to_f64())
+}
+
+/// The last value of [`weighted_cumsum`] continued from `start`.
+pub fn cumsum_end<T: Float>(weights: &[T], closest: &[f64], start: T) -> T {
+    weights
+        .iter()
+        .zip(closest)
+        .fold(start, |acc, (&w, &c)| acc + w * T::from_f64(c))
+}
+
+/// For each value, the first index whose [`weighted_cumsum`] continued from `start` is at
+/// least the value (numpy's left-side search), if any.
+pub fn cumsum_search<T: Float>(
+    weights: &[T],
+    closest: &[f64],
+    start: T,
+    values: &[f64],
+) -> Vec<Option<usize>> {
+    let mut found = vec![None; values.len()];
+    let mut acc = start;
+    for (i, (&w, &c)) in weights.iter().zip(closest).enumerate() {
+        acc += w * T::from_f64(c);
+        for (f, &v) in found.iter_mut().zip(values) {
+            if f.is_none() && acc.to_f64() >= v {
+                *f = Some(i);
+            }
+        }
+        if found.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    found
+}
+
+/// The first center's index: `choice(n, p=sample_weight / sum)` on the uniform `u`.
+pub fn first_center<T: Float>(sample_weight: &[T], u: f64) -> Result<usize, KernelError> {
+    if sample_weight.is_empty() {
+        return Err(KernelError::Shape("no samples".into()));
+    }
+    Ok(Cdf::new(&probabilities(sample_weight)?)?.index(u))
 }
 
 /// Greedy k-means++ (Arthur & Vassilvitskii, with `n_local_trials` candidates per step) exactly
@@ -164,7 +208,7 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
 }
 
 /// `closest[i] = min(closest[i], ||x_i - y||^2)`.
-fn lower_to_distances<T: Float, S: Samples<T>>(x: &S, y: &[T], closest: &mut [f64]) {
+pub fn lower_to_distances<T: Float, S: Samples<T>>(x: &S, y: &[T], closest: &mut [f64]) {
     let y_norm = linalg::sq_norm(y);
     let blocks = blocks::partition(x.n_samples(), 0);
     let slices = split_by_blocks(closest, &blocks, 1);
@@ -200,15 +244,30 @@ fn candidate_potentials<T: Float, S: Samples<T>>(
     closest: &[f64],
     ys: &[T],
 ) -> Vec<f64> {
+    let blocks = blocks::partition(x.n_samples(), 0);
+    let partials = candidate_potentials_blocks(x, sample_weight, closest, ys, &blocks);
+    combine_potentials(partials, ys.len() / x.n_features().max(1))
+}
+
+/// Each block's candidate potentials, which [`combine_potentials`] adds in block order.
+pub fn candidate_potentials_blocks<T: Float, S: Samples<T>>(
+    x: &S,
+    sample_weight: &[T],
+    closest: &[f64],
+    ys: &[T],
+    blocks: &[std::ops::Range<usize>],
+) -> Vec<Vec<f64>> {
     let d = x.n_features();
     let y_norms: Vec<T> = ys.chunks_exact(d).map(linalg::sq_norm).collect();
-    let blocks = blocks::partition(x.n_samples(), 0);
-    let partials: Vec<Vec<f64>> = blocks
+    blocks
         .par_iter()
         .map(|b| potentials_block(x, b.clone(), sample_weight, closest, ys, &y_norms))
-        .collect();
-    // Combined in block order: the result does not depend on the thread count.
-    let mut pots = vec![0.0f64; y_norms.len()];
+        .collect()
+}
+
+/// Block potentials combined in block order: the result does not depend on the thread count.
+pub fn combine_potentials(partials: Vec<Vec<f64>>, n_candidates: usize) -> Vec<f64> {
+    let mut pots = vec![0.0f64; n_candidates];
     for p in partials {
         pots.iter_mut().zip(p).for_each(|(a, b)| *a += b);
     }

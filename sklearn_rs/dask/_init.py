@@ -1,0 +1,107 @@
+"""k-means++ over the chunks of a dask array, with the single-machine fit's draws.
+
+scikit-learn's greedy k-means++ (``kmeans::init::kmeans_plusplus``) takes the same uniforms
+from ``random_state``; each further center is one round trip: the cumulative sum of
+``sample_weight * D^2`` runs through the chunks in order (a chain of tasks passing the running
+sum, in the samples' dtype, as the single-machine loop sums it), the candidates are searched in
+the chunks that hold them, and their potentials are per-block sums of the single-machine
+partition added in block order. The distances to the chosen centers stay on the workers.
+"""
+
+import numpy as np
+
+from sklearn_rs._kmeans_common import check_probabilities
+from sklearn_rs._threads import _core, effective_n_threads
+from sklearn_rs.dask._blocks import aligned, block_futures, block_offsets, contiguous
+
+
+def _lower(x, y, closest):
+    return _core.kmeanspp_lower(
+        contiguous(x), contiguous(y), None if closest is None else contiguous(closest),
+        effective_n_threads(),
+    )
+
+
+def _potential(w, closest, start):
+    return _core.kmeanspp_potential(contiguous(w), contiguous(closest), start)
+
+
+def _cumsum_end(w, closest, start):
+    return _core.kmeanspp_cumsum(contiguous(w), contiguous(closest), start)[0]
+
+
+def _cumsum_search(w, closest, start, values):
+    return _core.kmeanspp_cumsum(contiguous(w), contiguous(closest), start, list(values))[1]
+
+
+def _candidate_potentials(x, w, closest, ys, rows):
+    return _core.kmeanspp_candidate_potentials(
+        contiguous(x), contiguous(w), contiguous(closest), contiguous(ys), rows,
+        effective_n_threads(),
+    )
+
+
+def _row(x, i):
+    return np.array(x[i])
+
+
+def kmeans_plusplus(client, X, w, n_clusters, random_state, n_local_trials=None):
+    """The ``(n_clusters, d)`` centers single-machine k-means++ draws from ``random_state``."""
+    dtype = X.dtype.type
+    n, d = X.shape
+    trials = 2 + int(np.log(n_clusters)) if n_local_trials is None else n_local_trials
+    uniforms = random_state.random_sample(1 + (n_clusters - 1) * trials)
+    weights = contiguous(w.compute())
+    check_probabilities(weights)
+
+    rows = _core.rows_per_block(n, 0)
+    X = aligned(X, rows)
+    w = w.rechunk({0: X.chunks[0]})
+    X, w = client.persist([X, w])
+    xs, ws = block_futures(X), block_futures(w)
+    sizes = [int(m) for m in X.chunks[0]]
+    offsets = block_offsets(sizes)
+    submit = client.submit
+
+    def fetch(index):
+        b = int(np.searchsorted(offsets, index, side="right") - 1)
+        return client.submit(_row, xs[b], index - offsets[b], pure=False).result()
+
+    def chain(func, start, *extra):
+        """``func`` over the chunks in order, each continuing the previous one's sum."""
+        futures, previous = [], start
+        for x_w, c in zip(ws, closest):
+            previous = submit(func, x_w, c, previous, *extra, pure=False)
+            futures.append(previous)
+        return futures
+
+    centers = np.empty((n_clusters, d), dtype=X.dtype)
+    centers[0] = fetch(_core.kmeanspp_first(weights, float(uniforms[0])))
+    closest = [submit(_lower, x, centers[0], None, pure=False) for x in xs]
+    potential = float(dtype(client.gather(chain(_potential, 0.0))[-1]))
+    for c in range(1, n_clusters):
+        values = uniforms[1 + (c - 1) * trials: 1 + c * trials] * potential
+        ends = client.gather(chain(_cumsum_end, 0.0))
+        starts = [0.0] + ends[:-1]
+        candidates = []
+        for v in values:
+            # The cumulative sum never decreases: the first chunk whose last value reaches v
+            # holds the index (numpy's searchsorted, clipped to the last sample).
+            b = next((b for b, end in enumerate(ends) if end >= v), None)
+            if b is None:
+                candidates.append(n - 1)
+                continue
+            found = submit(_cumsum_search, ws[b], closest[b], starts[b], [v], pure=False)
+            candidates.append(offsets[b] + found.result()[0])
+        ys = np.vstack([fetch(i) for i in candidates])
+        parts = client.gather([
+            submit(_candidate_potentials, x, x_w, cl, ys.ravel(), rows, pure=False)
+            for x, x_w, cl in zip(xs, ws, closest)
+        ])
+        pots = _core.kmeanspp_combine(contiguous(np.vstack(parts)))
+        pots = [float(dtype(p)) for p in pots]
+        best = min(range(trials), key=lambda t: (pots[t], t))
+        potential = pots[best]
+        centers[c] = ys[best]
+        closest = [submit(_lower, x, ys[best], cl, pure=False) for x, cl in zip(xs, closest)]
+    return centers
