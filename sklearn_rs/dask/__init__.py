@@ -9,5 +9,6 @@ bitwise those of the single-machine estimator on the gathered data. Needs ``dask
 
 from sklearn_rs.dask._blocks import worker_info
 from sklearn_rs.dask._kmeans import KMeans
+from sklearn_rs.dask._wrappers import ParallelPostFit
 
-__all__ = ["KMeans", "worker_info"]
+__all__ = ["KMeans", "ParallelPostFit", "worker_info"]

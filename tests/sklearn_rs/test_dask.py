@@ -13,7 +13,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import sklearn_rs  # noqa: E402
-from sklearn_rs.dask import KMeans, worker_info  # noqa: E402
+from sklearn_rs.dask import KMeans, ParallelPostFit, worker_info  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +149,23 @@ def test_to_local_pickles_and_serves(client):
     assert local.inertia_ == dist.inertia_ and local.n_iter_ == dist.n_iter_
     with pytest.raises(TypeError, match="to_local"):
         pickle.dumps(dist)
+
+
+def test_parallel_post_fit_predicts_chunk_by_chunk(client):
+    X, _ = blobs(1500, 4, np.float64, seed=10)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    Xd = da.from_array(X, chunks=(400, 4))
+    clf = ParallelPostFit(sklearn_rs.LogisticRegression()).fit(X, y)
+    local = sklearn_rs.LogisticRegression().fit(X, y)
+    labels, proba = clf.predict(Xd), clf.predict_proba(Xd)
+    assert isinstance(labels, da.Array) and proba.chunks == ((400, 400, 400, 300), (2,))
+    np.testing.assert_array_equal(labels.compute(), local.predict(X))
+    np.testing.assert_allclose(proba.compute(), local.predict_proba(X), rtol=1e-12)
+    scaler = ParallelPostFit(sklearn_rs.StandardScaler()).fit(X)
+    np.testing.assert_array_equal(
+        scaler.transform(Xd).compute(), sklearn_rs.StandardScaler().fit(X).transform(X)
+    )
+    np.testing.assert_array_equal(clf.predict(X), local.predict(X))  # NumPy: unchanged
 
 
 def test_unsupported_inputs_raise_clear_errors(client):
