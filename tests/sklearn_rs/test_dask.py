@@ -13,7 +13,12 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import sklearn_rs  # noqa: E402
-from sklearn_rs.dask import KMeans, ParallelPostFit, worker_info  # noqa: E402
+from sklearn_rs.dask import (  # noqa: E402
+    KMeans,
+    MiniBatchKMeans,
+    ParallelPostFit,
+    worker_info,
+)
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +171,28 @@ def test_parallel_post_fit_predicts_chunk_by_chunk(client):
         scaler.transform(Xd).compute(), sklearn_rs.StandardScaler().fit(X).transform(X)
     )
     np.testing.assert_array_equal(clf.predict(X), local.predict(X))  # NumPy: unchanged
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_minibatch_partial_fit_streams_the_chunks(client, weighted):
+    X, w = blobs(1800, 3, np.float32, seed=12)
+    sizes = (500, 700, 600)
+    local = sklearn_rs.MiniBatchKMeans(n_clusters=4, random_state=0, batch_size=256)
+    start = 0
+    for m in sizes:
+        chunk_w = w[start:start + m] if weighted else None
+        local.partial_fit(X[start:start + m], sample_weight=chunk_w)
+        start += m
+    dist = MiniBatchKMeans(n_clusters=4, random_state=0, batch_size=256)
+    dist.partial_fit(
+        da.from_array(X, chunks=(sizes, 3)),
+        sample_weight=da.from_array(w, chunks=900) if weighted else None,
+    )
+    np.testing.assert_array_equal(dist.cluster_centers_, local.cluster_centers_, strict=True)
+    assert dist.n_steps_ == local.n_steps_ == 3
+    Xq = da.from_array(X, chunks=(450, 3))
+    np.testing.assert_array_equal(dist.predict(Xq).compute(), local.predict(X))
+    np.testing.assert_array_equal(dist.transform(Xq).compute(), local.transform(X))
 
 
 def test_unsupported_inputs_raise_clear_errors(client):
