@@ -276,11 +276,12 @@ class _LloydRun:
         self.after_iteration = getattr(estimator, "_after_iteration", None)
 
     def _assign(self, centers, previous, accumulate):
-        submit = self.client.submit
-        return [
-            submit(_blocks.assign_task, x, w, centers, prev, self.rows, accumulate, pure=False)
-            for x, w, prev in zip(self.x_blocks, self.w_blocks, previous)
-        ]
+        m = len(self.x_blocks)
+        # One batch of tasks per pass (client.map): fewer messages than a submit per chunk.
+        return self.client.map(
+            _blocks.assign_task, self.x_blocks, self.w_blocks, [centers] * m, previous,
+            [self.rows] * m, [accumulate] * m, pure=False,
+        )
 
     def fit(self, centers):
         client = self.client
@@ -292,9 +293,7 @@ class _LloydRun:
         for iteration in range(self.max_iter):
             n_iter = iteration + 1
             steps = self._assign(centers, steps, True)
-            summaries = client.gather(
-                [client.submit(_blocks.summary_task, s, pure=False) for s in steps]
-            )
+            summaries = client.gather(client.map(_blocks.summary_task, steps, pure=False))
             changed = any(s[0] for s in summaries)
             sums = _blocks.contiguous(np.concatenate([s[1] for s in summaries]))
             weights = _blocks.contiguous(np.concatenate([s[2] for s in summaries]))
