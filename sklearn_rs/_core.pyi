@@ -459,6 +459,7 @@ def radius_neighbors(
     sort: bool,
     exclude_self: bool,
     n_threads: int,
+    with_distances: bool = True,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
 def neighbor_class_probabilities(
     offsets: npt.NDArray[np.int64],
@@ -466,10 +467,37 @@ def neighbor_class_probabilities(
     labels: npt.NDArray[np.int64],
     n_classes: int,
     n_threads: int,
+    out: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def neighbor_means(
     offsets: npt.NDArray[np.int64],
     indices: npt.NDArray[np.int64],
     y: npt.NDArray[np.float64],
+    n_threads: int,
+) -> npt.NDArray[np.float64]: ...
+def neighbor_weighted_class_probabilities(
+    offsets: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    distances: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    n_classes: int,
+    weighting: str,
+    n_threads: int,
+    out: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def neighbor_weighted_votes(
+    offsets: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    distances: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    n_classes: int,
+    n_threads: int,
+) -> npt.NDArray[np.int64]: ...
+def neighbor_weighted_means(
+    offsets: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    distances: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    weighting: str,
     n_threads: int,
 ) -> npt.NDArray[np.float64]: ...

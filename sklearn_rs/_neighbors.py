@@ -83,9 +83,6 @@ def neighbors_fallback(params, X):
     if sparse:
         return ("CSR input: tied neighbours are not ordered as scikit-learn orders them yet, "
                 "so predictions can differ")
-    if params.get("weights") == "distance":
-        return ("weights='distance': 1 / distance amplifies the rounding in which our exact "
-                "distances of near-duplicate points differ from scikit-learn's")
     algorithm = params.get("algorithm", "brute")
     if not sparse and X is not None and algorithm == "auto":
         try:
@@ -126,6 +123,17 @@ class NeighborsMixin(RustEstimatorMixin):
             )
             self._rs_spec = spec if isinstance(spec, MetricSpec) else None
         return result
+
+    def _rs_weighting(self):
+        """``"uniform"`` or ``"distance"`` where Rust weighs the neighbours' votes or targets;
+        ``None`` for callables and for cosine distances (scikit-learn's pairwise path keeps
+        them float32 for float32 data and weighs them in float32): scikit-learn's code then
+        weighs our search's neighbours."""
+        if self.weights == "uniform":
+            return "uniform"
+        if self.weights == "distance" and self._rs_spec.name not in _PAIRWISE_PATH:
+            return "distance"
+        return None
 
     def _rs_threads(self):
         n = self._rs_n_threads()
@@ -224,15 +232,22 @@ class KNeighborsSearchMixin(NeighborsMixin):
 class RadiusSearchMixin(NeighborsMixin):
     """``radius_neighbors`` and ``radius_neighbors_graph`` on the Rust search."""
 
-    def _radius_search(self, X, radius, sort_results):
+    def _radius_queries(self, X):
+        """The queries of a radius search: ``X`` validated, or ``None`` for the fitted samples."""
+        return None if X is None else self._validate_queries(X)
+
+    def _radius_search(self, X, radius, sort_results, validated=False, return_distance=True):
         """The Rust radius search of ``X`` (``None``: the fitted samples, each without itself):
-        CSR ``(offsets, indices, distances)``, distances in the dtype scikit-learn returns."""
+        CSR ``(offsets, indices, distances)``, distances in the dtype scikit-learn returns
+        (empty without ``return_distance``)."""
         query_is_train = X is None
-        X = self._fit_X if query_is_train else self._validate_queries(X)
+        if not validated:
+            X = self._radius_queries(X)
+        X = self._fit_X if query_is_train else X
         fit, queries, out_dtype = self._rs_pair(X)
         offsets, indices, distances = _core.radius_neighbors(
             fit, queries, self._rs_spec, float(radius), bool(sort_results), query_is_train,
-            self._rs_threads(),
+            self._rs_threads(), with_distances=bool(return_distance),
         )
         return offsets, indices.astype(np.intp, copy=False), distances.astype(out_dtype,
                                                                                copy=False)
@@ -245,7 +260,8 @@ class RadiusSearchMixin(NeighborsMixin):
             raise ValueError("return_distance must be True if sort_results is True.")
         if radius is None:
             radius = self.radius
-        offsets, indices, distances = self._radius_search(X, radius, sort_results)
+        offsets, indices, distances = self._radius_search(X, radius, sort_results,
+                                                          return_distance=return_distance)
         neigh_ind = _object_rows(indices, offsets)
         if not return_distance:
             return neigh_ind
@@ -262,7 +278,8 @@ class RadiusSearchMixin(NeighborsMixin):
         # The CSR matrix scikit-learn assembles from the per-query lists, straight from the
         # search's lists.
         distance = mode == "distance"
-        offsets, indices, distances = self._radius_search(X, radius, distance and sort_results)
+        offsets, indices, distances = self._radius_search(
+            X, radius, distance and sort_results, return_distance=distance)
         data = distances if distance else np.ones(len(indices))
         shape = (len(offsets) - 1, self.n_samples_fit_)
         return _align_api_if_sparse(csr_array((data, indices, offsets), shape=shape))
@@ -293,30 +310,42 @@ class KNeighborsClassifier(KNeighborsSearchMixin, _SklearnKNeighborsClassifier):
     # Uniform votes: scikit-learn counts them with its fused ArgKminClassMode reduction (single
     # output) or NumPy (multi-output); ours counts the Rust search's neighbours in Rust (the
     # same counts divided by k; predict takes the first class of the largest count, as both
-    # of scikit-learn's paths do). Other weights are scikit-learn's code on our kneighbors.
+    # of scikit-learn's paths do). Distance-weighted votes are summed in Rust in NumPy's
+    # order (see neighbors/predict.rs); callable weights are scikit-learn's code on our
+    # kneighbors.
     def _rs_votes(self, X):
-        return self.weights == "uniform" and self._rs_searchable(X)
+        return self._rs_searchable(X) and self._rs_weighting() is not None
 
     def predict_proba(self, X):
         check_is_fitted(self, "_fit_method")
         if not self._rs_votes(X):
             return super().predict_proba(X)
-        neigh_ind = self.kneighbors(X, return_distance=False)
-        n_queries, k = neigh_ind.shape
-        offsets = np.arange(0, n_queries * k + 1, k, dtype=np.int64)
-        indices = neigh_ind.astype(np.int64, copy=False).ravel()
+        weighted = self._rs_weighting() == "distance"
+        if weighted:
+            neigh_dist, neigh_ind = self.kneighbors(X)
+            _check_some_weight(neigh_dist)
+        else:
+            neigh_dist, neigh_ind = None, self.kneighbors(X, return_distance=False)
+        offsets, indices, distances = _kneighbors_lists(neigh_ind, neigh_dist)
         labels, classes = _label_columns(self)
-        probabilities = [
-            _core.neighbor_class_probabilities(offsets, indices, labels_k, len(classes_k),
-                                               self._rs_threads())
-            for labels_k, classes_k in zip(labels, classes)
-        ]
+        probabilities = []
+        for labels_k, classes_k in zip(labels, classes):
+            if weighted:
+                proba_k = _core.neighbor_weighted_class_probabilities(
+                    offsets, indices, distances, labels_k, len(classes_k), "kneighbors",
+                    self._rs_threads(), np.zeros((neigh_ind.shape[0], len(classes_k))))
+            else:
+                proba_k = _core.neighbor_class_probabilities(
+                    offsets, indices, labels_k, len(classes_k), self._rs_threads())
+            probabilities.append(proba_k)
         return probabilities if self.outputs_2d_ else probabilities[0]
 
     def predict(self, X):
         check_is_fitted(self, "_fit_method")
         if not self._rs_votes(X):
             return super().predict(X)
+        if self._rs_weighting() == "distance":
+            return self._weighted_votes(X)
         probabilities = self.predict_proba(X)
         if not self.outputs_2d_:
             return self.classes_[np.argmax(probabilities, axis=1)]
@@ -326,26 +355,81 @@ class KNeighborsClassifier(KNeighborsSearchMixin, _SklearnKNeighborsClassifier):
             y_pred[:, k] = classes_k.take(np.argmax(proba_k, axis=1))
         return y_pred
 
+    def _weighted_votes(self, X):
+        """scikit-learn's ``weighted_mode`` of each query's distance-weighted neighbours."""
+        neigh_dist, neigh_ind = self.kneighbors(X)
+        _check_some_weight(neigh_dist)
+        offsets, indices, distances = _kneighbors_lists(neigh_ind, neigh_dist)
+        labels, classes = _label_columns(self)
+        y_pred = np.empty((neigh_ind.shape[0], len(classes)), dtype=classes[0].dtype)
+        for k, (labels_k, classes_k) in enumerate(zip(labels, classes)):
+            votes = _core.neighbor_weighted_votes(offsets, indices, distances, labels_k,
+                                                  len(classes_k), self._rs_threads())
+            y_pred[:, k] = classes_k.take(votes)
+        return y_pred if self.outputs_2d_ else y_pred.ravel()
+
 
 class KNeighborsRegressor(KNeighborsSearchMixin, _SklearnKNeighborsRegressor):
-    pass
+    # Distance-weighted means computed in Rust from the Rust search's neighbours, summed in
+    # NumPy's order (pairwise row sums); uniform and callable weights are scikit-learn's code
+    # on our kneighbors.
+    def predict(self, X):
+        if (not self._rs_searchable(X) or self._rs_weighting() != "distance"
+                or self._y.dtype.kind not in "biuf"):
+            return super().predict(X)
+        neigh_dist, neigh_ind = self.kneighbors(X)
+        offsets, indices, distances = _kneighbors_lists(neigh_ind, neigh_dist)
+        _y = self._y if self._y.ndim > 1 else self._y.reshape((-1, 1))
+        y_pred = _core.neighbor_weighted_means(offsets, indices, distances,
+                                               np.ascontiguousarray(_y, np.float64),
+                                               "kneighbors", self._rs_threads())
+        return y_pred.ravel() if self._y.ndim == 1 else y_pred
+
+
+def _kneighbors_lists(neigh_ind, neigh_dist=None):
+    """``kneighbors`` results as the CSR lists the Rust predictions take."""
+    n_queries, k = neigh_ind.shape
+    offsets = np.arange(0, n_queries * k + 1, k, dtype=np.int64)
+    indices = neigh_ind.astype(np.int64, copy=False).ravel()
+    distances = (None if neigh_dist is None
+                 else np.ascontiguousarray(neigh_dist, dtype=np.float64).ravel())
+    return offsets, indices, distances
+
+
+def _check_some_weight(neigh_dist):
+    """scikit-learn's error for a query all of whose distance weights are 0 (1 / inf)."""
+    if np.isinf(neigh_dist).all(axis=1).any():
+        raise ValueError(
+            "All neighbors of some sample is getting zero weights. "
+            "Please modify 'weights' to avoid this case if you are "
+            "using a user-defined function."
+        )
 
 
 class RadiusNeighborsClassifier(RadiusSearchMixin, _SklearnRadiusNeighborsClassifier):
-    # Uniform votes counted in Rust from the Rust search's lists; queries without neighbours
-    # (outliers) get the outlier label as scikit-learn's path for the call gives it (see
-    # _outlier_votes). Other weights are scikit-learn's code on our radius_neighbors.
+    # Uniform and distance-weighted votes counted in Rust from the Rust search's lists;
+    # queries without neighbours (outliers) get the outlier label as scikit-learn's path for
+    # the call gives it (see _outlier_votes). Callable weights are scikit-learn's code on our
+    # radius_neighbors.
     def predict_proba(self, X):
         check_is_fitted(self, "_fit_method")
-        if self.weights != "uniform" or not self._rs_searchable(X):
+        if not self._rs_searchable(X) or self._rs_weighting() is None:
             return super().predict_proba(X)
+        weighted = self._rs_weighting() == "distance"
         _num_samples(self._fit_X if X is None else X)  # scikit-learn's first check of X
         metric, _ = _adjusted_metric(self.metric, self.metric_params, p=self.p)
-        class_mode = (not self.outputs_2d_ and self._fit_method == "brute"
+        class_mode = (not weighted and not self.outputs_2d_ and self._fit_method == "brute"
                       and RadiusNeighborsClassMode.is_usable_for(X, self._fit_X, metric))
-        offsets, indices, _ = self._radius_search(X, self.radius, False)
-        outliers = np.flatnonzero(np.diff(offsets) == 0)
+        queries = self._radius_queries(X)
         labels, classes = _label_columns(self)
+        # The probabilities are allocated before the search, as scikit-learn's
+        # RadiusNeighborsClassMode allocates its class scores (its other path allocates the
+        # same arrays after searching): an output too large fails first, with NumPy's message.
+        n_queries = self.n_samples_fit_ if X is None else queries.shape[0]
+        probabilities = [np.zeros((n_queries, len(classes_k))) for classes_k in classes]
+        offsets, indices, distances = self._radius_search(
+            queries, self.radius, False, validated=True, return_distance=weighted)
+        outliers = np.flatnonzero(np.diff(offsets) == 0)
         if outliers.size and (self.outlier_label if class_mode else self.outlier_label_) is None:
             raise ValueError(
                 "No neighbors found for test samples %r, "
@@ -353,13 +437,17 @@ class RadiusNeighborsClassifier(RadiusSearchMixin, _SklearnRadiusNeighborsClassi
                 "giving a label for outliers, "
                 "or considering removing them from your dataset." % outliers
             )
-        probabilities = []
         for k, (labels_k, classes_k) in enumerate(zip(labels, classes)):
-            proba_k = _core.neighbor_class_probabilities(offsets, indices, labels_k,
-                                                         len(classes_k), self._rs_threads())
+            if weighted:
+                proba_k = _core.neighbor_weighted_class_probabilities(
+                    offsets, indices, distances, labels_k, len(classes_k), "radius",
+                    self._rs_threads(), probabilities[k])
+            else:
+                proba_k = _core.neighbor_class_probabilities(
+                    offsets, indices, labels_k, len(classes_k), self._rs_threads(),
+                    out=probabilities[k])
             if outliers.size:
                 self._outlier_votes(proba_k, outliers, k, classes_k, class_mode)
-            probabilities.append(proba_k)
         return probabilities if self.outputs_2d_ else probabilities[0]
 
     def _outlier_votes(self, proba_k, outliers, k, classes_k, class_mode):
@@ -386,21 +474,31 @@ class RadiusNeighborsClassifier(RadiusSearchMixin, _SklearnRadiusNeighborsClassi
 
 class RadiusNeighborsRegressor(RadiusSearchMixin, _SklearnRadiusNeighborsRegressor):
     # Uniform weights: the neighbours' mean targets computed in Rust from the Rust search's
-    # lists (summed in list order, float64), returned in the dtype scikit-learn's per-query
-    # np.mean rows give. Other weights are scikit-learn's code on our radius_neighbors.
+    # lists (summed in list order, float64); distance weights: np.average's weighted means
+    # (see neighbors/predict.rs). Returned in the dtype scikit-learn's per-query rows give.
+    # Callable weights are scikit-learn's code on our radius_neighbors.
     def predict(self, X):
         check_is_fitted(self, "_fit_method")
-        if self.weights != "uniform" or not self._rs_searchable(X):
+        if (not self._rs_searchable(X) or self._rs_weighting() is None
+                or self._y.dtype.kind not in "biuf"):
             return super().predict(X)
-        offsets, indices, _ = self._radius_search(X, self.radius, False)
+        weighted = self._rs_weighting() == "distance"
+        offsets, indices, distances = self._radius_search(X, self.radius, False,
+                                                          return_distance=weighted)
         _y = self._y if self._y.ndim > 1 else self._y.reshape((-1, 1))
         empty_obs = np.full_like(_y[0], np.nan)
-        means = _core.neighbor_means(offsets, indices, np.ascontiguousarray(_y, np.float64),
-                                     self._rs_threads())
+        y64 = np.ascontiguousarray(_y, np.float64)
+        if weighted:
+            _check_weights_sum(offsets, distances)
+            means = _core.neighbor_weighted_means(offsets, indices, distances, y64, "radius",
+                                                  self._rs_threads())
+        else:
+            means = _core.neighbor_means(offsets, indices, y64, self._rs_threads())
         empty = np.diff(offsets) == 0
         dtypes = []
         if not empty.all():
-            dtypes.append(np.zeros((1, 1), dtype=_y.dtype).mean(axis=0).dtype)
+            dtypes.append(np.float64 if weighted
+                          else np.zeros((1, 1), dtype=_y.dtype).mean(axis=0).dtype)
         if empty.any():
             dtypes.append(_y.dtype)
         y_pred = means.astype(np.result_type(*dtypes), copy=False)
@@ -413,3 +511,15 @@ class RadiusNeighborsRegressor(RadiusSearchMixin, _SklearnRadiusNeighborsRegress
         if self._y.ndim == 1:
             y_pred = y_pred.ravel()
         return y_pred
+
+
+def _check_weights_sum(offsets, distances):
+    """np.average's error for a query all of whose distance weights are 0 (1 / inf)."""
+    infinite = np.isinf(distances)
+    if not infinite.any():
+        return
+    lengths = np.diff(offsets)
+    counts = np.bincount(np.repeat(np.arange(len(lengths)), lengths), weights=infinite,
+                         minlength=len(lengths))
+    if np.any((lengths > 0) & (counts == lengths)):
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")

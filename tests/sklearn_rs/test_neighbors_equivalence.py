@@ -6,6 +6,7 @@ import logging
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn.base
 from sklearn.neighbors import NearestNeighbors as SkNearestNeighbors
 from threadpoolctl import threadpool_limits
 
@@ -249,11 +250,87 @@ def test_classifier_and_regressor_match_sklearn(weights, dtype):
     ):
         ours = ours_cls(n_neighbors=7, weights=weights, algorithm="brute").fit(x, y)
         theirs = theirs_cls(n_neighbors=7, weights=weights, algorithm="brute").fit(x, y)
-        # weights='distance' runs scikit-learn's code (1 / distance amplifies rounding).
-        assert (ours._rs_spec is None) == (weights == "distance")
+        assert ours._rs_spec is not None
         for m in methods:
             a, b = getattr(ours, m)(q), getattr(theirs, m)(q)
             np.testing.assert_allclose(a, b, rtol=1e-5)
             assert np.asarray(a).dtype == np.asarray(b).dtype
         if y.ndim == 1:
             np.testing.assert_allclose(ours.score(q, y[:40]), theirs.score(q, y[:40]), rtol=1e-6)
+
+
+def _distance_weighted_pairs(dtype, y_labels, y_target):
+    from sklearn import neighbors as sk
+
+    import sklearn_rs
+
+    fitted = []
+    for name, y, params in (
+        ("KNeighborsClassifier", y_labels, {"n_neighbors": 7}),
+        ("KNeighborsClassifier", np.c_[y_labels, y_labels[::-1]], {"n_neighbors": 9}),
+        ("KNeighborsRegressor", y_target, {"n_neighbors": 7}),
+        ("KNeighborsRegressor", np.c_[y_target, -y_target], {"n_neighbors": 12}),
+        ("RadiusNeighborsClassifier", y_labels, {"radius": 2.0, "outlier_label": 0}),
+        ("RadiusNeighborsRegressor", y_target, {"radius": 2.0}),
+        ("RadiusNeighborsRegressor", np.c_[y_target, -y_target], {"radius": 2.0}),
+    ):
+        params = {**params, "weights": "distance", "algorithm": "brute"}
+        ours = getattr(sklearn_rs, name)(**params).fit(X.astype(dtype), y)
+        theirs = getattr(sk, name)(**params).fit(X.astype(dtype), y)
+        assert ours._rs_spec is not None and ours._rs_weighting() == "distance"
+        methods = ("predict", "predict_proba") if "Classifier" in name else ("predict",)
+        fitted.append((ours, theirs, methods))
+    return fitted
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_distance_weights_match_sklearn_on_new_queries(dtype):
+    # No query coincides with a fitted sample: 1 / distance everywhere, and the two searches'
+    # distances differ by rounding only (ours exact, scikit-learn's from the expansion
+    # |x|^2 - 2 x.y + |y|^2: ~1e-15 relative for float64, float32's ~7e-8 for float32 data),
+    # so the weighted predictions agree to that rounding.
+    labels = (X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0.5)
+    target = X[:, 0] - 2 * X[:, 2]
+    rtol = 1e-10 if dtype == np.float64 else 1e-6
+    for ours, theirs, methods in _distance_weighted_pairs(dtype, labels, target):
+        for queries in (Q.astype(dtype), None):
+            for m in methods:
+                a, b = getattr(ours, m)(queries), getattr(theirs, m)(queries)
+                for pa, pb in zip(a, b) if isinstance(a, list) else [(a, b)]:
+                    assert pa.dtype == pb.dtype and pa.shape == pb.shape
+                    if m == "predict" and isinstance(ours, sklearn.base.ClassifierMixin):
+                        np.testing.assert_array_equal(pa, pb)
+                    else:
+                        np.testing.assert_allclose(pa, pb, rtol=rtol, atol=rtol / 100)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_distance_weights_on_the_fitted_samples(dtype):
+    # Each query is a fitted sample. scikit-learn's distances come from the expansion
+    # |x|^2 - 2 x.y + |y|^2, which leaves a residual of about 1e-8 instead of 0 at a sample's
+    # own point: a weight of ~1e8 against the others' ~1 instead of its rule for zero distances
+    # (all the weight on the coincident sample), so its prediction is that sample's target to
+    # ~1e-7. Our k-nearest distances (float64) are the same expansion, with a residual that
+    # differs by rounding; our radius searches and float32 k-nearest searches check distances
+    # exactly, so the rule applies and the prediction is the target exactly.
+    labels = (X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0.5)
+    target = X[:, 0] - 2 * X[:, 2]
+    x = X.astype(dtype)
+    for ours, theirs, _ in _distance_weighted_pairs(dtype, labels, target):
+        exact = "Radius" in type(ours).__name__ or dtype == np.float32
+        a, b = ours.predict(x), theirs.predict(x)
+        if hasattr(theirs, "classes_"):
+            fitted_y = theirs._y
+            truth = (theirs.classes_[fitted_y] if fitted_y.ndim == 1 else
+                     np.stack([c[fitted_y[:, k]] for k, c in enumerate(theirs.classes_)], 1))
+            np.testing.assert_array_equal(a, truth)
+            np.testing.assert_array_equal(b, truth)
+            pa, pb = ours.predict_proba(x), theirs.predict_proba(x)
+            for pa_k, pb_k in zip(*((p if isinstance(p, list) else [p]) for p in (pa, pb))):
+                one_hot = np.round(pb_k)
+                np.testing.assert_allclose(pb_k, one_hot, rtol=0, atol=1e-6)
+                np.testing.assert_allclose(pa_k, one_hot, rtol=0, atol=0 if exact else 1e-6)
+        else:
+            np.testing.assert_allclose(b, theirs._y, rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(a, theirs._y, rtol=0 if exact else 1e-6,
+                                       atol=0 if exact else 1e-6)

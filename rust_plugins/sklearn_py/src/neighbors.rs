@@ -3,9 +3,12 @@
 
 use kernels::float::Float;
 use kernels::metric::Metric;
+use kernels::neighbors::predict::Weighting;
 use kernels::neighbors::{self, BruteSamples};
 use kernels::StopCheck;
-use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -20,7 +23,21 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(radius_neighbors, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_class_probabilities, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_means, m)?)?;
+    m.add_function(wrap_pyfunction!(neighbor_weighted_class_probabilities, m)?)?;
+    m.add_function(wrap_pyfunction!(neighbor_weighted_votes, m)?)?;
+    m.add_function(wrap_pyfunction!(neighbor_weighted_means, m)?)?;
     Ok(())
+}
+
+/// `"kneighbors"` or `"radius"`: the scikit-learn path whose `weights="distance"` is followed.
+fn weighting_arg(name: &str) -> PyResult<Weighting> {
+    match name {
+        "kneighbors" => Ok(Weighting::KNeighbors),
+        "radius" => Ok(Weighting::Radius),
+        _ => Err(PyValueError::new_err(format!(
+            "weighting must be 'kneighbors' or 'radius', got {name:?}"
+        ))),
+    }
 }
 
 /// Runs `search` on the dense or CSR views of `fit` and `queries` (both of one storage).
@@ -76,6 +93,7 @@ struct RadiusSearch {
     radius: f64,
     sort: bool,
     exclude_self: bool,
+    with_distances: bool,
 }
 
 impl<T: Float> SearchFn<T, neighbors::RadiusNeighbors> for &RadiusSearch {
@@ -92,6 +110,7 @@ impl<T: Float> SearchFn<T, neighbors::RadiusNeighbors> for &RadiusSearch {
             self.radius,
             self.sort,
             self.exclude_self,
+            self.with_distances,
             stop,
         )
     }
@@ -164,9 +183,10 @@ fn radius_t<'py, T: Float + Element>(
 
 /// `(offsets, indices, distances)`: the rows of `fit` within `radius` of each query, query
 /// `i`'s in `indices[offsets[i]:offsets[i + 1]]`, in index order or nearest first (`sort`);
-/// with `exclude_self` (`queries` are `fit`) each query's own index is left out.
+/// with `exclude_self` (`queries` are `fit`) each query's own index is left out; `distances`
+/// is empty unless `with_distances`.
 #[pyfunction]
-#[pyo3(signature = (fit, queries, metric, radius, sort, exclude_self, n_threads))]
+#[pyo3(signature = (fit, queries, metric, radius, sort, exclude_self, n_threads, with_distances=true))]
 #[allow(clippy::too_many_arguments)] // the Python signature
 fn radius_neighbors<'py>(
     py: Python<'py>,
@@ -177,12 +197,14 @@ fn radius_neighbors<'py>(
     sort: bool,
     exclude_self: bool,
     n_threads: usize,
+    with_distances: bool,
 ) -> PyResult<RadiusOut<'py>> {
     let search = RadiusSearch {
         metric: metric_arg(metric)?,
         radius,
         sort,
         exclude_self,
+        with_distances,
     };
     let probe = first_array(fit)?;
     by_dtype!(py, probe, radius_t(py, fit, queries, search, n_threads))
@@ -190,9 +212,10 @@ fn radius_neighbors<'py>(
 
 /// `(n_queries, n_classes)` probabilities of uniform votes: the neighbour lists
 /// `indices[offsets[i]:offsets[i + 1]]` counted by class (`labels`, class indices of the
-/// fitted samples) and divided by their length; 0 for an empty list.
+/// fitted samples) and divided by their length; 0 for an empty list. Written into `out`
+/// (C-contiguous float64 zeros of that shape, allocated before the search) when given.
 #[pyfunction]
-#[pyo3(signature = (offsets, indices, labels, n_classes, n_threads))]
+#[pyo3(signature = (offsets, indices, labels, n_classes, n_threads, out=None))]
 fn neighbor_class_probabilities<'py>(
     py: Python<'py>,
     offsets: PyReadonlyArray1<'py, i64>,
@@ -200,14 +223,34 @@ fn neighbor_class_probabilities<'py>(
     labels: PyReadonlyArray1<'py, i64>,
     n_classes: usize,
     n_threads: usize,
+    out: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (offsets, indices, labels) = (slice(&offsets)?, slice(&indices)?, slice(&labels)?);
     let n_queries = offsets.len().saturating_sub(1);
     let threads = Threads::for_work(n_threads, indices.len().saturating_add(n_queries));
-    let proba = py.run_kernel(threads, |stop| {
-        neighbors::predict::class_probabilities(offsets, indices, labels, n_classes, stop)
-    })?;
-    matrix(py, proba, n_queries, n_classes)
+    let Some(out) = out else {
+        let proba = py.run_kernel(threads, |stop| {
+            neighbors::predict::class_probabilities(offsets, indices, labels, n_classes, stop)
+        })?;
+        return matrix(py, proba, n_queries, n_classes);
+    };
+    {
+        let mut proba: PyReadwriteArray2<f64> = out.extract()?;
+        if proba.shape() != [n_queries, n_classes] {
+            return Err(PyValueError::new_err(format!(
+                "out must have shape ({n_queries}, {n_classes})"
+            )));
+        }
+        let proba = proba
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+        py.run_kernel(threads, |stop| {
+            neighbors::predict::class_probabilities_into(
+                offsets, indices, labels, n_classes, proba, stop,
+            )
+        })?;
+    }
+    Ok(out)
 }
 
 /// `(n_queries, n_outputs)` float64 means of the targets `y` (`(n_fit, n_outputs)`,
@@ -230,6 +273,100 @@ fn neighbor_means<'py>(
     let work = indices.len().saturating_mul(n_outputs.max(1));
     let means = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
         neighbors::predict::neighbor_means(offsets, indices, y, n_outputs, stop)
+    })?;
+    matrix(py, means, n_queries, n_outputs)
+}
+
+/// `(n_queries, n_classes)` probabilities of distance-weighted votes (`weights="distance"`
+/// as the `weighting` path of scikit-learn computes them), into `out` (C-contiguous float64
+/// zeros of that shape, allocated before the search).
+#[pyfunction]
+#[pyo3(signature = (offsets, indices, distances, labels, n_classes, weighting, n_threads, out))]
+#[allow(clippy::too_many_arguments)] // the Python signature
+fn neighbor_weighted_class_probabilities<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    indices: PyReadonlyArray1<'py, i64>,
+    distances: PyReadonlyArray1<'py, f64>,
+    labels: PyReadonlyArray1<'py, i64>,
+    n_classes: usize,
+    weighting: &str,
+    n_threads: usize,
+    out: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let weighting = weighting_arg(weighting)?;
+    let (offsets, indices, labels) = (slice(&offsets)?, slice(&indices)?, slice(&labels)?);
+    let distances = slice(&distances)?;
+    let n_queries = offsets.len().saturating_sub(1);
+    let threads = Threads::for_work(n_threads, indices.len().saturating_add(n_queries));
+    {
+        let mut proba: PyReadwriteArray2<f64> = out.extract()?;
+        if proba.shape() != [n_queries, n_classes] {
+            return Err(PyValueError::new_err(format!(
+                "out must have shape ({n_queries}, {n_classes})"
+            )));
+        }
+        let proba = proba
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+        py.run_kernel(threads, |stop| {
+            neighbors::predict::weighted_class_probabilities_into(
+                offsets, indices, distances, labels, n_classes, weighting, proba, stop,
+            )
+        })?;
+    }
+    Ok(out)
+}
+
+/// `(n_queries,)` int64 class indices of the distance-weighted votes of `kneighbors` lists
+/// (scikit-learn's `weighted_mode`).
+#[pyfunction]
+#[pyo3(signature = (offsets, indices, distances, labels, n_classes, n_threads))]
+fn neighbor_weighted_votes<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    indices: PyReadonlyArray1<'py, i64>,
+    distances: PyReadonlyArray1<'py, f64>,
+    labels: PyReadonlyArray1<'py, i64>,
+    n_classes: usize,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (offsets, indices, labels) = (slice(&offsets)?, slice(&indices)?, slice(&labels)?);
+    let distances = slice(&distances)?;
+    let n_queries = offsets.len().saturating_sub(1);
+    let threads = Threads::for_work(n_threads, indices.len().saturating_add(n_queries));
+    let votes = py.run_kernel(threads, |stop| {
+        neighbors::predict::weighted_votes(offsets, indices, distances, labels, n_classes, stop)
+    })?;
+    Ok(vector(py, votes))
+}
+
+/// `(n_queries, n_outputs)` float64 distance-weighted means of the targets `y`
+/// (`(n_fit, n_outputs)`, C-contiguous) over each neighbour list, as the `weighting` path of
+/// scikit-learn computes them; NaN for an empty list.
+#[pyfunction]
+#[pyo3(signature = (offsets, indices, distances, y, weighting, n_threads))]
+fn neighbor_weighted_means<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    indices: PyReadonlyArray1<'py, i64>,
+    distances: PyReadonlyArray1<'py, f64>,
+    y: PyReadonlyArray2<'py, f64>,
+    weighting: &str,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let weighting = weighting_arg(weighting)?;
+    let n_outputs = y.shape()[1];
+    let y = y
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("y must be C-contiguous"))?;
+    let (offsets, indices, distances) = (slice(&offsets)?, slice(&indices)?, slice(&distances)?);
+    let n_queries = offsets.len().saturating_sub(1);
+    let work = indices.len().saturating_mul(n_outputs.max(1));
+    let means = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        neighbors::predict::weighted_means(
+            offsets, indices, distances, y, n_outputs, weighting, stop,
+        )
     })?;
     matrix(py, means, n_queries, n_outputs)
 }

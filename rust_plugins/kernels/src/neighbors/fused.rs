@@ -336,12 +336,13 @@ pub fn radius_block<T: Float>(
     queries: &Dense<T>,
     rows: Range<usize>,
     r_radius: f64,
-) -> Vec<(Vec<i64>, Vec<f64>)> {
+) -> Result<Vec<super::Found>, KernelError> {
     let (nr, d, n_fit) = (lanes::<T>(), fit.n_features(), fit.n_samples());
     let n_rows = rows.len();
     let (packed, q_norms) = pack(queries, rows.clone());
     let n_panels = n_rows.div_ceil(nr);
-    let mut found: Vec<(Vec<i64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); n_panels * nr];
+    let mut found: Vec<super::Found> = vec![(Vec::new(), Vec::new()); n_panels * nr];
+    let mut failed = None;
     let fit_data = fit.rows(0, n_fit);
     // Values pass a bound widened by their rounding error and are then checked exactly: the
     // expansion loses the digits a distance shares with the norms (a sample's distance to
@@ -369,9 +370,10 @@ pub fn radius_block<T: Float>(
             let fixed: Vec<T> = lane_bounds.to_vec();
             let mut offer = |l: usize, _: T, j: usize| {
                 let value = exact_sq_dist(queries.row(first + l), fit.row(j));
-                if value <= r_radius {
-                    lists[l].0.push(j as i64);
-                    lists[l].1.push(value);
+                if value <= r_radius && failed.is_none() {
+                    if let Err(e) = super::push_found(&mut lists[l], j as i64, value) {
+                        failed = Some(e);
+                    }
                 }
                 fixed[l]
             };
@@ -385,10 +387,13 @@ pub fn radius_block<T: Float>(
                 lane_bounds,
                 &mut offer,
             );
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
         }
     }
     found.truncate(n_rows);
-    found
+    Ok(found)
 }
 
 /// The smallest value above `x` (`v < next_up(x)` is `v <= x`).

@@ -173,6 +173,23 @@ fn generic_kneighbors_block<T: Float, S: MetricRows<T>>(
 /// One query's neighbours within the radius: indices and (reduced) distances.
 type Found = (Vec<i64>, Vec<f64>);
 
+/// Appends a neighbour to a query's list, growing it fallibly: a result too large for memory
+/// is a MemoryError (the list that could not grow, as NumPy words it), never an abort.
+fn push_found(found: &mut Found, j: i64, value: f64) -> Result<(), KernelError> {
+    let (ind, dist) = found;
+    if ind.len() == ind.capacity() {
+        let more = ind.len().max(4);
+        let grown = [ind.len() + more];
+        ind.try_reserve(more)
+            .map_err(|_| alloc::out_of_memory::<i64>(&grown))?;
+        dist.try_reserve(more)
+            .map_err(|_| alloc::out_of_memory::<f64>(&grown))?;
+    }
+    ind.push(j);
+    dist.push(value);
+    Ok(())
+}
+
 /// Fitted samples within a radius of each query: CSR-like offsets (`n_queries + 1`), indices
 /// and float64 distances, per query in index order, or nearest first when `sort`.
 pub struct RadiusNeighbors {
@@ -183,7 +200,9 @@ pub struct RadiusNeighbors {
 
 /// scikit-learn's `RadiusNeighbors`: the fitted samples whose reduced distance is at most
 /// `metric.dist_to_rdist(radius)`. With `exclude_self` the queries are the fitted samples and
-/// each query's own index is left out of its list (scikit-learn's `X=None`).
+/// each query's own index is left out of its list (scikit-learn's `X=None`). Without
+/// `with_distances` the result's `distances` stay empty (connectivity, uniform weights).
+#[allow(clippy::too_many_arguments)]
 pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
     fit: &S,
     queries: &S,
@@ -191,6 +210,7 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
     radius: f64,
     sort: bool,
     exclude_self: bool,
+    with_distances: bool,
     stop: StopCheck,
 ) -> Result<RadiusNeighbors, KernelError> {
     check(metric, fit, queries)?;
@@ -210,21 +230,21 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
             }
             let rows = b * QUERY_BLOCK..((b + 1) * QUERY_BLOCK).min(n_q);
             let mut found = match (&fit_norms, fit.as_dense(), queries.as_dense()) {
-                (Some(norms), Some(f), Some(q)) => fused::radius_block(f, norms, q, rows, r_radius),
+                (Some(norms), Some(f), Some(q)) => {
+                    fused::radius_block(f, norms, q, rows, r_radius)?
+                }
                 _ => rows
                     .map(|i| {
-                        let mut ind = Vec::new();
-                        let mut dist = Vec::new();
+                        let mut found: Found = (Vec::new(), Vec::new());
                         for j in 0..fit.n_samples() {
                             let v = queries.rdist_to(metric, i, fit, j);
                             if v <= r_radius {
-                                ind.push(j as i64);
-                                dist.push(v);
+                                push_found(&mut found, j as i64, v)?;
                             }
                         }
-                        (ind, dist)
+                        Ok(found)
                     })
-                    .collect(),
+                    .collect::<Result<_, KernelError>>()?,
             };
             for (r, (ind, dist)) in found.iter_mut().enumerate() {
                 if exclude_self {
@@ -256,11 +276,15 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
         }
         parts.push(block);
     }
+    // Distances first: scikit-learn's distance graph concatenates them first (the same
+    // MemoryError when the graph does not fit).
+    let mut distances = alloc::with_capacity::<f64>(&[if with_distances { total } else { 0 }])?;
     let mut indices = alloc::with_capacity::<i64>(&[total])?;
-    let mut distances = alloc::with_capacity::<f64>(&[total])?;
     for (ind, dist) in parts.into_iter().flatten() {
         indices.extend_from_slice(&ind);
-        distances.extend_from_slice(&dist);
+        if with_distances {
+            distances.extend_from_slice(&dist);
+        }
     }
     Ok(RadiusNeighbors {
         offsets,

@@ -88,7 +88,7 @@ fn dense_fused_generic_and_csr_searches_find_the_nearest() {
         }
         // Radius: every fitted row within the k-th distance of the naive answer.
         let radius = want[0][k - 1].0;
-        let rad = radius_neighbors(&fd, &qd, &metric, radius, true, false, &no_stop).unwrap();
+        let rad = radius_neighbors(&fd, &qd, &metric, radius, true, false, true, &no_stop).unwrap();
         let first = &rad.indices[rad.offsets[0] as usize..rad.offsets[1] as usize];
         assert_eq!(
             first,
@@ -101,6 +101,7 @@ fn dense_fused_generic_and_csr_searches_find_the_nearest() {
             radius,
             false,
             false,
+            true,
             &no_stop,
         )
         .unwrap();
@@ -138,8 +139,8 @@ fn radius_search_of_the_fitted_samples_leaves_each_one_out_of_its_list() {
     let fit = data(n, d, 7);
     let fd = Dense::new(&fit, n, d).unwrap();
     for metric in [Metric::Euclidean, Metric::Manhattan] {
-        let all = radius_neighbors(&fd, &fd, &metric, 0.3, true, false, &no_stop).unwrap();
-        let own = radius_neighbors(&fd, &fd, &metric, 0.3, true, true, &no_stop).unwrap();
+        let all = radius_neighbors(&fd, &fd, &metric, 0.3, true, false, true, &no_stop).unwrap();
+        let own = radius_neighbors(&fd, &fd, &metric, 0.3, true, true, true, &no_stop).unwrap();
         for i in 0..n {
             let a = &all.indices[all.offsets[i] as usize..all.offsets[i + 1] as usize];
             let b = &own.indices[own.offsets[i] as usize..own.offsets[i + 1] as usize];
