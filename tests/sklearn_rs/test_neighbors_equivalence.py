@@ -334,3 +334,63 @@ def test_distance_weights_on_the_fitted_samples(dtype):
             np.testing.assert_allclose(b, theirs._y, rtol=1e-6, atol=1e-6)
             np.testing.assert_allclose(a, theirs._y, rtol=0 if exact else 1e-6,
                                        atol=0 if exact else 1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in divide")  # 1 / 1e-310
+def test_distance_weighted_sums_are_numpys_bit_for_bit():
+    # Given the same neighbour lists and distances, the Rust weights, votes and sums are
+    # scikit-learn's NumPy expressions bit for bit (k from 1 to 300 crosses NumPy's pairwise
+    # blocks of 8 and 128), including rows with zero and subnormal distances.
+    from sklearn.neighbors._base import _get_weights
+    from sklearn.utils.extmath import weighted_mode
+
+    from sklearn_rs._threads import _core
+
+    r = np.random.RandomState(1)
+    n_fit, n_q, n_classes = 500, 20, 4
+    y = r.randn(n_fit, 3) * 10.0 ** r.randint(-3, 4, size=(n_fit, 1))
+    labels = r.randint(0, n_classes, size=n_fit).astype(np.int64)
+    for k in (1, 5, 8, 9, 17, 130, 300):
+        ind = np.array([r.choice(n_fit, k, replace=False) for _ in range(n_q)], dtype=np.int64)
+        dist = r.rand(n_q, k) * 10.0 ** r.randint(-3, 3, size=(n_q, 1))
+        dist[0, 0] = 0.0
+        dist[1, : min(k, 2)] = 0.0
+        dist[2, -1] = 1e-310  # 1 / d overflows
+        offsets = np.arange(0, n_q * k + 1, k, dtype=np.int64)
+        lists = (offsets, ind.ravel(), dist.ravel())
+
+        w = _get_weights(dist.copy(), "distance")
+        expected = np.stack([np.sum(y[ind, j] * w, axis=1) / np.sum(w, axis=1)
+                             for j in range(3)], axis=1)
+        np.testing.assert_array_equal(
+            _core.neighbor_weighted_means(*lists, y, "kneighbors", 2), expected)
+        mode, _ = weighted_mode(labels[ind], w, axis=1)
+        np.testing.assert_array_equal(
+            _core.neighbor_weighted_votes(*lists, labels, n_classes, 2), mode.ravel())
+        proba = np.zeros((n_q, n_classes))
+        for i in range(k):
+            proba[np.arange(n_q), labels[ind[:, i]]] += w[:, i]
+        proba /= proba.sum(axis=1)[:, np.newaxis]
+        np.testing.assert_array_equal(
+            _core.neighbor_weighted_class_probabilities(
+                *lists, labels, n_classes, "kneighbors", 2, np.zeros((n_q, n_classes))),
+            proba)
+
+        per_query = np.empty(n_q, dtype=object)
+        per_query[:] = [row.copy() for row in dist]
+        w = _get_weights(per_query, "distance")
+        with np.errstate(invalid="ignore"):
+            for targets in (y[:, :1].copy(), y):
+                expected = np.array([np.average(targets[ind[i]], axis=0, weights=w[i])
+                                     for i in range(n_q)])
+                np.testing.assert_array_equal(
+                    _core.neighbor_weighted_means(*lists, targets, "radius", 2), expected)
+            proba = np.array([np.bincount(labels[ind[i]], w[i], minlength=n_classes)
+                              for i in range(n_q)])
+            normalizer = proba.sum(axis=1)[:, np.newaxis]
+            normalizer[normalizer == 0.0] = 1.0
+            proba /= normalizer
+        np.testing.assert_array_equal(
+            _core.neighbor_weighted_class_probabilities(
+                *lists, labels, n_classes, "radius", 2, np.zeros((n_q, n_classes))),
+            proba)
