@@ -6,10 +6,45 @@ that, the native module exports a thread limit that threadpoolctl controls throu
 controller registered here, so ``threadpool_limits(1)`` applies to sklearn_rs as well.
 """
 
+import functools
+
+import numpy as np
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from threadpoolctl import LibController, register
 
-from sklearn_rs import _core
+from sklearn_rs import _core as _native
+
+
+def _aligned(value):
+    """``value`` with an unaligned NumPy array (or one in a tuple: a CSR view) copied to aligned
+    memory; anything else as it is."""
+    if isinstance(value, np.ndarray) and not value.flags.aligned:
+        return np.require(value, requirements=["A"])
+    if isinstance(value, tuple):
+        return tuple(_aligned(v) for v in value)
+    return value
+
+
+class _AlignedCore:
+    """The native module, with unaligned array arguments copied first. NumPy calls an array
+    whose data pointer is not a multiple of its item size (a buffer received over a network,
+    as dask.distributed's are) C-contiguous; the Rust side reads elements as aligned values and
+    refuses it, while scikit-learn accepts it. Functions are looked up on the module at each
+    call, so a function replaced on ``sklearn_rs._core`` is the one called."""
+
+    def __getattr__(self, name):
+        function = getattr(_native, name)
+        if not callable(function):
+            return function
+
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            return function(*map(_aligned, args), **{k: _aligned(v) for k, v in kwargs.items()})
+
+        return call
+
+
+_core = _AlignedCore()
 
 
 def effective_n_threads() -> int:
