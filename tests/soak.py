@@ -268,6 +268,11 @@ def estimator_case(rng):
     where = (f"{spec.name} n={n} d={X.shape[1]} {dtype.__name__} {layout} "
              f"weights={weights is not None} threads={threads} params={params}")
     rtol = spec.rtol if dtype == np.float64 else 1e-4
+    if params.get("weights") == "distance":
+        # Every query is a fitted sample here: scikit-learn's expansion leaves it a residual
+        # distance (~1e-8, a weight ~1e8) where ours leaves another one or 0, so predictions
+        # agree to ~1e-6 only (README: known differences).
+        rtol = max(rtol, 1e-4)
     data_scale = float(np.abs(X).max(initial=0)) * np.sqrt(X.shape[1])
     with threadpool_limits(threads):
         fitted = {}
