@@ -223,6 +223,39 @@ def scaler_dense_update(
     """``_incremental_mean_and_var``: the running float64 ``(mean, var, count)`` after the
     batch ``x`` (``var`` is None when ``last_var`` is)."""
 
+# StandardScaler over row pieces: the passes' running sums continue from piece to piece.
+def scaler_chain_first(
+    x: _Floats,
+    columns: bool,
+    sample_weight: Union[_Floats, None],
+    start: Union[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool], None],
+    n_threads: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool]:
+    """The first pass ``(sum, count, any_nan)`` of ``x``, continuing ``start``."""
+
+def scaler_chain_second(
+    x: _Floats,
+    columns: bool,
+    sample_weight: Union[_Floats, None],
+    t: npt.NDArray[np.float64],
+    nansum: bool,
+    start: Union[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], None],
+    n_threads: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The second pass ``(correction, squares)`` about ``t``, continuing ``start``."""
+
+def scaler_fold(
+    last_mean: npt.NDArray[np.float64],
+    last_var: Union[npt.NDArray[np.float64], None],
+    last_count: npt.NDArray[np.float64],
+    sum: npt.NDArray[np.float64],
+    count: npt.NDArray[np.float64],
+    deviations: Union[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], None],
+) -> tuple[
+    npt.NDArray[np.float64], Union[npt.NDArray[np.float64], None], npt.NDArray[np.float64]
+]:
+    """The update step of ``scaler_dense_update`` from a batch's passes."""
+
 def scaler_non_nan_counts(x: _Floats, columns: bool, n_threads: int) -> npt.NDArray[np.int64]:
     """Non-NaN samples per feature of a dense batch."""
 
@@ -280,6 +313,25 @@ def scaler_sparse_scale_columns(
     scale``), in float64 rounded to the data's dtype."""
 
 # --- PCA --------------------------------------------------------------------------------------
+
+# PCA (covariance_eigh) over row pieces aligned to the partition's blocks.
+def pca_rows_per_block(n_samples: int, n_features: int) -> int:
+    """Rows per block of the partition covariance_eigh cuts the rows into."""
+
+def pca_block_moments(
+    x: _Floats, rows_per_block: int, n_threads: int
+) -> tuple[list[int], npt.NDArray[np.float64], npt.NDArray[np.float64], _Floats]:
+    """Per-block ``(counts, weights, means, scatter lower triangles)`` of a piece."""
+
+def pca_fit_moments(
+    counts: list[int],
+    weights: npt.NDArray[np.float64],
+    means: npt.NDArray[np.float64],
+    scatters: _Floats,
+    n_components: tuple[str, float],
+    whiten: bool,
+) -> dict:
+    """covariance_eigh's fit from every block's moments, merged in block order."""
 
 def pca_fit(
     x: _Samples,

@@ -10,6 +10,10 @@ bitwise those of the single-machine estimator on the gathered data. Needs ``dask
 from sklearn_rs.dask._blocks import worker_info
 from sklearn_rs.dask._kmeans import KMeans
 from sklearn_rs.dask._minibatch import MiniBatchKMeans
+from sklearn_rs.dask._pca import PCA
+from sklearn_rs.dask._scaler import StandardScaler
 from sklearn_rs.dask._wrappers import ParallelPostFit
 
-__all__ = ["KMeans", "MiniBatchKMeans", "ParallelPostFit", "worker_info"]
+__all__ = [
+    "KMeans", "MiniBatchKMeans", "PCA", "ParallelPostFit", "StandardScaler", "worker_info"
+]

@@ -50,7 +50,8 @@ def _labels_array(label_futures, sizes):
 class KMeans(_LocalKMeans):
     """``sklearn_rs.KMeans`` fitted on a row-chunked dask array on a dask.distributed cluster.
 
-    Same parameters as ``sklearn.cluster.KMeans`` (``algorithm="lloyd"`` only). With the same
+    Same parameters as ``sklearn.cluster.KMeans`` (``algorithm="elkan"`` runs Lloyd's
+    iterations, which are Elkan's: its bounds only skip distance computations). With the same
     initial centers (an array, a callable, or ``init="k-means++"`` / ``"random"`` with the
     same ``random_state``, which take the same draws; k-means++ takes one round trip per
     center), ``cluster_centers_``, ``labels_``, ``inertia_`` and ``n_iter_`` are bitwise those
@@ -85,11 +86,8 @@ class KMeans(_LocalKMeans):
         rows only); ``sample_weight`` is None, a NumPy array or a dask array."""
         client = _client()
         X = check_dask_array(X)
-        if self.algorithm != "lloyd":
-            raise NotImplementedError(
-                "sklearn_rs.dask.KMeans runs algorithm='lloyd' only, "
-                f"got algorithm={self.algorithm!r}."
-            )
+        # algorithm="elkan" runs Lloyd: Elkan's iterations are Lloyd's (its bounds only skip
+        # distances), and its (n, k) bounds would have to live on the workers.
         n, d = X.shape
         k = self.n_clusters
         if n < k:
@@ -209,9 +207,25 @@ class KMeans(_LocalKMeans):
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
     def score(self, X, y=None, sample_weight=None):
-        raise NotImplementedError(
-            "sklearn_rs.dask.KMeans.score is not provided; use to_local().score on a sample."
+        """Opposite of the weighted inertia of the dask array X against the fitted centers
+        (a float): each chunk's samples labelled by the fit's search, their inertia summed
+        over the blocks of the single-machine inertia's partition, in block order."""
+        import dask.array as da
+
+        check_is_fitted(self)
+        _client()
+        X = self._check_dask_test_data(X)
+        n = X.shape[0]
+        w = self._dask_weights(sample_weight, X)
+        rows = _core.rows_per_block(n, 0)
+        Xi = aligned(X, rows)
+        chunks = Xi.chunks[0]
+        per_chunk = tuple(-(-int(m) // rows) for m in chunks)
+        parts = da.map_blocks(
+            _score_chunk, Xi, w.rechunk({0: chunks})[:, None], centers=self._centers(X),
+            rows=rows, dtype=np.float64, chunks=(per_chunk, (1,)),
         )
+        return -_core.combine_in_order(parts.compute().ravel().tolist())
 
     def _check_dask_test_data(self, X):
         X = check_dask_array(X)
@@ -394,6 +408,11 @@ def _inertia_chunk(x, w, labels, centers, rows):
     return _blocks.inertia_task(
         x, _blocks.contiguous(w[:, 0]), centers, _blocks.contiguous(labels[:, 0]), rows
     )[:, None]
+
+
+def _score_chunk(x, w, centers, rows):
+    labels = _blocks.predict_block(x, centers)
+    return _inertia_chunk(x, w, labels[:, None], centers, rows)
 
 
 def _distinct_labels(step, n_clusters):

@@ -15,8 +15,10 @@ distributed = pytest.importorskip("distributed")
 import sklearn_rs  # noqa: E402
 from sklearn_rs.dask import (  # noqa: E402
     KMeans,
+    PCA,
     MiniBatchKMeans,
     ParallelPostFit,
+    StandardScaler,
     worker_info,
 )
 
@@ -204,8 +206,30 @@ def test_unsupported_inputs_raise_clear_errors(client):
         km.fit(da.from_array(X.astype(np.int64), chunks=300))
     with pytest.raises(ValueError, match="n_samples=2 should be >= n_clusters=3"):
         km.fit(da.from_array(X[:2], chunks=(1, 4)))
-    with pytest.raises(NotImplementedError, match="lloyd"):
-        KMeans(n_clusters=3, algorithm="elkan").fit(da.from_array(X, chunks=300))
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        km.fit(da.from_array(X, chunks=300)).score(da.from_array(X[:, :3], chunks=300))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elkan_runs_lloyd_and_score_is_the_single_machine_score(client, dtype):
+    from sklearn.cluster import KMeans as SkKMeans
+
+    X, w = blobs(3000, 3, dtype, seed=9)
+    C0 = X[:5].copy()
+    dist = KMeans(n_clusters=5, init=C0, n_init=1, algorithm="elkan").fit(
+        da.from_array(X, chunks=(700, 3)), sample_weight=w
+    )
+    for algorithm in ("lloyd", "elkan"):
+        local = sklearn_rs.KMeans(n_clusters=5, init=C0, n_init=1, algorithm=algorithm)
+        assert_same_fit(local.fit(X, sample_weight=w), dist)
+    reference = SkKMeans(n_clusters=5, init=C0, n_init=1).fit(X, sample_weight=w)
+    Xq = da.from_array(X[::-1], chunks=((1, 999, 2000), 3))
+    for weights in (None, w):
+        score = dist.score(Xq, sample_weight=weights)
+        assert isinstance(score, float)
+        assert score == local.score(X[::-1], sample_weight=weights)
+        expected = reference.score(X[::-1], sample_weight=weights)
+        np.testing.assert_allclose(score, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_workers_report_versions_and_threads(client):
@@ -243,3 +267,172 @@ def test_worker_killed_mid_fit_gives_the_same_answer(client):
     assert_same_fit(local, dist)
     client.wait_for_workers(2, timeout=30)
     assert pid not in client.run(os.getpid).values()  # the worker was indeed replaced
+
+
+# StandardScaler and PCA: the fitted statistics of the single-machine estimator on the
+# gathered data, bitwise, for one chunk, many and ragged ones.
+
+
+def offset_data(n, d, dtype, seed=0, nan_every=0):
+    """Values far from zero (their sums lose bits, so another summation order would show)."""
+    rng = np.random.default_rng(seed)
+    X = 1e4 + rng.normal(scale=3.0, size=(n, d)) * rng.uniform(0.1, 10, size=d)
+    if nan_every:
+        X.ravel()[3::nan_every] = np.nan
+    w = rng.uniform(0.1, 3.0, size=n)
+    return X.astype(dtype), w.astype(dtype)
+
+
+SCALER_ATTRIBUTES = ("mean_", "var_", "scale_", "n_samples_seen_")
+
+
+def assert_same_attributes(local, dist, names):
+    for name in names:
+        expected, got = getattr(local, name), getattr(dist, name)
+        if expected is None:
+            assert got is None, name
+        else:
+            np.testing.assert_array_equal(got, expected, strict=True, err_msg=name)
+
+
+@pytest.mark.parametrize("chunking", sorted(CHUNKINGS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_scaler_fit_equals_single_machine_for_any_chunking(client, chunking, dtype, weighted):
+    from sklearn.preprocessing import StandardScaler as SkStandardScaler
+
+    n = 2000
+    X, w = offset_data(n, 4, dtype, nan_every=53 if weighted else 0)
+    sw = w if weighted else None
+    local = sklearn_rs.StandardScaler().fit(X, sample_weight=sw)
+    Xd = da.from_array(X, chunks=(CHUNKINGS[chunking](n), 4))
+    dist = StandardScaler().fit(Xd, sample_weight=sw)
+    assert_same_attributes(local, dist, SCALER_ATTRIBUTES)
+    reference = SkStandardScaler().fit(X, sample_weight=sw)
+    np.testing.assert_allclose(dist.mean_, reference.mean_, rtol=1e-12)
+    np.testing.assert_allclose(dist.var_, reference.var_, rtol=1e-9)
+    Z = dist.transform(Xd)
+    assert isinstance(Z, da.Array) and Z.dtype == dtype
+    np.testing.assert_array_equal(Z.compute(), local.transform(X))
+    np.testing.assert_array_equal(
+        dist.inverse_transform(Z).compute(), local.inverse_transform(local.transform(X))
+    )
+
+
+@pytest.mark.parametrize(
+    "params", [dict(with_mean=False), dict(with_std=False), dict(with_mean=False, with_std=False)]
+)
+def test_scaler_options_and_weights_as_dask_array(client, params):
+    X, w = offset_data(1500, 3, np.float64, seed=2, nan_every=41)
+    Xd, wd = da.from_array(X, chunks=(400, 3)), da.from_array(w, chunks=700)
+    local = sklearn_rs.StandardScaler(**params).fit(X, sample_weight=w)
+    dist = StandardScaler(**params).fit(Xd, sample_weight=wd)
+    assert_same_attributes(local, dist, SCALER_ATTRIBUTES)
+    np.testing.assert_array_equal(dist.transform(Xd).compute(), local.transform(X))
+
+
+def test_scaler_one_feature_agrees_to_rounding(client):
+    # One column is summed pairwise by NumPy (and the single-machine fit): no chain of chunks
+    # reproduces that order, so only rounding-level agreement is promised.
+    X, _ = offset_data(3000, 1, np.float64, seed=3)
+    local = sklearn_rs.StandardScaler().fit(X)
+    dist = StandardScaler().fit(da.from_array(X, chunks=700))
+    np.testing.assert_allclose(dist.mean_, local.mean_, rtol=1e-13)
+    np.testing.assert_allclose(dist.var_, local.var_, rtol=1e-9)
+    assert dist.n_samples_seen_ == local.n_samples_seen_
+
+
+@pytest.mark.parametrize("d", [1, 3])
+def test_scaler_partial_fit_adds_chunks_as_batches(client, d):
+    X, w = offset_data(1800, d, np.float32, seed=4)
+    Xd = da.from_array(X, chunks=((500, 1, 799, 500), d))
+    local = sklearn_rs.StandardScaler()
+    for start, stop in [(0, 500), (500, 501), (501, 1300), (1300, 1800)]:
+        local.partial_fit(X[start:stop], sample_weight=w[start:stop])
+    local.partial_fit(X[:300])
+    dist = StandardScaler().partial_fit(Xd, sample_weight=w)
+    dist.partial_fit(da.from_array(X[:300], chunks=300))
+    assert_same_attributes(local, dist, SCALER_ATTRIBUTES)
+
+
+def test_scaler_to_local_pickles_and_errors(client):
+    X, _ = offset_data(600, 3, np.float64, seed=5)
+    dist = StandardScaler().fit(da.from_array(X, chunks=(200, 3)))
+    local = pickle.loads(pickle.dumps(dist.to_local()))
+    assert type(local) is sklearn_rs.StandardScaler
+    np.testing.assert_array_equal(local.transform(X), dist.transform(da.from_array(X)).compute())
+    with pytest.raises(ValueError, match="needs whole rows"):
+        StandardScaler().fit(da.from_array(X, chunks=(200, 2)))
+    with pytest.raises(TypeError, match="float32 and float64"):
+        StandardScaler().fit(da.from_array(X.astype(np.int64), chunks=(200, 3)))
+    bad = X.copy()
+    bad[7, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        StandardScaler().fit(da.from_array(bad, chunks=(200, 3)))
+    with pytest.raises(ValueError, match="expecting 3 features"):
+        dist.transform(da.from_array(X[:, :2]))
+
+
+PCA_ATTRIBUTES = (
+    "components_", "explained_variance_", "explained_variance_ratio_", "singular_values_",
+    "mean_", "n_components_", "noise_variance_", "n_samples_", "n_features_in_",
+)
+
+
+@pytest.mark.parametrize("chunking", sorted(CHUNKINGS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pca_fit_equals_single_machine_for_any_chunking(client, chunking, dtype):
+    from sklearn.decomposition import PCA as SkPCA
+
+    n = 2000
+    X, _ = offset_data(n, 5, dtype, seed=6)
+    local = sklearn_rs.PCA(n_components=3, svd_solver="covariance_eigh").fit(X)
+    Xd = da.from_array(X, chunks=(CHUNKINGS[chunking](n), 5))
+    dist = PCA(n_components=3, svd_solver="covariance_eigh").fit(Xd)
+    assert_same_attributes(local, dist, PCA_ATTRIBUTES)
+    # scikit-learn's own covariance_eigh forms X^T X - n m m^T, which loses every digit in
+    # float32 with this offset; its exact SVD of the float64 data is the reference.
+    reference = SkPCA(n_components=3, svd_solver="full").fit(X.astype(np.float64))
+    rtol = 1e-3 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(dist.explained_variance_, reference.explained_variance_, rtol=rtol)
+    Z = dist.transform(Xd)
+    assert isinstance(Z, da.Array) and Z.dtype == dtype
+    np.testing.assert_allclose(Z.compute(), local.transform(X), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        dist.inverse_transform(Z).compute(), local.inverse_transform(local.transform(X)),
+        rtol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("n_components", [None, 0.9, "mle"])
+def test_pca_auto_whiten_and_blocks_realigned(client, n_components):
+    # 20000 rows: blocks of several 256-row chunks, which chunks of 3000 rows do not follow.
+    X, _ = offset_data(20000, 4, np.float64, seed=7)
+    params = dict(n_components=n_components, whiten=True)
+    local = sklearn_rs.PCA(svd_solver="covariance_eigh", **params).fit(X)
+    dist = PCA(**params).fit(da.from_array(X, chunks=(3000, 4)))
+    assert dist._fit_svd_solver == "covariance_eigh"
+    assert_same_attributes(local, dist, PCA_ATTRIBUTES)
+
+
+def test_pca_to_local_pickles_and_errors(client):
+    X, _ = offset_data(600, 3, np.float32, seed=8)
+    Xd = da.from_array(X, chunks=(200, 3))
+    dist = PCA(n_components=2).fit(Xd)
+    local = pickle.loads(pickle.dumps(dist.to_local()))
+    assert type(local) is sklearn_rs.PCA
+    np.testing.assert_allclose(local.transform(X), dist.transform(Xd).compute(), rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="covariance_eigh"):
+        PCA(svd_solver="full").fit(Xd)
+    with pytest.raises(NotImplementedError, match="covariance_eigh"):
+        PCA().fit(da.from_array(X[:20], chunks=(10, 3)))  # 'auto' would not pick it
+    with pytest.raises(ValueError, match="needs whole rows"):
+        PCA().fit(da.from_array(X, chunks=(200, 2)))
+    with pytest.raises(TypeError, match="float32 and float64"):
+        PCA().fit(da.from_array(X.astype(np.int32), chunks=(200, 3)))
+    with pytest.raises(ValueError, match="must be between 0 and"):
+        PCA(n_components=4, svd_solver="covariance_eigh").fit(Xd)
+    bad = X.copy()
+    bad[5, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        PCA().fit(da.from_array(bad, chunks=(200, 3)))

@@ -2,7 +2,8 @@
 //! (projections, reconstructions, covariance, precision, log-likelihoods). scikit-learn's
 //! `_pca.py` and `decomposition/_base.py` call the same steps through NumPy and LAPACK.
 
-use kernels::dense::{ColMajor, Real};
+use kernels::blocks;
+use kernels::dense::{gram, ColMajor, Real};
 use kernels::pca::{self, NComponents, Normalizer, Randomized, Solver};
 use kernels::samples::{Csr, Dense};
 use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -23,6 +24,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pca_covariance, m)?)?;
     m.add_function(wrap_pyfunction!(pca_precision, m)?)?;
     m.add_function(wrap_pyfunction!(pca_score_samples, m)?)?;
+    m.add_function(wrap_pyfunction!(pca_rows_per_block, m)?)?;
+    m.add_function(wrap_pyfunction!(pca_block_moments, m)?)?;
+    m.add_function(wrap_pyfunction!(pca_fit_moments, m)?)?;
     Ok(())
 }
 
@@ -147,6 +151,15 @@ fn fit_t<'py, T: Real + Element>(
             (fit, *n_samples)
         }
     };
+    fit_dict(py, fit, n)
+}
+
+/// The fitted attributes as a dict (see [`pca_fit`]).
+fn fit_dict<'py, T: Real + Element>(
+    py: Python<'py>,
+    fit: pca::Fit<T>,
+    n: usize,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = fit.mean.len();
     let k = fit.n_components;
     let out = PyDict::new(py);
@@ -446,4 +459,131 @@ fn pca_score_samples<'py>(
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     by_dtype!(py, mean, score_t(py, x, mean, precision, n_threads))
+}
+
+// Rows held in pieces (`sklearn_rs.dask`): each piece starts at a multiple of the partition's
+// block size, so the blocks it is cut into are blocks of the partition `covariance_eigh` uses
+// on the whole, and their moments, merged in block order, give that fit's bits.
+
+/// Rows per block of the partition `covariance_eigh` cuts `n_samples` rows of `n_features`
+/// values into.
+#[pyfunction]
+fn pca_rows_per_block(n_samples: usize, n_features: usize) -> usize {
+    blocks::rows_per_block(n_samples, gram::block_state(n_features))
+}
+
+/// `(counts, weights (m,), means (m, d) float64, scatters (m, d * d) lower triangles)`.
+type BlockMoments<'py> = (
+    Vec<usize>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+);
+
+fn block_moments_t<'py, T: Real + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    rows: usize,
+    n_threads: usize,
+) -> PyResult<BlockMoments<'py>> {
+    let a: PyReadonlyArray2<T> = x.extract()?;
+    let s = dense_view(&a)?;
+    let (n, d) = (a.shape()[0], a.shape()[1]);
+    let threads = Threads::for_work(n_threads, n.saturating_mul(d).saturating_mul(d));
+    let parts = py.run_kernel(threads, |stop| {
+        gram::blocks_moments(gram::Design::unweighted(&s), blocks::fixed(n, rows), stop)
+    })?;
+    let m = parts.len();
+    let mut counts = Vec::with_capacity(m);
+    let mut weights = Vec::with_capacity(m);
+    let mut means = Vec::with_capacity(m * d);
+    let mut scatters = Vec::with_capacity(m * d * d);
+    for p in parts {
+        counts.push(p.count);
+        weights.push(p.weight);
+        means.extend(p.mean);
+        scatters.extend(p.scatter.data);
+    }
+    Ok((
+        counts,
+        vector(py, weights),
+        matrix(py, means, m, d)?,
+        matrix(py, scatters, m, d * d)?,
+    ))
+}
+
+/// The moments (count, weight, float64 mean, centred scatter's lower triangle, column-major)
+/// of each block of `rows_per_block` rows of dense `x`.
+#[pyfunction]
+fn pca_block_moments<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    rows_per_block: usize,
+    n_threads: usize,
+) -> PyResult<BlockMoments<'py>> {
+    by_dtype!(py, x, block_moments_t(py, x, rows_per_block, n_threads))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_moments_t<'py, T: Real + Element>(
+    py: Python<'py>,
+    counts: &[usize],
+    weights: &[f64],
+    means: &[f64],
+    scatters: &Bound<'py, PyAny>,
+    n_components: NComponents,
+    whiten: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let scatters: PyReadonlyArray2<T> = scatters.extract()?;
+    let m = counts.len();
+    let shape = scatters.shape();
+    let d = means.len() / m.max(1);
+    if m == 0 || weights.len() != m || means.len() != m * d || shape != [m, d * d] {
+        return Err(PyValueError::new_err("inconsistent block moments"));
+    }
+    let scatters = scatters
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("scatters must be C-contiguous"))?;
+    let parts: Vec<gram::Moments<T>> = (0..m)
+        .map(|b| gram::Moments {
+            count: counts[b],
+            weight: weights[b],
+            mean: means[b * d..(b + 1) * d].to_vec(),
+            scatter: ColMajor {
+                data: scatters[b * d * d..(b + 1) * d * d].to_vec(),
+                rows: d,
+                cols: d,
+            },
+        })
+        .collect();
+    let fit = py.run_kernel(Threads::for_work(1, d.saturating_mul(d)), |_| {
+        let total = gram::merge_in_order(parts, d)?;
+        pca::fit_from_moments(total, d, n_components, whiten)
+    })?;
+    fit_dict(py, fit, 0)
+}
+
+/// Fits PCA with `covariance_eigh` from the blocks' moments of [`pca_block_moments`], in
+/// block order (all blocks of the whole data); `n_components` as in [`pca_fit`].
+#[pyfunction]
+#[pyo3(signature = (counts, weights, means, scatters, n_components, whiten))]
+fn pca_fit_moments<'py>(
+    py: Python<'py>,
+    counts: Vec<usize>,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    scatters: &Bound<'py, PyAny>,
+    n_components: (String, f64),
+    whiten: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let n_components = parse_n_components(&n_components.0, n_components.1)?;
+    let means = means
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("means must be C-contiguous"))?;
+    let weights = slice(&weights)?;
+    by_dtype!(
+        py,
+        scatters,
+        fit_moments_t(py, &counts, weights, means, scatters, n_components, whiten)
+    )
 }

@@ -31,6 +31,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scaler_sparse_update, m)?)?;
     m.add_function(wrap_pyfunction!(scaler_sparse_non_nan_weights, m)?)?;
     m.add_function(wrap_pyfunction!(scaler_sparse_scale_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(scaler_chain_first, m)?)?;
+    m.add_function(wrap_pyfunction!(scaler_chain_second, m)?)?;
+    m.add_function(wrap_pyfunction!(scaler_fold, m)?)?;
     Ok(())
 }
 
@@ -464,4 +467,174 @@ fn scaler_sparse_scale_columns(
         data,
         scale_columns_t(py, data, indices, &factors, n_threads)
     )
+}
+
+// Row pieces of one batch (`sklearn_rs.dask`): the two passes of `scaler_dense_update` run
+// piece after piece, each continuing the running column sums where the previous piece left
+// them, then `scaler_fold` updates the statistics, which gives the bits of one update with
+// the concatenated rows (row-major `(n, d)` data only).
+
+/// `(sum, count, any_nan)` of the first pass.
+type FirstSums<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, bool);
+
+fn batch<'a, T: Float + Element>(
+    x: &'a PyReadonlyArray2<'_, T>,
+    columns: bool,
+) -> PyResult<Batch<'a, T>> {
+    let layout = layout(columns);
+    let (n, d) = dense_shape(x, layout);
+    Batch::new(contiguous(x)?, n, d, layout).map_err(kernel_error)
+}
+
+fn chain_first_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    columns: bool,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    start: Option<scaler::dense::FirstPass>,
+    n_threads: usize,
+) -> PyResult<FirstSums<'py>> {
+    let x: PyReadonlyArray2<T> = x.extract()?;
+    let sw: Option<PyReadonlyArray1<T>> = sample_weight.map(|w| w.extract()).transpose()?;
+    let sw = sw.as_ref().map(slice).transpose()?;
+    let batch = batch(&x, columns)?;
+    let work = batch.n_samples.saturating_mul(batch.n_features);
+    let r = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        scaler::dense::first_pass_from(&batch, sw, start.as_ref(), stop)
+    })?;
+    Ok((vector(py, r.sum), vector(py, r.count), r.any_nan))
+}
+
+/// The first pass (column sums, non-NaN counts or weights, whether any value is NaN) of `x`
+/// (`columns` as in `scaler_dense_update`), continuing `start = (sum, count, any_nan)` of the
+/// rows before it (row-major `x` only).
+#[pyfunction]
+#[pyo3(signature = (x, columns, sample_weight, start, n_threads))]
+fn scaler_chain_first<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    columns: bool,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    start: Option<(PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>, bool)>,
+    n_threads: usize,
+) -> PyResult<FirstSums<'py>> {
+    let start = match &start {
+        None => None,
+        Some((sum, count, any_nan)) => Some(scaler::dense::FirstPass {
+            sum: slice(sum)?.to_vec(),
+            count: slice(count)?.to_vec(),
+            any_nan: *any_nan,
+        }),
+    };
+    by_dtype!(
+        py,
+        x,
+        chain_first_t(py, x, columns, sample_weight, start, n_threads)
+    )
+}
+
+type Deviations<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+#[allow(clippy::too_many_arguments)]
+fn chain_second_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    columns: bool,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    t: &[f64],
+    nansum: bool,
+    start: Option<scaler::dense::SecondPass>,
+    n_threads: usize,
+) -> PyResult<Deviations<'py>> {
+    let x: PyReadonlyArray2<T> = x.extract()?;
+    let sw: Option<PyReadonlyArray1<T>> = sample_weight.map(|w| w.extract()).transpose()?;
+    let sw = sw.as_ref().map(slice).transpose()?;
+    let batch = batch(&x, columns)?;
+    let work = batch.n_samples.saturating_mul(batch.n_features);
+    let r = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        scaler::dense::second_pass_from(&batch, sw, t, nansum, start.as_ref(), stop)
+    })?;
+    Ok((vector(py, r.correction), vector(py, r.squares)))
+}
+
+/// The second pass (sums of `x - t` and of `(x - t)^2`) of `x`, continuing
+/// `start = (correction, squares)` of the rows before it (row-major `x` only).
+#[pyfunction]
+#[pyo3(signature = (x, columns, sample_weight, t, nansum, start, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn scaler_chain_second<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    columns: bool,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    t: PyReadonlyArray1<'py, f64>,
+    nansum: bool,
+    start: Option<(PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>)>,
+    n_threads: usize,
+) -> PyResult<Deviations<'py>> {
+    let start = match &start {
+        None => None,
+        Some((correction, squares)) => Some(scaler::dense::SecondPass {
+            correction: slice(correction)?.to_vec(),
+            squares: slice(squares)?.to_vec(),
+        }),
+    };
+    let t = slice(&t)?;
+    by_dtype!(
+        py,
+        x,
+        chain_second_t(py, x, columns, sample_weight, t, nansum, start, n_threads)
+    )
+}
+
+/// Updates the running `(last_mean, last_var, last_count)` with a batch's first-pass `sum`
+/// and `count` and, when the variance is tracked, its second pass `(correction, squares)`:
+/// the update step of `scaler_dense_update`.
+#[pyfunction]
+#[pyo3(signature = (last_mean, last_var, last_count, sum, count, deviations))]
+#[allow(clippy::too_many_arguments)]
+fn scaler_fold<'py>(
+    py: Python<'py>,
+    last_mean: PyReadonlyArray1<'py, f64>,
+    last_var: Option<PyReadonlyArray1<'py, f64>>,
+    last_count: PyReadonlyArray1<'py, f64>,
+    sum: PyReadonlyArray1<'py, f64>,
+    count: PyReadonlyArray1<'py, f64>,
+    deviations: Option<(PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>)>,
+) -> PyResult<Update<'py>> {
+    let d = slice(&sum)?.len();
+    let last = Running {
+        mean: slice(&last_mean)?.to_vec(),
+        var: last_var
+            .as_ref()
+            .map(|v| slice(v).map(<[f64]>::to_vec))
+            .transpose()?,
+        count: slice(&last_count)?.to_vec(),
+    };
+    let deviations = match &deviations {
+        None => None,
+        Some((correction, squares)) => Some(scaler::dense::SecondPass {
+            correction: slice(correction)?.to_vec(),
+            squares: slice(squares)?.to_vec(),
+        }),
+    };
+    let lengths = [
+        last.mean.len(),
+        last.count.len(),
+        last.var.as_ref().map_or(d, Vec::len),
+        slice(&count)?.len(),
+        deviations.as_ref().map_or(d, |v| v.correction.len()),
+        deviations.as_ref().map_or(d, |v| v.squares.len()),
+    ];
+    if lengths.iter().any(|&l| l != d) {
+        return Err(PyValueError::new_err(
+            "statistics do not match the number of features",
+        ));
+    }
+    let r = scaler::update(&last, slice(&sum)?, slice(&count)?, deviations.as_ref());
+    Ok((
+        vector(py, r.mean),
+        r.var.map(|v| vector(py, v)),
+        vector(py, r.count),
+    ))
 }

@@ -32,7 +32,7 @@ pub struct Moments<T> {
 }
 
 impl<T: Real> Moments<T> {
-    fn empty(d: usize) -> Result<Self, KernelError> {
+    pub fn empty(d: usize) -> Result<Self, KernelError> {
         Ok(Moments {
             count: 0,
             weight: 0.0,
@@ -62,7 +62,7 @@ impl<T: Real> Moments<T> {
     }
 
     /// Combines the moments of two disjoint sets of rows.
-    fn merge(mut self, other: Moments<T>) -> Self {
+    pub fn merge(mut self, other: Moments<T>) -> Self {
         add_lower(&mut self.scatter, &other.scatter);
         self.absorb(other.count, other.weight, &other.mean);
         self
@@ -305,18 +305,44 @@ pub fn design_moments<T: Real>(
 ) -> Result<Moments<T>, KernelError> {
     rows.check()?;
     let (n, width) = (rows.x.n_samples(), rows.width());
-    // Each block holds a (width, width) accumulator; at least four of them (when there are
-    // enough rows) so that wide data still balances over the pool.
-    let parts = blocks::partition(n, (width * width + width).min(MAX_BLOCK_STATE));
-    let moments: Vec<Moments<T>> = parts
+    let parts = blocks::partition(n, block_state(width));
+    let moments = blocks_moments(rows, parts, stop)?;
+    Ok(merge_in_order(moments, width)?.symmetric())
+}
+
+/// The state each block of the partition keeps for rows of `width` values: a `(width, width)`
+/// accumulator, capped so that there are at least four blocks (when there are enough rows)
+/// and wide data still balances over the pool.
+pub fn block_state(width: usize) -> usize {
+    (width * width + width).min(MAX_BLOCK_STATE)
+}
+
+/// The moments of each of `parts` (ranges of rows), computed in parallel. A caller holding
+/// the rows in pieces that start at multiples of the partition's block size
+/// (`blocks::rows_per_block(n, block_state(width))`) cuts each piece with `blocks::fixed`
+/// and gets the blocks [`design_moments`] uses.
+pub fn blocks_moments<T: Real>(
+    rows: Design<'_, T>,
+    parts: Vec<std::ops::Range<usize>>,
+    stop: StopCheck,
+) -> Result<Vec<Moments<T>>, KernelError> {
+    rows.check()?;
+    parts
         .into_par_iter()
         .map(|b| block_moments(rows, b, stop))
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+/// Blocks' moments merged in block order (lower triangle; see [`Moments::symmetric`]).
+pub fn merge_in_order<T: Real>(
+    parts: Vec<Moments<T>>,
+    width: usize,
+) -> Result<Moments<T>, KernelError> {
     let mut total = Moments::empty(width)?;
-    for m in moments {
+    for m in parts {
         total = total.merge(m);
     }
-    Ok(total.symmetric())
+    Ok(total)
 }
 
 /// Column sums (float64) and `X^T X` (full, symmetric) of CSR rows.

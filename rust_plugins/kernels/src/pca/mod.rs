@@ -223,8 +223,15 @@ fn dense_covariance_factors<T: Real>(
     x: &Dense<'_, T>,
     stop: StopCheck,
 ) -> Result<Factors<T>, KernelError> {
-    let n = x.n_samples();
-    let mut moments = gram::centred_moments(x, stop)?;
+    let moments = gram::centred_moments(x, stop)?;
+    moments_covariance_factors(moments, x.n_samples())
+}
+
+/// `covariance_eigh`'s factors from the rows' mean and full centred scatter matrix.
+fn moments_covariance_factors<T: Real>(
+    mut moments: gram::Moments<T>,
+    n: usize,
+) -> Result<Factors<T>, KernelError> {
     let denominator = T::from_f64(n as f64 - 1.0);
     moments
         .scatter
@@ -301,6 +308,20 @@ pub fn fit_dense<T: Real>(
         )?);
     }
     Ok(fit)
+}
+
+/// Fits PCA with `covariance_eigh` from the moments of `n_samples` dense rows (the merge of
+/// [`gram::blocks_moments`] over the partition's blocks, lower triangle): the fit
+/// [`fit_dense`] makes on those rows, for rows held in pieces.
+pub fn fit_from_moments<T: Real>(
+    moments: gram::Moments<T>,
+    n_features: usize,
+    n_components: NComponents,
+    whiten: bool,
+) -> Result<Fit<T>, KernelError> {
+    let n_samples = moments.count;
+    let factors = moments_covariance_factors(moments.symmetric(), n_samples)?;
+    finish(factors, n_samples, n_features, n_components, whiten)
 }
 
 /// Fits PCA on CSR rows (`covariance_eigh` and `arpack`, the solvers scikit-learn accepts).

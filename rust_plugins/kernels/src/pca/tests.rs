@@ -76,3 +76,39 @@ fn solvers_agree_on_a_low_rank_matrix() {
         assert!((a - b).abs() < 1e-9);
     }
 }
+
+#[test]
+fn block_moments_of_aligned_pieces_give_the_whole_fit() {
+    let (n, d) = (20_000, 5);
+    let data: Vec<f64> = (0..n * d)
+        .map(|k| 1e4 + ((k * 7919) % 1013) as f64 / 97.0 + (k % d) as f64)
+        .collect();
+    let x = Dense::new(&data, n, d).unwrap();
+    let whole = fit_dense(
+        &x,
+        Solver::CovarianceEigh,
+        NComponents::Count(3),
+        false,
+        false,
+        &never,
+    )
+    .unwrap();
+    let rows = crate::blocks::rows_per_block(n, gram::block_state(d));
+    assert!(rows < n / 2, "the pieces must hold several blocks");
+    // Pieces starting at multiples of the block size, each cut into blocks of its own.
+    let cuts = [0, rows, 3 * rows, n];
+    let mut parts = Vec::new();
+    for piece in cuts.windows(2) {
+        let m = piece[1] - piece[0];
+        let rows_of = Dense::new(&data[piece[0] * d..piece[1] * d], m, d).unwrap();
+        let design = gram::Design::unweighted(&rows_of);
+        parts.extend(gram::blocks_moments(design, crate::blocks::fixed(m, rows), &never).unwrap());
+    }
+    let merged = gram::merge_in_order(parts, d).unwrap();
+    let pieces = fit_from_moments(merged, d, NComponents::Count(3), false).unwrap();
+    assert_eq!(pieces.mean, whole.mean);
+    assert_eq!(pieces.components, whole.components);
+    assert_eq!(pieces.explained_variance, whole.explained_variance);
+    assert_eq!(pieces.singular_values, whole.singular_values);
+    assert_eq!(pieces.noise_variance, whole.noise_variance);
+}

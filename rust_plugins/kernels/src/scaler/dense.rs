@@ -63,6 +63,7 @@ fn is_nan<T: Float>(v: T) -> bool {
 }
 
 /// The per-feature results of the first pass.
+#[derive(Clone, Debug, PartialEq)]
 pub struct FirstPass {
     /// `np.nansum(X, axis=0)` (weighted: `sample_weight @ where(isnan(X), 0, X)`).
     pub sum: Vec<f64>,
@@ -73,6 +74,7 @@ pub struct FirstPass {
 }
 
 /// The per-feature results of the second pass, about the batch mean `t`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct SecondPass {
     /// Sum of `x - t` over the samples (the correction term).
     pub correction: Vec<f64>,
@@ -133,7 +135,35 @@ pub fn first_pass<T: Float>(
     weights: Option<&[T]>,
     stop: StopCheck,
 ) -> Result<FirstPass, KernelError> {
+    first_pass_from(x, weights, None, stop)
+}
+
+/// Only a row-major batch's running sums can continue from where earlier rows left them.
+fn check_start(x_layout: Layout, len: Option<usize>, d: usize) -> Result<(), KernelError> {
+    match len {
+        None => Ok(()),
+        Some(_) if x_layout != Layout::Rows => Err(KernelError::InvalidArgument(
+            "only a row-major batch continues running sums".into(),
+        )),
+        Some(l) if l != d => Err(KernelError::Shape(
+            "running sums do not match the number of features".into(),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// [`first_pass`] of rows that follow the rows summed into `start`: the running column sums
+/// continue from `start`'s, so passes chained over consecutive row-major pieces give the bits
+/// of one pass over their concatenation (a row-major sum runs down each column in row order).
+pub fn first_pass_from<T: Float>(
+    x: &Batch<T>,
+    weights: Option<&[T]>,
+    start: Option<&FirstPass>,
+    stop: StopCheck,
+) -> Result<FirstPass, KernelError> {
     let (n, d) = (x.n_samples, x.n_features);
+    check_start(x.layout, start.map(|s| s.sum.len()), d)?;
+    check_start(x.layout, start.map(|s| s.count.len()), d)?;
     if let Some(w) = weights {
         if w.len() != n {
             return Err(KernelError::Shape(
@@ -146,8 +176,10 @@ pub fn first_pass<T: Float>(
     let parts = match x.layout {
         Layout::Rows => by_column_ranges(d, x.layout, 3, |cols| {
             let width = cols.len();
-            let mut sum = vec![0.0f64; width];
-            let mut count = vec![0.0f64; width];
+            let (mut sum, mut count) = match start {
+                Some(s) => (s.sum[cols.clone()].to_vec(), s.count[cols.clone()].to_vec()),
+                None => (vec![0.0f64; width], vec![0.0f64; width]),
+            };
             let mut nans = vec![0u64; width];
             let mut rows = 0..n;
             while rows.start < n {
@@ -181,7 +213,10 @@ pub fn first_pass<T: Float>(
                 }
             }
             if weights.is_none() {
-                count = nans.iter().map(|&c| n as f64 - c as f64).collect();
+                // Whole numbers: the same total whichever rows were counted first.
+                for (c, &k) in count.iter_mut().zip(&nans) {
+                    *c += n as f64 - k as f64;
+                }
             }
             let nans = nans.iter().map(|&c| c as f64).collect();
             Ok(vec![sum, count, nans])
@@ -220,7 +255,8 @@ pub fn first_pass<T: Float>(
     let mut parts = parts.into_iter();
     let sum = parts.next().unwrap_or_default();
     let count = parts.next().unwrap_or_default();
-    let any_nan = parts.next().unwrap_or_default().iter().any(|&c| c != 0.0);
+    let any_nan = parts.next().unwrap_or_default().iter().any(|&c| c != 0.0)
+        || start.is_some_and(|s| s.any_nan);
     Ok(FirstPass {
         sum,
         count,
@@ -238,7 +274,21 @@ pub fn second_pass<T: Float>(
     nansum: bool,
     stop: StopCheck,
 ) -> Result<SecondPass, KernelError> {
+    second_pass_from(x, weights, t, nansum, None, stop)
+}
+
+/// [`second_pass`] of rows that follow the rows summed into `start` (see [`first_pass_from`]).
+pub fn second_pass_from<T: Float>(
+    x: &Batch<T>,
+    weights: Option<&[T]>,
+    t: &[f64],
+    nansum: bool,
+    start: Option<&SecondPass>,
+    stop: StopCheck,
+) -> Result<SecondPass, KernelError> {
     let (n, d) = (x.n_samples, x.n_features);
+    check_start(x.layout, start.map(|s| s.correction.len()), d)?;
+    check_start(x.layout, start.map(|s| s.squares.len()), d)?;
     if t.len() != d {
         return Err(KernelError::Shape(
             "batch mean length differs from X".into(),
@@ -249,8 +299,13 @@ pub fn second_pass<T: Float>(
         Layout::Rows => by_column_ranges(d, x.layout, 2, |cols| {
             let width = cols.len();
             let tj = &t[cols.clone()];
-            let mut corr = vec![0.0f64; width];
-            let mut sq = vec![0.0f64; width];
+            let (mut corr, mut sq) = match start {
+                Some(s) => (
+                    s.correction[cols.clone()].to_vec(),
+                    s.squares[cols.clone()].to_vec(),
+                ),
+                None => (vec![0.0f64; width], vec![0.0f64; width]),
+            };
             let mut rows = 0..n;
             while rows.start < n {
                 if stop() {

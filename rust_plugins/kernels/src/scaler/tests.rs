@@ -305,3 +305,64 @@ fn malformed_sparse_input_is_an_error() {
     let mut d = data;
     assert!(sparse::scale_columns(&mut d, &[0i32, 3], &[1.0, 2.0]).is_err());
 }
+
+#[test]
+fn passes_chained_over_row_pieces_equal_one_pass() {
+    let (n, d) = (1000, 7);
+    let x = data(n, d, 37);
+    let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 5) as f64).collect();
+    for weights in [None, Some(w.as_slice())] {
+        let whole = Batch::new(&x, n, d, Layout::Rows).unwrap();
+        let first = dense::first_pass(&whole, weights, &never).unwrap();
+        let t: Vec<f64> = first
+            .sum
+            .iter()
+            .zip(&first.count)
+            .map(|(s, c)| s / c)
+            .collect();
+        let second = dense::second_pass(&whole, weights, &t, first.any_nan, &never).unwrap();
+        let cuts = [0, 1, 300, 301, 777, n];
+        let (mut chained_first, mut chained_second) = (None, None);
+        for piece in cuts.windows(2) {
+            let rows = &x[piece[0] * d..piece[1] * d];
+            let b = Batch::new(rows, piece[1] - piece[0], d, Layout::Rows).unwrap();
+            let w = weights.map(|w| &w[piece[0]..piece[1]]);
+            let f = dense::first_pass_from(&b, w, chained_first.as_ref(), &never).unwrap();
+            chained_first = Some(f);
+        }
+        assert_eq!(chained_first.as_ref(), Some(&first));
+        for piece in cuts.windows(2) {
+            let rows = &x[piece[0] * d..piece[1] * d];
+            let b = Batch::new(rows, piece[1] - piece[0], d, Layout::Rows).unwrap();
+            let w = weights.map(|w| &w[piece[0]..piece[1]]);
+            let s = dense::second_pass_from(&b, w, &t, true, chained_second.as_ref(), &never);
+            chained_second = Some(s.unwrap());
+        }
+        let second = second;
+        let chained = chained_second.unwrap();
+        assert_eq!(
+            chained
+                .correction
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            second
+                .correction
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            chained
+                .squares
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            second
+                .squares
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        );
+    }
+}
