@@ -105,3 +105,87 @@ def kmeans_plusplus(client, X, w, n_clusters, random_state, n_local_trials=None)
         centers[c] = ys[best]
         closest = [submit(_lower, x, ys[best], cl, pure=False) for x, cl in zip(xs, closest)]
     return centers
+
+
+# k-means|| (Bahmani et al., "Scalable k-means++", 2012): a few rounds, each sampling many
+# candidates at once in every chunk, instead of one round trip per center. Its draws depend on
+# the chunking and are not those of the single-machine k-means++.
+
+def _lowered(x, ys, closest):
+    """``closest`` lowered by every center of ``ys`` (rows)."""
+    x = contiguous(x)
+    for y in ys:
+        closest = _lower(x, y, closest)
+    return closest
+
+
+def _chunk_potential(w, closest):
+    return _core.kmeanspp_potential(contiguous(w), contiguous(closest), 0.0)
+
+
+def _oversample(x, w, closest, factor, potential, seed):
+    """Each sample independently with probability ``min(1, factor w D^2 / potential)``."""
+    p = np.minimum(1.0, factor * np.asarray(w, dtype=np.float64) * closest / potential)
+    chosen = np.random.default_rng(seed).random(len(p)) < p
+    return np.array(x[chosen])
+
+
+def _candidate_weights(x, w, candidates):
+    from sklearn_rs.dask._blocks import predict_block
+
+    labels = predict_block(x, candidates.ravel())
+    return np.bincount(labels, weights=np.asarray(w, dtype=np.float64),
+                       minlength=candidates.shape[0])
+
+
+def kmeans_parallel(client, X, w, n_clusters, random_state, n_rounds=5, oversampling=2.0):
+    """``(n_clusters, d)`` centers by k-means||: ``n_rounds`` rounds drawing about
+    ``oversampling * n_clusters`` candidates each, weighted by the sample weight they are
+    closest to, then reduced to ``n_clusters`` by weighted k-means++ and Lloyd
+    (``sklearn_rs.KMeans``) on the client."""
+    from sklearn_rs._kmeans import KMeans as _LocalKMeans
+
+    weights = contiguous(w.compute())
+    check_probabilities(weights)
+    X, w = client.persist([X, w])
+    xs, ws = block_futures(X), block_futures(w)
+    sizes = [int(m) for m in X.chunks[0]]
+    offsets = block_offsets(sizes)
+    submit = client.submit
+
+    p = weights.astype(np.float64)
+    first = int(random_state.choice(len(p), p=p / p.sum()))
+    b = int(np.searchsorted(offsets, first, side="right") - 1)
+    candidates = submit(_row, xs[b], first - offsets[b], pure=False).result()[None, :]
+    closest = [submit(_lowered, x, candidates, None, pure=False) for x in xs]
+    factor = oversampling * n_clusters
+    for _ in range(n_rounds):
+        potential = sum(client.gather([
+            submit(_chunk_potential, x_w, c, pure=False) for x_w, c in zip(ws, closest)
+        ]))
+        if potential == 0:
+            break
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=len(xs))
+        drawn = [a for a in client.gather([
+            submit(_oversample, x, x_w, c, factor, potential, int(s), pure=False)
+            for x, x_w, c, s in zip(xs, ws, closest, seeds)
+        ]) if len(a)]
+        if not drawn:
+            continue
+        new = contiguous(np.vstack(drawn), dtype=X.dtype)
+        candidates = np.vstack([candidates, new])
+        closest = [submit(_lowered, x, new, c, pure=False) for x, c in zip(xs, closest)]
+    candidates = contiguous(candidates, dtype=X.dtype)
+    if candidates.shape[0] <= n_clusters:
+        raise ValueError(
+            f"k-means|| drew {candidates.shape[0]} candidates for n_clusters={n_clusters}; "
+            "use init='k-means++' (the data may hold fewer distinct points than clusters)."
+        )
+    candidate_weights = np.sum(client.gather([
+        submit(_candidate_weights, x, x_w, candidates, pure=False) for x, x_w in zip(xs, ws)
+    ]), axis=0)
+    keep = candidate_weights > 0
+    local = _LocalKMeans(
+        n_clusters=n_clusters, init="k-means++", n_init=1, random_state=random_state
+    ).fit(candidates[keep], sample_weight=candidate_weights[keep].astype(X.dtype))
+    return contiguous(local.cluster_centers_, dtype=X.dtype)

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _is_arraylike_not_scalar, check_is_fitted
 
 from sklearn_rs._kmeans import KMeans as _LocalKMeans
@@ -55,10 +56,18 @@ class KMeans(_LocalKMeans):
     initial centers (an array, a callable, or ``init="k-means++"`` / ``"random"`` with the
     same ``random_state``, which take the same draws; k-means++ takes one round trip per
     center), ``cluster_centers_``, ``labels_``, ``inertia_`` and ``n_iter_`` are bitwise those
-    of ``sklearn_rs.KMeans`` fitted on ``X.compute()``, for any chunking of X. ``labels_``,
+    of ``sklearn_rs.KMeans`` fitted on ``X.compute()``, for any chunking of X.
+    ``init="k-means||"`` is the scalable initialisation (a few rounds drawing many candidates
+    in every chunk, reduced on the client; its draws depend on the chunking). ``labels_``,
     ``predict`` and ``transform`` are lazy dask arrays; ``to_local()`` returns the fitted
     ``sklearn_rs.KMeans``.
     """
+
+    # init="k-means||" too: the scalable initialisation (its draws depend on the chunking).
+    _parameter_constraints = {
+        **_LocalKMeans._parameter_constraints,
+        "init": [StrOptions({"k-means++", "random", "k-means||"}), callable, "array-like"],
+    }
 
     def _scaled_tol(self, X):
         """``tol`` times the mean feature variance, from the blocks of the single-machine
@@ -101,6 +110,8 @@ class KMeans(_LocalKMeans):
         Xa = Xa.map_blocks(_blocks.contiguous, dtype=Xa.dtype)
         Xa, wa = client.persist([Xa, wa.map_blocks(_blocks.contiguous, dtype=wa.dtype)])
         self._check_params_vs_input(Xa)
+        if self.n_init == "auto" and isinstance(self.init, str) and self.init == "k-means||":
+            self._n_init = 1  # as for k-means++: one well-spread initialisation
         random_state = check_random_state(self.random_state)
         init = self.init
         if _is_arraylike_not_scalar(init):
@@ -177,6 +188,10 @@ class KMeans(_LocalKMeans):
             from sklearn_rs.dask._init import kmeans_plusplus
 
             return kmeans_plusplus(client, X, w, k, random_state)
+        if isinstance(init, str) and init == "k-means||":
+            from sklearn_rs.dask._init import kmeans_parallel
+
+            return kmeans_parallel(client, X, w, k, random_state)
         return init
 
     def _centers(self, X):
@@ -242,7 +257,7 @@ class KMeans(_LocalKMeans):
         check_is_fitted(self)
         local = _LocalKMeans(**self.get_params())
         local.init = np.array(self.init) if _is_arraylike_not_scalar(self.init) else (
-            self.init if isinstance(self.init, str) else "k-means++"
+            self.init if self.init in ("k-means++", "random") else "k-means++"
         )
         local.cluster_centers_ = np.array(self.cluster_centers_)
         local._n_features_out = self._n_features_out

@@ -436,3 +436,25 @@ def test_pca_to_local_pickles_and_errors(client):
     bad[5, 0] = np.nan
     with pytest.raises(ValueError, match="Input X contains NaN"):
         PCA().fit(da.from_array(bad, chunks=(200, 3)))
+
+
+def test_kmeans_parallel_init_finds_the_clusters(client):
+    # k-means|| draws depend on the chunking (not the single-machine k-means++ draws): the
+    # fit must still find well-separated clusters as scikit-learn's k-means++ does, and be
+    # reproducible for a random_state and chunking.
+    from sklearn.cluster import KMeans as SkKMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(10)
+    centers = np.array([[0, 0, 0], [20, 0, 0], [0, 20, 0], [0, 0, 20], [20, 20, 20]], float)
+    truth = rng.integers(0, 5, size=4000)
+    X = (centers[truth] + rng.normal(size=(4000, 3))).astype(np.float32)
+    w = rng.uniform(0.5, 2.0, size=4000).astype(np.float32)
+    Xd = da.from_array(X, chunks=(900, 3))
+    dist = KMeans(n_clusters=5, init="k-means||", random_state=0).fit(Xd, sample_weight=w)
+    again = KMeans(n_clusters=5, init="k-means||", random_state=0).fit(Xd, sample_weight=w)
+    np.testing.assert_array_equal(dist.cluster_centers_, again.cluster_centers_)
+    reference = SkKMeans(n_clusters=5, random_state=0).fit(X, sample_weight=w)
+    assert adjusted_rand_score(reference.labels_, dist.labels_.compute()) == 1.0
+    assert dist.inertia_ <= reference.inertia_ * (1 + 1e-5)
+    assert dist.to_local().init == "k-means++"
