@@ -54,7 +54,6 @@ class CrossEntropy(OpBenchmark):
     param_names = ["shape", "dtype", "impl"]
     repeat = (3, 10, 20.0)
     warmup_time = 0.05
-    rounds = 2
     timeout = 600
     not_compiled = ("forward_backward",)
 

@@ -26,7 +26,6 @@ class FastGelu(OpBenchmark):
     param_names = ["size", "dtype", "impl"]
     repeat = (3, 10, 10.0)
     warmup_time = 0.05
-    rounds = 2
     timeout = 300
     not_compiled = ("forward_out",)
 

@@ -36,7 +36,6 @@ class _LinearBenchmark(EstimatorBenchmark):
     param_names = ["shape", "dtype", "impl"]
     params = [[shape for shape, _ in CASES], ["float64"], SKLEARN_PEERS]
     number = 1
-    repeat = (3, 10, 30.0)
     timeout = 900
     #: The estimator's parameters of the case.
     estimator_params = {}

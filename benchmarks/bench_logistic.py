@@ -43,7 +43,6 @@ class _LogisticBenchmark(EstimatorBenchmark):
     module, name = "linear_model", "LogisticRegression"
     param_names = ["shape", "n_classes", "impl"]
     number = 1
-    repeat = (3, 10, 60.0)
     timeout = 900
 
     def setup_cache(self):

@@ -81,7 +81,6 @@ class NeighborsQuery(EstimatorBenchmark):
     params = [list(CASES), SKLEARN_PEERS]
     param_names = ["case", "impl"]
     number = 1
-    repeat = (3, 10, 60.0)
     timeout = 600
 
     def setup_cache(self):

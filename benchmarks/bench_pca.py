@@ -62,7 +62,6 @@ class _PCABenchmark(EstimatorBenchmark):
     module, name = "decomposition", "PCA"
     param_names = ["shape", "dtype", "impl"]
     number = 1
-    repeat = (3, 10, 30.0)
     timeout = 900
     #: The estimator's parameters of the case.
     estimator_params = {}

@@ -65,7 +65,6 @@ class RmsNorm(OpBenchmark):
     param_names = ["shape", "dtype", "impl"]
     repeat = (3, 10, 20.0)
     warmup_time = 0.05
-    rounds = 2
     timeout = 600
     # Compiled with their forward only (autograd around it), in setup below.
     not_compiled = ("forward_backward", "add_forward_backward")

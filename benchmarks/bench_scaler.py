@@ -55,7 +55,7 @@ class _ScalerBenchmark(EstimatorBenchmark):
     params = [SHAPES, DTYPES, SKLEARN_PEERS]
     param_names = ["shape", "dtype", "impl"]
     number = 1
-    repeat = (3, 10, 20.0)
+    memory_case = ("1000000x50", "float64")
     timeout = 600
 
     def setup_cache(self):

@@ -57,7 +57,6 @@ class GatedActivation(OpBenchmark):
     param_names = ["shape", "dtype", "activation", "impl"]
     repeat = (3, 10, 20.0)
     warmup_time = 0.05
-    rounds = 2
     timeout = 600
     not_compiled = ("forward_backward",)
 

@@ -29,7 +29,7 @@ benchmark by those methods' code, and a change there would hide its recorded his
 
 The last parameter of every benchmark is ``impl``, the implementation (``benchmarks/report.py``
 reads it). An implementation that is not installed is skipped (``NotImplementedError`` in
-``setup``). This module never imports torch at import time.
+``setup``). This module imports torch at import time only for ``BENCH_PREIMPORT=ops``.
 """
 
 import functools
@@ -45,6 +45,20 @@ N_THREADS = int(os.environ.get("BENCH_NUM_THREADS", "2"))
 
 #: Smoke mode: tiny data for every case (see the module docstring). Never set for a measurement.
 TINY = os.environ.get("BENCH_TINY", "0") == "1"
+
+#: The libraries imported with this module for ``BENCH_PREIMPORT=<group>``. asv (run with
+#: ``--launch-method forkserver``, as ``scripts/bench.sh`` does) imports the suite once and runs
+#: each parameter set in a fork of that process, so what is imported here is not imported again
+#: by each of the hundreds of benchmark processes (torch and its compiler take ~4 s).
+#: ``scripts/bench.sh`` runs the estimator and the op benchmarks as two groups: torch is never
+#: in an estimator's process, whose peak memory would then include torch's.
+PREIMPORTS = {
+    "estimators": ["sklearn.cluster", "sklearn.decomposition", "sklearn.linear_model",
+                   "sklearn.neighbors", "sklearn.preprocessing"],
+    "ops": ["torch", "torch._dynamo", "torch._inductor.compile_fx"],
+}
+for _library in PREIMPORTS.get(os.environ.get("BENCH_PREIMPORT", ""), []):
+    importlib.import_module(_library)
 
 #: Fixed seed: every run on every commit benchmarks exactly the same data.
 SEED = 20240607
@@ -172,8 +186,24 @@ class EstimatorBenchmark(SetUpOnce):
 
     module = None
     name = None
+    #: One process per parameter set, up to 5 samples or 10 s of them after one warm-up call:
+    #: the suite runs hundreds of parameter sets and keeps to its time budget this way
+    #: (README, "Benchmarks"). A class with quick calls asks for more samples.
+    rounds = 1
+    repeat = (1, 5, 10.0)
     #: Parameters that ``peakmem_fit`` overrides (e.g. fewer iterations with the same peak).
     memory_params = {}
+    #: The data parameters of the one case whose ``peakmem_*`` benchmarks run (the largest);
+    #: None: every case. Peak memory grows with the data, so one case shows how it compares.
+    memory_case = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.memory_case is not None:
+            for name in dir(cls):
+                if name.startswith("peakmem_") and callable(getattr(cls, name)):
+                    setattr(cls, name, _only_for(getattr(cls, name), cls.params,
+                                                 tuple(cls.memory_case)))
     #: Whether ``setup`` fits ``self.model`` (set by the Predictor and Transformer mixins).
     needs_model = False
 
@@ -196,6 +226,19 @@ class EstimatorBenchmark(SetUpOnce):
         self.X, self.y = self.data["X"], self.data.get("y")
         if self.needs_model:
             self.model = self.make_model()
+
+
+def _only_for(method, params, data_params):
+    """``method`` (a copy, its source unchanged for asv's versioning) skipped at every parameter
+    set whose data parameters are not ``data_params``."""
+
+    @functools.wraps(method)
+    def run(self, *args):
+        return method(self, *args)
+
+    run.skip_params = [combo for combo in itertools.product(*params)
+                       if combo[:len(data_params)] != data_params]
+    return run
 
 
 def data_key(*data_params):
@@ -267,6 +310,8 @@ class OpBenchmark(SetUpOnce):
     """
 
     not_compiled = ()
+    #: One process per parameter set (asv's default is two).
+    rounds = 1
 
     def setup(self, paths, *params):
         *data_params, impl = params

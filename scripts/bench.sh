@@ -46,12 +46,26 @@ if ! "$ASV" machine --yes >/dev/null; then
   exit 1
 fi
 
-args=(-E "existing:$PY" --set-commit-hash "$(git rev-parse HEAD)" --show-stderr)
+# Each parameter set runs in a fork of one process that imported the suite (forkserver), with
+# the group's libraries already imported (benchmarks/common.py, PREIMPORTS): the estimators
+# with scikit-learn, then the ops with torch and its compiler. A selection of one's own
+# (--bench REGEX) runs as one group without torch.
+args=(-E "existing:$PY" --set-commit-hash "$(git rev-parse HEAD)" --show-stderr
+      --launch-method forkserver)
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   args+=(--quick)
 fi
+ESTIMATORS='^bench_(dbscan|kmeans|linear|logistic|neighbors|pca|scaler)\.'
+OPS='^bench_(cross_entropy|fast_gelu|rms_norm|rope|silu_mul)\.'
 echo "load before: $(cat /proc/loadavg)"
-"$ASV" run "${args[@]}" "$@"
+start=$SECONDS
+if [[ " $* " =~ " --bench"|" -b " ]]; then
+  BENCH_PREIMPORT=estimators "$ASV" run "${args[@]}" "$@"
+else
+  BENCH_PREIMPORT=estimators "$ASV" run "${args[@]}" --bench "$ESTIMATORS" "$@"
+  BENCH_PREIMPORT=ops "$ASV" run "${args[@]}" --bench "$OPS" "$@"
+fi
+echo "suite: $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
 echo "load after:  $(cat /proc/loadavg)"
 "$PY" scripts/bench_results.py normalize
 bash scripts/bench_publish.sh

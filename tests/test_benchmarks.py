@@ -3,6 +3,7 @@ benchmark sets up and runs once on tiny data for every implementation, doing its
 implementation it names (nothing is timed)."""
 
 import functools
+import importlib
 import itertools
 import json
 import os
@@ -163,10 +164,28 @@ def _check_coverage_and_skips(impl, records, expected_skips):
     return [r for r in methods if r["status"] == "ok"]
 
 
+def _peakmem_skips(records):
+    """The ``peakmem_*`` cases outside their class's ``memory_case`` (asv's skip_params)."""
+    skips = set()
+    for r in records:
+        class_path, _, method = r["benchmark"].rpartition(".")
+        if not (method.startswith("peakmem_") and r["params"]):
+            continue
+        module, cls = class_path.split(".")
+        case = getattr(importlib.import_module(f"benchmarks.{module}"), cls).memory_case
+        if case is not None and tuple(r["params"][:len(case)]) != tuple(map(repr, case)):
+            skips.add((r["benchmark"], tuple(r["params"]), "skip_params"))
+    return skips
+
+
 @pytest.mark.parametrize("impl", ["sklearn_rs", "sklearn", "sklearnex"])
 def test_every_estimator_benchmark_runs_on_tiny_data(smoke, impl):
     result, records = smoke(impl)
-    expected_skips = _sklearnex_skips(records) if impl == "sklearnex" else set()
+    expected_skips = _peakmem_skips(records)
+    peakmem_skipped = {(name, params) for name, params, _ in expected_skips}
+    assert peakmem_skipped, "no class measures peak memory on one case only"
+    if impl == "sklearnex":
+        expected_skips |= {s for s in _sklearnex_skips(records) if s[:2] not in peakmem_skipped}
     ran = _check_coverage_and_skips(impl, records, expected_skips)
     assert result["loaded"]["torch"] is False, "an estimator benchmark imported torch"
     assert result["loaded"]["sklearn_rs"] is (impl != "sklearnex")
