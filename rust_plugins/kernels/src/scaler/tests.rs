@@ -366,3 +366,13 @@ fn passes_chained_over_row_pieces_equal_one_pass() {
         );
     }
 }
+
+#[test]
+fn only_row_major_passes_continue_running_sums() {
+    let x = data(10, 1, 0);
+    let columns = Batch::new(&x, 10, 1, Layout::Columns).unwrap();
+    let start = dense::first_pass(&columns, None, &never).unwrap();
+    assert!(dense::first_pass_from(&columns, None, Some(&start), &never).is_err());
+    let rows = Batch::new(&x, 5, 2, Layout::Rows).unwrap();
+    assert!(dense::first_pass_from(&rows, None, Some(&start), &never).is_err());
+}
