@@ -111,12 +111,22 @@ def kmeans_plusplus(client, X, w, n_clusters, random_state, n_local_trials=None)
 # candidates at once in every chunk, instead of one round trip per center. Its draws depend on
 # the chunking and are not those of the single-machine k-means++.
 
+_ROWS_PER_SLICE = 1 << 15
+
+
 def _lowered(x, ys, closest):
-    """``closest`` lowered by every center of ``ys`` (rows)."""
+    """``closest`` lowered by every center of ``ys`` (rows): one blocked distance product per
+    slice of rows (a pass per center would read the chunk once per candidate)."""
     x = contiguous(x)
-    for y in ys:
-        closest = _lower(x, y, closest)
-    return closest
+    if len(ys) == 1:
+        return _lower(x, ys[0], closest)
+    out = np.full(x.shape[0], np.inf) if closest is None else np.array(closest)
+    centers = contiguous(ys, dtype=x.dtype).ravel()
+    for start in range(0, x.shape[0], _ROWS_PER_SLICE):
+        rows = slice(start, start + _ROWS_PER_SLICE)
+        nearest = _core.transform(x[rows], centers, effective_n_threads()).min(axis=1)
+        np.minimum(out[rows], np.square(nearest, dtype=np.float64), out=out[rows])
+    return out
 
 
 def _chunk_potential(w, closest):
