@@ -6,12 +6,9 @@ Cases of the nearest-neighbours issue, standard-normal data (``common.SEED``):
   ``Q`` 10000 x 16;
 * ``clf-100000x16``: ``KNeighborsClassifier(5).fit(X, y).predict(Q)``, 10 classes;
 * ``reg-100000x8``: ``KNeighborsRegressor(5, weights="distance").fit(X, y).predict(Q)``,
-  ``Q`` 10000 x 8 (sklearn_rs runs scikit-learn's code here: ``"auto"`` picks a k-d tree for
-  8 features, and trees are not computed in Rust yet; distance weights are, with
-  ``algorithm="brute"``);
+  ``Q`` 10000 x 8 (``"auto"`` picks a k-d tree for 8 features, in Rust for sklearn_rs);
 * ``kdtree-1000000x3``: ``NearestNeighbors(10, algorithm="kd_tree")``, fit 1M x 3 and
-  kneighbors of 100000 x 3 (sklearn_rs falls back to scikit-learn's tree here: trees are not
-  computed in Rust yet);
+  kneighbors of 100000 x 3 (the k-d tree built and queried in Rust);
 * ``emb-100000x128-f32``: ``NearestNeighbors(10)``, fit 100000 x 128 and kneighbors of
   5000 x 128, float32;
 * ``radius-clf-100000x16``: ``RadiusNeighborsClassifier(radius=2.5,

@@ -503,6 +503,22 @@ def dbscan_fit(
 def kneighbors(
     fit: _Samples, queries: _Samples, metric: _Metric, k: int, n_threads: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+def kd_tree_build(
+    data: npt.NDArray[np.float64], leaf_size: int, n_threads: int
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]
+]: ...
+def kd_tree_kneighbors(
+    data: npt.NDArray[np.float64],
+    idx: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    bounds: npt.NDArray[np.float64],
+    queries: npt.NDArray[np.float64],
+    metric: _Metric,
+    k: int,
+    n_threads: int,
+    reduced: bool = False,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
 def radius_neighbors(
     fit: _Samples,
     queries: _Samples,

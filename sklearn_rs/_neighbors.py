@@ -27,6 +27,8 @@ from sklearn.neighbors import KNeighborsRegressor as _SklearnKNeighborsRegressor
 from sklearn.neighbors import NearestNeighbors as _SklearnNearestNeighbors
 from sklearn.neighbors import RadiusNeighborsClassifier as _SklearnRadiusNeighborsClassifier
 from sklearn.neighbors import RadiusNeighborsRegressor as _SklearnRadiusNeighborsRegressor
+from sklearn.neighbors import BallTree, KDTree
+from sklearn.neighbors._base import NeighborsBase
 from sklearn.neighbors._classification import _adjusted_metric
 from sklearn.utils import _align_api_if_sparse
 from sklearn.utils._tags import get_tags
@@ -89,9 +91,33 @@ def neighbors_fallback(params, X):
             algorithm = _auto_method(params, X)
         except (ValueError, TypeError):
             return None
-    if not sparse and algorithm in ("kd_tree", "ball_tree"):
-        return f"algorithm={algorithm!r}: trees are not computed in Rust yet"
+    if algorithm == "ball_tree":
+        return "algorithm='ball_tree': ball trees are not computed in Rust yet"
+    if algorithm == "kd_tree" and "n_neighbors" not in params:
+        return "algorithm='kd_tree': radius queries on a k-d tree are not computed in Rust yet"
     return None
+
+
+def _own_kd_tree(estimator, X, spec):
+    """Whether ``fit`` builds our k-d tree: scikit-learn would build its ``KDTree`` for this
+    dense ``X`` and metric (and raise none of its errors)."""
+    if not isinstance(spec, MetricSpec) or spec.name not in _KD_TREE_METRICS:
+        return False
+    if spec.name == "minkowski" and (spec.w is not None or spec.p < 1):
+        return False
+    if sp.issparse(X) or isinstance(X, (KDTree, BallTree, NeighborsBase)):
+        return False
+    algorithm = estimator.algorithm
+    if algorithm == "auto":
+        try:
+            algorithm = _auto_method(estimator.get_params(), X)
+        except (ValueError, TypeError):
+            return False
+    return algorithm == "kd_tree"
+
+
+# The metrics scikit-learn's KDTree computes, as resolved by ``resolve_metric``.
+_KD_TREE_METRICS = frozenset({"euclidean", "manhattan", "chebyshev", "minkowski"})
 
 
 def _kd_tree_metrics():
@@ -115,14 +141,43 @@ class NeighborsMixin(RustEstimatorMixin):
 
     def _fit(self, X, y=None):
         reason = self._fallback_reason(X)
-        result = super()._fit(X, y)
-        self._rs_spec = None
-        if reason is None and self._fit_method == "brute":
-            spec = resolve_metric(
-                self.metric, self.p, self.metric_params, sparse=sp.issparse(self._fit_X)
-            )
-            self._rs_spec = spec if isinstance(spec, MetricSpec) else None
+        self._rs_spec = self._rs_tree = None
+        spec = None
+        if reason is None:
+            try:
+                spec = resolve_metric(self.metric, self.p, self.metric_params,
+                                      sparse=sp.issparse(X))
+            except (ValueError, TypeError):
+                spec = None  # scikit-learn's _fit raises its own error
+        if not _own_kd_tree(self, X, spec):
+            result = super()._fit(X, y)
+            if reason is None and self._fit_method == "brute":
+                spec = resolve_metric(
+                    self.metric, self.p, self.metric_params, sparse=sp.issparse(self._fit_X)
+                )
+                self._rs_spec = spec if isinstance(spec, MetricSpec) else None
+            self._sklearn_tree()  # fitted on one of ours: scikit-learn's tree, not ours
+            return result
+        # scikit-learn's _fit validates and sets everything as for brute force (the same
+        # checks pass for these metrics); only its KDTree is left out, ours built instead.
+        algorithm = self.algorithm
+        self.algorithm = "brute"
+        try:
+            result = super()._fit(X, y)
+        finally:
+            self.algorithm = algorithm
+        self._fit_method = "kd_tree"
+        data = np.ascontiguousarray(self._fit_X, dtype=np.float64)  # as scikit-learn's KDTree
+        self._rs_tree = _core.kd_tree_build(data, int(self.leaf_size), self._rs_threads())
+        self._rs_spec = spec
         return result
+
+    def _sklearn_tree(self):
+        """scikit-learn's KDTree for the calls ours does not answer, built on first use."""
+        if self._fit_method == "kd_tree" and getattr(self, "_tree", None) is None:
+            self._tree = KDTree(self._fit_X, self.leaf_size, metric=self.effective_metric_,
+                                **self.effective_metric_params_)
+        return self._tree
 
     def _rs_weighting(self):
         """``"uniform"`` or ``"distance"`` where Rust weighs the neighbours' votes or targets;
@@ -144,13 +199,28 @@ class NeighborsMixin(RustEstimatorMixin):
     def _rs_searchable(self, X):
         """Whether Rust answers this query (the fit was ours, the storages agree)."""
         spec = getattr(self, "_rs_spec", None)
-        if spec is None or getattr(self, "_fit_method", None) != "brute":
+        if spec is None or getattr(self, "_fit_method", None) not in ("brute", "kd_tree"):
             return False
         if X is not None and sp.issparse(X) != sp.issparse(self._fit_X):
             _patch.logger.info(
                 "%s: falling back to scikit-learn for this call: dense and sparse samples mixed",
                 type(self).__name__,
             )
+            self._sklearn_tree()
+            return False
+        return True
+
+    def _rs_radius_searchable(self, X):
+        """Whether Rust answers this radius query: not yet on a k-d tree (scikit-learn's
+        tree answers, logged)."""
+        if not self._rs_searchable(X):
+            return False
+        if self._fit_method == "kd_tree":
+            _patch.logger.info(
+                "%s: falling back to scikit-learn for this call: radius queries on a k-d tree "
+                "are not computed in Rust yet", type(self).__name__,
+            )
+            self._sklearn_tree()
             return False
         return True
 
@@ -210,10 +280,22 @@ class KNeighborsSearchMixin(NeighborsMixin):
                 f"n_neighbors = {n_neighbors}, n_samples_fit = {n_samples_fit}, "
                 f"n_samples = {X.shape[0]}"
             )
-        fit, queries, out_dtype = self._rs_pair(X)
-        neigh_dist, neigh_ind = _core.kneighbors(
-            fit, queries, self._rs_spec, int(n_neighbors), self._rs_threads()
-        )
+        if self._fit_method == "kd_tree":
+            data, idx, nodes, bounds = self._rs_tree  # rows in tree order
+            queries = np.ascontiguousarray(X, dtype=np.float64)
+            # minkowski: scikit-learn takes the root with NumPy's pow (see kd_tree_kneighbors)
+            numpy_root = self._rs_spec.name == "minkowski"
+            neigh_dist, neigh_ind = _core.kd_tree_kneighbors(
+                data, idx, nodes, bounds, queries, self._rs_spec, int(n_neighbors),
+                self._rs_threads(), reduced=numpy_root)
+            if numpy_root:
+                neigh_dist = neigh_dist ** (1.0 / self._rs_spec.p)
+            out_dtype = np.float64
+        else:
+            fit, queries, out_dtype = self._rs_pair(X)
+            neigh_dist, neigh_ind = _core.kneighbors(
+                fit, queries, self._rs_spec, int(n_neighbors), self._rs_threads()
+            )
         neigh_dist = neigh_dist.astype(out_dtype, copy=False)
         neigh_ind = neigh_ind.astype(np.intp, copy=False)
         if query_is_train:
@@ -254,7 +336,7 @@ class RadiusSearchMixin(NeighborsMixin):
 
     def radius_neighbors(self, X=None, radius=None, return_distance=True, sort_results=False):
         check_is_fitted(self)
-        if not self._rs_searchable(X) or np.ndim(radius) > 0:
+        if not self._rs_radius_searchable(X) or np.ndim(radius) > 0:
             return super().radius_neighbors(X, radius, return_distance, sort_results)
         if sort_results and not return_distance:
             raise ValueError("return_distance must be True if sort_results is True.")
@@ -272,7 +354,7 @@ class RadiusSearchMixin(NeighborsMixin):
         check_is_fitted(self)
         if radius is None:
             radius = self.radius
-        if (mode not in ("connectivity", "distance") or not self._rs_searchable(X)
+        if (mode not in ("connectivity", "distance") or not self._rs_radius_searchable(X)
                 or np.ndim(radius) > 0):
             return super().radius_neighbors_graph(X, radius, mode, sort_results)
         # The CSR matrix scikit-learn assembles from the per-query lists, straight from the
@@ -413,7 +495,7 @@ class RadiusNeighborsClassifier(RadiusSearchMixin, _SklearnRadiusNeighborsClassi
     # radius_neighbors.
     def predict_proba(self, X):
         check_is_fitted(self, "_fit_method")
-        if not self._rs_searchable(X) or self._rs_weighting() is None:
+        if not self._rs_radius_searchable(X) or self._rs_weighting() is None:
             return super().predict_proba(X)
         weighted = self._rs_weighting() == "distance"
         _num_samples(self._fit_X if X is None else X)  # scikit-learn's first check of X
@@ -479,7 +561,7 @@ class RadiusNeighborsRegressor(RadiusSearchMixin, _SklearnRadiusNeighborsRegress
     # Callable weights are scikit-learn's code on our radius_neighbors.
     def predict(self, X):
         check_is_fitted(self, "_fit_method")
-        if (not self._rs_searchable(X) or self._rs_weighting() is None
+        if (not self._rs_radius_searchable(X) or self._rs_weighting() is None
                 or self._y.dtype.kind not in "biuf"):
             return super().predict(X)
         weighted = self._rs_weighting() == "distance"

@@ -42,12 +42,9 @@ SMOKE_GROUPS = [("sklearn_rs", "sklearn"), ("sklearnex",),
                 ("torch_rs", "torch", "torch_compile", "llama")]
 
 #: (benchmark, data parameters) that sklearn_rs runs with scikit-learn's code, as the benchmark's
-#: docstring and the README's fallback list say: trees (kd_tree asked for, and the regressor's
-#: algorithm='auto', which picks a k-d tree for 8 features).
-SKLEARN_RS_FALLBACKS = {
-    ("bench_neighbors.NeighborsQuery", ("'kdtree-1000000x3'",)),
-    ("bench_neighbors.NeighborsQuery", ("'reg-100000x8'",)),
-}
+#: docstring and the README's fallback list say (none at present: the neighbours cases that used
+#: scikit-learn's k-d tree now run the Rust one).
+SKLEARN_RS_FALLBACKS: set = set()
 
 
 def _sklearnex_skips(records):

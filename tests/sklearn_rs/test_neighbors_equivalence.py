@@ -188,8 +188,10 @@ def test_weights_of_the_wrong_length_raise_sklearn_error():
 @pytest.mark.parametrize(
     "params, reason",
     [
-        ({"algorithm": "kd_tree"}, "trees are not computed in Rust"),
-        ({"algorithm": "auto"}, "trees are not computed in Rust"),
+        ({"algorithm": "ball_tree"}, "ball trees are not computed in Rust"),
+        # auto picks a ball tree for weighted minkowski (see test_kd_tree_equivalence.py)
+        ({"algorithm": "auto", "metric": "minkowski", "metric_params": {"w": np.ones(6)}},
+         "ball trees are not computed in Rust"),
         ({"algorithm": "brute", "metric": lambda a, b: np.abs(a - b).sum()}, "callable"),
         ({"algorithm": "brute", "metric": "canberra"}, "not computed in Rust"),
     ],

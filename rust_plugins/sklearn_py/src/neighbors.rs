@@ -4,10 +4,11 @@
 use kernels::float::Float;
 use kernels::metric::Metric;
 use kernels::neighbors::predict::Weighting;
-use kernels::neighbors::{self, BruteSamples};
+use kernels::neighbors::{self, kd_tree, BruteSamples};
 use kernels::StopCheck;
 use numpy::{
-    Element, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods,
+    Element, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -21,6 +22,8 @@ use crate::samples::SamplesArg;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kneighbors, m)?)?;
     m.add_function(wrap_pyfunction!(radius_neighbors, m)?)?;
+    m.add_function(wrap_pyfunction!(kd_tree_build, m)?)?;
+    m.add_function(wrap_pyfunction!(kd_tree_kneighbors, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_class_probabilities, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_means, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_weighted_class_probabilities, m)?)?;
@@ -162,6 +165,95 @@ fn kneighbors<'py>(
     by_dtype!(py, probe, kneighbors_t(py, fit, queries, search, n_threads))
 }
 
+type TreeOut<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+);
+
+/// A C-contiguous 2-D float64 array's data and its shape.
+fn rows<'a>(a: &'a PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<(&'a [f64], usize, usize)> {
+    let (n, d) = (a.shape()[0], a.shape()[1]);
+    let data = a
+        .as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous")))?;
+    Ok((data, n, d))
+}
+
+/// `(rows, idx, nodes, bounds)`: scikit-learn's k-d tree over the `(n, d)` float64 `data`
+/// with `leaf_size` (the rows in tree order `(n, d)`, their sample indices `(n,)`, `(n_nodes, 3)` int64 `(idx_start, idx_end, is_leaf)`,
+/// `(2, n_nodes, d)` float64 node minima and maxima).
+#[pyfunction]
+#[pyo3(signature = (data, leaf_size, n_threads))]
+fn kd_tree_build<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray2<'py, f64>,
+    leaf_size: usize,
+    n_threads: usize,
+) -> PyResult<TreeOut<'py>> {
+    let (data, n, d) = rows(&data, "data")?;
+    let work = n.saturating_mul(d).saturating_mul(64);
+    let tree = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        kd_tree::build(data, n, d, leaf_size, stop)
+    })?;
+    let count = tree.nodes.len() / 3;
+    let bounds = numpy::PyArray1::from_vec(py, tree.bounds).reshape([2, count, d])?;
+    Ok((
+        matrix(py, tree.data, n, d)?,
+        vector(py, tree.idx),
+        matrix(py, tree.nodes, count, 3)?,
+        bounds.into_any(),
+    ))
+}
+
+/// `(distances, indices)`, `(n_queries, k)` float64 and int64: scikit-learn's
+/// `KDTree.query(queries, k)` on the tree `(data, idx, nodes, bounds)` (rows in tree order)
+/// that `kd_tree_build` returned; with
+/// `reduced` the distances are left reduced (minkowski: scikit-learn takes their root with
+/// NumPy, whose `pow` may differ from the C library's in the last bit).
+#[pyfunction]
+#[pyo3(signature = (data, idx, nodes, bounds, queries, metric, k, n_threads, reduced=false))]
+#[allow(clippy::too_many_arguments)] // the Python signature
+fn kd_tree_kneighbors<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray2<'py, f64>,
+    idx: PyReadonlyArray1<'py, i64>,
+    nodes: PyReadonlyArray2<'py, i64>,
+    bounds: numpy::PyReadonlyArray3<'py, f64>,
+    queries: PyReadonlyArray2<'py, f64>,
+    metric: &Bound<'py, PyAny>,
+    k: usize,
+    n_threads: usize,
+    reduced: bool,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let metric = metric_arg(metric)?;
+    let (data, _, d) = rows(&data, "data")?;
+    let (queries, n_q, d_q) = rows(&queries, "queries")?;
+    if d_q != d {
+        return Err(PyValueError::new_err(format!(
+            "queries have {d_q} features, the fitted samples {d}"
+        )));
+    }
+    let nodes = nodes
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("nodes must be C-contiguous"))?;
+    let bounds = bounds
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("bounds must be C-contiguous"))?;
+    let tree = kd_tree::KdTreeView::new(data, d, slice(&idx)?, nodes, bounds)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let levels = (nodes.len() / 3 + 1).ilog2() as usize + 1;
+    let work = n_q.saturating_mul(k + levels).saturating_mul(d.max(1) * 16);
+    let result = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        kd_tree::kneighbors(&tree, queries, &metric, k, reduced, stop)
+    })?;
+    Ok((
+        matrix(py, result.distances, n_q, k)?,
+        matrix(py, result.indices, n_q, k)?,
+    ))
+}
+
 type RadiusOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 fn radius_t<'py, T: Float + Element>(
@@ -210,6 +302,21 @@ fn radius_neighbors<'py>(
     by_dtype!(py, probe, radius_t(py, fit, queries, search, n_threads))
 }
 
+/// The data of `out`, checked to be `(n_queries, n_classes)` and C-contiguous.
+fn probabilities_out<'a>(
+    out: &'a mut PyReadwriteArray2<'_, f64>,
+    n_queries: usize,
+    n_classes: usize,
+) -> PyResult<&'a mut [f64]> {
+    if out.shape() != [n_queries, n_classes] {
+        return Err(PyValueError::new_err(format!(
+            "out must have shape ({n_queries}, {n_classes})"
+        )));
+    }
+    out.as_slice_mut()
+        .map_err(|_| PyValueError::new_err("out must be C-contiguous"))
+}
+
 /// `(n_queries, n_classes)` probabilities of uniform votes: the neighbour lists
 /// `indices[offsets[i]:offsets[i + 1]]` counted by class (`labels`, class indices of the
 /// fitted samples) and divided by their length; 0 for an empty list. Written into `out`
@@ -236,14 +343,7 @@ fn neighbor_class_probabilities<'py>(
     };
     {
         let mut proba: PyReadwriteArray2<f64> = out.extract()?;
-        if proba.shape() != [n_queries, n_classes] {
-            return Err(PyValueError::new_err(format!(
-                "out must have shape ({n_queries}, {n_classes})"
-            )));
-        }
-        let proba = proba
-            .as_slice_mut()
-            .map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+        let proba = probabilities_out(&mut proba, n_queries, n_classes)?;
         py.run_kernel(threads, |stop| {
             neighbors::predict::class_probabilities_into(
                 offsets, indices, labels, n_classes, proba, stop,
@@ -301,14 +401,7 @@ fn neighbor_weighted_class_probabilities<'py>(
     let threads = Threads::for_work(n_threads, indices.len().saturating_add(n_queries));
     {
         let mut proba: PyReadwriteArray2<f64> = out.extract()?;
-        if proba.shape() != [n_queries, n_classes] {
-            return Err(PyValueError::new_err(format!(
-                "out must have shape ({n_queries}, {n_classes})"
-            )));
-        }
-        let proba = proba
-            .as_slice_mut()
-            .map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+        let proba = probabilities_out(&mut proba, n_queries, n_classes)?;
         py.run_kernel(threads, |stop| {
             neighbors::predict::weighted_class_probabilities_into(
                 offsets, indices, distances, labels, n_classes, weighting, proba, stop,

@@ -13,6 +13,8 @@
 
 mod fused;
 pub mod heap;
+pub mod kd_tree;
+mod nth_element;
 pub mod predict;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,511 @@
+//! scikit-learn's k-d tree (`KDTree`, `_binary_tree.pxi.tp` and `_kd_tree.pyx.tp`): the same
+//! build and the same depth-first `query`, so that it finds the same neighbours, in the same
+//! order where distances tie, with distances computed pair by pair as scikit-learn's tree
+//! computes them.
+//!
+//! - Build: `2^levels - 1` nodes in an implicit binary heap layout; node `i` holds the samples
+//!   `idx[start..end]`, split at `(end - start) / 2` on the dimension of largest spread by
+//!   libstdc++'s `nth_element` ordered by (value, index). Node ranges depend only on `n`, so
+//!   subtrees are built in parallel and any thread count gives the same tree.
+//! - Query: one query at a time, nearest child first (ties to the left), a node skipped when
+//!   its minimum reduced distance exceeds the heap's largest; scikit-learn's heap and sort.
+//!   Queries are independent, searched in parallel blocks.
+//!
+//! Float64 only: scikit-learn's estimators build a float64 tree for float32 data too.
+
+use super::heap::{heap_push, simultaneous_sort};
+use super::nth_element::nth_element;
+use super::{KNeighbors, QUERY_BLOCK};
+use crate::alloc;
+use crate::metric::Metric;
+use crate::{KernelError, StopCheck};
+use rayon::prelude::*;
+
+/// Nodes holding more samples than this are split in parallel with their sibling.
+const PARALLEL_NODE: usize = 1 << 14;
+
+/// A built tree over `n` samples of `d` features.
+pub struct KdTree {
+    /// The samples' rows in tree order (row `i` is sample `idx[i]`): each node's rows are
+    /// contiguous, so building and scanning leaves read memory in order.
+    pub data: Vec<f64>,
+    /// Sample indices, each node's samples contiguous.
+    pub idx: Vec<i64>,
+    /// `(idx_start, idx_end, is_leaf)` per node, flattened.
+    pub nodes: Vec<i64>,
+    /// `[2, n_nodes, d]`: each node's per-feature minima, then maxima.
+    pub bounds: Vec<f64>,
+}
+
+/// A tree's parts borrowed for queries, checked against each other.
+pub struct KdTreeView<'a> {
+    data: &'a [f64],
+    d: usize,
+    idx: &'a [i64],
+    nodes: Vec<[i64; 3]>,
+    bounds: &'a [f64],
+}
+
+/// Node triples `(idx_start, idx_end, is_leaf)` from their flat form.
+fn triples(flat: &[i64]) -> Vec<[i64; 3]> {
+    flat.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()
+}
+
+/// scikit-learn's node count: `2^levels - 1` with
+/// `levels = floor(log2(max(1, (n - 1) / leaf_size))) + 1`.
+pub fn n_nodes(n: usize, leaf_size: usize) -> usize {
+    let ratio = (n.saturating_sub(1) as f64 / leaf_size as f64).max(1.0);
+    let levels = ratio.log2() as u32 + 1;
+    (1usize << levels) - 1
+}
+
+/// `(start, end, is_leaf)` of every node: fixed by `n` and the node count alone.
+fn node_ranges(n: usize, count: usize) -> Vec<[i64; 3]> {
+    let mut nodes = vec![[0i64; 3]; count];
+    nodes[0] = [0, n as i64, 0];
+    for i in 0..count {
+        let [start, end, _] = nodes[i];
+        let leaf = 2 * i + 1 >= count || end - start < 2;
+        nodes[i][2] = leaf as i64;
+        if !leaf {
+            let mid = start + (end - start) / 2;
+            nodes[2 * i + 1] = [start, mid, 0];
+            nodes[2 * i + 2] = [mid, end, 0];
+        }
+    }
+    nodes
+}
+
+/// Builds scikit-learn's tree over the row-major `(n, d)` float64 `data`.
+pub fn build(
+    data: &[f64],
+    n: usize,
+    d: usize,
+    leaf_size: usize,
+    stop: StopCheck,
+) -> Result<KdTree, KernelError> {
+    if n == 0 || d == 0 || data.len() != n * d {
+        return Err(KernelError::Shape(format!(
+            "data of length {} is not ({n}, {d}) with n, d > 0",
+            data.len()
+        )));
+    }
+    if leaf_size == 0 {
+        return Err(KernelError::InvalidArgument(
+            "leaf_size must be positive".into(),
+        ));
+    }
+    let count = n_nodes(n, leaf_size);
+    let nodes = node_ranges(n, count);
+    let mut idx = alloc::filled(&[n], 0i64)?;
+    idx.iter_mut().enumerate().for_each(|(i, v)| *v = i as i64);
+    let mut rows = alloc::with_capacity::<f64>(&[n, d])?;
+    rows.extend_from_slice(data);
+    let mut bounds = alloc::filled(&[2, count, d], 0.0f64)?;
+    split(d, &nodes, 0, &mut idx, &mut rows, stop)?;
+    if stop() {
+        return Err(KernelError::Interrupted);
+    }
+    let (lower, upper) = bounds.split_at_mut(count * d);
+    lower
+        .par_chunks_mut(d)
+        .zip(upper.par_chunks_mut(d))
+        .zip(nodes.par_iter())
+        .for_each(|((lo, hi), &[start, end, _])| {
+            node_bounds(&rows[start as usize * d..end as usize * d], d, lo, hi)
+        });
+    Ok(KdTree {
+        data: rows,
+        idx,
+        nodes: nodes.concat(),
+        bounds,
+    })
+}
+
+/// Minima and maxima of each feature over `rows` (scikit-learn's `init_node`).
+fn node_bounds(rows: &[f64], d: usize, lo: &mut [f64], hi: &mut [f64]) {
+    lo.fill(f64::INFINITY);
+    hi.fill(f64::NEG_INFINITY);
+    for row in rows.chunks_exact(d) {
+        for j in 0..d {
+            lo[j] = lo[j].min(row[j]);
+            hi[j] = hi[j].max(row[j]);
+        }
+    }
+}
+
+/// Partitions node `i`'s samples `idx` and their `rows` (and recursively its children's).
+/// scikit-learn partitions the indices alone with `nth_element` ordered by (value, index);
+/// running it on (value, index, position) entries makes the same comparisons, so the same
+/// moves, and the rows then follow their indices.
+fn split(
+    d: usize,
+    nodes: &[[i64; 3]],
+    i: usize,
+    idx: &mut [i64],
+    rows: &mut [f64],
+    stop: StopCheck,
+) -> Result<(), KernelError> {
+    if nodes[i][2] != 0 || stop() {
+        return Ok(());
+    }
+    let dim = split_dim(rows, d);
+    let mid = idx.len() / 2;
+    let mut keys: Vec<(f64, i64, usize)> = Vec::new();
+    keys.try_reserve_exact(idx.len())
+        .map_err(|_| alloc::out_of_memory::<f64>(&[idx.len(), 3]))?;
+    keys.extend(
+        idx.iter()
+            .enumerate()
+            .map(|(at, &j)| (rows[at * d + dim], j, at)),
+    );
+    let less = |a: &(f64, i64, usize), b: &(f64, i64, usize)| {
+        if a.0 == b.0 {
+            a.1 < b.1
+        } else {
+            a.0 < b.0
+        }
+    };
+    nth_element(&mut keys, mid, &less);
+    let mut old = alloc::with_capacity::<f64>(&[rows.len()])?;
+    old.extend_from_slice(rows);
+    for (to, &(_, j, from)) in keys.iter().enumerate() {
+        idx[to] = j;
+        rows[to * d..(to + 1) * d].copy_from_slice(&old[from * d..(from + 1) * d]);
+    }
+    drop((keys, old));
+    let (left, right) = idx.split_at_mut(mid);
+    let (left_rows, right_rows) = rows.split_at_mut(mid * d);
+    let (l, r) = (2 * i + 1, 2 * i + 2);
+    if left.len() + right.len() > PARALLEL_NODE {
+        let (a, b) = rayon::join(
+            || split(d, nodes, l, left, left_rows, stop),
+            || split(d, nodes, r, right, right_rows, stop),
+        );
+        a.and(b)
+    } else {
+        split(d, nodes, l, left, left_rows, stop)?;
+        split(d, nodes, r, right, right_rows, stop)
+    }
+}
+
+/// scikit-learn's `find_node_split_dim`: the first feature of largest spread.
+fn split_dim(rows: &[f64], d: usize) -> usize {
+    let mut lo = vec![f64::INFINITY; d];
+    let mut hi = vec![f64::NEG_INFINITY; d];
+    node_bounds(rows, d, &mut lo, &mut hi);
+    let (mut best, mut best_spread) = (0, 0.0);
+    for j in 0..d {
+        let spread = hi[j] - lo[j];
+        if spread > best_spread {
+            best_spread = spread;
+            best = j;
+        }
+    }
+    best
+}
+
+impl<'a> KdTreeView<'a> {
+    /// Checks the parts of a tree built by [`build`]: its rows in tree order (`(n, d)`
+    /// row-major), indices and nodes (flattened).
+    pub fn new(
+        data: &'a [f64],
+        d: usize,
+        idx: &'a [i64],
+        nodes: &[i64],
+        bounds: &'a [f64],
+    ) -> Result<Self, KernelError> {
+        let n = idx.len();
+        let bad = |what: &str| Err(KernelError::Shape(format!("k-d tree: {what}")));
+        if d == 0 || data.len() != n * d {
+            return bad("data does not match the indices");
+        }
+        if !nodes.len().is_multiple_of(3) {
+            return bad("nodes are not (start, end, is_leaf) triples");
+        }
+        let nodes = triples(nodes);
+        if nodes.is_empty() || bounds.len() != 2 * nodes.len() * d {
+            return bad("bounds do not match the nodes");
+        }
+        if idx.iter().any(|&i| i < 0 || i as usize >= n) {
+            return bad("index out of range");
+        }
+        let count = nodes.len() as i64;
+        for (i, &[start, end, leaf]) in nodes.iter().enumerate() {
+            if start < 0
+                || start > end
+                || end > n as i64
+                || (leaf == 0 && 2 * i as i64 + 2 >= count)
+            {
+                return bad("node out of range");
+            }
+        }
+        Ok(Self {
+            data,
+            d,
+            idx,
+            nodes,
+            bounds,
+        })
+    }
+
+    pub fn n_samples(&self) -> usize {
+        self.idx.len()
+    }
+}
+
+/// The exponent scikit-learn's node bounds use for a metric (`dist_metric.p`).
+fn metric_p(metric: &Metric) -> Result<f64, KernelError> {
+    match metric {
+        Metric::Euclidean => Ok(2.0),
+        Metric::Manhattan => Ok(1.0),
+        Metric::Chebyshev => Ok(f64::INFINITY),
+        Metric::Minkowski { p, w: None } if *p >= 1.0 => Ok(*p),
+        _ => Err(KernelError::InvalidArgument(
+            "the k-d tree supports euclidean, manhattan, chebyshev and minkowski (p >= 1, \
+             unweighted) metrics"
+                .into(),
+        )),
+    }
+}
+
+/// A query's walk, `rdist` the metric's reduced distance (a closure, so each metric's loop
+/// is compiled on its own).
+struct Search<'t, 'a, R> {
+    tree: &'t KdTreeView<'a>,
+    rdist: R,
+    p: f64,
+}
+
+impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Search<'_, '_, R> {
+    /// scikit-learn's `min_rdist`: reduced distance from `pt` to node `i`'s box.
+    #[inline]
+    fn min_rdist(&self, i: usize, pt: &[f64]) -> f64 {
+        let d = self.tree.d;
+        let count = self.tree.nodes.len();
+        let lo = &self.tree.bounds[i * d..(i + 1) * d];
+        let hi = &self.tree.bounds[(count + i) * d..(count + i + 1) * d];
+        let mut rdist = 0.0f64;
+        for j in 0..d {
+            let d_lo = lo[j] - pt[j];
+            let d_hi = pt[j] - hi[j];
+            let gap = 0.5 * ((d_lo + d_lo.abs()) + (d_hi + d_hi.abs()));
+            if self.p == f64::INFINITY {
+                rdist = rdist.max(gap);
+            } else if self.p == 2.0 {
+                rdist += gap * gap;
+            } else if self.p == 1.0 {
+                rdist += gap;
+            } else {
+                rdist += gap.powf(self.p);
+            }
+        }
+        rdist
+    }
+
+    /// scikit-learn's `_query_single_depthfirst`.
+    fn depth_first(&self, i: usize, pt: &[f64], lb: f64, values: &mut [f64], indices: &mut [i64]) {
+        if lb > values[0] {
+            return;
+        }
+        let [start, end, leaf] = self.tree.nodes[i];
+        if leaf != 0 {
+            let d = self.tree.d;
+            let (start, end) = (start as usize, end as usize);
+            let rows = self.tree.data[start * d..end * d].chunks_exact(d);
+            for (row, &j) in rows.zip(&self.tree.idx[start..end]) {
+                heap_push(values, indices, (self.rdist)(pt, row), j);
+            }
+            return;
+        }
+        let (i1, i2) = (2 * i + 1, 2 * i + 2);
+        let (lb1, lb2) = (self.min_rdist(i1, pt), self.min_rdist(i2, pt));
+        if lb1 <= lb2 {
+            self.depth_first(i1, pt, lb1, values, indices);
+            self.depth_first(i2, pt, lb2, values, indices);
+        } else {
+            self.depth_first(i2, pt, lb2, values, indices);
+            self.depth_first(i1, pt, lb1, values, indices);
+        }
+    }
+}
+
+/// scikit-learn's `KDTree.query(queries, k)` (depth-first, sorted): the `k` (`1 <= k <= n`)
+/// nearest samples of each row of the `(n_queries, d)` row-major `queries`; distances left
+/// reduced when `reduced`.
+pub fn kneighbors(
+    tree: &KdTreeView<'_>,
+    queries: &[f64],
+    metric: &Metric,
+    k: usize,
+    reduced: bool,
+    stop: StopCheck,
+) -> Result<KNeighbors, KernelError> {
+    let d = tree.d;
+    if !queries.len().is_multiple_of(d) {
+        return Err(KernelError::Shape(format!(
+            "queries of length {} do not have {d} features",
+            queries.len()
+        )));
+    }
+    let n = tree.n_samples();
+    if k == 0 || k > n {
+        return Err(KernelError::InvalidArgument(format!(
+            "k={k} must be in [1, n_samples_fit={n}]"
+        )));
+    }
+    let p = metric_p(metric)?;
+    let n_q = queries.len() / d;
+    let mut indices = alloc::filled(&[n_q, k], 0i64)?;
+    let mut distances = alloc::filled(&[n_q, k], f64::INFINITY)?;
+    let (dist, ind) = (&mut distances[..], &mut indices[..]);
+    match metric {
+        Metric::Euclidean => {
+            let rdist = |a: &[f64], b: &[f64]| Metric::Euclidean.rdist(a, b);
+            query_all(
+                &Search { tree, rdist, p },
+                queries,
+                metric,
+                k,
+                reduced,
+                dist,
+                ind,
+                stop,
+            )
+        }
+        Metric::Manhattan => {
+            let rdist = |a: &[f64], b: &[f64]| Metric::Manhattan.rdist(a, b);
+            query_all(
+                &Search { tree, rdist, p },
+                queries,
+                metric,
+                k,
+                reduced,
+                dist,
+                ind,
+                stop,
+            )
+        }
+        Metric::Chebyshev => {
+            let rdist = |a: &[f64], b: &[f64]| Metric::Chebyshev.rdist(a, b);
+            query_all(
+                &Search { tree, rdist, p },
+                queries,
+                metric,
+                k,
+                reduced,
+                dist,
+                ind,
+                stop,
+            )
+        }
+        _ => {
+            let rdist = |a: &[f64], b: &[f64]| metric.rdist(a, b);
+            query_all(
+                &Search { tree, rdist, p },
+                queries,
+                metric,
+                k,
+                reduced,
+                dist,
+                ind,
+                stop,
+            )
+        }
+    }
+    if stop() {
+        return Err(KernelError::Interrupted);
+    }
+    Ok(KNeighbors { distances, indices })
+}
+
+/// Every query's `k` nearest, in parallel blocks of queries.
+#[allow(clippy::too_many_arguments)]
+fn query_all<R: Fn(&[f64], &[f64]) -> f64 + Sync>(
+    search: &Search<'_, '_, R>,
+    queries: &[f64],
+    metric: &Metric,
+    k: usize,
+    reduced: bool,
+    distances: &mut [f64],
+    indices: &mut [i64],
+    stop: StopCheck,
+) {
+    let d = search.tree.d;
+    distances
+        .par_chunks_mut(QUERY_BLOCK * k)
+        .zip(indices.par_chunks_mut(QUERY_BLOCK * k))
+        .zip(queries.par_chunks(QUERY_BLOCK * d))
+        .for_each(|((dist, ind), pts)| {
+            if stop() {
+                return;
+            }
+            for ((hv, hi), pt) in dist
+                .chunks_exact_mut(k)
+                .zip(ind.chunks_exact_mut(k))
+                .zip(pts.chunks_exact(d))
+            {
+                search.depth_first(0, pt, search.min_rdist(0, pt), hv, hi);
+                simultaneous_sort(hv, hi);
+                if !reduced {
+                    hv.iter_mut().for_each(|v| *v = metric.rdist_to_dist(*v));
+                }
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn never() -> bool {
+        false
+    }
+
+    #[test]
+    fn finds_the_brute_force_neighbours() {
+        let (n, d, k) = (700usize, 3usize, 6usize);
+        let mut seed = 7u64;
+        let data: Vec<f64> = (0..n * d)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((seed >> 11) as f64 / (1u64 << 53) as f64 * 10.0).round() / 10.0
+            })
+            .collect();
+        let queries = &data[..50 * d];
+        for metric in [Metric::Euclidean, Metric::Manhattan, Metric::Chebyshev] {
+            for leaf_size in [1, 5, 40] {
+                let tree = build(&data, n, d, leaf_size, &never).unwrap();
+                let view =
+                    KdTreeView::new(&tree.data, d, &tree.idx, &tree.nodes, &tree.bounds).unwrap();
+                let got = kneighbors(&view, queries, &metric, k, false, &never).unwrap();
+                // The k smallest exact distances of each query, as the tree computes them
+                // (ties may be other samples at the same distance).
+                for (row, q) in queries.chunks(d).enumerate() {
+                    let mut all: Vec<f64> = data.chunks(d).map(|x| metric.rdist(q, x)).collect();
+                    all.sort_by(f64::total_cmp);
+                    let want: Vec<f64> =
+                        all[..k].iter().map(|&r| metric.rdist_to_dist(r)).collect();
+                    assert_eq!(&got.distances[row * k..(row + 1) * k], &want[..]);
+                }
+                for (row, ind) in got.indices.chunks(k).enumerate() {
+                    for (&j, &dist) in ind.iter().zip(&got.distances[row * k..]) {
+                        let own =
+                            metric.dist(&queries[row * d..][..d], &data[j as usize * d..][..d]);
+                        assert_eq!(own, dist);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn node_count_follows_sklearn() {
+        assert_eq!(n_nodes(1, 30), 1);
+        assert_eq!(n_nodes(31, 30), 1);
+        assert_eq!(n_nodes(61, 30), 3);
+        assert_eq!(n_nodes(1_000_000, 30), (1 << 16) - 1);
+    }
+}
