@@ -68,6 +68,35 @@ pub fn class_probabilities_into(
     proba: &mut [f64],
     stop: StopCheck,
 ) -> Result<(), KernelError> {
+    check_probabilities(offsets, indices, labels, n_classes, proba)?;
+    per_query(
+        offsets,
+        indices,
+        None,
+        proba,
+        n_classes,
+        stop,
+        |ind, _, row, _| {
+            for &j in ind {
+                row[labels[j as usize] as usize] += 1.0;
+            }
+            if !ind.is_empty() {
+                // Counts are integers: their sum is exactly the number of neighbours.
+                let total = ind.len() as f64;
+                row.iter_mut().for_each(|p| *p /= total);
+            }
+        },
+    )
+}
+
+/// Checks the neighbour lists, the labels and the `(n_queries, n_classes)` output.
+fn check_probabilities(
+    offsets: &[i64],
+    indices: &[i64],
+    labels: &[i64],
+    n_classes: usize,
+    proba: &[f64],
+) -> Result<(), KernelError> {
     let n_queries = check_lists(offsets, indices, labels.len())?;
     check_labels(labels, n_classes)?;
     if proba.len() != n_queries * n_classes {
@@ -75,31 +104,6 @@ pub fn class_probabilities_into(
             "probabilities have {} values, not {n_queries} x {n_classes}",
             proba.len()
         )));
-    }
-    if n_classes == 0 {
-        return Ok(());
-    }
-    proba
-        .par_chunks_mut(QUERY_BLOCK * n_classes)
-        .enumerate()
-        .for_each(|(b, block)| {
-            if stop() {
-                return;
-            }
-            for (r, row) in block.chunks_exact_mut(n_classes).enumerate() {
-                let ind = &indices[list(offsets, b * QUERY_BLOCK + r)];
-                for &j in ind {
-                    row[labels[j as usize] as usize] += 1.0;
-                }
-                if !ind.is_empty() {
-                    // Counts are integers: their sum is exactly the number of neighbours.
-                    let total = ind.len() as f64;
-                    row.iter_mut().for_each(|p| *p /= total);
-                }
-            }
-        });
-    if stop() {
-        return Err(KernelError::Interrupted);
     }
     Ok(())
 }
@@ -123,39 +127,40 @@ pub fn neighbor_means(
     n_outputs: usize,
     stop: StopCheck,
 ) -> Result<Vec<f64>, KernelError> {
+    let n_queries = check_lists(offsets, indices, fitted_targets(y, n_outputs)?)?;
+    let mut means = alloc::filled(&[n_queries, n_outputs], 0.0f64)?;
+    per_query(
+        offsets,
+        indices,
+        None,
+        &mut means,
+        n_outputs,
+        stop,
+        |ind, _, row, _| {
+            if ind.is_empty() {
+                row.fill(f64::NAN);
+                return;
+            }
+            for &j in ind {
+                let target = &y[j as usize * n_outputs..(j as usize + 1) * n_outputs];
+                row.iter_mut().zip(target).for_each(|(s, t)| *s += t);
+            }
+            let count = ind.len() as f64;
+            row.iter_mut().for_each(|s| *s /= count);
+        },
+    )?;
+    Ok(means)
+}
+
+/// The number of fitted samples of the `(n_fit, n_outputs)` row-major targets `y`.
+fn fitted_targets(y: &[f64], n_outputs: usize) -> Result<usize, KernelError> {
     if n_outputs == 0 || !y.len().is_multiple_of(n_outputs) {
         return Err(KernelError::Shape(format!(
             "y has {} values, not a multiple of {n_outputs} outputs",
             y.len()
         )));
     }
-    let n_queries = check_lists(offsets, indices, y.len() / n_outputs)?;
-    let mut means = alloc::filled(&[n_queries, n_outputs], 0.0f64)?;
-    means
-        .par_chunks_mut(QUERY_BLOCK * n_outputs)
-        .enumerate()
-        .for_each(|(b, block)| {
-            if stop() {
-                return;
-            }
-            for (r, row) in block.chunks_exact_mut(n_outputs).enumerate() {
-                let ind = &indices[list(offsets, b * QUERY_BLOCK + r)];
-                if ind.is_empty() {
-                    row.fill(f64::NAN);
-                    continue;
-                }
-                for &j in ind {
-                    let target = &y[j as usize * n_outputs..(j as usize + 1) * n_outputs];
-                    row.iter_mut().zip(target).for_each(|(s, t)| *s += t);
-                }
-                let count = ind.len() as f64;
-                row.iter_mut().for_each(|s| *s /= count);
-            }
-        });
-    if stop() {
-        return Err(KernelError::Interrupted);
-    }
-    Ok(means)
+    Ok(y.len() / n_outputs)
 }
 
 /// Which scikit-learn path `weights="distance"` follows: its rule for zero distances and the
@@ -231,18 +236,18 @@ pub fn numpy_sum(n: usize, a: &impl Fn(usize) -> f64) -> f64 {
     0.0 + block(0, n, a)
 }
 
-/// Runs `row(i, neighbours, distances, out_row, weights)` for every query in parallel blocks,
-/// each query writing its `width` outputs.
+/// Runs `row(neighbours, distances, out_row, weights)` for every query in parallel blocks,
+/// each query writing its `width` outputs (`distances` empty when there are none).
 fn per_query(
     offsets: &[i64],
     indices: &[i64],
-    distances: &[f64],
+    distances: Option<&[f64]>,
     out: &mut [f64],
     width: usize,
     stop: StopCheck,
     row: impl Fn(&[i64], &[f64], &mut [f64], &mut Vec<f64>) + Sync,
 ) -> Result<(), KernelError> {
-    if distances.len() != indices.len() {
+    if let Some(distances) = distances.filter(|d| d.len() != indices.len()) {
         return Err(KernelError::Shape(format!(
             "{} distances for {} neighbours",
             distances.len(),
@@ -261,7 +266,8 @@ fn per_query(
             let mut weights = Vec::new();
             for (r, out_row) in block.chunks_exact_mut(width).enumerate() {
                 let at = list(offsets, b * QUERY_BLOCK + r);
-                row(&indices[at.clone()], &distances[at], out_row, &mut weights);
+                let dist = distances.map_or(&[][..], |d| &d[at.clone()]);
+                row(&indices[at], dist, out_row, &mut weights);
             }
         });
     if stop() {
@@ -285,18 +291,11 @@ pub fn weighted_class_probabilities_into(
     proba: &mut [f64],
     stop: StopCheck,
 ) -> Result<(), KernelError> {
-    let n_queries = check_lists(offsets, indices, labels.len())?;
-    check_labels(labels, n_classes)?;
-    if proba.len() != n_queries * n_classes {
-        return Err(KernelError::Shape(format!(
-            "probabilities have {} values, not {n_queries} x {n_classes}",
-            proba.len()
-        )));
-    }
+    check_probabilities(offsets, indices, labels, n_classes, proba)?;
     per_query(
         offsets,
         indices,
-        distances,
+        Some(distances),
         proba,
         n_classes,
         stop,
@@ -331,7 +330,7 @@ pub fn weighted_votes(
     per_query(
         offsets,
         indices,
-        distances,
+        Some(distances),
         &mut votes,
         1,
         stop,
@@ -373,13 +372,7 @@ pub fn weighted_means(
     weighting: Weighting,
     stop: StopCheck,
 ) -> Result<Vec<f64>, KernelError> {
-    if n_outputs == 0 || !y.len().is_multiple_of(n_outputs) {
-        return Err(KernelError::Shape(format!(
-            "y has {} values, not a multiple of {n_outputs} outputs",
-            y.len()
-        )));
-    }
-    let n_queries = check_lists(offsets, indices, y.len() / n_outputs)?;
+    let n_queries = check_lists(offsets, indices, fitted_targets(y, n_outputs)?)?;
     let mut means = alloc::filled(&[n_queries, n_outputs], 0.0f64)?;
     let target = |j: i64, o: usize| y[j as usize * n_outputs + o];
     // np.average sums the (n, n_outputs) weighted targets down columns: pairwise when there
@@ -388,7 +381,7 @@ pub fn weighted_means(
     per_query(
         offsets,
         indices,
-        distances,
+        Some(distances),
         &mut means,
         n_outputs,
         stop,
