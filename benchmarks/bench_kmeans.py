@@ -72,10 +72,10 @@ class _KMeansBenchmark(EstimatorBenchmark):
     module, name = "cluster", "KMeans"
     params = [SHAPES, DTYPES, SKLEARN_PEERS]
     param_names = ["shape", "dtype", "impl"]
-    # Large shapes take seconds per fit: one call per sample, 1 to 3 samples (at most ~10 s), no
+    # Large shapes take seconds per fit: one call per sample, 1 to 3 samples (at most ~6 s), no
     # warm-up; the first call also pays for faulting in the fit's buffers, as a user's call would.
     number = 1
-    repeat = (1, 3, 10.0)
+    repeat = (1, 3, 6.0)
     warmup_time = 0.0
     timeout = 900
 
@@ -216,7 +216,7 @@ class KMeansSparse(EstimatorBenchmark):
     params = [DTYPES, SKLEARN_PEERS]
     param_names = ["dtype", "impl"]
     number = 1
-    repeat = (1, 3, 10.0)
+    repeat = (1, 3, 6.0)
     warmup_time = 0.0
     timeout = 900
 
@@ -291,7 +291,7 @@ class _MiniBatchBenchmark(EstimatorBenchmark):
     params = [DTYPES, SKLEARN_PEERS]
     param_names = ["dtype", "impl"]
     number = 1
-    repeat = (1, 3, 10.0)
+    repeat = (1, 3, 6.0)
     warmup_time = 0.0
     timeout = 900
     memory_case = ("float64",)

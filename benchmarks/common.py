@@ -186,11 +186,11 @@ class EstimatorBenchmark(SetUpOnce):
 
     module = None
     name = None
-    #: One process per parameter set, up to 5 samples or 10 s of them after one warm-up call:
+    #: One process per parameter set, up to 5 samples or 6 s of them after one warm-up call:
     #: the suite runs hundreds of parameter sets and keeps to its time budget this way
     #: (README, "Benchmarks"). A class with quick calls asks for more samples.
     rounds = 1
-    repeat = (1, 5, 10.0)
+    repeat = (1, 5, 6.0)
     #: Parameters that ``peakmem_fit`` overrides (e.g. fewer iterations with the same peak).
     memory_params = {}
     #: The data parameters of the one case whose ``peakmem_*`` benchmarks run (the largest);
