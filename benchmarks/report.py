@@ -209,7 +209,8 @@ def plot(data, rows, path):
     if not bars:
         return None
     families = sorted({b[2] for b in bars})
-    colors = dict(zip(families, ["tab:blue", "tab:orange", "tab:green", "tab:red"]))
+    palette = plt.get_cmap("tab20").colors  # one colour per benchmark module
+    colors = {f: palette[i % len(palette)] for i, f in enumerate(families)}
     fig, ax = plt.subplots(figsize=(10, 0.22 * len(bars) + 1.5))
     ys = range(len(bars))
     ax.barh(list(ys), [b[1] for b in bars], color=[colors[b[2]] for b in bars])
