@@ -169,7 +169,11 @@ class PCA(RustEstimatorMixin, _SklearnPCA):
             self._rs_n_threads(),
             **extra,
         )
-        dtype = X.dtype
+        self._set_fitted(fit, X.dtype, X.shape[0])
+        return fit["projected"]
+
+    def _set_fitted(self, fit, dtype, n_samples):
+        """The fitted attributes from a Rust fit's result (``pca_fit`` / ``pca_fit_moments``)."""
         self.mean_ = fit["mean"]
         self.components_ = fit["components"]
         self.n_components_ = int(fit["n_components"])
@@ -178,8 +182,7 @@ class PCA(RustEstimatorMixin, _SklearnPCA):
         self.singular_values_ = fit["singular_values"]
         noise = fit["noise_variance"]
         self.noise_variance_ = 0.0 if noise is None else dtype.type(noise[0])
-        self.n_samples_ = X.shape[0]
-        return fit["projected"]
+        self.n_samples_ = n_samples
 
     def _check_full_n_components(self, X, n_components):
         n_samples, n_features = X.shape

@@ -99,15 +99,7 @@ class PCA(_LocalPCA):
                 raise self._non_finite_error(X) from None
             raise e
         self.n_features_in_ = d
-        self.mean_ = fit["mean"]
-        self.components_ = fit["components"]
-        self.n_components_ = int(fit["n_components"])
-        self.explained_variance_ = fit["explained_variance"]
-        self.explained_variance_ratio_ = fit["explained_variance_ratio"]
-        self.singular_values_ = fit["singular_values"]
-        noise = fit["noise_variance"]
-        self.noise_variance_ = 0.0 if noise is None else X.dtype.type(noise[0])
-        self.n_samples_ = n
+        self._set_fitted(fit, X.dtype, n)
         return self
 
     @staticmethod
