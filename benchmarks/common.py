@@ -196,6 +196,8 @@ class EstimatorBenchmark(SetUpOnce):
     #: The data parameters of the one case whose ``peakmem_*`` benchmarks run (the largest);
     #: None: every case. Peak memory grows with the data, so one case shows how it compares.
     memory_case = None
+    #: Whether ``setup`` fits ``self.model`` (set by the Predictor and Transformer mixins).
+    needs_model = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -204,8 +206,6 @@ class EstimatorBenchmark(SetUpOnce):
                 if name.startswith("peakmem_") and callable(getattr(cls, name)):
                     setattr(cls, name, _only_for(getattr(cls, name), cls.params,
                                                  tuple(cls.memory_case)))
-    #: Whether ``setup`` fits ``self.model`` (set by the Predictor and Transformer mixins).
-    needs_model = False
 
     def build_dataset(self):
         """Save every data set; return ``{data_key(*data_params): {array name: path}}``."""

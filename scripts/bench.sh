@@ -55,8 +55,17 @@ args=(-E "existing:$PY" --set-commit-hash "$(git rev-parse HEAD)" --show-stderr
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   args+=(--quick)
 fi
-ESTIMATORS='^bench_(dbscan|kmeans|linear|logistic|neighbors|pca|scaler)\.'
-OPS='^bench_(cross_entropy|fast_gelu|rms_norm|rope|silu_mul)\.'
+# The op group: the modules with an OpBenchmark class (importing them does not import torch);
+# every other benchmark is in the estimator group, so a new module always runs.
+OP_MODULES=$(PYTHONPATH="$PWD" "$PY" -c '
+import importlib, inspect, pkgutil, benchmarks
+from benchmarks.common import OpBenchmark
+print("|".join(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
+               if m.name.startswith("bench_") and any(
+                   inspect.isclass(c) and issubclass(c, OpBenchmark) and c is not OpBenchmark
+                   for c in vars(importlib.import_module("benchmarks." + m.name)).values())))')
+OPS="^($OP_MODULES)\\."
+ESTIMATORS="^(?!($OP_MODULES)\\.)"
 echo "load before: $(cat /proc/loadavg)"
 start=$SECONDS
 if [[ " $* " =~ " --bench"|" -b " ]]; then
