@@ -47,7 +47,7 @@ class DBSCANFit(common.Estimator, EstimatorBenchmark):
     params = [list(CASES), SKLEARN_PEERS]
     param_names = ["case", "impl"]
     number = 1
-    memory_case = ("500000x2",)
+    memory_cases = [("500000x2",)]
     timeout = 600
 
     def setup_cache(self):

@@ -24,8 +24,6 @@ DTYPES = ["float32", "bfloat16"]
 class FastGelu(OpBenchmark):
     params = [SIZES, DTYPES, TORCH_PEERS]
     param_names = ["size", "dtype", "impl"]
-    repeat = (3, 10, 10.0)
-    warmup_time = 0.05
     timeout = 300
     not_compiled = ("forward_out",)
 

@@ -72,11 +72,7 @@ class _KMeansBenchmark(EstimatorBenchmark):
     module, name = "cluster", "KMeans"
     params = [SHAPES, DTYPES, SKLEARN_PEERS]
     param_names = ["shape", "dtype", "impl"]
-    # Large shapes take seconds per fit: one call per sample, 1 to 3 samples (at most ~6 s), no
-    # warm-up; the first call also pays for faulting in the fit's buffers, as a user's call would.
     number = 1
-    repeat = (1, 3, 6.0)
-    warmup_time = 0.0
     timeout = 900
 
     def setup_cache(self):
@@ -105,7 +101,7 @@ class KMeansFit(common.Estimator, _KMeansBenchmark):
     buffers, so the peak is that of the full fit at a fraction of the time) and inertia."""
 
     memory_params = {"max_iter": 10}
-    memory_case = ("200000x50x32", "float64")
+    memory_cases = [("200000x50x32", "float64")]
 
     def track_inertia(self, *params):
         """Inertia of the default fit (lower is better); compared between implementations."""
@@ -216,8 +212,6 @@ class KMeansSparse(EstimatorBenchmark):
     params = [DTYPES, SKLEARN_PEERS]
     param_names = ["dtype", "impl"]
     number = 1
-    repeat = (1, 3, 6.0)
-    warmup_time = 0.0
     timeout = 900
 
     def setup_cache(self):
@@ -291,10 +285,8 @@ class _MiniBatchBenchmark(EstimatorBenchmark):
     params = [DTYPES, SKLEARN_PEERS]
     param_names = ["dtype", "impl"]
     number = 1
-    repeat = (1, 3, 6.0)
-    warmup_time = 0.0
     timeout = 900
-    memory_case = ("float64",)
+    memory_cases = [("float64",)]
 
     def setup_cache(self):
         return build_dataset(shapes=[MINIBATCH_SHAPE])

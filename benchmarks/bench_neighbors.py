@@ -79,6 +79,8 @@ class NeighborsQuery(EstimatorBenchmark):
     param_names = ["case", "impl"]
     number = 1
     timeout = 600
+    # Brute force's chunked search and the k-d tree's copy of the data: the two memory profiles.
+    memory_cases = [("nn-100000x16-f64",), ("kdtree-1000000x3",)]
 
     def setup_cache(self):
         # Here, not in common.py: asv keys the cache by where this function is defined.

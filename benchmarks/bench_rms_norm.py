@@ -63,8 +63,6 @@ def _add_with_backward(torch, forward):
 class RmsNorm(OpBenchmark):
     params = [SHAPES, DTYPES, TORCH_PEERS]
     param_names = ["shape", "dtype", "impl"]
-    repeat = (3, 10, 20.0)
-    warmup_time = 0.05
     timeout = 600
     # Compiled with their forward only (autograd around it), in setup below.
     not_compiled = ("forward_backward", "add_forward_backward")

@@ -68,8 +68,6 @@ def _no_grad(f, *args):
 class Rope(OpBenchmark):
     params = [SHAPES, DTYPES, TORCH_PEERS]
     param_names = ["shape", "dtype", "impl"]
-    repeat = (3, 10, 20.0)
-    warmup_time = 0.05
     timeout = 600
     not_compiled = ("forward_backward",)
 

@@ -55,7 +55,7 @@ class _ScalerBenchmark(EstimatorBenchmark):
     params = [SHAPES, DTYPES, SKLEARN_PEERS]
     param_names = ["shape", "dtype", "impl"]
     number = 1
-    memory_case = ("1000000x50", "float64")
+    memory_cases = [("1000000x50", "float64")]
     timeout = 600
 
     def setup_cache(self):

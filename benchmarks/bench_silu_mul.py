@@ -55,8 +55,6 @@ def _no_grad(f, *args):
 class GatedActivation(OpBenchmark):
     params = [SHAPES, DTYPES, ACTIVATIONS, TORCH_PEERS]
     param_names = ["shape", "dtype", "activation", "impl"]
-    repeat = (3, 10, 20.0)
-    warmup_time = 0.05
     timeout = 600
     not_compiled = ("forward_backward",)
 

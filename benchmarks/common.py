@@ -186,26 +186,30 @@ class EstimatorBenchmark(SetUpOnce):
 
     module = None
     name = None
-    #: One process per parameter set, up to 5 samples or 6 s of them after one warm-up call:
-    #: the suite runs hundreds of parameter sets and keeps to its time budget this way
-    #: (README, "Benchmarks"). A class with quick calls asks for more samples.
+    #: One process per parameter set, up to 3 samples or 3 s of them, no warm-up call and no
+    #: second call forced (asv's ``min_run_count`` is 2): the suite runs hundreds of parameter
+    #: sets, the peers' slowest calls take 5 to 15 s, and a call of seconds is not changed by
+    #: being the process's first (the median of several samples absorbs a quick call's first).
+    #: README, "Benchmarks". A class with quick calls asks for more samples.
     rounds = 1
-    repeat = (1, 5, 6.0)
+    repeat = (1, 3, 3.0)
+    warmup_time = 0.0
+    min_run_count = 1
     #: Parameters that ``peakmem_fit`` overrides (e.g. fewer iterations with the same peak).
     memory_params = {}
-    #: The data parameters of the one case whose ``peakmem_*`` benchmarks run (the largest);
+    #: The data parameters of the cases whose ``peakmem_*`` benchmarks run (the largest);
     #: None: every case. Peak memory grows with the data, so one case shows how it compares.
-    memory_case = None
+    memory_cases = None
     #: Whether ``setup`` fits ``self.model`` (set by the Predictor and Transformer mixins).
     needs_model = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.memory_case is not None:
+        if cls.memory_cases is not None:
+            cases = [tuple(case) for case in cls.memory_cases]
             for name in dir(cls):
                 if name.startswith("peakmem_") and callable(getattr(cls, name)):
-                    setattr(cls, name, _only_for(getattr(cls, name), cls.params,
-                                                 tuple(cls.memory_case)))
+                    setattr(cls, name, _only_for(getattr(cls, name), cls.params, cases))
 
     def build_dataset(self):
         """Save every data set; return ``{data_key(*data_params): {array name: path}}``."""
@@ -228,16 +232,16 @@ class EstimatorBenchmark(SetUpOnce):
             self.model = self.make_model()
 
 
-def _only_for(method, params, data_params):
+def _only_for(method, params, cases):
     """``method`` (a copy, its source unchanged for asv's versioning) skipped at every parameter
-    set whose data parameters are not ``data_params``."""
+    set whose data parameters are none of ``cases``."""
 
     @functools.wraps(method)
     def run(self, *args):
         return method(self, *args)
 
     run.skip_params = [combo for combo in itertools.product(*params)
-                       if combo[:len(data_params)] != data_params]
+                       if combo[:len(cases[0])] not in cases]
     return run
 
 
@@ -310,8 +314,12 @@ class OpBenchmark(SetUpOnce):
     """
 
     not_compiled = ()
-    #: One process per parameter set (asv's default is two).
+    #: One process per parameter set (asv's default is two); up to 10 samples (each of enough
+    #: calls to last 10 ms), but no more than ~2 s of them (3 at least) for the large shapes,
+    #: whose calls take up to half a second; a short warm-up (setup already called each op).
     rounds = 1
+    repeat = (3, 10, 2.0)
+    warmup_time = 0.05
 
     def setup(self, paths, *params):
         *data_params, impl = params

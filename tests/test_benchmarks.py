@@ -162,15 +162,16 @@ def _check_coverage_and_skips(impl, records, expected_skips):
 
 
 def _peakmem_skips(records):
-    """The ``peakmem_*`` cases outside their class's ``memory_case`` (asv's skip_params)."""
+    """The ``peakmem_*`` cases outside their class's ``memory_cases`` (asv's skip_params)."""
     skips = set()
     for r in records:
         class_path, _, method = r["benchmark"].rpartition(".")
         if not (method.startswith("peakmem_") and r["params"]):
             continue
         module, cls = class_path.split(".")
-        case = getattr(importlib.import_module(f"benchmarks.{module}"), cls).memory_case
-        if case is not None and tuple(r["params"][:len(case)]) != tuple(map(repr, case)):
+        cases = getattr(importlib.import_module(f"benchmarks.{module}"), cls).memory_cases
+        if cases is not None and tuple(r["params"][:len(cases[0])]) not in {
+                tuple(map(repr, case)) for case in cases}:
             skips.add((r["benchmark"], tuple(r["params"]), "skip_params"))
     return skips
 
