@@ -186,14 +186,17 @@ class EstimatorBenchmark(SetUpOnce):
 
     module = None
     name = None
-    #: One process per parameter set, up to 3 samples or 3 s of them, no warm-up call and no
-    #: second call forced (asv's ``min_run_count`` is 2): the suite runs hundreds of parameter
-    #: sets, the peers' slowest calls take 5 to 15 s, and a call of seconds is not changed by
-    #: being the process's first (the median of several samples absorbs a quick call's first).
-    #: README, "Benchmarks". A class with quick calls asks for more samples.
+    #: One process per parameter set, up to 3 samples or 3 s of them, and no second call forced
+    #: (asv's ``min_run_count`` is 2): the suite runs hundreds of parameter sets and the peers'
+    #: slowest calls take 5 to 15 s (README, "Benchmarks"). A warm-up of 0.1 s first (asv's
+    #: default): in a new process, calls of a few milliseconds stay slower for several calls
+    #: while the allocator and the thread pools settle. A class whose calls all take a tenth of
+    #: a second or more skips it (``warmup_time = 0``): only its first call is cold (~50 ms
+    #: slower), which the median of 3 samples leaves out, and a call of seconds (1 or 2
+    #: samples) hardly feels it. A class with quick calls asks for more samples.
     rounds = 1
     repeat = (1, 3, 3.0)
-    warmup_time = 0.0
+    warmup_time = 0.1
     min_run_count = 1
     #: Parameters that ``peakmem_fit`` overrides (e.g. fewer iterations with the same peak).
     memory_params = {}
