@@ -4,13 +4,16 @@
 //! values below each query's bound (its heap's largest value, or the radius) to scalar code.
 //! Nothing but the packed queries and the heaps is written to memory.
 //!
-//! float64 values are scikit-learn's expansion. float32 ones are computed in float32 for speed,
-//! which only preselects: scikit-learn upcasts float32 to float64 for the whole expansion, so a
-//! float32 search keeps `F32_SPARE` more candidates than asked, ranks them again by their exact
-//! float64 distances, and proves that no sample it dropped can be nearer than the last one it
-//! keeps (the float32 values' rounding error is bounded); a query without that proof is searched
-//! again in float64. Radius searches check the candidates the expansion lets through by their
-//! exact distance.
+//! float64 values are scikit-learn's expansion. k-nearest searches preselect in float32, at
+//! twice the SIMD width: a search keeps `F32_SPARE` more candidates than asked, ranks them again
+//! by their values in the data's terms (float32 data: the exact float64 distances scikit-learn
+//! computes on upcast samples; float64 data: the float64 expansion, the same arithmetic as the
+//! float64 scan), and proves that no sample it dropped can be nearer than the last one it keeps
+//! (the float32 values' rounding error, inputs' rounding included, is bounded). The ranking
+//! must also be free of exact ties: scikit-learn orders equal distances by the history of its
+//! heap over every sample, which only the full scan reproduces. A query without that proof is
+//! searched again in full (a float64 block scan, or float32 data's exact scan). Radius searches
+//! check the candidates the expansion lets through by their exact distance.
 
 // The micro-kernel's operands are passed one by one: bundled in a struct they measured
 // 2-10x slower (the compiler no longer kept the tile in registers).
@@ -43,22 +46,30 @@ pub fn row_norms<T: Float>(x: &Dense<T>) -> Result<Vec<T>, KernelError> {
     Ok(norms)
 }
 
-/// Queries `rows` packed by panels of `lanes::<T>()`: `[panel][feature][lane]` times -2 (exact),
-/// their squared norms, zero queries padding the last panel.
-fn pack<T: Float>(q: &Dense<T>, rows: Range<usize>) -> (Vec<T>, Vec<T>) {
-    let (nr, d) = (lanes::<T>(), q.n_features());
+/// Queries `rows` in precision `P` packed by panels of `lanes::<P>()`: `[panel][feature][lane]`
+/// times -2 (exact), their squared norms, zero queries padding the last panel.
+fn pack<T: Float, P: Float>(q: &Dense<T>, rows: Range<usize>) -> (Vec<P>, Vec<P>) {
+    let (nr, d) = (lanes::<P>(), q.n_features());
     let n_panels = rows.len().div_ceil(nr);
-    let mut packed = vec![T::ZERO; n_panels * nr * d];
-    let mut norms = vec![T::ZERO; n_panels * nr];
+    let mut packed = vec![P::ZERO; n_panels * nr * d];
+    let mut norms = vec![P::ZERO; n_panels * nr];
+    let mut row = vec![P::ZERO; d];
     for (r, i) in rows.enumerate() {
         let (p, l) = (r / nr, r % nr);
-        let row = q.row(i);
+        convert_row(q.row(i), &mut row);
         for f in 0..d {
-            packed[(p * d + f) * nr + l] = row[f] * T::from_f64(-2.0);
+            packed[(p * d + f) * nr + l] = row[f] * P::from_f64(-2.0);
         }
-        norms[r] = sq_norm(row);
+        norms[r] = sq_norm(&row);
     }
     (packed, norms)
+}
+
+/// `row` in precision `P` (rounded to nearest; the identity when `P` is `T`).
+fn convert_row<T: Float, P: Float>(row: &[T], out: &mut [P]) {
+    for (o, &x) in out.iter_mut().zip(row) {
+        *o = P::from_f64(x.to_f64());
+    }
 }
 
 /// Offers every value of fitted rows `range` against one panel of queries that is below the
@@ -196,9 +207,34 @@ pub fn kneighbors_block<T: Float>(
     ind: &mut [i64],
     stop: StopCheck,
 ) -> Result<(), KernelError> {
+    if !is_f32::<T>()
+        && preselect_in_f32(fit, fit_norms, queries, start, metric, k, dist, ind, stop)?
+    {
+        return Ok(());
+    }
+    scan_block(
+        fit, fit_norms, queries, start, metric, k, merge, dist, ind, stop,
+    )
+}
+
+/// [`kneighbors_block`] by a scan in the data's precision (float32 data: a preselection ranked
+/// again exactly).
+#[allow(clippy::too_many_arguments)]
+fn scan_block<T: Float>(
+    fit: &Dense<T>,
+    fit_norms: &[T],
+    queries: &Dense<T>,
+    start: usize,
+    metric: &Metric,
+    k: usize,
+    merge: bool,
+    dist: &mut [f64],
+    ind: &mut [i64],
+    stop: StopCheck,
+) -> Result<(), KernelError> {
     let n_rows = dist.len() / k;
     let (nr, d, n_fit) = (lanes::<T>(), fit.n_features(), fit.n_samples());
-    let (packed, q_norms) = pack(queries, start..start + n_rows);
+    let (packed, q_norms) = pack::<T, T>(queries, start..start + n_rows);
     let n_panels = n_rows.div_ceil(nr);
     // Heaps of float32 searches hold spare candidates for the exact ranking.
     let kept = if is_f32::<T>() { k + F32_SPARE } else { k };
@@ -248,13 +284,14 @@ pub fn kneighbors_block<T: Float>(
         if is_f32::<T>() {
             let error = f32_value_error(d, q_norms[r].to_f64() + max_fit_norm);
             let q = queries.row(start + r);
-            if !rank_exactly(q, fit, v, i, n_fit, error, out_d, out_i) {
+            let exact = |j: usize| exact_sq_dist(q, fit.row(j));
+            if !rank_candidates(v, i, n_fit, error, exact, out_d, out_i) {
                 search_exactly(q, fit, out_d, out_i);
+                if merge {
+                    repush(out_d, out_i, f64::INFINITY);
+                }
+                simultaneous_sort(out_d, out_i);
             }
-            if merge {
-                repush(out_d, out_i, f64::INFINITY);
-            }
-            simultaneous_sort(out_d, out_i);
         } else {
             if merge {
                 repush(v, i, T::MAX);
@@ -282,40 +319,164 @@ fn f32_value_error(d: usize, norms: f64) -> f64 {
     4.0 * (d as f64 + 2.0) * f32::EPSILON as f64 * norms
 }
 
-/// The `out_d.len()` nearest of a float32 search's candidates `values`/`indices` (a heap, with
-/// `T::MAX` in unfilled slots), chosen by exact float64 distances and pushed in index order
-/// into scikit-learn's heap, as its scan of upcast values chooses them. Returns false when the
-/// choice is not proven: a sample the float32 search dropped (its value at least the heap's
-/// largest) might be nearer than the last one kept, given `error`, the values' rounding bound.
-#[allow(clippy::too_many_arguments)]
-fn rank_exactly<T: Float>(
-    q: &[T],
-    fit: &Dense<T>,
-    values: &[T],
+/// The `out_d.len()` nearest of a preselection's candidates `values`/`indices` (a heap, with
+/// `P::MAX` in unfilled slots), nearest first, by their values in the data's terms
+/// (`exact(j)`). Returns false when the choice is not proven: a sample the preselection
+/// dropped (its value at least the heap's largest) might be nearer than the last one kept,
+/// given `error`, the bound on the preselected values' error; or two of the chosen (or the
+/// last chosen and the next) are at exactly equal distances, whose order scikit-learn's heap
+/// history decides.
+fn rank_candidates<P: Float>(
+    values: &[P],
     indices: &[i64],
     n_fit: usize,
     error: f64,
+    exact: impl Fn(usize) -> f64,
     out_d: &mut [f64],
     out_i: &mut [i64],
 ) -> bool {
-    let filled = values.iter().filter(|&&v| v < T::MAX).count();
-    if filled < values.len().min(n_fit) {
+    let k = out_d.len();
+    let filled = values.iter().filter(|&&v| v < P::MAX).count();
+    if filled < values.len().min(n_fit) || filled < k {
         return false; // values too large for float32: some samples were never offered
     }
-    let mut candidates: Vec<i64> = (0..values.len())
-        .filter(|&c| values[c] < T::MAX)
-        .map(|c| indices[c])
+    let mut ranked: Vec<(f64, i64)> = (0..values.len())
+        .filter(|&c| values[c] < P::MAX)
+        .map(|c| (exact(indices[c] as usize), indices[c]))
         .collect();
-    candidates.sort_unstable();
-    out_d.fill(f64::INFINITY);
-    out_i.fill(0);
-    for &j in &candidates {
-        heap_push(out_d, out_i, exact_sq_dist(q, fit.row(j as usize)), j);
+    ranked.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let next = (k + 1).min(ranked.len());
+    let below = |a: f64, b: f64| a.partial_cmp(&b) == Some(std::cmp::Ordering::Less);
+    if ranked[..next].windows(2).any(|w| !below(w[0].0, w[1].0)) {
+        return false;
     }
-    // Nothing was dropped when the heap never filled; otherwise every dropped sample's exact
-    // value is above the largest float32 value kept minus the error, so the k-th exact
-    // distance must be below that.
-    filled < values.len() || out_d[0] < values[0].to_f64() - 2.0 * error
+    // Nothing was dropped when the heap never filled; otherwise every dropped sample's value
+    // is above the largest preselected value kept minus the error, so the k-th must be below.
+    if filled == values.len() && !below(ranked[k - 1].0, values[0].to_f64() - 2.0 * error) {
+        return false;
+    }
+    for ((o_d, o_i), &(v, j)) in out_d.iter_mut().zip(out_i.iter_mut()).zip(&ranked) {
+        (*o_d, *o_i) = (v, j);
+    }
+    true
+}
+
+/// float64 data: the `k` nearest of each query of the block preselected in float32 and ranked
+/// by the float64 expansion, written nearest first (distances, or squared ones for
+/// sqeuclidean). Returns false, leaving `dist`/`ind` to be overwritten, when a query's choice
+/// is not proven (see [`rank_candidates`]); the caller then scans the block in float64.
+#[allow(clippy::too_many_arguments)]
+fn preselect_in_f32<T: Float>(
+    fit: &Dense<T>,
+    fit_norms: &[T],
+    queries: &Dense<T>,
+    start: usize,
+    metric: &Metric,
+    k: usize,
+    dist: &mut [f64],
+    ind: &mut [i64],
+    stop: StopCheck,
+) -> Result<bool, KernelError> {
+    let n_rows = dist.len() / k;
+    let (nr, d, n_fit) = (lanes::<f32>(), fit.n_features(), fit.n_samples());
+    if d == 0 {
+        return Ok(false);
+    }
+    let (packed, q_norms32) = pack::<T, f32>(queries, start..start + n_rows);
+    let n_panels = n_rows.div_ceil(nr);
+    let kept = k + F32_SPARE;
+    let mut heap_v = vec![f32::MAX; n_panels * nr * kept];
+    let mut heap_i = vec![0i64; n_panels * nr * kept];
+    let mut bounds: Vec<f32> = (0..n_panels * nr)
+        .map(|l| if l < n_rows { f32::MAX } else { -f32::MAX })
+        .collect();
+    // One chunk of fitted rows at a time in float32 (no float32 copy of the whole data).
+    let mut rows32 = vec![0.0f32; FIT_CHUNK * d];
+    let mut norms32 = vec![0.0f32; FIT_CHUNK];
+    for chunk in (0..n_fit).step_by(FIT_CHUNK) {
+        if stop() {
+            return Err(KernelError::Interrupted);
+        }
+        let len = FIT_CHUNK.min(n_fit - chunk);
+        for (j, (row, norm)) in rows32
+            .chunks_exact_mut(d)
+            .zip(&mut norms32)
+            .take(len)
+            .enumerate()
+        {
+            convert_row(fit.row(chunk + j), row);
+            *norm = sq_norm(row);
+        }
+        for p in 0..n_panels {
+            let hv = &mut heap_v[p * nr * kept..(p + 1) * nr * kept];
+            let hi = &mut heap_i[p * nr * kept..(p + 1) * nr * kept];
+            let mut offer = |l: usize, v: f32, j: usize| {
+                let (v_l, i_l) = (
+                    &mut hv[l * kept..(l + 1) * kept],
+                    &mut hi[l * kept..(l + 1) * kept],
+                );
+                heap_push(v_l, i_l, v, (chunk + j) as i64);
+                v_l[0]
+            };
+            scan(
+                &rows32[..len * d],
+                &norms32[..len],
+                d,
+                0..len,
+                &packed[p * d * nr..(p + 1) * d * nr],
+                &q_norms32[p * nr..(p + 1) * nr],
+                &mut bounds[p * nr..(p + 1) * nr],
+                &mut offer,
+            );
+        }
+    }
+    let max_fit_norm = fit_norms.iter().fold(0.0f64, |m, v| m.max(v.to_f64()));
+    let squared = *metric == Metric::SqEuclidean;
+    for r in 0..n_rows {
+        let q = queries.row(start + r);
+        let q_norm = sq_norm(q);
+        let error = f64_preselect_error(d, q_norm.to_f64() + max_fit_norm);
+        let exact = |j: usize| expansion(q, q_norm, fit.row(j), fit_norms[j]).to_f64();
+        let (out_d, out_i) = (&mut dist[r * k..(r + 1) * k], &mut ind[r * k..(r + 1) * k]);
+        let (v, i) = (
+            &heap_v[r * kept..(r + 1) * kept],
+            &heap_i[r * kept..(r + 1) * kept],
+        );
+        if !rank_candidates(v, i, n_fit, error, exact, out_d, out_i) {
+            return Ok(false);
+        }
+        if !squared {
+            out_d.iter_mut().for_each(|x| *x = x.sqrt());
+        }
+    }
+    Ok(true)
+}
+
+/// The value the float64 scan computes for query `q` and fitted row `x` (the micro-kernel's
+/// arithmetic, operation for operation): `||x||^2`, then `x_f * (-2 q_f)` added feature by
+/// feature by fused multiply-adds, then `||q||^2`, clamped at 0.
+fn expansion<T: Float>(q: &[T], q_norm: T, x: &[T], x_norm: T) -> T {
+    let minus_two = T::from_f64(-2.0);
+    let dot = q
+        .iter()
+        .zip(x)
+        .fold(x_norm, |acc, (&qf, &xf)| xf.mul_add(qf * minus_two, acc));
+    let s = q_norm + dot;
+    if s > T::ZERO {
+        s
+    } else {
+        T::ZERO
+    }
+}
+
+/// A bound on the difference between a float32 expansion value of float64 samples and their
+/// float64 expansion value (`norms`: ||q||^2 plus the largest ||x||^2): the float32 value's
+/// own rounding, the samples' rounding to float32 (at most 2 eps ||q - x|| (||q|| + ||x||),
+/// below 4 eps `norms`), and the float64 value's rounding, with room to spare.
+fn f64_preselect_error(d: usize, norms: f64) -> f64 {
+    f32_value_error(d, norms)
+        + 4.0 * f32::EPSILON as f64 * norms
+        + 4.0 * (d as f64 + 2.0) * f64::EPSILON * norms
 }
 
 /// The `out_d.len()` nearest fitted rows of `q` by exact float64 distances, every row pushed
@@ -339,7 +500,7 @@ pub fn radius_block<T: Float>(
 ) -> Result<Vec<super::Found>, KernelError> {
     let (nr, d, n_fit) = (lanes::<T>(), fit.n_features(), fit.n_samples());
     let n_rows = rows.len();
-    let (packed, q_norms) = pack(queries, rows.clone());
+    let (packed, q_norms) = pack::<T, T>(queries, rows.clone());
     let n_panels = n_rows.div_ceil(nr);
     let mut found: Vec<super::Found> = vec![(Vec::new(), Vec::new()); n_panels * nr];
     let mut failed = None;
@@ -417,5 +578,86 @@ fn next_up<T: Float>(x: T) -> T {
         } else {
             f64::from_bits(b - 1)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_stop() -> bool {
+        false
+    }
+
+    fn gaussian_like(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                let mut sum = 0.0;
+                for _ in 0..4 {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    sum += (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                }
+                sum
+            })
+            .collect()
+    }
+
+    #[test]
+    fn float64_preselection_equals_the_float64_scan_bit_for_bit() {
+        for &(n, m, d) in &[(3000, 300, 16), (1500, 70, 3), (800, 33, 40), (40, 20, 2)] {
+            let (fit, q) = (gaussian_like(n * d, 1 + d as u64), gaussian_like(m * d, 7));
+            let (fd, qd) = (
+                Dense::new(&fit, n, d).unwrap(),
+                Dense::new(&q, m, d).unwrap(),
+            );
+            let norms = row_norms(&fd).unwrap();
+            for k in [1, 5, 17].into_iter().filter(|&k| k <= n) {
+                for metric in [Metric::Euclidean, Metric::SqEuclidean] {
+                    let (mut d1, mut i1) = (vec![0.0; m * k], vec![0i64; m * k]);
+                    let (mut d2, mut i2) = (vec![0.0; m * k], vec![0i64; m * k]);
+                    let proven = preselect_in_f32(
+                        &fd, &norms, &qd, 0, &metric, k, &mut d1, &mut i1, &no_stop,
+                    )
+                    .unwrap();
+                    assert!(
+                        proven,
+                        "n={n} d={d} k={k}: random data needs no float64 scan"
+                    );
+                    scan_block(
+                        &fd, &norms, &qd, 0, &metric, k, false, &mut d2, &mut i2, &no_stop,
+                    )
+                    .unwrap();
+                    assert_eq!(i1, i2, "n={n} d={d} k={k}");
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&d1), bits(&d2), "n={n} d={d} k={k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn float64_preselection_declines_exact_ties_and_huge_values() {
+        // Grid points with duplicates: equal distances, whose order only the full scan gives.
+        let grid: Vec<f64> = (0..36)
+            .flat_map(|i| [(i / 6) as f64, (i % 6) as f64])
+            .collect();
+        let fit: Vec<f64> = grid.iter().chain(&grid).copied().collect();
+        let (fd, qd) = (
+            Dense::new(&fit, 72, 2).unwrap(),
+            Dense::new(&grid, 36, 2).unwrap(),
+        );
+        let norms = row_norms(&fd).unwrap();
+        let (mut d, mut i) = (vec![0.0; 36 * 4], vec![0i64; 36 * 4]);
+        let m = Metric::Euclidean;
+        assert!(!preselect_in_f32(&fd, &norms, &qd, 0, &m, 4, &mut d, &mut i, &no_stop).unwrap());
+        // Beyond float32's range: the preselection cannot rank them.
+        let huge: Vec<f64> = gaussian_like(200 * 3, 3).iter().map(|x| x * 1e30).collect();
+        let hd = Dense::new(&huge, 200, 3).unwrap();
+        let norms = row_norms(&hd).unwrap();
+        let (mut d, mut i) = (vec![0.0; 200 * 2], vec![0i64; 200 * 2]);
+        assert!(!preselect_in_f32(&hd, &norms, &hd, 0, &m, 2, &mut d, &mut i, &no_stop).unwrap());
     }
 }
