@@ -172,14 +172,15 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
     x.copy_row(first, &mut centers[..d]);
     indices[0] = first as i64;
 
-    // Squared distance of each sample to its closest chosen center. Candidates' distances are
-    // computed twice (once to score them, once for the winner) rather than stored, which keeps
-    // the memory at two `n`-long buffers.
+    // Squared distance of each sample to its closest chosen center, and to each candidate of
+    // the step (kept from the scoring pass, so the winner's lower `closest` without another
+    // pass over the samples; scikit-learn holds the same `n_local_trials x n` distances).
     let mut closest = alloc::filled(&[n], f64::INFINITY)?;
     lower_to_distances(x, &centers[..d], &mut closest);
     let mut potential = potential(sample_weight, &closest);
     let mut cumsum = alloc::filled(&[n], 0.0f64)?;
     let mut candidate_rows = alloc::filled(&[trials, d], T::ZERO)?;
+    let mut to_candidates = alloc::filled(&[n, trials], 0.0f64)?;
 
     for (c, draws) in (1..k).zip(uniforms[1..].chunks_exact(trials)) {
         if stop() {
@@ -193,14 +194,23 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
         for (t, &id) in candidates.iter().enumerate() {
             x.copy_row(id, &mut candidate_rows[t * d..(t + 1) * d]);
         }
-        let pots: Vec<f64> = candidate_potentials(x, sample_weight, &closest, &candidate_rows)
-            .into_iter()
-            .map(|p| T::from_f64(p).to_f64())
-            .collect();
+        let pots: Vec<f64> = candidate_potentials_keeping(
+            x,
+            sample_weight,
+            &closest,
+            &candidate_rows,
+            &mut to_candidates,
+        )
+        .into_iter()
+        .map(|p| T::from_f64(p).to_f64())
+        .collect();
         let best = (0..trials).fold(0, |best, t| if pots[t] < pots[best] { t } else { best });
         potential = pots[best];
         let best_row = &candidate_rows[best * d..(best + 1) * d];
-        lower_to_distances(x, best_row, &mut closest);
+        // The same values `lower_to_distances` would compute for the winner.
+        for (c, row) in closest.iter_mut().zip(to_candidates.chunks_exact(trials)) {
+            *c = c.min(row[best]);
+        }
         centers[c * d..(c + 1) * d].copy_from_slice(best_row);
         indices[c] = candidates[best] as i64;
     }
@@ -237,16 +247,35 @@ simd::simd_variants!(
     ) -> () = lower_block_body;
 );
 
-/// Potential of each candidate row of `ys`: `sum_i w_i * min(closest_i, ||x_i - y||^2)`.
-fn candidate_potentials<T: Float, S: Samples<T>>(
+/// Potential of each candidate row of `ys`: `sum_i w_i * min(closest_i, ||x_i - y||^2)`, with
+/// `||x_i - y_t||^2` kept in `to_candidates[i * n_candidates + t]`.
+fn candidate_potentials_keeping<T: Float, S: Samples<T>>(
     x: &S,
     sample_weight: &[T],
     closest: &[f64],
     ys: &[T],
+    to_candidates: &mut [f64],
 ) -> Vec<f64> {
+    let d = x.n_features();
+    let y_norms: Vec<T> = ys.chunks_exact(d).map(linalg::sq_norm).collect();
     let blocks = blocks::partition(x.n_samples(), 0);
-    let partials = candidate_potentials_blocks(x, sample_weight, closest, ys, &blocks);
-    combine_potentials(partials, ys.len() / x.n_features().max(1))
+    let slices = split_by_blocks(to_candidates, &blocks, y_norms.len());
+    let partials: Vec<Vec<f64>> = blocks
+        .par_iter()
+        .zip(slices)
+        .map(|(b, kept)| {
+            potentials_block(
+                x,
+                b.clone(),
+                sample_weight,
+                closest,
+                ys,
+                &y_norms,
+                Some(kept),
+            )
+        })
+        .collect();
+    combine_potentials(partials, y_norms.len())
 }
 
 /// Each block's candidate potentials, which [`combine_potentials`] adds in block order.
@@ -261,7 +290,7 @@ pub fn candidate_potentials_blocks<T: Float, S: Samples<T>>(
     let y_norms: Vec<T> = ys.chunks_exact(d).map(linalg::sq_norm).collect();
     blocks
         .par_iter()
-        .map(|b| potentials_block(x, b.clone(), sample_weight, closest, ys, &y_norms))
+        .map(|b| potentials_block(x, b.clone(), sample_weight, closest, ys, &y_norms, None))
         .collect()
 }
 
@@ -282,13 +311,18 @@ fn potentials_block_body<T: Float, S: Samples<T>>(
     closest: &[f64],
     ys: &[T],
     y_norms: &[T],
+    mut kept: Option<&mut [f64]>,
 ) -> Vec<f64> {
     let d = x.n_features();
-    let mut pots = vec![0.0f64; y_norms.len()];
-    for i in block {
+    let trials = y_norms.len();
+    let mut pots = vec![0.0f64; trials];
+    for (r, i) in block.enumerate() {
         let w = sample_weight[i].to_f64();
         for (t, p) in pots.iter_mut().enumerate() {
             let dist = x.sq_dist(i, &ys[t * d..(t + 1) * d], y_norms[t]).to_f64();
+            if let Some(kept) = kept.as_deref_mut() {
+                kept[r * trials + t] = dist;
+            }
             *p += w * dist.min(closest[i]);
         }
     }
@@ -303,6 +337,7 @@ simd::simd_variants!(
         closest: &[f64],
         ys: &[T],
         y_norms: &[T],
+        kept: Option<&mut [f64]>,
     ) -> Vec<f64> = potentials_block_body;
 );
 
