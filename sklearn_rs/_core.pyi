@@ -519,6 +519,19 @@ def kd_tree_kneighbors(
     n_threads: int,
     reduced: bool = False,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+def kd_tree_radius_neighbors(
+    data: npt.NDArray[np.float64],
+    idx: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    bounds: npt.NDArray[np.float64],
+    queries: npt.NDArray[np.float64],
+    metric: _Metric,
+    radius: float,
+    sort: bool,
+    exclude_self: bool,
+    n_threads: int,
+    with_distances: bool = True,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
 def radius_neighbors(
     fit: _Samples,
     queries: _Samples,

@@ -470,7 +470,8 @@ RADIUS_NEIGHBORS_CLASSIFIER = EstimatorSpec(
     comparable_params=lambda X: {},
     validate=_neighbors_validate,
     grid={"radius": [1.5, 2.0, 3.0]},
-    thread_variants={"uniform": {}, "manhattan": {"metric": "manhattan"}},
+    thread_variants={"uniform": {}, "manhattan": {"metric": "manhattan"},
+                     "kd_tree": {"algorithm": "kd_tree"}},
     sample_weight=False,
     make_target=_classification_target,
 )
@@ -483,6 +484,7 @@ RADIUS_NEIGHBORS_REGRESSOR = EstimatorSpec(
     comparable_params=lambda X: {},
     validate=_neighbors_validate,
     grid={"radius": [5.0, 6.0, 8.0]},
+    thread_variants={"default": {}, "kd_tree": {"algorithm": "kd_tree"}},
     sample_weight=False,
     make_target=_regression_target,
 )

@@ -2,7 +2,6 @@
 included) and the same distances bit for bit, for the metrics, dtypes and leaf sizes scikit-learn's
 tree takes; ``algorithm="auto"`` picks it exactly where scikit-learn picks its own."""
 
-import logging
 import pickle
 
 import numpy as np
@@ -105,23 +104,6 @@ def test_any_thread_count_gives_the_same_bits():
     for dist, ind in results[1:]:
         np.testing.assert_array_equal(dist, results[0][0])
         np.testing.assert_array_equal(ind, results[0][1])
-
-
-def test_radius_queries_fall_back_to_sklearn_tree(caplog):
-    X = _data("rounded", 300, 3, seed=3)
-    ours = NearestNeighbors(radius=0.8, algorithm="kd_tree").fit(X)
-    theirs = SkNearestNeighbors(radius=0.8, algorithm="kd_tree").fit(X)
-    with caplog.at_level(logging.INFO, logger="sklearn_rs"):
-        d1, i1 = ours.radius_neighbors(X[:30], sort_results=True)
-    assert "radius queries on a k-d tree" in caplog.text
-    d2, i2 = theirs.radius_neighbors(X[:30], sort_results=True)
-    for a, b, da, db in zip(i1, i2, d1, d2):
-        np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(da, db)
-    g1 = ours.radius_neighbors_graph(X[:30], mode="distance")
-    g2 = theirs.radius_neighbors_graph(X[:30], mode="distance")
-    assert (g1 != g2).nnz == 0
-    _assert_same(ours, theirs, X[:30], k=4)  # k-nearest queries stay ours
 
 
 def test_classifier_and_graph_on_kd_tree():

@@ -198,14 +198,15 @@ def test_kneighbors_classifier_counts_multi_output_votes_in_rust():
         np.testing.assert_array_equal(ours.predict(queries), theirs.predict(queries))
 
 
-def test_csr_and_trees_fall_back_to_sklearn():
+def test_csr_falls_back_to_sklearn():
     xs = sp.csr_matrix(np.where(X > 0.5, X, 0.0))
     ours = RadiusNeighborsClassifier(radius=RADIUS, outlier_label=10).fit(xs, LABELS)
     theirs = sk.RadiusNeighborsClassifier(radius=RADIUS, outlier_label=10).fit(xs, LABELS)
     assert ours._rs_spec is None
     np.testing.assert_array_equal(ours.predict(xs), theirs.predict(xs))
-    ours = RadiusNeighborsRegressor(radius=RADIUS).fit(X, TARGET)  # auto: a k-d tree
-    assert ours._rs_spec is None and ours._fit_method == "kd_tree"
+    # auto: a k-d tree, ours (see test_kd_tree_radius_equivalence.py)
+    ours = RadiusNeighborsRegressor(radius=RADIUS).fit(X, TARGET)
+    assert ours._rs_tree is not None and ours._fit_method == "kd_tree"
 
 
 def test_each_class_has_the_methods_of_sklearns():

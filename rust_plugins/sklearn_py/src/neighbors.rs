@@ -1,5 +1,5 @@
-//! Bindings of `kernels::neighbors`: the brute-force k-nearest and radius searches, and the
-//! predictions made from their neighbour lists.
+//! Bindings of `kernels::neighbors`: the brute-force and k-d tree k-nearest and radius
+//! searches, and the predictions made from their neighbour lists.
 
 use kernels::float::Float;
 use kernels::metric::Metric;
@@ -24,6 +24,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(radius_neighbors, m)?)?;
     m.add_function(wrap_pyfunction!(kd_tree_build, m)?)?;
     m.add_function(wrap_pyfunction!(kd_tree_kneighbors, m)?)?;
+    m.add_function(wrap_pyfunction!(kd_tree_radius_neighbors, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_class_probabilities, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_means, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_weighted_class_probabilities, m)?)?;
@@ -207,6 +208,40 @@ fn kd_tree_build<'py>(
     ))
 }
 
+/// The tree `(data, idx, nodes, bounds)` that `kd_tree_build` returned, checked, and the
+/// queries' rows with their count.
+fn tree_and_queries<'a>(
+    data: &'a PyReadonlyArray2<'_, f64>,
+    idx: &'a PyReadonlyArray1<'_, i64>,
+    nodes: &'a PyReadonlyArray2<'_, i64>,
+    bounds: &'a numpy::PyReadonlyArray3<'_, f64>,
+    queries: &'a PyReadonlyArray2<'_, f64>,
+) -> PyResult<(kd_tree::KdTreeView<'a>, &'a [f64], usize)> {
+    let (data, _, d) = rows(data, "data")?;
+    let (queries, n_q, d_q) = rows(queries, "queries")?;
+    if d_q != d {
+        return Err(PyValueError::new_err(format!(
+            "queries have {d_q} features, the fitted samples {d}"
+        )));
+    }
+    let nodes = nodes
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("nodes must be C-contiguous"))?;
+    let bounds = bounds
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("bounds must be C-contiguous"))?;
+    let tree = kd_tree::KdTreeView::new(data, d, slice(idx)?, nodes, bounds)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((tree, queries, n_q))
+}
+
+/// Work of `n_q` queries descending the tree, each visiting about `per_query` samples.
+fn tree_work(tree: &kd_tree::KdTreeView<'_>, n_q: usize, per_query: usize, d: usize) -> usize {
+    let levels = (tree.n_nodes() + 1).ilog2() as usize + 1;
+    n_q.saturating_mul(per_query + levels)
+        .saturating_mul(d.max(1) * 16)
+}
+
 /// `(distances, indices)`, `(n_queries, k)` float64 and int64: scikit-learn's
 /// `KDTree.query(queries, k)` on the tree `(data, idx, nodes, bounds)` (rows in tree order)
 /// that `kd_tree_build` returned; with
@@ -228,29 +263,60 @@ fn kd_tree_kneighbors<'py>(
     reduced: bool,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let metric = metric_arg(metric)?;
-    let (data, _, d) = rows(&data, "data")?;
-    let (queries, n_q, d_q) = rows(&queries, "queries")?;
-    if d_q != d {
-        return Err(PyValueError::new_err(format!(
-            "queries have {d_q} features, the fitted samples {d}"
-        )));
-    }
-    let nodes = nodes
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("nodes must be C-contiguous"))?;
-    let bounds = bounds
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("bounds must be C-contiguous"))?;
-    let tree = kd_tree::KdTreeView::new(data, d, slice(&idx)?, nodes, bounds)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let levels = (nodes.len() / 3 + 1).ilog2() as usize + 1;
-    let work = n_q.saturating_mul(k + levels).saturating_mul(d.max(1) * 16);
+    let (tree, queries, n_q) = tree_and_queries(&data, &idx, &nodes, &bounds, &queries)?;
+    let work = tree_work(&tree, n_q, k, data.shape()[1]);
     let result = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
         kd_tree::kneighbors(&tree, queries, &metric, k, reduced, stop)
     })?;
     Ok((
         matrix(py, result.distances, n_q, k)?,
         matrix(py, result.indices, n_q, k)?,
+    ))
+}
+
+/// `(offsets, indices, distances)`: scikit-learn's `KDTree.query_radius(queries, radius,
+/// return_distance=with_distances, sort_results=sort)` on the tree `(data, idx, nodes,
+/// bounds)` that `kd_tree_build` returned, query `i`'s neighbours in
+/// `indices[offsets[i]:offsets[i + 1]]` in scikit-learn's order; with `exclude_self` (the
+/// queries are the fitted samples) each query's own index is left out; `distances` (float64,
+/// as scikit-learn computes them) is empty unless `with_distances`.
+#[pyfunction]
+#[pyo3(signature = (data, idx, nodes, bounds, queries, metric, radius, sort, exclude_self,
+                    n_threads, with_distances=true))]
+#[allow(clippy::too_many_arguments)] // the Python signature
+fn kd_tree_radius_neighbors<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray2<'py, f64>,
+    idx: PyReadonlyArray1<'py, i64>,
+    nodes: PyReadonlyArray2<'py, i64>,
+    bounds: numpy::PyReadonlyArray3<'py, f64>,
+    queries: PyReadonlyArray2<'py, f64>,
+    metric: &Bound<'py, PyAny>,
+    radius: f64,
+    sort: bool,
+    exclude_self: bool,
+    n_threads: usize,
+    with_distances: bool,
+) -> PyResult<RadiusOut<'py>> {
+    let metric = metric_arg(metric)?;
+    let (tree, queries, n_q) = tree_and_queries(&data, &idx, &nodes, &bounds, &queries)?;
+    let work = tree_work(&tree, n_q, 16, data.shape()[1]);
+    let r = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        kd_tree::radius::radius_neighbors(
+            &tree,
+            queries,
+            &metric,
+            radius,
+            sort,
+            exclude_self,
+            with_distances,
+            stop,
+        )
+    })?;
+    Ok((
+        vector(py, r.offsets),
+        vector(py, r.indices),
+        vector(py, r.distances),
     ))
 }
 

@@ -11,7 +11,11 @@
 //!   its minimum reduced distance exceeds the heap's largest; scikit-learn's heap and sort.
 //!   Queries are independent, searched in parallel blocks.
 //!
+//! - Radius queries: [`radius`], scikit-learn's `query_radius`.
+//!
 //! Float64 only: scikit-learn's estimators build a float64 tree for float32 data too.
+
+pub mod radius;
 
 use super::heap::{heap_push, simultaneous_sort};
 use super::nth_element::nth_element;
@@ -251,6 +255,10 @@ impl<'a> KdTreeView<'a> {
 
     pub fn n_samples(&self) -> usize {
         self.idx.len()
+    }
+
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.len()
     }
 }
 

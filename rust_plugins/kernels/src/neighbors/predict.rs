@@ -118,8 +118,8 @@ fn check_labels(labels: &[i64], n_classes: usize) -> Result<(), KernelError> {
 }
 
 /// Mean target of each query's neighbours: `(n_queries, n_outputs)` row-major from the
-/// `(n_fit, n_outputs)` row-major `y`, summed in list order; NaN for a query without
-/// neighbours.
+/// `(n_fit, n_outputs)` row-major `y`, summed as `np.mean(y[ind], axis=0)` sums (pairwise for
+/// one output, in list order for several); NaN for a query without neighbours.
 pub fn neighbor_means(
     offsets: &[i64],
     indices: &[i64],
@@ -141,9 +141,14 @@ pub fn neighbor_means(
                 row.fill(f64::NAN);
                 return;
             }
-            for &j in ind {
-                let target = &y[j as usize * n_outputs..(j as usize + 1) * n_outputs];
-                row.iter_mut().zip(target).for_each(|(s, t)| *s += t);
+            if n_outputs == 1 {
+                // np.mean of an (n, 1) column reduces a contiguous run: pairwise.
+                row[0] = numpy_sum(ind.len(), &|i| y[ind[i] as usize]);
+            } else {
+                for &j in ind {
+                    let target = &y[j as usize * n_outputs..(j as usize + 1) * n_outputs];
+                    row.iter_mut().zip(target).for_each(|(s, t)| *s += t);
+                }
             }
             let count = ind.len() as f64;
             row.iter_mut().for_each(|s| *s /= count);
