@@ -181,6 +181,7 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
     let mut cumsum = alloc::filled(&[n], 0.0f64)?;
     let mut candidate_rows = alloc::filled(&[trials, d], T::ZERO)?;
     let mut to_candidates = alloc::filled(&[n, trials], 0.0f64)?;
+    let blocks = blocks::partition(n, 0);
 
     for (c, draws) in (1..k).zip(uniforms[1..].chunks_exact(trials)) {
         if stop() {
@@ -199,6 +200,7 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
             sample_weight,
             &closest,
             &candidate_rows,
+            &blocks,
             &mut to_candidates,
         )
         .into_iter()
@@ -208,9 +210,7 @@ pub fn kmeans_plusplus<T: Float, S: Samples<T>>(
         potential = pots[best];
         let best_row = &candidate_rows[best * d..(best + 1) * d];
         // The same values `lower_to_distances` would compute for the winner.
-        for (c, row) in closest.iter_mut().zip(to_candidates.chunks_exact(trials)) {
-            *c = c.min(row[best]);
-        }
+        lower_to_kept(&mut closest, &to_candidates, &blocks, trials, best);
         centers[c * d..(c + 1) * d].copy_from_slice(best_row);
         indices[c] = candidates[best] as i64;
     }
@@ -248,18 +248,19 @@ simd::simd_variants!(
 );
 
 /// Potential of each candidate row of `ys`: `sum_i w_i * min(closest_i, ||x_i - y||^2)`, with
-/// `||x_i - y_t||^2` kept in `to_candidates[i * n_candidates + t]`.
+/// `||x_i - y_t||^2` kept in `to_candidates`: block by block of `blocks`, candidate by
+/// candidate within a block (so one candidate's values of a block are contiguous).
 fn candidate_potentials_keeping<T: Float, S: Samples<T>>(
     x: &S,
     sample_weight: &[T],
     closest: &[f64],
     ys: &[T],
+    blocks: &[std::ops::Range<usize>],
     to_candidates: &mut [f64],
 ) -> Vec<f64> {
     let d = x.n_features();
     let y_norms: Vec<T> = ys.chunks_exact(d).map(linalg::sq_norm).collect();
-    let blocks = blocks::partition(x.n_samples(), 0);
-    let slices = split_by_blocks(to_candidates, &blocks, y_norms.len());
+    let slices = split_by_blocks(to_candidates, blocks, y_norms.len());
     let partials: Vec<Vec<f64>> = blocks
         .par_iter()
         .zip(slices)
@@ -276,6 +277,28 @@ fn candidate_potentials_keeping<T: Float, S: Samples<T>>(
         })
         .collect();
     combine_potentials(partials, y_norms.len())
+}
+
+/// `closest[i] = min(closest[i], ||x_i - y_best||^2)` from the distances
+/// [`candidate_potentials_keeping`] kept.
+fn lower_to_kept(
+    closest: &mut [f64],
+    to_candidates: &[f64],
+    blocks: &[std::ops::Range<usize>],
+    trials: usize,
+    best: usize,
+) {
+    let mut kept = to_candidates;
+    let mut parts = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let (head, tail) = kept.split_at(b.len() * trials);
+        parts.push(&head[best * b.len()..(best + 1) * b.len()]);
+        kept = tail;
+    }
+    split_by_blocks(closest, blocks, 1)
+        .into_par_iter()
+        .zip(parts)
+        .for_each(|(c, winner)| c.iter_mut().zip(winner).for_each(|(c, &v)| *c = c.min(v)));
 }
 
 /// Each block's candidate potentials, which [`combine_potentials`] adds in block order.
@@ -315,15 +338,97 @@ fn potentials_block_body<T: Float, S: Samples<T>>(
 ) -> Vec<f64> {
     let d = x.n_features();
     let trials = y_norms.len();
+    // Few features: the per-pair horizontal sum costs more than the arithmetic.
+    if d <= TILED_FEATURES {
+        if let Some(rows) = x.dense_rows(block.start, block.end) {
+            return dense_potentials(rows, d, block.start, sample_weight, closest, ys, kept);
+        }
+    }
     let mut pots = vec![0.0f64; trials];
+    let block_len = block.len();
     for (r, i) in block.enumerate() {
         let w = sample_weight[i].to_f64();
         for (t, p) in pots.iter_mut().enumerate() {
             let dist = x.sq_dist(i, &ys[t * d..(t + 1) * d], y_norms[t]).to_f64();
             if let Some(kept) = kept.as_deref_mut() {
-                kept[r * trials + t] = dist;
+                kept[t * block_len + r] = dist;
             }
             *p += w * dist.min(closest[i]);
+        }
+    }
+    pots
+}
+
+/// Samples side by side in the lanes of a tile.
+const TILE: usize = 8;
+/// Up to this many features, dense candidate distances are computed a tile of samples at a
+/// time (beyond, the per-pair sum is a small share and the tile's transposition is not).
+const TILED_FEATURES: usize = 16;
+
+/// [`potentials_block_body`] for dense rows starting at sample `first`: `TILE` samples at a
+/// time side by side in SIMD lanes, each lane doing `linalg::sq_dist`'s operations in its order
+/// (per-residue partial sums of the first `d - d % 8` features, the rest summed apart, then
+/// the partials added), so the distances are the same bits without a horizontal reduction
+/// per pair; potentials are then added in sample order.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // lanes indexed alike in several arrays
+fn dense_potentials<T: Float>(
+    rows: &[T],
+    d: usize,
+    first: usize,
+    sample_weight: &[T],
+    closest: &[f64],
+    ys: &[T],
+    mut kept: Option<&mut [f64]>,
+) -> Vec<f64> {
+    let trials = ys.len() / d.max(1);
+    let n = rows.len() / d.max(1);
+    let split = d - d % 8;
+    let mut pots = vec![0.0f64; trials];
+    let mut tile = vec![T::ZERO; d * TILE]; // tile[f * TILE + lane]
+    let mut dist = vec![[T::ZERO; TILE]; trials];
+    for start in (0..n).step_by(TILE) {
+        let m = TILE.min(n - start);
+        for lane in 0..m {
+            let row = &rows[(start + lane) * d..(start + lane + 1) * d];
+            for (f, &v) in row.iter().enumerate() {
+                tile[f * TILE + lane] = v;
+            }
+        }
+        for (y, out) in ys.chunks_exact(d).zip(dist.iter_mut()) {
+            let mut partial = [[T::ZERO; TILE]; 8];
+            for f in 0..split {
+                let column: &[T; TILE] = tile[f * TILE..(f + 1) * TILE].try_into().unwrap();
+                for lane in 0..TILE {
+                    let t = column[lane] - y[f];
+                    partial[f % 8][lane] += t * t;
+                }
+            }
+            let mut sum = [T::ZERO; TILE];
+            for f in split..d {
+                let column: &[T; TILE] = tile[f * TILE..(f + 1) * TILE].try_into().unwrap();
+                for lane in 0..TILE {
+                    let t = column[lane] - y[f];
+                    sum[lane] += t * t;
+                }
+            }
+            for p in &partial {
+                for lane in 0..TILE {
+                    sum[lane] += p[lane];
+                }
+            }
+            *out = sum;
+        }
+        for lane in 0..m {
+            let (r, i) = (start + lane, first + start + lane);
+            let w = sample_weight[i].to_f64();
+            for (t, p) in pots.iter_mut().enumerate() {
+                let value = dist[t][lane].to_f64();
+                if let Some(kept) = kept.as_deref_mut() {
+                    kept[t * n + r] = value;
+                }
+                *p += w * value.min(closest[i]);
+            }
         }
     }
     pots
