@@ -189,6 +189,43 @@ fn exact_sq_dist<T: Float>(a: &[T], b: &[T]) -> f64 {
         .sum()
 }
 
+/// Offers fitted rows (row-major, with their squared norms; the first is sample `first`) to
+/// the heaps of a block's packed queries (`kept` slots per query, panel after panel), each
+/// heap's largest value being its query's bound.
+fn offer_to_heaps<P: Float>(
+    (rows, norms): (&[P], &[P]),
+    d: usize,
+    first: usize,
+    (packed, q_norms): (&[P], &[P]),
+    kept: usize,
+    (heap_v, heap_i): (&mut [P], &mut [i64]),
+    bounds: &mut [P],
+) {
+    let nr = lanes::<P>();
+    for p in 0..bounds.len() / nr {
+        let hv = &mut heap_v[p * nr * kept..(p + 1) * nr * kept];
+        let hi = &mut heap_i[p * nr * kept..(p + 1) * nr * kept];
+        let mut offer = |l: usize, v: P, j: usize| {
+            let (v_l, i_l) = (
+                &mut hv[l * kept..(l + 1) * kept],
+                &mut hi[l * kept..(l + 1) * kept],
+            );
+            heap_push(v_l, i_l, v, (first + j) as i64);
+            v_l[0]
+        };
+        scan(
+            rows,
+            norms,
+            d,
+            0..norms.len(),
+            &packed[p * d * nr..(p + 1) * d * nr],
+            &q_norms[p * nr..(p + 1) * nr],
+            &mut bounds[p * nr..(p + 1) * nr],
+            &mut offer,
+        );
+    }
+}
+
 fn is_f32<T>() -> bool {
     std::mem::size_of::<T>() == 4
 }
@@ -244,34 +281,21 @@ fn scan_block<T: Float>(
     let mut bounds: Vec<T> = (0..n_panels * nr)
         .map(|l| if l < n_rows { T::MAX } else { -T::MAX })
         .collect();
-    let fit_data = fit.rows(0, n_fit);
     for chunk in (0..n_fit).step_by(FIT_CHUNK) {
         if stop() {
             return Err(KernelError::Interrupted);
         }
-        let range = chunk..(chunk + FIT_CHUNK).min(n_fit);
-        for p in 0..n_panels {
-            let hv = &mut heap_v[p * nr * kept..(p + 1) * nr * kept];
-            let hi = &mut heap_i[p * nr * kept..(p + 1) * nr * kept];
-            let mut offer = |l: usize, v: T, j: usize| {
-                let (v_l, i_l) = (
-                    &mut hv[l * kept..(l + 1) * kept],
-                    &mut hi[l * kept..(l + 1) * kept],
-                );
-                heap_push(v_l, i_l, v, j as i64);
-                v_l[0]
-            };
-            scan(
-                fit_data,
-                fit_norms,
-                d,
-                range.clone(),
-                &packed[p * d * nr..(p + 1) * d * nr],
-                &q_norms[p * nr..(p + 1) * nr],
-                &mut bounds[p * nr..(p + 1) * nr],
-                &mut offer,
-            );
-        }
+        let end = (chunk + FIT_CHUNK).min(n_fit);
+        let rows = (fit.rows(chunk, end), &fit_norms[chunk..end]);
+        offer_to_heaps(
+            rows,
+            d,
+            chunk,
+            (&packed, &q_norms),
+            kept,
+            (&mut heap_v, &mut heap_i),
+            &mut bounds,
+        );
     }
     let squared = *metric == Metric::SqEuclidean;
     let max_fit_norm = fit_norms.iter().fold(0.0f64, |m, v| m.max(v.to_f64()));
@@ -407,28 +431,16 @@ fn preselect_in_f32<T: Float>(
             convert_row(fit.row(chunk + j), row);
             *norm = sq_norm(row);
         }
-        for p in 0..n_panels {
-            let hv = &mut heap_v[p * nr * kept..(p + 1) * nr * kept];
-            let hi = &mut heap_i[p * nr * kept..(p + 1) * nr * kept];
-            let mut offer = |l: usize, v: f32, j: usize| {
-                let (v_l, i_l) = (
-                    &mut hv[l * kept..(l + 1) * kept],
-                    &mut hi[l * kept..(l + 1) * kept],
-                );
-                heap_push(v_l, i_l, v, (chunk + j) as i64);
-                v_l[0]
-            };
-            scan(
-                &rows32[..len * d],
-                &norms32[..len],
-                d,
-                0..len,
-                &packed[p * d * nr..(p + 1) * d * nr],
-                &q_norms32[p * nr..(p + 1) * nr],
-                &mut bounds[p * nr..(p + 1) * nr],
-                &mut offer,
-            );
-        }
+        let rows = (&rows32[..len * d], &norms32[..len]);
+        offer_to_heaps(
+            rows,
+            d,
+            chunk,
+            (&packed, &q_norms32),
+            kept,
+            (&mut heap_v, &mut heap_i),
+            &mut bounds,
+        );
     }
     let max_fit_norm = fit_norms.iter().fold(0.0f64, |m, v| m.max(v.to_f64()));
     let squared = *metric == Metric::SqEuclidean;
