@@ -47,7 +47,6 @@ class DBSCANFit(common.Estimator, EstimatorBenchmark):
     params = [list(CASES), SKLEARN_PEERS]
     param_names = ["case", "impl"]
     number = 1
-    warmup_time = 0.0  # every call takes a tenth of a second or more (common.EstimatorBenchmark)
     memory_cases = [("500000x2",)]
     timeout = 600
 

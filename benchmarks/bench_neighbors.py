@@ -78,7 +78,6 @@ class NeighborsQuery(EstimatorBenchmark):
     params = [list(CASES), SKLEARN_PEERS]
     param_names = ["case", "impl"]
     number = 1
-    warmup_time = 0.0  # every call takes a tenth of a second or more (common.EstimatorBenchmark)
     timeout = 600
     # Brute force's chunked search and the k-d tree's copy of the data: the two memory profiles.
     memory_cases = [("nn-100000x16-f64",), ("kdtree-1000000x3",)]
