@@ -9,6 +9,9 @@ Cases of the nearest-neighbours issue, standard-normal data (``common.SEED``):
   ``Q`` 10000 x 8 (``"auto"`` picks a k-d tree for 8 features, in Rust for sklearn_rs);
 * ``kdtree-1000000x3``: ``NearestNeighbors(10, algorithm="kd_tree")``, fit 1M x 3 and
   kneighbors of 100000 x 3 (the k-d tree built and queried in Rust);
+* ``radius-kdtree-1000000x3``: ``NearestNeighbors(radius=0.0474, algorithm="kd_tree")``, fit
+  1M x 3 and radius_neighbors of 100000 x 3 (about 10 neighbours per query; the k-d tree built
+  and queried in Rust; scikit-learn-intelex runs scikit-learn's radius queries);
 * ``emb-100000x128-f32``: ``NearestNeighbors(10)``, fit 100000 x 128 and kneighbors of
   5000 x 128, float32;
 * ``radius-clf-100000x16``: ``RadiusNeighborsClassifier(radius=2.5,
@@ -38,6 +41,8 @@ CASES = {
                      10_000, 8, np.float64, "predict"),
     "kdtree-1000000x3": ("NearestNeighbors", {"n_neighbors": 10, "algorithm": "kd_tree"},
                          1_000_000, 100_000, 3, np.float64, "kneighbors"),
+    "radius-kdtree-1000000x3": ("NearestNeighbors", {"radius": 0.0474, "algorithm": "kd_tree"},
+                                1_000_000, 100_000, 3, np.float64, "radius_neighbors"),
     "emb-100000x128-f32": ("NearestNeighbors", {"n_neighbors": 10}, 100_000, 5_000, 128,
                            np.float32, "kneighbors"),
     "radius-clf-100000x16": ("RadiusNeighborsClassifier",
@@ -101,7 +106,7 @@ class NeighborsQuery(EstimatorBenchmark):
         return getattr(est, method)(self.data["Q"])
 
     def time_query(self, *params):
-        """``fit(X)`` and the case's query of ``Q`` (kneighbors or predict)."""
+        """``fit(X)`` and the case's query of ``Q`` (kneighbors, radius_neighbors or predict)."""
         self._query()
 
     def peakmem_query(self, *params):
