@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn import neighbors as sk
 
 import sklearn_rs
@@ -252,3 +254,27 @@ def test_sklearn_errors_kept():
             nn.radius_neighbors(sp.csr_matrix(X))
         with pytest.raises(ValueError, match="X has 2 features"):
             nn.radius_neighbors(X[:, :2])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    n=st.integers(1, 120),
+    d=st.integers(1, 4),
+    scale=st.sampled_from([1.0, 0.5, 1e-3, 1e6]),
+    levels=st.integers(2, 6),
+    leaf_size=st.integers(1, 12),
+    params=st.sampled_from(METRICS),
+    radius=st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_fuzzed_grids_equal_sklearn(n, d, scale, levels, leaf_size, params, radius, seed):
+    # Few distinct values: exact ties, duplicates and samples exactly at the radius.
+    rng = np.random.RandomState(seed)
+    X = rng.randint(0, levels, size=(n, d)) * scale
+    Q = rng.randint(0, levels, size=(7, d)) * scale
+    ours, theirs = _pair("NearestNeighbors", leaf_size=leaf_size, **params)
+    ours.fit(X)
+    theirs.fit(X)
+    for queries in (Q, None):
+        _assert_same(ours, theirs, queries, radius * scale, True)
+        _assert_same(ours, theirs, queries, radius * scale, False)
