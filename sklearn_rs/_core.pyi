@@ -96,11 +96,16 @@ def labels_inertia(
     centers: _Floats,
     with_inertia: bool,
     n_threads: int,
+    check_finite: bool = False,
 ) -> tuple[_Labels, float]:
-    """Closest center of every sample and the weighted inertia (0.0 unless ``with_inertia``)."""
+    """Closest center of every sample and the weighted inertia (0.0 unless ``with_inertia``);
+    with ``check_finite``, ValueError when ``x`` holds NaN or infinity."""
 
-def transform(x: _Samples, centers: _Floats, n_threads: int) -> _Floats:
-    """Euclidean distances ``(n_samples, n_clusters)`` from each sample to each center."""
+def transform(
+    x: _Samples, centers: _Floats, n_threads: int, check_finite: bool = False
+) -> _Floats:
+    """Euclidean distances ``(n_samples, n_clusters)`` from each sample to each center; with
+    ``check_finite``, ValueError when ``x`` holds NaN or infinity."""
 
 def is_same_clustering(labels1: _Labels, labels2: _Labels, n_clusters: int) -> bool:
     """Whether two labelings are the same partition up to a renaming of the clusters."""

@@ -10,11 +10,15 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
+from sklearn.cluster._kmeans import _BaseKMeans
 from sklearn.utils import check_array
 from sklearn.utils.validation import (
+    _assert_all_finite,
     _check_sample_weight,
     _is_arraylike_not_scalar,
     check_is_fitted,
+    validate_data,
 )
 
 from sklearn_rs._base import RustEstimatorMixin
@@ -141,37 +145,87 @@ class KMeansMixin(RustEstimatorMixin):
             centers = centers.toarray()
         return centers
 
-    def _labels_inertia(self, X, sample_weight, with_inertia=True, centers=None):
+    def _check_test_data(self, X):
+        # scikit-learn's validation of the data of predict, transform and score, less its
+        # finiteness check (a pass of its own over X): the Rust pass that reads X checks it
+        # (see _finite_checked).
+        try:
+            return validate_data(
+                self,
+                X,
+                accept_sparse="csr",
+                reset=False,
+                dtype=[np.float64, np.float32],
+                order="C",
+                accept_large_sparse=False,
+                ensure_all_finite=False,
+            )
+        except (ValueError, TypeError):
+            # scikit-learn reports NaN or infinity before the other problems of X.
+            _BaseKMeans._check_test_data(self, X)
+            raise
+
+    def _finite_checked(self, X, native_call):
+        """``native_call(check_finite)``, which checks X for NaN and infinity unless
+        scikit-learn's ``assume_finite`` is set; scikit-learn's error when it finds some."""
+        check_finite = not get_config()["assume_finite"]
+        try:
+            return native_call(check_finite)
+        except ValueError:
+            self._assert_finite(X)
+            raise
+
+    def _assert_finite(self, X):
+        """scikit-learn's check of validated X for NaN and infinity, with its message."""
+        _assert_all_finite(X.data if sp.issparse(X) else X, input_name="X",
+                           estimator_name=type(self).__name__)
+
+    def _labels_inertia(self, X, sample_weight, with_inertia=True, centers=None,
+                        check_finite=False):
         """Closest center of each sample and (if ``with_inertia``) the weighted inertia, against
-        the fitted centers or the given ones."""
+        the fitted centers or the given ones; with ``check_finite``, X is checked for NaN and
+        infinity in the same pass."""
         centers = self.cluster_centers_ if centers is None else centers
         centers = np.ascontiguousarray(centers, dtype=X.dtype)
-        return _core.labels_inertia(
-            self._samples(X), sample_weight, centers.ravel(), with_inertia,
-            self._rs_n_threads(),
-        )
+        samples, n_threads = self._samples(X), self._rs_n_threads()
+
+        def run(check):
+            return _core.labels_inertia(
+                samples, sample_weight, centers.ravel(), with_inertia, n_threads, check
+            )
+
+        return self._finite_checked(X, run) if check_finite else run(False)
 
     def predict(self, X):
         check_is_fitted(self)
         X = self._check_test_data(X)
         labels, _ = self._labels_inertia(
-            X, np.ones(X.shape[0], dtype=X.dtype), with_inertia=False
+            X, np.ones(X.shape[0], dtype=X.dtype), with_inertia=False, check_finite=True
         )
         return labels
 
     def _transform(self, X):
         # fit_transform passes X as the user gave it (scikit-learn's own _transform accepts
         # anything euclidean_distances does); this is a no-op for already validated input.
+        # Finiteness is checked by the distance pass.
         X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
-                        accept_large_sparse=False)
+                        accept_large_sparse=False, ensure_all_finite=False)
         dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
-        X = X.astype(dtype, copy=False)
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=dtype)
-        return _core.transform(self._samples(X), centers.ravel(), self._rs_n_threads())
+        samples, n_threads = self._samples(X.astype(dtype, copy=False)), self._rs_n_threads()
+        # scikit-learn's message names X's own dtype.
+        return self._finite_checked(
+            X, lambda check: _core.transform(samples, centers.ravel(), n_threads, check)
+        )
 
     def score(self, X, y=None, sample_weight=None):
         check_is_fitted(self)
         X = self._check_test_data(X)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        _, inertia = self._labels_inertia(X, sample_weight)
+        try:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        except (ValueError, TypeError):
+            # scikit-learn checks X for NaN and infinity first.
+            self._assert_finite(X)
+            raise
+        _, inertia = self._labels_inertia(X, sample_weight, check_finite=True)
         return -inertia

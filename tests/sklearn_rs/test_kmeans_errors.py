@@ -152,6 +152,56 @@ def test_module_functions_same_error(call):
     assert_same_error(lambda impl: call(module_for(impl)))
 
 
+# --- NaN and infinity in the data of predict, transform and score ----------------------
+# X is checked by the Rust pass that reads it (in chunks of rows): a value in any row, on data
+# large enough for the blocked kernels, gets scikit-learn's error, and scikit-learn's order of
+# errors holds where X has other problems too.
+
+X_BIG = make_blobs_data(n_samples=3000, n_features=7, n_centers=4)
+FITTED = {impl: IMPLS[impl](n_clusters=4, init=X_BIG[:4], n_init=1, max_iter=2).fit(X_BIG)
+          for impl in IMPLS}
+NON_FINITE_METHODS = {
+    "predict": lambda m, X: m.predict(X),
+    "transform": lambda m, X: m.transform(X),
+    "score": lambda m, X: m.score(X),
+    "score_bad_weight": lambda m, X: m.score(X, sample_weight=np.ones(3)),
+}
+
+
+@pytest.mark.parametrize("method", list(NON_FINITE_METHODS))
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("row", [0, 2999])
+@pytest.mark.parametrize("container", ["f64", "f32", "csr"])
+def test_non_finite_data_same_error(method, value, row, container):
+    X = X_BIG.copy()
+    X[row, 3] = value
+    X = {"f64": X, "f32": X.astype(np.float32), "csr": sp.csr_matrix(X)}[container]
+    call = NON_FINITE_METHODS[method]
+    assert_same_error(lambda impl: call(FITTED[impl], X))
+
+
+def test_non_finite_data_with_wrong_n_features_reports_non_finite_first():
+    X = X_BIG[:, :5].copy()
+    X[10, 1] = np.nan
+    for call in NON_FINITE_METHODS.values():
+        assert_same_error(lambda impl: call(FITTED[impl], X))
+
+
+def test_assume_finite_skips_the_check_as_scikit_learn():
+    import sklearn
+
+    X = X_BIG.copy()
+    X[5, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        for call in NON_FINITE_METHODS.values():
+            if call is NON_FINITE_METHODS["score_bad_weight"]:
+                continue
+            for impl in IMPLS:
+                call(FITTED[impl], X)  # neither raises
+        labels = {impl: np.delete(FITTED[impl].predict(X), 5) for impl in IMPLS}
+    np.testing.assert_array_equal(labels["sklearn_rs"], labels["sklearn"])
+
+
 # --- warnings ---------------------------------------------------------------------------
 
 def _same_warnings(make_call):

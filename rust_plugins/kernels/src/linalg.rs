@@ -55,6 +55,27 @@ pub fn numpy_sq_norm<T: Float>(x: &[T]) -> T {
     }
 }
 
+#[inline(always)]
+fn all_finite_body<T: Float>(values: &[T]) -> bool {
+    // `v * 0` is 0 for every finite v and NaN otherwise; independent lanes so it vectorises.
+    const LANES: usize = 32;
+    let mut probe = [T::ZERO; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            probe[l] += c[l] * T::ZERO;
+        }
+    }
+    let rest = tail.iter().fold(T::ZERO, |p, &v| p + v * T::ZERO);
+    probe.iter().fold(rest, |p, &v| p + v) == T::ZERO
+}
+
+crate::simd::simd_variants!(
+    /// Whether every value is finite (no NaN, no infinity).
+    pub fn all_finite<T: Float>(values: &[T]) -> bool = all_finite_body;
+);
+
 /// `||a - b||^2` by differences (exact, no cancellation).
 #[inline(always)]
 pub fn sq_dist<T: Float>(a: &[T], b: &[T]) -> T {

@@ -35,6 +35,9 @@ pub trait Samples<T: Float>: Sync {
     fn is_sparse(&self) -> bool {
         false
     }
+
+    /// Whether the stored values of rows `start..end` are all finite (no NaN, no infinity).
+    fn rows_finite(&self, start: usize, end: usize) -> bool;
 }
 
 /// A C-contiguous `(n, d)` matrix.
@@ -93,6 +96,10 @@ impl<T: Float> Samples<T> for Dense<'_, T> {
 
     fn dense_rows(&self, start: usize, end: usize) -> Option<&[T]> {
         Some(self.rows(start, end))
+    }
+
+    fn rows_finite(&self, start: usize, end: usize) -> bool {
+        linalg::all_finite(self.rows(start, end))
     }
 
     fn add_row_moment(&self, i: usize, mean: Option<&[f64]>, acc: &mut [f64]) {
@@ -198,6 +205,11 @@ impl<T: Float> Samples<T> for Csr<'_, T> {
 
     fn is_sparse(&self) -> bool {
         true
+    }
+
+    fn rows_finite(&self, start: usize, end: usize) -> bool {
+        let (a, b) = (self.indptr[start] as usize, self.indptr[end] as usize);
+        linalg::all_finite(&self.data[a..b])
     }
 
     fn copy_row(&self, i: usize, dst: &mut [T]) {

@@ -241,6 +241,7 @@ fn labels_inertia_t<'py, T: Float + Element>(
     centers: &Bound<'py, PyAny>,
     with_inertia: bool,
     n_threads: usize,
+    check_finite: bool,
 ) -> PyResult<(Bound<'py, PyAny>, f64)> {
     let x = SamplesArg::<T>::extract(x)?;
     let sw: PyReadonlyArray1<T> = sample_weight.extract()?;
@@ -248,14 +249,15 @@ fn labels_inertia_t<'py, T: Float + Element>(
     let (sw, c) = (slice(&sw)?, slice(&c)?);
     let (labels, inertia) = with_samples!(x, |s| py
         .run_kernel(threads_for(n_threads, &s, c.len()), |_| {
-            kmeans::labels_inertia(&s, sw, c, with_inertia)
+            kmeans::labels_inertia(&s, sw, c, with_inertia, check_finite)
         }))?;
     Ok((vector(py, labels), inertia))
 }
 
 /// Closest center of every sample and, if `with_inertia`, the weighted inertia (`predict`,
-/// `score`).
+/// `score`). With `check_finite`, a ValueError when X holds NaN or infinity.
 #[pyfunction]
+#[pyo3(signature = (x, sample_weight, centers, with_inertia, n_threads, check_finite=false))]
 fn labels_inertia<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -263,11 +265,20 @@ fn labels_inertia<'py>(
     centers: &Bound<'py, PyAny>,
     with_inertia: bool,
     n_threads: usize,
+    check_finite: bool,
 ) -> PyResult<(Bound<'py, PyAny>, f64)> {
     by_dtype!(
         py,
         sample_weight,
-        labels_inertia_t(py, x, sample_weight, centers, with_inertia, n_threads)
+        labels_inertia_t(
+            py,
+            x,
+            sample_weight,
+            centers,
+            with_inertia,
+            n_threads,
+            check_finite
+        )
     )
 }
 
@@ -276,13 +287,14 @@ fn transform_t<'py, T: Float + Element>(
     x: &Bound<'py, PyAny>,
     centers: &Bound<'py, PyAny>,
     n_threads: usize,
+    check_finite: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let x = SamplesArg::<T>::extract(x)?;
     let c: PyReadonlyArray1<T> = centers.extract()?;
     let c = slice(&c)?;
     let (out, n) = with_samples!(x, |s| (
         py.run_kernel(threads_for(n_threads, &s, c.len()), |_| {
-            kmeans::transform(&s, c)
+            kmeans::transform(&s, c, check_finite)
         })?,
         s.n_samples()
     ));
@@ -290,15 +302,22 @@ fn transform_t<'py, T: Float + Element>(
     matrix(py, out, n, k)
 }
 
-/// Euclidean distances `(n, k)` from each sample to each center (`transform`).
+/// Euclidean distances `(n, k)` from each sample to each center (`transform`). With
+/// `check_finite`, a ValueError when X holds NaN or infinity.
 #[pyfunction]
+#[pyo3(signature = (x, centers, n_threads, check_finite=false))]
 fn transform<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     centers: &Bound<'py, PyAny>,
     n_threads: usize,
+    check_finite: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    by_dtype!(py, centers, transform_t(py, x, centers, n_threads))
+    by_dtype!(
+        py,
+        centers,
+        transform_t(py, x, centers, n_threads, check_finite)
+    )
 }
 
 /// Whether two labelings are the same partition up to a renaming of the clusters.

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use std::ops::Range;
 
 use super::iterate::{Assignment, Pass};
+use super::panels::{center_panels, sq_dists_to_panels, PANEL};
 use super::steps::ClusterSums;
 use crate::alloc;
 use crate::blocks::{self, split_by_blocks};
@@ -46,13 +47,32 @@ fn center_geometry<T: Float>(
 struct Bounds<T> {
     upper: Vec<T>,
     lower: Vec<T>,
+    /// How many rows of the shift history each sample's lower bounds have taken.
+    applied: Vec<u32>,
 }
+
+/// The center shifts the lower bounds have not all taken yet. A sample's `k` lower bounds are
+/// loosened only when its pass needs them (most samples are settled by their upper bound
+/// alone), by each pending shift in turn: the same operations, in the same order, as loosening
+/// every bound after every iteration, without reading and writing all `(n, k)` of them each
+/// time.
+struct PendingShifts<T> {
+    /// One row of `k` shifts per iteration, oldest first.
+    history: Vec<T>,
+    /// The last shift, which the upper bounds take in the next pass.
+    for_upper: Option<Vec<T>>,
+}
+
+/// Shift rows kept before they are applied to every sample at once (bounds the history).
+const MAX_PENDING_SHIFTS: usize = 16;
 
 struct Geometry<'a, T> {
     centers: &'a [T],
     c_norms: Vec<T>,
     half: Vec<T>,
     next: Vec<T>,
+    /// The centers as [`center_panels`] lays them out, for the first assignment of dense rows.
+    panels: Option<Vec<T>>,
     k: usize,
     d: usize,
 }
@@ -65,6 +85,7 @@ impl<'a, T: Float> Geometry<'a, T> {
             c_norms: linalg::row_sq_norms(centers, d),
             half,
             next,
+            panels: None,
             k,
             d,
         })
@@ -89,26 +110,48 @@ fn over_blocks<T: Float, R: Send>(
     b: &mut Bounds<T>,
     k: usize,
     state: usize,
-    per_block: impl Fn(std::ops::Range<usize>, &mut [i32], &mut [T], &mut [T]) -> R + Sync,
+    per_block: impl Fn(std::ops::Range<usize>, BlockBounds<'_, T>) -> R + Sync,
 ) -> Vec<R> {
     let blocks = blocks::partition(labels.len(), state);
     let lab = split_by_blocks(labels, &blocks, 1);
     let up = split_by_blocks(&mut b.upper, &blocks, 1);
     let low = split_by_blocks(&mut b.lower, &blocks, k);
+    let applied = split_by_blocks(&mut b.applied, &blocks, 1);
     blocks
         .par_iter()
         .zip(lab)
         .zip(up)
         .zip(low)
-        .map(|(((blk, lab), up), low)| per_block(blk.clone(), lab, up, low))
+        .zip(applied)
+        .map(|((((blk, labels), upper), lower), applied)| {
+            let bounds = BlockBounds {
+                labels,
+                upper,
+                lower,
+                applied,
+            };
+            per_block(blk.clone(), bounds)
+        })
         .collect()
 }
 
-/// One block's labels, upper bounds and `k` lower bounds per sample.
+/// One block's labels, upper bounds, `k` lower bounds per sample and their shift counts.
 struct BlockBounds<'b, T> {
     labels: &'b mut [i32],
     upper: &'b mut [T],
     lower: &'b mut [T],
+    applied: &'b mut [u32],
+}
+
+/// Loosens `lower` by the shift rows of `history` it has not taken (`from` onwards).
+#[inline(always)]
+fn catch_up<T: Float>(lower: &mut [T], history: &[T], from: usize) {
+    let k = lower.len();
+    for shift in history.chunks_exact(k).skip(from) {
+        for (lb, &s) in lower.iter_mut().zip(shift) {
+            *lb = (*lb - s).max(T::ZERO);
+        }
+    }
 }
 
 /// Exact first assignment, skipping centers the triangle inequality rules out.
@@ -118,17 +161,8 @@ fn init_bounds<T: Float, S: Samples<T>>(
     labels: &mut [i32],
     b: &mut Bounds<T>,
 ) {
-    over_blocks(labels, b, g.k, 0, |rows, labels, upper, lower| {
-        init_block(
-            x,
-            g,
-            rows,
-            BlockBounds {
-                labels,
-                upper,
-                lower,
-            },
-        )
+    over_blocks(labels, b, g.k, 0, |rows, bounds| {
+        init_block(x, g, rows, bounds)
     });
 }
 
@@ -140,14 +174,25 @@ fn init_block_body<T: Float, S: Samples<T>>(
     b: BlockBounds<'_, T>,
 ) {
     let k = g.k;
+    // Dense rows take all their distances in one pass over the row (the same values as
+    // `g.dist`); the pruned ones are simply not used.
+    let mut sq = vec![T::ZERO; k.div_ceil(PANEL) * PANEL];
     for (r, i) in rows.enumerate() {
+        let dense = x.dense_rows(i, i + 1);
+        if let (Some(row), Some(panels)) = (dense, &g.panels) {
+            sq_dists_to_panels(row, panels, &mut sq);
+        }
+        let distance = |j: usize| match (dense, &g.panels) {
+            (Some(_), Some(_)) => sq[j].sqrt(),
+            _ => g.dist(x, i, j),
+        };
         let lower = &mut b.lower[r * k..(r + 1) * k];
         let mut best = 0;
-        let mut min_dist = g.dist(x, i, 0);
+        let mut min_dist = distance(0);
         lower[0] = min_dist;
         for j in 1..k {
             if min_dist > g.half[best * k + j] {
-                let dist = g.dist(x, i, j);
+                let dist = distance(j);
                 lower[j] = dist;
                 if dist < min_dist {
                     min_dist = dist;
@@ -157,6 +202,7 @@ fn init_block_body<T: Float, S: Samples<T>>(
         }
         b.labels[r] = best as i32;
         b.upper[r] = min_dist;
+        b.applied[r] = 0;
     }
 }
 
@@ -178,20 +224,16 @@ fn assign<T: Float, S: Samples<T>>(
     g: &Geometry<T>,
     labels: &mut [i32],
     b: &mut Bounds<T>,
+    pending: &PendingShifts<T>,
     accumulate: bool,
 ) -> Result<ClusterSums<T>, KernelError> {
     let (k, d) = (g.k, g.d);
     let state = if accumulate { k * d + k } else { 0 };
-    let parts = over_blocks(labels, b, k, state, |rows, labels, upper, lower| {
+    let parts = over_blocks(labels, b, k, state, |rows, bounds| {
         let (k_sums, d_sums) = if accumulate { (k, d) } else { (0, 0) };
         let mut sums = ClusterSums::zeros(k_sums, d_sums)?;
-        let bounds = BlockBounds {
-            labels,
-            upper,
-            lower,
-        };
         let sums_arg = accumulate.then_some(&mut sums);
-        assign_block(x, sample_weight, g, rows, bounds, sums_arg);
+        assign_block(x, sample_weight, g, rows, bounds, pending, sums_arg);
         Ok(sums)
     });
     let parts = parts.into_iter().collect::<Result<Vec<_>, KernelError>>()?;
@@ -205,15 +247,22 @@ fn assign_block_body<T: Float, S: Samples<T>>(
     g: &Geometry<'_, T>,
     rows: Range<usize>,
     b: BlockBounds<'_, T>,
+    pending: &PendingShifts<T>,
     mut sums: Option<&mut ClusterSums<T>>,
 ) {
     let (k, d) = (g.k, g.d);
+    let n_pending = (pending.history.len() / k) as u32;
     for (r, i) in rows.enumerate() {
         let lower = &mut b.lower[r * k..(r + 1) * k];
         let mut label = b.labels[r] as usize;
         let mut upper = b.upper[r];
+        if let Some(shift) = &pending.for_upper {
+            upper += shift[label];
+        }
         let mut tight = false;
         if g.next[label] < upper {
+            catch_up(lower, &pending.history, b.applied[r] as usize);
+            b.applied[r] = n_pending;
             for j in 0..k {
                 if j != label && upper > lower[j] && upper > g.half[label * k + j] {
                     if !tight {
@@ -250,21 +299,20 @@ crate::simd::simd_variants!(
         g: &Geometry<'_, T>,
         rows: Range<usize>,
         b: BlockBounds<'_, T>,
+        pending: &PendingShifts<T>,
         sums: Option<&mut ClusterSums<T>>,
     ) -> () = assign_block_body;
 );
 
-/// Loosens the bounds by how far each center moved.
-fn shift_bounds<T: Float>(labels: &[i32], shift: &[T], b: &mut Bounds<T>, k: usize) {
-    b.upper
-        .par_iter_mut()
-        .zip(labels)
-        .for_each(|(u, &l)| *u += shift[l as usize]);
-    b.lower.par_chunks_mut(k).for_each(|row| {
-        for (lb, &s) in row.iter_mut().zip(shift) {
-            *lb = (*lb - s).max(T::ZERO);
-        }
-    });
+/// Loosens every sample's lower bounds by all pending shifts (keeps the history short).
+fn apply_pending<T: Float>(b: &mut Bounds<T>, history: &[T], k: usize) {
+    b.lower
+        .par_chunks_mut(k)
+        .zip(b.applied.par_iter_mut())
+        .for_each(|(row, applied)| {
+            catch_up(row, history, *applied as usize);
+            *applied = 0;
+        });
 }
 
 /// Elkan's state between iterations: the bounds, and the labels of the previous iteration
@@ -273,6 +321,7 @@ pub struct Elkan<'a, T, S> {
     x: &'a S,
     sample_weight: &'a [T],
     bounds: Bounds<T>,
+    pending: PendingShifts<T>,
     labels_before: Vec<i32>,
     k: usize,
     d: usize,
@@ -280,8 +329,13 @@ pub struct Elkan<'a, T, S> {
 
 impl<T: Float, S: Samples<T>> Assignment<T> for Elkan<'_, T, S> {
     fn start(&mut self, centers: &[T], labels: &mut [i32]) -> Result<(), KernelError> {
-        let g = Geometry::new(centers, self.k, self.d)?;
+        let mut g = Geometry::new(centers, self.k, self.d)?;
+        if self.x.dense_rows(0, 0).is_some() {
+            g.panels = Some(center_panels(centers, self.k, self.d)?);
+        }
         init_bounds(self.x, &g, labels, &mut self.bounds);
+        self.pending.history.clear();
+        self.pending.for_upper = None;
         Ok(())
     }
 
@@ -293,8 +347,10 @@ impl<T: Float, S: Samples<T>> Assignment<T> for Elkan<'_, T, S> {
             &g,
             labels,
             &mut self.bounds,
+            &self.pending,
             accumulate,
         )?;
+        self.pending.for_upper = None;
         let changed = accumulate && labels != self.labels_before.as_slice();
         if accumulate {
             self.labels_before.copy_from_slice(labels);
@@ -302,8 +358,15 @@ impl<T: Float, S: Samples<T>> Assignment<T> for Elkan<'_, T, S> {
         Ok((changed, sums))
     }
 
-    fn centers_moved(&mut self, labels: &[i32], shift: &[T]) {
-        shift_bounds(labels, shift, &mut self.bounds, self.k);
+    fn centers_moved(&mut self, _labels: &[i32], shift: &[T]) {
+        // The upper bounds take `shift` at the start of the next pass (by then-current
+        // label, which the center update does not change), the lower bounds when needed.
+        if self.pending.history.len() / self.k.max(1) >= MAX_PENDING_SHIFTS {
+            apply_pending(&mut self.bounds, &self.pending.history, self.k);
+            self.pending.history.clear();
+        }
+        self.pending.history.extend_from_slice(shift);
+        self.pending.for_upper = Some(shift.to_vec());
     }
 }
 
@@ -318,6 +381,11 @@ impl<'a, T: Float, S: Samples<T>> Elkan<'a, T, S> {
             bounds: Bounds {
                 lower: alloc::filled(&[n, k], T::ZERO)?,
                 upper: alloc::filled(&[n], T::ZERO)?,
+                applied: alloc::filled(&[n], 0u32)?,
+            },
+            pending: PendingShifts {
+                history: Vec::new(),
+                for_upper: None,
             },
             labels_before: alloc::filled(&[n], -1i32)?,
             k,

@@ -78,7 +78,7 @@ pub fn step<T: Float, S: NearestSearch<T>>(
     }
     labels.clear();
     labels.resize(batch.n_samples(), -1);
-    steps::assign_as_labels_inertia(batch, weights, centers, labels)?;
+    steps::assign_as_labels_inertia(batch, weights, centers, labels, false)?;
     let inertia = steps::inertia(batch, weights, centers, labels);
     update_centers(batch, weights, labels, centers, centers_new, counts);
     let mut outcome = StepOutcome {

@@ -7,6 +7,7 @@ pub mod init;
 pub mod iterate;
 pub mod lloyd;
 pub mod minibatch;
+pub mod panels;
 pub mod steps;
 
 use crate::alloc;
@@ -134,16 +135,18 @@ pub fn check_problem<T: Float, S: Samples<T>>(
 }
 
 /// Labels of every sample (closest center) and, when asked, the weighted inertia (else 0):
-/// `predict` and `score`.
+/// `predict` and `score`. With `check_finite`, fails with [`crate::error::NON_FINITE`] when X
+/// holds NaN or infinity (the assignment pass checks it).
 pub fn labels_inertia<T: Float, S: NearestSearch<T>>(
     x: &S,
     sample_weight: &[T],
     centers: &[T],
     with_inertia: bool,
+    check_finite: bool,
 ) -> Result<(Vec<i32>, f64), KernelError> {
     check_problem(x, sample_weight, centers)?;
     let mut labels = alloc::filled(&[x.n_samples()], -1)?;
-    steps::assign_as_labels_inertia(x, sample_weight, centers, &mut labels)?;
+    steps::assign_as_labels_inertia(x, sample_weight, centers, &mut labels, check_finite)?;
     let inertia = if with_inertia {
         steps::inertia(x, sample_weight, centers, &labels)
     } else {
@@ -152,8 +155,13 @@ pub fn labels_inertia<T: Float, S: NearestSearch<T>>(
     Ok((labels, inertia))
 }
 
-/// Euclidean distances from every sample to every center, row-major `(n, k)`.
-pub fn transform<T: Float, S: Samples<T>>(x: &S, centers: &[T]) -> Result<Vec<T>, KernelError> {
+/// Euclidean distances from every sample to every center, row-major `(n, k)`. With
+/// `check_finite`, fails with [`crate::error::NON_FINITE`] when X holds NaN or infinity.
+pub fn transform<T: Float, S: Samples<T>>(
+    x: &S,
+    centers: &[T],
+    check_finite: bool,
+) -> Result<Vec<T>, KernelError> {
     let d = x.n_features();
     if d == 0 || centers.is_empty() || !centers.len().is_multiple_of(d) {
         return Err(KernelError::Shape(format!(
@@ -163,7 +171,7 @@ pub fn transform<T: Float, S: Samples<T>>(x: &S, centers: &[T]) -> Result<Vec<T>
     }
     let k = centers.len() / d;
     let mut out = alloc::filled(&[x.n_samples(), k], T::ZERO)?;
-    steps::distances(x, centers, &mut out);
+    steps::distances(x, centers, &mut out, check_finite)?;
     Ok(out)
 }
 

@@ -4,8 +4,10 @@
 use rayon::prelude::*;
 use std::ops::Range;
 
+use super::panels;
 use crate::alloc;
 use crate::blocks::{self, split_by_blocks, CHUNK};
+use crate::error::NON_FINITE;
 use crate::float::Float;
 use crate::linalg::{self, row_sq_norms};
 use crate::nearest::NearestSearch;
@@ -87,6 +89,35 @@ pub fn assign_blocks<T: Float, S: NearestSearch<T>>(
     accumulate: bool,
     blocks_for: impl FnOnce(usize) -> Vec<Range<usize>>,
 ) -> Result<(bool, Vec<ClusterSums<T>>, usize), KernelError> {
+    let passes = AssignPass {
+        accumulate,
+        check_finite: false,
+    };
+    assign_blocks_with(x, sample_weight, centers, labels, passes, blocks_for)
+}
+
+/// What an assignment pass does besides labelling.
+#[derive(Clone, Copy)]
+struct AssignPass {
+    /// Accumulate the weighted cluster sums.
+    accumulate: bool,
+    /// Fail with [`NON_FINITE`] if X holds NaN or infinity (checked chunk by chunk while the
+    /// rows are in cache, instead of a separate pass over X).
+    check_finite: bool,
+}
+
+fn assign_blocks_with<T: Float, S: NearestSearch<T>>(
+    x: &S,
+    sample_weight: &[T],
+    centers: &[T],
+    labels: &mut [i32],
+    pass: AssignPass,
+    blocks_for: impl FnOnce(usize) -> Vec<Range<usize>>,
+) -> Result<(bool, Vec<ClusterSums<T>>, usize), KernelError> {
+    let AssignPass {
+        accumulate,
+        check_finite,
+    } = pass;
     let d = x.n_features();
     let prepared = x.prepare_centers(centers)?;
     let k = prepared.n_centers();
@@ -109,6 +140,9 @@ pub fn assign_blocks<T: Float, S: NearestSearch<T>>(
                 let m = chunk.len();
                 scratch.resize(prepared.scratch_len(), T::ZERO);
                 x.nearest(chunk.start, &prepared, &mut nearest[..m], &mut scratch);
+                if check_finite && !x.rows_finite(chunk.start, chunk.end) {
+                    return Err(KernelError::InvalidArgument(NON_FINITE.into()));
+                }
                 let labels = &mut block_labels[chunk.start - block.start..chunk.end - block.start];
                 let weights = &sample_weight[chunk.clone()];
                 let sums = accumulate.then_some(&mut sums);
@@ -132,15 +166,26 @@ pub const SCIKIT_LEARN_ARITHMETIC_WORK: usize = 1 << 16;
 
 /// Every sample's closest center, as scikit-learn's `_labels_inertia` finds it (its own
 /// arithmetic on small problems, see [`SCIKIT_LEARN_ARITHMETIC_WORK`]).
+/// With `check_finite`, fails with [`NON_FINITE`] when X holds NaN or infinity.
 pub fn assign_as_labels_inertia<T: Float, S: NearestSearch<T>>(
     x: &S,
     sample_weight: &[T],
     centers: &[T],
     labels: &mut [i32],
+    check_finite: bool,
 ) -> Result<(), KernelError> {
     let work = x.n_samples().saturating_mul(centers.len());
     if work > SCIKIT_LEARN_ARITHMETIC_WORK || x.n_features() == 0 {
-        return assign(x, sample_weight, centers, labels, false).map(|_| ());
+        let n = x.n_samples();
+        let pass = AssignPass {
+            accumulate: false,
+            check_finite,
+        };
+        let blocks = |state| blocks::partition(n, state);
+        return assign_blocks_with(x, sample_weight, centers, labels, pass, blocks).map(|_| ());
+    }
+    if check_finite && !x.rows_finite(0, x.n_samples()) {
+        return Err(KernelError::InvalidArgument(NON_FINITE.into()));
     }
     let mut nearest = vec![0u32; x.n_samples()];
     x.nearest_as_scikit_learn(centers, &mut nearest);
@@ -539,20 +584,47 @@ crate::simd::simd_variants!(
 );
 
 /// Euclidean distances `(n, k)` from every sample to every center (`KMeans.transform`); `out`
-/// holds `n * k` values.
-pub fn distances<T: Float, S: Samples<T>>(x: &S, centers: &[T], out: &mut [T]) {
+/// holds `n * k` values. With `check_finite`, fails with [`NON_FINITE`] when X holds NaN or
+/// infinity.
+pub fn distances<T: Float, S: Samples<T>>(
+    x: &S,
+    centers: &[T],
+    out: &mut [T],
+    check_finite: bool,
+) -> Result<(), KernelError> {
     let d = x.n_features();
     let k = out.len() / x.n_samples().max(1);
     let c_norms = row_sq_norms(centers, d);
+    // Dense rows take their distances to eight centers at a time, with the same bits.
+    let panels = match x.dense_rows(0, 0) {
+        Some(_) if d > 0 => Some(panels::center_panels(centers, k, d)?),
+        _ => None,
+    };
     let blocks = blocks::partition(x.n_samples(), 0);
     let slices = split_by_blocks(out, &blocks, k);
-    blocks.par_iter().zip(slices).for_each(|(b, rows)| {
-        for (r, i) in b.clone().enumerate() {
-            for j in 0..k {
-                rows[r * k + j] = x
-                    .sq_dist(i, &centers[j * d..(j + 1) * d], c_norms[j])
-                    .sqrt();
+    let finite = blocks.par_iter().zip(slices).map(|(b, rows)| {
+        for chunk in blocks::chunks(b.clone()) {
+            if check_finite && !x.rows_finite(chunk.start, chunk.end) {
+                return false;
+            }
+            let out = &mut rows[(chunk.start - b.start) * k..(chunk.end - b.start) * k];
+            if let (Some(panels), Some(dense)) = (&panels, x.dense_rows(chunk.start, chunk.end)) {
+                panels::distances(dense, d, k, panels, out);
+                continue;
+            }
+            for (i, out) in chunk.zip(out.chunks_exact_mut(k.max(1))) {
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = x
+                        .sq_dist(i, &centers[j * d..(j + 1) * d], c_norms[j])
+                        .sqrt();
+                }
             }
         }
+        true
     });
+    if finite.all(|f| f) {
+        Ok(())
+    } else {
+        Err(KernelError::InvalidArgument(NON_FINITE.into()))
+    }
 }
