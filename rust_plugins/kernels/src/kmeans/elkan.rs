@@ -190,10 +190,10 @@ fn init_block_body<T: Float, S: Samples<T>>(
         let mut best = 0;
         let mut min_dist = distance(0);
         lower[0] = min_dist;
-        for j in 1..k {
+        for (j, lower_j) in lower.iter_mut().enumerate().skip(1) {
             if min_dist > g.half[best * k + j] {
                 let dist = distance(j);
-                lower[j] = dist;
+                *lower_j = dist;
                 if dist < min_dist {
                     min_dist = dist;
                     best = j;

@@ -78,8 +78,8 @@ pub fn step<T: Float, S: NearestSearch<T>>(
     }
     labels.clear();
     labels.resize(batch.n_samples(), -1);
-    steps::assign_as_labels_inertia(batch, weights, centers, labels, false)?;
-    let inertia = steps::inertia(batch, weights, centers, labels);
+    let inertia = steps::assign_as_labels_inertia(batch, weights, centers, labels, true, false)?
+        .unwrap_or(0.0);
     update_centers(batch, weights, labels, centers, centers_new, counts);
     let mut outcome = StepOutcome {
         inertia,

@@ -146,13 +146,15 @@ pub fn labels_inertia<T: Float, S: NearestSearch<T>>(
 ) -> Result<(Vec<i32>, f64), KernelError> {
     check_problem(x, sample_weight, centers)?;
     let mut labels = alloc::filled(&[x.n_samples()], -1)?;
-    steps::assign_as_labels_inertia(x, sample_weight, centers, &mut labels, check_finite)?;
-    let inertia = if with_inertia {
-        steps::inertia(x, sample_weight, centers, &labels)
-    } else {
-        0.0
-    };
-    Ok((labels, inertia))
+    let inertia = steps::assign_as_labels_inertia(
+        x,
+        sample_weight,
+        centers,
+        &mut labels,
+        with_inertia,
+        check_finite,
+    )?;
+    Ok((labels, inertia.unwrap_or(0.0)))
 }
 
 /// Euclidean distances from every sample to every center, row-major `(n, k)`. With

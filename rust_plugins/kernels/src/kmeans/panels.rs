@@ -54,8 +54,8 @@ pub fn sq_dists_to_panels<T: Float>(row: &[T], panels: &[T], out: &mut [T]) {
             add_features!(base; 0 1 2 3 4 5 6 7);
         }
         let mut s = [T::ZERO; PANEL];
-        for f in split..d {
-            let (v, c) = (row[f], lanes(f));
+        for (f, &v) in row.iter().enumerate().skip(split) {
+            let c = lanes(f);
             for l in 0..PANEL {
                 let t = v - c[l];
                 s[l] += t * t;

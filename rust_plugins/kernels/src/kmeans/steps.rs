@@ -89,11 +89,14 @@ pub fn assign_blocks<T: Float, S: NearestSearch<T>>(
     accumulate: bool,
     blocks_for: impl FnOnce(usize) -> Vec<Range<usize>>,
 ) -> Result<(bool, Vec<ClusterSums<T>>, usize), KernelError> {
-    let passes = AssignPass {
+    let pass = AssignPass {
         accumulate,
         check_finite: false,
+        inertia: false,
     };
-    assign_blocks_with(x, sample_weight, centers, labels, passes, blocks_for)
+    let (changed, sums, k, _) =
+        assign_blocks_with(x, sample_weight, centers, labels, pass, blocks_for)?;
+    Ok((changed, sums, k))
 }
 
 /// What an assignment pass does besides labelling.
@@ -104,7 +107,14 @@ struct AssignPass {
     /// Fail with [`NON_FINITE`] if X holds NaN or infinity (checked chunk by chunk while the
     /// rows are in cache, instead of a separate pass over X).
     check_finite: bool,
+    /// Sum each block's weighted inertia (as [`inertia_blocks`] sums it, while the rows are in
+    /// cache).
+    inertia: bool,
 }
+
+/// Whether any label changed, each block's cluster sums, the number of centers and each
+/// block's inertia (empty unless asked).
+type BlocksPass<T> = (bool, Vec<ClusterSums<T>>, usize, Vec<f64>);
 
 fn assign_blocks_with<T: Float, S: NearestSearch<T>>(
     x: &S,
@@ -113,18 +123,24 @@ fn assign_blocks_with<T: Float, S: NearestSearch<T>>(
     labels: &mut [i32],
     pass: AssignPass,
     blocks_for: impl FnOnce(usize) -> Vec<Range<usize>>,
-) -> Result<(bool, Vec<ClusterSums<T>>, usize), KernelError> {
+) -> Result<BlocksPass<T>, KernelError> {
     let AssignPass {
         accumulate,
         check_finite,
+        inertia,
     } = pass;
     let d = x.n_features();
     let prepared = x.prepare_centers(centers)?;
+    let c_norms = if inertia {
+        row_sq_norms(centers, d)
+    } else {
+        Vec::new()
+    };
     let k = prepared.n_centers();
     let state = if accumulate { k * d + k } else { 0 };
     let blocks = blocks_for(state);
     let label_slices = split_by_blocks(labels, &blocks, 1);
-    let parts: Vec<(bool, ClusterSums<T>)> = blocks
+    let parts: Vec<(bool, ClusterSums<T>, f64)> = blocks
         .par_iter()
         .zip(label_slices)
         .map(|(block, block_labels)| {
@@ -136,6 +152,7 @@ fn assign_blocks_with<T: Float, S: NearestSearch<T>>(
             let mut scratch = Vec::new();
             let mut nearest = [0u32; CHUNK];
             let mut changed = false;
+            let mut block_inertia_sum = 0.0;
             for chunk in blocks::chunks(block.clone()) {
                 let m = chunk.len();
                 scratch.resize(prepared.scratch_len(), T::ZERO);
@@ -147,12 +164,29 @@ fn assign_blocks_with<T: Float, S: NearestSearch<T>>(
                 let weights = &sample_weight[chunk.clone()];
                 let sums = accumulate.then_some(&mut sums);
                 changed |= record_chunk(x, chunk.start, &nearest[..m], labels, weights, sums);
+                if inertia {
+                    block_inertia_sum = block_inertia(
+                        x,
+                        chunk,
+                        sample_weight,
+                        centers,
+                        &c_norms,
+                        labels,
+                        block_inertia_sum,
+                    );
+                }
             }
-            Ok((changed, sums))
+            Ok((changed, sums, block_inertia_sum))
         })
         .collect::<Result<_, KernelError>>()?;
     let changed = parts.iter().any(|p| p.0);
-    Ok((changed, parts.into_iter().map(|p| p.1).collect(), k))
+    let inertias = if inertia {
+        parts.iter().map(|p| p.2).collect()
+    } else {
+        Vec::new()
+    };
+    let sums = parts.into_iter().map(|p| p.1).collect();
+    Ok((changed, sums, k, inertias))
 }
 
 /// Problems of up to this many multiply-adds are labelled with scikit-learn's own arithmetic
@@ -165,24 +199,30 @@ fn assign_blocks_with<T: Float, S: NearestSearch<T>>(
 pub const SCIKIT_LEARN_ARITHMETIC_WORK: usize = 1 << 16;
 
 /// Every sample's closest center, as scikit-learn's `_labels_inertia` finds it (its own
-/// arithmetic on small problems, see [`SCIKIT_LEARN_ARITHMETIC_WORK`]).
+/// arithmetic on small problems, see [`SCIKIT_LEARN_ARITHMETIC_WORK`]), and with
+/// `with_inertia` the weighted inertia of those labels (the bits of [`inertia`]).
 /// With `check_finite`, fails with [`NON_FINITE`] when X holds NaN or infinity.
 pub fn assign_as_labels_inertia<T: Float, S: NearestSearch<T>>(
     x: &S,
     sample_weight: &[T],
     centers: &[T],
     labels: &mut [i32],
+    with_inertia: bool,
     check_finite: bool,
-) -> Result<(), KernelError> {
+) -> Result<Option<f64>, KernelError> {
     let work = x.n_samples().saturating_mul(centers.len());
     if work > SCIKIT_LEARN_ARITHMETIC_WORK || x.n_features() == 0 {
         let n = x.n_samples();
         let pass = AssignPass {
             accumulate: false,
             check_finite,
+            inertia: with_inertia,
         };
+        // Without sums the blocks are `inertia`'s, `partition(n, 0)`: its sums, in its order.
         let blocks = |state| blocks::partition(n, state);
-        return assign_blocks_with(x, sample_weight, centers, labels, pass, blocks).map(|_| ());
+        let (_, _, _, inertias) =
+            assign_blocks_with(x, sample_weight, centers, labels, pass, blocks)?;
+        return Ok(with_inertia.then(|| inertias.into_iter().sum()));
     }
     if check_finite && !x.rows_finite(0, x.n_samples()) {
         return Err(KernelError::InvalidArgument(NON_FINITE.into()));
@@ -193,7 +233,7 @@ pub fn assign_as_labels_inertia<T: Float, S: NearestSearch<T>>(
         .iter_mut()
         .zip(&nearest)
         .for_each(|(l, &n)| *l = n as i32);
-    Ok(())
+    Ok(with_inertia.then(|| inertia(x, sample_weight, centers, labels)))
 }
 
 #[inline(always)]
@@ -549,7 +589,18 @@ pub fn inertia_blocks<T: Float, S: Samples<T>>(
     let c_norms = row_sq_norms(centers, d);
     blocks
         .par_iter()
-        .map(|b| block_inertia(x, b.clone(), sample_weight, centers, &c_norms, labels))
+        .map(|b| {
+            let block_labels = &labels[b.clone()];
+            block_inertia(
+                x,
+                b.clone(),
+                sample_weight,
+                centers,
+                &c_norms,
+                block_labels,
+                0.0,
+            )
+        })
         .collect()
 }
 
@@ -561,11 +612,12 @@ fn block_inertia_body<T: Float, S: Samples<T>>(
     centers: &[T],
     c_norms: &[T],
     labels: &[i32],
+    start: f64,
 ) -> f64 {
     let d = x.n_features();
-    let mut s = 0.0f64;
-    for i in block {
-        let l = labels[i] as usize;
+    let mut s = start;
+    for (i, &l) in block.zip(labels) {
+        let l = l as usize;
         let sq = x.sq_dist(i, &centers[l * d..(l + 1) * d], c_norms[l]);
         s += (sq * sample_weight[i]).to_f64();
     }
@@ -573,6 +625,8 @@ fn block_inertia_body<T: Float, S: Samples<T>>(
 }
 
 crate::simd::simd_variants!(
+    /// `start` plus the weighted inertia of the rows `block`, whose labels are `labels`, added
+    /// in row order.
     fn block_inertia<T: Float, S: Samples<T>>(
         x: &S,
         block: Range<usize>,
@@ -580,6 +634,7 @@ crate::simd::simd_variants!(
         centers: &[T],
         c_norms: &[T],
         labels: &[i32],
+        start: f64,
     ) -> f64 = block_inertia_body;
 );
 
