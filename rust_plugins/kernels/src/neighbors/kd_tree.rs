@@ -106,7 +106,20 @@ pub fn build(
     let mut rows = alloc::with_capacity::<f64>(&[n, d])?;
     rows.extend_from_slice(data);
     let mut bounds = alloc::filled(&[2, count, d], 0.0f64)?;
-    split(d, &nodes, 0, &mut idx, &mut rows, stop)?;
+    if n > u32::MAX as usize {
+        return Err(KernelError::InvalidArgument(format!(
+            "a k-d tree holds at most {} samples, got {n}",
+            u32::MAX
+        )));
+    }
+    // Scratch for every node's partition, split between the children as the rows are.
+    let mut keys: Vec<SplitKey> = Vec::new();
+    keys.try_reserve_exact(n)
+        .map_err(|_| alloc::out_of_memory::<f64>(&[n, 2]))?;
+    keys.resize(n, (0.0, 0, 0));
+    let mut old = alloc::filled(&[n, d], 0.0f64)?;
+    split(d, &nodes, 0, &mut idx, &mut rows, &mut keys, &mut old, stop)?;
+    drop((keys, old));
     if stop() {
         return Err(KernelError::Interrupted);
     }
@@ -138,16 +151,24 @@ fn node_bounds(rows: &[f64], d: usize, lo: &mut [f64], hi: &mut [f64]) {
     }
 }
 
-/// Partitions node `i`'s samples `idx` and their `rows` (and recursively its children's).
+/// A sample's entry in a node's partition: (value on the split feature, sample index,
+/// position in the node).
+type SplitKey = (f64, u32, u32);
+
+/// Partitions node `i`'s samples `idx` and their `rows` (and recursively its children's),
+/// with `keys` and `old` as scratch of the node's size.
 /// scikit-learn partitions the indices alone with `nth_element` ordered by (value, index);
 /// running it on (value, index, position) entries makes the same comparisons, so the same
 /// moves, and the rows then follow their indices.
+#[allow(clippy::too_many_arguments)]
 fn split(
     d: usize,
     nodes: &[[i64; 3]],
     i: usize,
     idx: &mut [i64],
     rows: &mut [f64],
+    keys: &mut [SplitKey],
+    old: &mut [f64],
     stop: StopCheck,
 ) -> Result<(), KernelError> {
     if nodes[i][2] != 0 || stop() {
@@ -155,41 +176,39 @@ fn split(
     }
     let dim = split_dim(rows, d);
     let mid = idx.len() / 2;
-    let mut keys: Vec<(f64, i64, usize)> = Vec::new();
-    keys.try_reserve_exact(idx.len())
-        .map_err(|_| alloc::out_of_memory::<f64>(&[idx.len(), 3]))?;
-    keys.extend(
-        idx.iter()
-            .enumerate()
-            .map(|(at, &j)| (rows[at * d + dim], j, at)),
-    );
-    let less = |a: &(f64, i64, usize), b: &(f64, i64, usize)| {
+    for (at, (key, &j)) in keys.iter_mut().zip(idx.iter()).enumerate() {
+        *key = (rows[at * d + dim], j as u32, at as u32);
+    }
+    let less = |a: &SplitKey, b: &SplitKey| {
         if a.0 == b.0 {
             a.1 < b.1
         } else {
             a.0 < b.0
         }
     };
-    nth_element(&mut keys, mid, &less);
-    let mut old = alloc::with_capacity::<f64>(&[rows.len()])?;
-    old.extend_from_slice(rows);
+    nth_element(keys, mid, &less);
+    old.copy_from_slice(rows);
     for (to, &(_, j, from)) in keys.iter().enumerate() {
-        idx[to] = j;
-        rows[to * d..(to + 1) * d].copy_from_slice(&old[from * d..(from + 1) * d]);
+        idx[to] = j as i64;
+        let (to, from) = (to * d, from as usize * d);
+        for c in 0..d {
+            rows[to + c] = old[from + c];
+        }
     }
-    drop((keys, old));
     let (left, right) = idx.split_at_mut(mid);
     let (left_rows, right_rows) = rows.split_at_mut(mid * d);
+    let (left_keys, right_keys) = keys.split_at_mut(mid);
+    let (left_old, right_old) = old.split_at_mut(mid * d);
     let (l, r) = (2 * i + 1, 2 * i + 2);
     if left.len() + right.len() > PARALLEL_NODE {
         let (a, b) = rayon::join(
-            || split(d, nodes, l, left, left_rows, stop),
-            || split(d, nodes, r, right, right_rows, stop),
+            || split(d, nodes, l, left, left_rows, left_keys, left_old, stop),
+            || split(d, nodes, r, right, right_rows, right_keys, right_old, stop),
         );
         a.and(b)
     } else {
-        split(d, nodes, l, left, left_rows, stop)?;
-        split(d, nodes, r, right, right_rows, stop)
+        split(d, nodes, l, left, left_rows, left_keys, left_old, stop)?;
+        split(d, nodes, r, right, right_rows, right_keys, right_old, stop)
     }
 }
 
@@ -277,38 +296,120 @@ fn metric_p(metric: &Metric) -> Result<f64, KernelError> {
     }
 }
 
-/// A query's walk, `rdist` the metric's reduced distance (a closure, so each metric's loop
-/// is compiled on its own).
-struct Search<'t, 'a, R> {
-    tree: &'t KdTreeView<'a>,
-    rdist: R,
-    p: f64,
+/// One metric's reduced distance, accumulated coordinate by coordinate in scikit-learn's
+/// order; each metric is its own type so that its loops are compiled on their own.
+trait Norm: Copy + Sync {
+    /// `acc` grown by the difference `diff` of one coordinate.
+    fn add(self, acc: f64, diff: f64) -> f64;
+    /// `acc` grown by one coordinate's gap (>= 0) to a node's box (scikit-learn's `min_rdist`).
+    #[inline(always)]
+    fn add_gap(self, acc: f64, gap: f64) -> f64 {
+        self.add(acc, gap)
+    }
 }
 
-impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Search<'_, '_, R> {
+#[derive(Clone, Copy)]
+struct SquaredL2;
+impl Norm for SquaredL2 {
+    #[inline(always)]
+    fn add(self, acc: f64, diff: f64) -> f64 {
+        acc + diff * diff
+    }
+}
+
+#[derive(Clone, Copy)]
+struct L1;
+impl Norm for L1 {
+    #[inline(always)]
+    fn add(self, acc: f64, diff: f64) -> f64 {
+        acc + diff.abs()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct LInf;
+impl Norm for LInf {
+    #[inline(always)]
+    fn add(self, acc: f64, diff: f64) -> f64 {
+        acc.max(diff.abs())
+    }
+}
+
+/// Minkowski's `p`-th powers (unweighted).
+#[derive(Clone, Copy)]
+struct Lp(f64);
+impl Norm for Lp {
+    #[inline(always)]
+    fn add(self, acc: f64, diff: f64) -> f64 {
+        acc + diff.abs().powf(self.0)
+    }
+    #[inline(always)]
+    fn add_gap(self, acc: f64, gap: f64) -> f64 {
+        match self.0 {
+            p if p == f64::INFINITY => acc.max(gap),
+            p if p == 2.0 => acc + gap * gap,
+            p if p == 1.0 => acc + gap,
+            p => acc + gap.powf(p),
+        }
+    }
+}
+
+/// A query's walk over the tree, for one metric `N` and `D` features (`D = 0`: the tree's
+/// `d`, read at run time; small `D` are compiled with their loops unrolled).
+struct Search<'t, 'a, N, const D: usize> {
+    tree: &'t KdTreeView<'a>,
+    /// Node `i`'s minima then maxima at `[2 d i, 2 d (i + 1))`: one node's box in one place.
+    boxes: Vec<f64>,
+    norm: N,
+}
+
+impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
+    fn new(tree: &'t KdTreeView<'a>, norm: N) -> Result<Self, KernelError> {
+        let (d, count) = (tree.d, tree.nodes.len());
+        let mut boxes = alloc::with_capacity::<f64>(&[count, 2, d])?;
+        let (lower, upper) = tree.bounds.split_at(count * d);
+        for (lo, hi) in lower.chunks_exact(d).zip(upper.chunks_exact(d)) {
+            boxes.extend_from_slice(lo);
+            boxes.extend_from_slice(hi);
+        }
+        Ok(Self { tree, boxes, norm })
+    }
+
+    #[inline(always)]
+    fn d(&self) -> usize {
+        if D == 0 {
+            self.tree.d
+        } else {
+            D
+        }
+    }
+
+    /// The reduced distance between `pt` and `row`, summed as scikit-learn's `rdist` sums it.
+    #[inline(always)]
+    fn rdist(&self, pt: &[f64], row: &[f64]) -> f64 {
+        let d = self.d();
+        let (pt, row) = (&pt[..d], &row[..d]);
+        let mut acc = 0.0;
+        for j in 0..d {
+            acc = self.norm.add(acc, pt[j] - row[j]);
+        }
+        acc
+    }
+
     /// scikit-learn's `min_rdist`: reduced distance from `pt` to node `i`'s box.
-    #[inline]
+    #[inline(always)]
     fn min_rdist(&self, i: usize, pt: &[f64]) -> f64 {
-        let d = self.tree.d;
-        let count = self.tree.nodes.len();
-        let lo = &self.tree.bounds[i * d..(i + 1) * d];
-        let hi = &self.tree.bounds[(count + i) * d..(count + i + 1) * d];
-        let mut rdist = 0.0f64;
+        let d = self.d();
+        let (lo, hi) = self.boxes[2 * d * i..2 * d * (i + 1)].split_at(d);
+        let pt = &pt[..d];
+        let mut acc = 0.0f64;
         for j in 0..d {
             let d_lo = lo[j] - pt[j];
             let d_hi = pt[j] - hi[j];
             let gap = 0.5 * ((d_lo + d_lo.abs()) + (d_hi + d_hi.abs()));
-            if self.p == f64::INFINITY {
-                rdist = rdist.max(gap);
-            } else if self.p == 2.0 {
-                rdist += gap * gap;
-            } else if self.p == 1.0 {
-                rdist += gap;
-            } else {
-                rdist += gap.powf(self.p);
-            }
+            acc = self.norm.add_gap(acc, gap);
         }
-        rdist
+        acc
     }
 
     /// scikit-learn's `_query_single_depthfirst`.
@@ -318,11 +419,15 @@ impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Search<'_, '_, R> {
         }
         let [start, end, leaf] = self.tree.nodes[i];
         if leaf != 0 {
-            let d = self.tree.d;
+            let d = self.d();
             let (start, end) = (start as usize, end as usize);
             let rows = self.tree.data[start * d..end * d].chunks_exact(d);
             for (row, &j) in rows.zip(&self.tree.idx[start..end]) {
-                heap_push(values, indices, (self.rdist)(pt, row), j);
+                let rdist = self.rdist(pt, row);
+                // heap_push's own first test, kept here so that rejected rows cost no call.
+                if !(rdist >= values[0]) {
+                    heap_push(values, indices, rdist, j);
+                }
             }
             return;
         }
@@ -336,6 +441,160 @@ impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Search<'_, '_, R> {
             self.depth_first(i1, pt, lb1, values, indices);
         }
     }
+
+    /// The leaf a query's search reaches first (nearest child first, ties to the left).
+    fn first_leaf(&self, pt: &[f64]) -> usize {
+        let mut i = 0;
+        while self.tree.nodes[i][2] == 0 {
+            let (i1, i2) = (2 * i + 1, 2 * i + 2);
+            i = if self.min_rdist(i1, pt) <= self.min_rdist(i2, pt) {
+                i1
+            } else {
+                i2
+            };
+        }
+        i
+    }
+
+    /// The queries ordered by the leaf their search starts at: queries searched one after the
+    /// other then walk mostly the same nodes and rows, which stay in cache. A query's result
+    /// does not depend on when it is searched.
+    fn tree_order(&self, queries: &[f64]) -> Result<Vec<(u32, u32)>, KernelError> {
+        let d = self.tree.d;
+        let n_q = queries.len() / d;
+        if n_q > u32::MAX as usize {
+            return Err(KernelError::InvalidArgument(format!(
+                "at most {} queries at a time, got {n_q}",
+                u32::MAX
+            )));
+        }
+        let mut order: Vec<(u32, u32)> = Vec::new();
+        order
+            .try_reserve_exact(n_q)
+            .map_err(|_| alloc::out_of_memory::<u32>(&[n_q, 2]))?;
+        queries
+            .par_chunks(d)
+            .enumerate()
+            .map(|(q, pt)| (self.first_leaf(pt) as u32, q as u32))
+            .collect_into_vec(&mut order);
+        order.par_sort_unstable();
+        Ok(order)
+    }
+
+    /// Every query's `k` nearest, in parallel blocks of queries taken in [`Self::tree_order`].
+    fn query_all(
+        &self,
+        queries: &[f64],
+        k: usize,
+        finish: &(impl Fn(&mut [f64]) + Sync),
+        distances: &mut [f64],
+        indices: &mut [i64],
+        stop: StopCheck,
+    ) -> Result<(), KernelError> {
+        let d = self.tree.d;
+        let order = self.tree_order(queries)?;
+        let out = DisjointRows::new(distances, indices, k);
+        order.par_chunks(QUERY_BLOCK).for_each(|block| {
+            if stop() {
+                return;
+            }
+            for &(_, q) in block {
+                let q = q as usize;
+                // SAFETY: `order` holds each query once, so each row is written by one thread.
+                let (hv, hi) = unsafe { out.row(q) };
+                let pt = &queries[q * d..(q + 1) * d];
+                self.depth_first(0, pt, self.min_rdist(0, pt), hv, hi);
+                simultaneous_sort(hv, hi);
+                finish(hv);
+            }
+        });
+        Ok(())
+    }
+}
+
+/// The `(distances, indices)` rows of a k-neighbours result, handed to threads that each
+/// write rows no other thread writes.
+struct DisjointRows {
+    distances: *mut f64,
+    indices: *mut i64,
+    k: usize,
+    rows: usize,
+}
+
+// SAFETY: rows are written through `row`, whose callers write each row from one thread only.
+unsafe impl Sync for DisjointRows {}
+
+impl DisjointRows {
+    fn new(distances: &mut [f64], indices: &mut [i64], k: usize) -> Self {
+        assert_eq!(distances.len(), indices.len());
+        let rows = distances.len().checked_div(k).unwrap_or(0);
+        Self {
+            distances: distances.as_mut_ptr(),
+            indices: indices.as_mut_ptr(),
+            k,
+            rows,
+        }
+    }
+
+    /// Row `r` of both arrays.
+    ///
+    /// # Safety
+    /// No other reference to row `r` may be alive while the returned ones are.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row(&self, r: usize) -> (&mut [f64], &mut [i64]) {
+        assert!(r < self.rows, "row {r} of {}", self.rows);
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(self.distances.add(r * self.k), self.k),
+                std::slice::from_raw_parts_mut(self.indices.add(r * self.k), self.k),
+            )
+        }
+    }
+}
+
+/// Runs `$body` with `$search` a [`Search`] for `$norm`, its feature count compiled in for
+/// `d <= 8`.
+macro_rules! with_search {
+    ($tree:expr, $norm:expr, |$search:ident| $body:expr) => {
+        match $tree.d {
+            1 => {
+                let $search = Search::<_, 1>::new($tree, $norm)?;
+                $body
+            }
+            2 => {
+                let $search = Search::<_, 2>::new($tree, $norm)?;
+                $body
+            }
+            3 => {
+                let $search = Search::<_, 3>::new($tree, $norm)?;
+                $body
+            }
+            4 => {
+                let $search = Search::<_, 4>::new($tree, $norm)?;
+                $body
+            }
+            5 => {
+                let $search = Search::<_, 5>::new($tree, $norm)?;
+                $body
+            }
+            6 => {
+                let $search = Search::<_, 6>::new($tree, $norm)?;
+                $body
+            }
+            7 => {
+                let $search = Search::<_, 7>::new($tree, $norm)?;
+                $body
+            }
+            8 => {
+                let $search = Search::<_, 8>::new($tree, $norm)?;
+                $body
+            }
+            _ => {
+                let $search = Search::<_, 0>::new($tree, $norm)?;
+                $body
+            }
+        }
+    };
 }
 
 /// scikit-learn's `KDTree.query(queries, k)` (depth-first, sorted): the `k` (`1 <= k <= n`)
@@ -367,99 +626,25 @@ pub fn kneighbors(
     let mut indices = alloc::filled(&[n_q, k], 0i64)?;
     let mut distances = alloc::filled(&[n_q, k], f64::INFINITY)?;
     let (dist, ind) = (&mut distances[..], &mut indices[..]);
+    let finish = |hv: &mut [f64]| {
+        if !reduced {
+            hv.iter_mut().for_each(|v| *v = metric.rdist_to_dist(*v));
+        }
+    };
     match metric {
-        Metric::Euclidean => {
-            let rdist = |a: &[f64], b: &[f64]| Metric::Euclidean.rdist(a, b);
-            query_all(
-                &Search { tree, rdist, p },
-                queries,
-                metric,
-                k,
-                reduced,
-                dist,
-                ind,
-                stop,
-            )
-        }
-        Metric::Manhattan => {
-            let rdist = |a: &[f64], b: &[f64]| Metric::Manhattan.rdist(a, b);
-            query_all(
-                &Search { tree, rdist, p },
-                queries,
-                metric,
-                k,
-                reduced,
-                dist,
-                ind,
-                stop,
-            )
-        }
-        Metric::Chebyshev => {
-            let rdist = |a: &[f64], b: &[f64]| Metric::Chebyshev.rdist(a, b);
-            query_all(
-                &Search { tree, rdist, p },
-                queries,
-                metric,
-                k,
-                reduced,
-                dist,
-                ind,
-                stop,
-            )
-        }
-        _ => {
-            let rdist = |a: &[f64], b: &[f64]| metric.rdist(a, b);
-            query_all(
-                &Search { tree, rdist, p },
-                queries,
-                metric,
-                k,
-                reduced,
-                dist,
-                ind,
-                stop,
-            )
-        }
+        Metric::Euclidean => with_search!(tree, SquaredL2, |s| s
+            .query_all(queries, k, &finish, dist, ind, stop)?),
+        Metric::Manhattan => with_search!(tree, L1, |s| s
+            .query_all(queries, k, &finish, dist, ind, stop)?),
+        Metric::Chebyshev => with_search!(tree, LInf, |s| s
+            .query_all(queries, k, &finish, dist, ind, stop)?),
+        _ => with_search!(tree, Lp(p), |s| s
+            .query_all(queries, k, &finish, dist, ind, stop)?),
     }
     if stop() {
         return Err(KernelError::Interrupted);
     }
     Ok(KNeighbors { distances, indices })
-}
-
-/// Every query's `k` nearest, in parallel blocks of queries.
-#[allow(clippy::too_many_arguments)]
-fn query_all<R: Fn(&[f64], &[f64]) -> f64 + Sync>(
-    search: &Search<'_, '_, R>,
-    queries: &[f64],
-    metric: &Metric,
-    k: usize,
-    reduced: bool,
-    distances: &mut [f64],
-    indices: &mut [i64],
-    stop: StopCheck,
-) {
-    let d = search.tree.d;
-    distances
-        .par_chunks_mut(QUERY_BLOCK * k)
-        .zip(indices.par_chunks_mut(QUERY_BLOCK * k))
-        .zip(queries.par_chunks(QUERY_BLOCK * d))
-        .for_each(|((dist, ind), pts)| {
-            if stop() {
-                return;
-            }
-            for ((hv, hi), pt) in dist
-                .chunks_exact_mut(k)
-                .zip(ind.chunks_exact_mut(k))
-                .zip(pts.chunks_exact(d))
-            {
-                search.depth_first(0, pt, search.min_rdist(0, pt), hv, hi);
-                simultaneous_sort(hv, hi);
-                if !reduced {
-                    hv.iter_mut().for_each(|v| *v = metric.rdist_to_dist(*v));
-                }
-            }
-        });
 }
 
 #[cfg(test)]
