@@ -360,8 +360,17 @@ struct Search<'t, 'a, N, const D: usize> {
     tree: &'t KdTreeView<'a>,
     /// Node `i`'s minima then maxima at `[2 d i, 2 d (i + 1))`: one node's box in one place.
     boxes: Vec<f64>,
+    /// The rows of each leaf `[s, e)` feature by feature at `[s d, e d)`: feature `j` of its
+    /// rows at `s d + j (e - s)`, so that a leaf is scanned [`LANES`] rows at a time.
+    columns: Vec<f64>,
     norm: N,
 }
+
+/// Rows a leaf scan computes side by side (one AVX-512 vector of float64).
+const LANES: usize = 8;
+
+/// Deepest node stack a search can need: one entry per level and one more.
+const MAX_DEPTH: usize = 66;
 
 impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
     fn new(tree: &'t KdTreeView<'a>, norm: N) -> Result<Self, KernelError> {
@@ -372,7 +381,26 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
             boxes.extend_from_slice(lo);
             boxes.extend_from_slice(hi);
         }
-        Ok(Self { tree, boxes, norm })
+        let mut columns = alloc::filled(&[tree.idx.len(), d], 0.0f64)?;
+        for &[start, end, leaf] in &tree.nodes {
+            let (start, end) = (start as usize, end as usize);
+            if leaf == 0 || start == end {
+                continue;
+            }
+            let m = end - start;
+            let cols = &mut columns[start * d..end * d];
+            for (r, row) in tree.data[start * d..end * d].chunks_exact(d).enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    cols[j * m + r] = v;
+                }
+            }
+        }
+        Ok(Self {
+            tree,
+            boxes,
+            columns,
+            norm,
+        })
     }
 
     #[inline(always)]
@@ -382,18 +410,6 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
         } else {
             D
         }
-    }
-
-    /// The reduced distance between `pt` and `row`, summed as scikit-learn's `rdist` sums it.
-    #[inline(always)]
-    fn rdist(&self, pt: &[f64], row: &[f64]) -> f64 {
-        let d = self.d();
-        let (pt, row) = (&pt[..d], &row[..d]);
-        let mut acc = 0.0;
-        for j in 0..d {
-            acc = self.norm.add(acc, pt[j] - row[j]);
-        }
-        acc
     }
 
     /// scikit-learn's `min_rdist`: reduced distance from `pt` to node `i`'s box.
@@ -412,33 +428,79 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
         acc
     }
 
-    /// scikit-learn's `_query_single_depthfirst`.
-    fn depth_first(&self, i: usize, pt: &[f64], lb: f64, values: &mut [f64], indices: &mut [i64]) {
-        if lb > values[0] {
-            return;
+    /// scikit-learn's `_query_single_depthfirst` from the root, its recursion kept as a stack
+    /// of (node, lower bound): the nearer child is searched first, and a node is skipped when
+    /// its bound exceeds the heap's largest at the time it is reached.
+    #[inline(always)]
+    fn search(&self, pt: &[f64], values: &mut [f64], indices: &mut [i64]) {
+        let mut stack = [(0usize, 0.0f64); MAX_DEPTH];
+        stack[0] = (0, self.min_rdist(0, pt));
+        let mut top = 1;
+        while top > 0 {
+            top -= 1;
+            let (i, lb) = stack[top];
+            if lb > values[0] {
+                continue;
+            }
+            let [start, end, leaf] = self.tree.nodes[i];
+            if leaf != 0 {
+                self.scan_leaf(start as usize, end as usize, pt, values, indices);
+                continue;
+            }
+            let (i1, i2) = (2 * i + 1, 2 * i + 2);
+            let (lb1, lb2) = (self.min_rdist(i1, pt), self.min_rdist(i2, pt));
+            let (near, far) = if lb1 <= lb2 {
+                ((i1, lb1), (i2, lb2))
+            } else {
+                ((i2, lb2), (i1, lb1))
+            };
+            stack[top] = far;
+            stack[top + 1] = near;
+            top += 2;
         }
-        let [start, end, leaf] = self.tree.nodes[i];
-        if leaf != 0 {
-            let d = self.d();
-            let (start, end) = (start as usize, end as usize);
-            let rows = self.tree.data[start * d..end * d].chunks_exact(d);
-            for (row, &j) in rows.zip(&self.tree.idx[start..end]) {
-                let rdist = self.rdist(pt, row);
-                // heap_push's own first test, kept here so that rejected rows cost no call.
-                if !(rdist >= values[0]) {
-                    heap_push(values, indices, rdist, j);
+    }
+
+    /// Offers the leaf `[start, end)`'s samples to the heap in order, [`LANES`] reduced
+    /// distances computed at a time (each summed feature by feature, as one at a time).
+    #[inline(always)]
+    fn scan_leaf(
+        &self,
+        start: usize,
+        end: usize,
+        pt: &[f64],
+        values: &mut [f64],
+        indices: &mut [i64],
+    ) {
+        let (d, m) = (self.d(), end - start);
+        let pt = &pt[..d];
+        let cols = &self.columns[start * d..end * d];
+        let idx = &self.tree.idx[start..end];
+        let offer = |values: &mut [f64], indices: &mut [i64], rdist: f64, j: i64| {
+            // heap_push's own first test, kept here so that rejected rows cost no call.
+            if !(rdist >= values[0]) {
+                heap_push(values, indices, rdist, j);
+            }
+        };
+        let mut r = 0;
+        while r + LANES <= m {
+            let mut acc = [0.0f64; LANES];
+            for (j, &q) in pt.iter().enumerate() {
+                let col: &[f64; LANES] = cols[j * m + r..][..LANES].try_into().unwrap();
+                for l in 0..LANES {
+                    acc[l] = self.norm.add(acc[l], q - col[l]);
                 }
             }
-            return;
+            for (l, &rdist) in acc.iter().enumerate() {
+                offer(values, indices, rdist, idx[r + l]);
+            }
+            r += LANES;
         }
-        let (i1, i2) = (2 * i + 1, 2 * i + 2);
-        let (lb1, lb2) = (self.min_rdist(i1, pt), self.min_rdist(i2, pt));
-        if lb1 <= lb2 {
-            self.depth_first(i1, pt, lb1, values, indices);
-            self.depth_first(i2, pt, lb2, values, indices);
-        } else {
-            self.depth_first(i2, pt, lb2, values, indices);
-            self.depth_first(i1, pt, lb1, values, indices);
+        for r in r..m {
+            let mut acc = 0.0f64;
+            for (j, &q) in pt.iter().enumerate() {
+                acc = self.norm.add(acc, q - cols[j * m + r]);
+            }
+            offer(values, indices, acc, idx[r]);
         }
     }
 
@@ -486,31 +548,77 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
         &self,
         queries: &[f64],
         k: usize,
-        finish: &(impl Fn(&mut [f64]) + Sync),
+        metric: &Metric,
+        reduced: bool,
         distances: &mut [f64],
         indices: &mut [i64],
         stop: StopCheck,
     ) -> Result<(), KernelError> {
-        let d = self.tree.d;
         let order = self.tree_order(queries)?;
         let out = DisjointRows::new(distances, indices, k);
         order.par_chunks(QUERY_BLOCK).for_each(|block| {
-            if stop() {
-                return;
-            }
-            for &(_, q) in block {
-                let q = q as usize;
-                // SAFETY: `order` holds each query once, so each row is written by one thread.
-                let (hv, hi) = unsafe { out.row(q) };
-                let pt = &queries[q * d..(q + 1) * d];
-                self.depth_first(0, pt, self.min_rdist(0, pt), hv, hi);
-                simultaneous_sort(hv, hi);
-                finish(hv);
+            if !stop() {
+                search_block(self, block, queries, &out, metric, reduced);
             }
         });
         Ok(())
     }
 }
+
+/// A [`Search`] of any metric and feature count, for [`search_block`].
+trait KnnSearch: Sync {
+    /// Searches the queries `block` lists (`(first leaf, query)`) and writes their sorted rows.
+    fn search_block(
+        &self,
+        block: &[(u32, u32)],
+        queries: &[f64],
+        out: &DisjointRows,
+        metric: &Metric,
+        reduced: bool,
+    );
+}
+
+impl<N: Norm, const D: usize> KnnSearch for Search<'_, '_, N, D> {
+    #[inline(always)]
+    fn search_block(
+        &self,
+        block: &[(u32, u32)],
+        queries: &[f64],
+        out: &DisjointRows,
+        metric: &Metric,
+        reduced: bool,
+    ) {
+        let d = self.tree.d;
+        for &(_, q) in block {
+            let q = q as usize;
+            // SAFETY: the query order holds each query once, so one thread writes each row.
+            let (hv, hi) = unsafe { out.row(q) };
+            self.search(&queries[q * d..(q + 1) * d], hv, hi);
+            simultaneous_sort(hv, hi);
+            if !reduced {
+                hv.iter_mut().for_each(|v| *v = metric.rdist_to_dist(*v));
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn search_block_body<S: KnnSearch>(
+    search: &S,
+    block: &[(u32, u32)],
+    queries: &[f64],
+    out: &DisjointRows,
+    metric: &Metric,
+    reduced: bool,
+) {
+    search.search_block(block, queries, out, metric, reduced)
+}
+
+crate::simd::simd_variants!(
+    /// One block of queries searched with the widest vectors the CPU has (the leaf scans'
+    /// lanes); the same additions and products in the same order on every instruction set.
+    fn search_block<S: KnnSearch>(search: &S, block: &[(u32, u32)], queries: &[f64], out: &DisjointRows, metric: &Metric, reduced: bool) -> () = search_block_body;
+);
 
 /// The `(distances, indices)` rows of a k-neighbours result, handed to threads that each
 /// write rows no other thread writes.
@@ -626,20 +734,15 @@ pub fn kneighbors(
     let mut indices = alloc::filled(&[n_q, k], 0i64)?;
     let mut distances = alloc::filled(&[n_q, k], f64::INFINITY)?;
     let (dist, ind) = (&mut distances[..], &mut indices[..]);
-    let finish = |hv: &mut [f64]| {
-        if !reduced {
-            hv.iter_mut().for_each(|v| *v = metric.rdist_to_dist(*v));
-        }
-    };
     match metric {
         Metric::Euclidean => with_search!(tree, SquaredL2, |s| s
-            .query_all(queries, k, &finish, dist, ind, stop)?),
+            .query_all(queries, k, metric, reduced, dist, ind, stop)?),
         Metric::Manhattan => with_search!(tree, L1, |s| s
-            .query_all(queries, k, &finish, dist, ind, stop)?),
+            .query_all(queries, k, metric, reduced, dist, ind, stop)?),
         Metric::Chebyshev => with_search!(tree, LInf, |s| s
-            .query_all(queries, k, &finish, dist, ind, stop)?),
+            .query_all(queries, k, metric, reduced, dist, ind, stop)?),
         _ => with_search!(tree, Lp(p), |s| s
-            .query_all(queries, k, &finish, dist, ind, stop)?),
+            .query_all(queries, k, metric, reduced, dist, ind, stop)?),
     }
     if stop() {
         return Err(KernelError::Interrupted);
@@ -657,7 +760,14 @@ mod tests {
 
     #[test]
     fn finds_the_brute_force_neighbours() {
-        let (n, d, k) = (700usize, 3usize, 6usize);
+        // d = 3 and 8 are compiled with their feature count, 11 reads it at run time.
+        for d in [3, 8, 11] {
+            finds_the_brute_force_neighbours_in(d);
+        }
+    }
+
+    fn finds_the_brute_force_neighbours_in(d: usize) {
+        let (n, k) = (700usize, 6usize);
         let mut seed = 7u64;
         let data: Vec<f64> = (0..n * d)
             .map(|_| {
