@@ -67,6 +67,29 @@ def test_small_and_wide_trees(n, d):
         _assert_same(ours, theirs, X, k=k)
 
 
+@pytest.mark.parametrize("d", [1, 3, 4, 5, 9])  # rows carried through the partition for d <= 4
+@pytest.mark.parametrize("kind", ["normal", "grid"])
+@pytest.mark.parametrize("leaf_size", [1, 7, 40])
+def test_built_tree_is_sklearn_kd_tree(d, kind, leaf_size):
+    """The tree itself: the same sample order in every node (ties by index), node ranges and
+    node bounds as scikit-learn's KDTree, on data where many values tie."""
+    from sklearn.neighbors import KDTree
+
+    from sklearn_rs import _core
+
+    X = _data(kind, 3000, d, seed=d)
+    data, idx, nodes, bounds = _core.kd_tree_build(X, leaf_size, 1)
+    theirs = KDTree(X, leaf_size=leaf_size)
+    their_data, their_idx, their_nodes, their_bounds = theirs.get_arrays()
+    np.testing.assert_array_equal(idx, their_idx)
+    np.testing.assert_array_equal(data, X[idx])
+    their_triples = np.stack(
+        [their_nodes["idx_start"], their_nodes["idx_end"], their_nodes["is_leaf"]], axis=1
+    )
+    np.testing.assert_array_equal(nodes.reshape(-1, 3), their_triples)
+    np.testing.assert_array_equal(bounds.reshape(their_bounds.shape), their_bounds)
+
+
 @pytest.mark.parametrize(
     "shape, params",
     [

@@ -99,44 +99,156 @@ pub fn build(
             "leaf_size must be positive".into(),
         ));
     }
-    let count = n_nodes(n, leaf_size);
-    let nodes = node_ranges(n, count);
-    let mut idx = alloc::filled(&[n], 0i64)?;
-    idx.iter_mut().enumerate().for_each(|(i, v)| *v = i as i64);
-    let mut rows = alloc::with_capacity::<f64>(&[n, d])?;
-    rows.extend_from_slice(data);
-    let mut bounds = alloc::filled(&[2, count, d], 0.0f64)?;
     if n > u32::MAX as usize {
         return Err(KernelError::InvalidArgument(format!(
             "a k-d tree holds at most {} samples, got {n}",
             u32::MAX
         )));
     }
-    // Scratch for every node's partition, split between the children as the rows are.
-    let mut keys: Vec<SplitKey> = Vec::new();
-    keys.try_reserve_exact(n)
-        .map_err(|_| alloc::out_of_memory::<f64>(&[n, 2]))?;
-    keys.resize(n, (0.0, 0, 0));
-    let mut old = alloc::filled(&[n, d], 0.0f64)?;
-    split(d, &nodes, 0, &mut idx, &mut rows, &mut keys, &mut old, stop)?;
-    drop((keys, old));
+    let count = n_nodes(n, leaf_size);
+    let nodes = node_ranges(n, count);
+    let (rows, idx) = match d {
+        1 => partition_carried::<1>(data, &nodes, stop)?,
+        2 => partition_carried::<2>(data, &nodes, stop)?,
+        3 => partition_carried::<3>(data, &nodes, stop)?,
+        4 => partition_carried::<4>(data, &nodes, stop)?,
+        _ => partition_keyed(data, d, &nodes, stop)?,
+    };
     if stop() {
         return Err(KernelError::Interrupted);
     }
-    let (lower, upper) = bounds.split_at_mut(count * d);
-    lower
-        .par_chunks_mut(d)
-        .zip(upper.par_chunks_mut(d))
-        .zip(nodes.par_iter())
-        .for_each(|((lo, hi), &[start, end, _])| {
-            node_bounds(&rows[start as usize * d..end as usize * d], d, lo, hi)
-        });
+    let bounds = all_node_bounds(&rows, d, &nodes)?;
     Ok(KdTree {
         data: rows,
         idx,
         nodes: nodes.concat(),
         bounds,
     })
+}
+
+/// `[2, n_nodes, d]`: every node's per-feature minima, then maxima. Leaves' from their rows;
+/// an inner node's are its children's combined, the same values scikit-learn's pass over the
+/// node's rows finds (a minimum of minima is the minimum).
+fn all_node_bounds(rows: &[f64], d: usize, nodes: &[[i64; 3]]) -> Result<Vec<f64>, KernelError> {
+    let count = nodes.len();
+    let mut bounds = alloc::filled(&[2, count, d], 0.0f64)?;
+    let (lower, upper) = bounds.split_at_mut(count * d);
+    lower
+        .par_chunks_mut(d)
+        .zip(upper.par_chunks_mut(d))
+        .zip(nodes.par_iter())
+        .for_each(|((lo, hi), &[start, end, leaf])| {
+            if leaf != 0 {
+                node_bounds(&rows[start as usize * d..end as usize * d], d, lo, hi)
+            }
+        });
+    for i in (0..count).rev().filter(|&i| nodes[i][2] == 0) {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        for j in 0..d {
+            lower[i * d + j] = lower[l * d + j].min(lower[r * d + j]);
+            upper[i * d + j] = upper[l * d + j].max(upper[r * d + j]);
+        }
+    }
+    Ok(bounds)
+}
+
+/// scikit-learn's order for a node's partition: (value on the split feature, sample index).
+#[inline(always)]
+fn before(value_a: f64, index_a: u32, value_b: f64, index_b: u32) -> bool {
+    if value_a == value_b {
+        index_a < index_b
+    } else {
+        value_a < value_b
+    }
+}
+
+/// A sample carried through the partitions with its row (small `D`): each partition moves
+/// rows and indices together, with no rows to gather after it.
+#[derive(Clone, Copy)]
+struct Carried<const D: usize> {
+    row: [f64; D],
+    index: u32,
+}
+
+/// The rows in tree order and their sample indices, every node partitioned as scikit-learn
+/// partitions it, for `D` features.
+fn partition_carried<const D: usize>(
+    data: &[f64],
+    nodes: &[[i64; 3]],
+    stop: StopCheck,
+) -> Result<(Vec<f64>, Vec<i64>), KernelError> {
+    let n = data.len() / D;
+    let mut entries: Vec<Carried<D>> = Vec::new();
+    entries
+        .try_reserve_exact(n)
+        .map_err(|_| alloc::out_of_memory::<f64>(&[n, D + 1]))?;
+    entries.extend(data.chunks_exact(D).enumerate().map(|(i, row)| Carried {
+        row: row.try_into().unwrap(),
+        index: i as u32,
+    }));
+    split_carried(nodes, 0, &mut entries, stop);
+    let mut rows = alloc::with_capacity::<f64>(&[n, D])?;
+    rows.extend(entries.iter().flat_map(|e| e.row));
+    let mut idx = alloc::with_capacity::<i64>(&[n])?;
+    idx.extend(entries.iter().map(|e| e.index as i64));
+    Ok((rows, idx))
+}
+
+/// Partitions node `i`'s `entries`, then its children's.
+fn split_carried<const D: usize>(
+    nodes: &[[i64; 3]],
+    i: usize,
+    entries: &mut [Carried<D>],
+    stop: StopCheck,
+) {
+    if nodes[i][2] != 0 || stop() {
+        return;
+    }
+    let (mut lo, mut hi) = ([f64::INFINITY; D], [f64::NEG_INFINITY; D]);
+    for e in entries.iter() {
+        for j in 0..D {
+            lo[j] = lo[j].min(e.row[j]);
+            hi[j] = hi[j].max(e.row[j]);
+        }
+    }
+    let dim = widest(&lo, &hi);
+    let mid = entries.len() / 2;
+    nth_element(entries, mid, &|a: &Carried<D>, b: &Carried<D>| {
+        before(a.row[dim], a.index, b.row[dim], b.index)
+    });
+    let (left, right) = entries.split_at_mut(mid);
+    let (l, r) = (2 * i + 1, 2 * i + 2);
+    if left.len() + right.len() > PARALLEL_NODE {
+        rayon::join(
+            || split_carried(nodes, l, left, stop),
+            || split_carried(nodes, r, right, stop),
+        );
+    } else {
+        split_carried(nodes, l, left, stop);
+        split_carried(nodes, r, right, stop);
+    }
+}
+
+/// The rows in tree order and their sample indices for any `d`: each partition runs on
+/// (value, index, position) keys, and the rows then follow their indices.
+fn partition_keyed(
+    data: &[f64],
+    d: usize,
+    nodes: &[[i64; 3]],
+    stop: StopCheck,
+) -> Result<(Vec<f64>, Vec<i64>), KernelError> {
+    let n = data.len() / d;
+    let mut idx = alloc::filled(&[n], 0i64)?;
+    idx.iter_mut().enumerate().for_each(|(i, v)| *v = i as i64);
+    let mut rows = alloc::copied(data, &[n, d])?;
+    // Scratch for every node's partition, split between the children as the rows are.
+    let mut keys: Vec<SplitKey> = Vec::new();
+    keys.try_reserve_exact(n)
+        .map_err(|_| alloc::out_of_memory::<f64>(&[n, 2]))?;
+    keys.resize(n, (0.0, 0, 0));
+    let mut old = alloc::filled(&[n, d], 0.0f64)?;
+    split(d, nodes, 0, &mut idx, &mut rows, &mut keys, &mut old, stop)?;
+    Ok((rows, idx))
 }
 
 /// Minima and maxima of each feature over `rows` (scikit-learn's `init_node`).
@@ -179,14 +291,9 @@ fn split(
     for (at, (key, &j)) in keys.iter_mut().zip(idx.iter()).enumerate() {
         *key = (rows[at * d + dim], j as u32, at as u32);
     }
-    let less = |a: &SplitKey, b: &SplitKey| {
-        if a.0 == b.0 {
-            a.1 < b.1
-        } else {
-            a.0 < b.0
-        }
-    };
-    nth_element(keys, mid, &less);
+    nth_element(keys, mid, &|a: &SplitKey, b: &SplitKey| {
+        before(a.0, a.1, b.0, b.1)
+    });
     old.copy_from_slice(rows);
     for (to, &(_, j, from)) in keys.iter().enumerate() {
         idx[to] = j as i64;
@@ -217,9 +324,14 @@ fn split_dim(rows: &[f64], d: usize) -> usize {
     let mut lo = vec![f64::INFINITY; d];
     let mut hi = vec![f64::NEG_INFINITY; d];
     node_bounds(rows, d, &mut lo, &mut hi);
+    widest(&lo, &hi)
+}
+
+/// The first feature of largest spread `hi - lo`.
+fn widest(lo: &[f64], hi: &[f64]) -> usize {
     let (mut best, mut best_spread) = (0, 0.0);
-    for j in 0..d {
-        let spread = hi[j] - lo[j];
+    for (j, (&lo, &hi)) in lo.iter().zip(hi).enumerate() {
+        let spread = hi - lo;
         if spread > best_spread {
             best_spread = spread;
             best = j;
