@@ -602,8 +602,12 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
                     acc[l] = self.norm.add(acc[l], q - col[l]);
                 }
             }
-            for (l, &rdist) in acc.iter().enumerate() {
-                offer(values, indices, rdist, idx[r + l]);
+            // The heap's largest only shrinks: rows none of which beats it now are all rejected.
+            let largest = values[0];
+            if acc.iter().any(|&rdist| !(rdist >= largest)) {
+                for (l, &rdist) in acc.iter().enumerate() {
+                    offer(values, indices, rdist, idx[r + l]);
+                }
             }
             r += LANES;
         }
