@@ -298,9 +298,7 @@ fn split(
     for (to, &(_, j, from)) in keys.iter().enumerate() {
         idx[to] = j as i64;
         let (to, from) = (to * d, from as usize * d);
-        for c in 0..d {
-            rows[to + c] = old[from + c];
-        }
+        rows[to..to + d].copy_from_slice(&old[from..from + d]);
     }
     let (left, right) = idx.split_at_mut(mid);
     let (left_rows, right_rows) = rows.split_at_mut(mid * d);
@@ -457,11 +455,15 @@ impl Norm for Lp {
     }
     #[inline(always)]
     fn add_gap(self, acc: f64, gap: f64) -> f64 {
-        match self.0 {
-            p if p == f64::INFINITY => acc.max(gap),
-            p if p == 2.0 => acc + gap * gap,
-            p if p == 1.0 => acc + gap,
-            p => acc + gap.powf(p),
+        let p = self.0;
+        if p == f64::INFINITY {
+            acc.max(gap)
+        } else if p == 2.0 {
+            acc + gap * gap
+        } else if p == 1.0 {
+            acc + gap
+        } else {
+            acc + gap.powf(p)
         }
     }
 }
@@ -589,7 +591,7 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
         let idx = &self.tree.idx[start..end];
         let offer = |values: &mut [f64], indices: &mut [i64], rdist: f64, j: i64| {
             // heap_push's own first test, kept here so that rejected rows cost no call.
-            if !(rdist >= values[0]) {
+            if heap_takes(rdist, values[0]) {
                 heap_push(values, indices, rdist, j);
             }
         };
@@ -604,7 +606,7 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
             }
             // The heap's largest only shrinks: rows none of which beats it now are all rejected.
             let largest = values[0];
-            if acc.iter().any(|&rdist| !(rdist >= largest)) {
+            if acc.iter().any(|&rdist| heap_takes(rdist, largest)) {
                 for (l, &rdist) in acc.iter().enumerate() {
                     offer(values, indices, rdist, idx[r + l]);
                 }
@@ -663,22 +665,29 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
     fn query_all(
         &self,
         queries: &[f64],
-        k: usize,
         metric: &Metric,
         reduced: bool,
-        distances: &mut [f64],
-        indices: &mut [i64],
+        out: &DisjointRows,
         stop: StopCheck,
     ) -> Result<(), KernelError> {
         let order = self.tree_order(queries)?;
-        let out = DisjointRows::new(distances, indices, k);
         order.par_chunks(QUERY_BLOCK).for_each(|block| {
             if !stop() {
-                search_block(self, block, queries, &out, metric, reduced);
+                search_block(self, block, queries, out, metric, reduced);
             }
         });
         Ok(())
     }
+}
+
+/// Whether [`heap_push`] takes `rdist` into a heap whose largest is `largest`: unless
+/// `rdist >= largest`.
+#[inline(always)]
+fn heap_takes(rdist: f64, largest: f64) -> bool {
+    matches!(
+        rdist.partial_cmp(&largest),
+        Some(std::cmp::Ordering::Less) | None
+    )
 }
 
 /// A [`Search`] of any metric and feature count, for [`search_block`].
@@ -849,16 +858,16 @@ pub fn kneighbors(
     let n_q = queries.len() / d;
     let mut indices = alloc::filled(&[n_q, k], 0i64)?;
     let mut distances = alloc::filled(&[n_q, k], f64::INFINITY)?;
-    let (dist, ind) = (&mut distances[..], &mut indices[..]);
+    let out = DisjointRows::new(&mut distances, &mut indices, k);
     match metric {
         Metric::Euclidean => with_search!(tree, SquaredL2, |s| s
-            .query_all(queries, k, metric, reduced, dist, ind, stop)?),
+            .query_all(queries, metric, reduced, &out, stop)?),
         Metric::Manhattan => with_search!(tree, L1, |s| s
-            .query_all(queries, k, metric, reduced, dist, ind, stop)?),
+            .query_all(queries, metric, reduced, &out, stop)?),
         Metric::Chebyshev => with_search!(tree, LInf, |s| s
-            .query_all(queries, k, metric, reduced, dist, ind, stop)?),
+            .query_all(queries, metric, reduced, &out, stop)?),
         _ => with_search!(tree, Lp(p), |s| s
-            .query_all(queries, k, metric, reduced, dist, ind, stop)?),
+            .query_all(queries, metric, reduced, &out, stop)?),
     }
     if stop() {
         return Err(KernelError::Interrupted);
