@@ -270,6 +270,63 @@ fn any_candidate<T: Float>(lower: &[T], half_row: &[T], upper: T, label: usize) 
     any
 }
 
+/// scikit-learn's scan over the centers for one sample whose upper bound does not settle it,
+/// with `lower` its caught-up lower bounds: tightens the upper bound and takes the distances
+/// the bounds do not rule out, moving `label` to any closer center.
+#[inline(always)]
+fn scan<T: Float, S: Samples<T>>(
+    x: &S,
+    g: &Geometry<'_, T>,
+    i: usize,
+    lower: &mut [T],
+    label: &mut usize,
+    upper: &mut T,
+) {
+    let k = g.k;
+    let mut tight = false;
+    for j in 0..k {
+        if j != *label && *upper > lower[j] && *upper > g.half[*label * k + j] {
+            if !tight {
+                *upper = g.dist(x, i, *label);
+                lower[*label] = *upper;
+                tight = true;
+            }
+            if *upper > lower[j] || *upper > g.half[*label * k + j] {
+                let dist = g.dist(x, i, j);
+                lower[j] = dist;
+                if dist < *upper {
+                    *label = j;
+                    *upper = dist;
+                }
+            }
+        }
+    }
+}
+
+/// Samples ahead of the one in hand whose data is requested from memory.
+const AHEAD: usize = 8;
+
+/// Asks for the cache lines of `len` values at `values` (a hint: it never faults, so `values`
+/// may point past its slice).
+#[inline(always)]
+fn prefetch<T>(values: *const T, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = values as usize & !63;
+        let end = values as usize + len * std::mem::size_of::<T>();
+        for line in (start..end).step_by(64) {
+            // SAFETY: a prefetch only hints the cache; no memory is accessed.
+            #[allow(unused_unsafe)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(line as *const i8)
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, len);
+}
+
 #[inline(always)]
 fn assign_block_body<T: Float, S: Samples<T>>(
     x: &S,
@@ -282,46 +339,50 @@ fn assign_block_body<T: Float, S: Samples<T>>(
 ) {
     let (k, d) = (g.k, g.d);
     let n_pending = pending.history.len() / k;
+    let upper_shift = |label: usize| pending.for_upper.as_ref().map_or(T::ZERO, |s| s[label]);
+    let dense = x.dense_rows(rows.start, rows.end);
     // A sample's lower bounds, caught up with every pending shift.
     let mut current = vec![T::ZERO; k];
+    let m = rows.len();
     for (r, i) in rows.enumerate() {
-        let mut label = b.labels[r] as usize;
-        let mut upper = b.upper[r];
-        if let Some(shift) = &pending.for_upper {
-            upper += shift[label];
+        // The row and, when its upper bound will not settle it, the lower bounds of a sample
+        // further on: rows are streamed anyway, lower bounds only for about half the samples.
+        if r + AHEAD < m {
+            let a = r + AHEAD;
+            if let Some(dense) = dense {
+                prefetch(dense[a * d..].as_ptr(), d);
+            }
+            let la = b.labels[a] as usize;
+            if g.next[la] < b.upper[a] + upper_shift(la) {
+                prefetch(b.lower[a * k..].as_ptr(), k);
+            }
         }
+        let mut label = b.labels[r] as usize;
+        let mut upper = b.upper[r] + upper_shift(label);
         if g.next[label] < upper {
             let lower = &mut b.lower[r * k..(r + 1) * k];
             let applied = b.applied[r] as usize;
-            current.copy_from_slice(lower);
-            catch_up(&mut current, &pending.history, applied);
-            let changed =
-                any_candidate(&current, &g.half[label * k..(label + 1) * k], upper, label);
-            if changed {
-                let mut tight = false;
-                for j in 0..k {
-                    if j != label && upper > current[j] && upper > g.half[label * k + j] {
-                        if !tight {
-                            upper = g.dist(x, i, label);
-                            current[label] = upper;
-                            tight = true;
-                        }
-                        if upper > current[j] || upper > g.half[label * k + j] {
-                            let dist = g.dist(x, i, j);
-                            current[j] = dist;
-                            if dist < upper {
-                                label = j;
-                                upper = dist;
-                            }
-                        }
-                    }
+            let half_row = &g.half[label * k..(label + 1) * k];
+            if applied == n_pending {
+                if any_candidate(lower, half_row, upper, label) {
+                    scan(x, g, i, lower, &mut label, &mut upper);
                 }
-            }
-            // Bounds left as they were can stay behind: catching them up again later repeats
-            // the same operations on the same values.
-            if changed || n_pending - applied >= MAX_LAG {
-                lower.copy_from_slice(&current);
-                b.applied[r] = n_pending as u32;
+            } else {
+                let (first, rest) = pending.history[applied * k..].split_at(k);
+                for ((c, &lb), &s) in current.iter_mut().zip(lower.iter()).zip(first) {
+                    *c = (lb - s).max(T::ZERO);
+                }
+                catch_up(&mut current, rest, 0);
+                let changed = any_candidate(&current, half_row, upper, label);
+                if changed {
+                    scan(x, g, i, &mut current, &mut label, &mut upper);
+                }
+                // Bounds left as they were can stay behind: catching them up again later
+                // repeats the same operations on the same values.
+                if changed || n_pending - applied >= MAX_LAG {
+                    lower.copy_from_slice(&current);
+                    b.applied[r] = n_pending as u32;
+                }
             }
         }
         b.labels[r] = label as i32;
