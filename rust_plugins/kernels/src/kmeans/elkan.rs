@@ -699,6 +699,103 @@ mod tests {
         check_same_run(&Dense::new(&x, n, d).unwrap(), &w, &init, max_iter);
     }
 
+    /// scikit-learn's scan as written (`_k_means_elkan.pyx`), distances taken as needed.
+    fn reference_scan<T: Float, S: Samples<T>>(
+        x: &S,
+        g: &Geometry<'_, T>,
+        i: usize,
+        lower: &mut [T],
+        label: &mut usize,
+        upper: &mut T,
+    ) {
+        let k = g.k;
+        let mut tight = false;
+        for j in 0..k {
+            if j != *label && *upper > lower[j] && *upper > g.half[*label * k + j] {
+                if !tight {
+                    *upper = g.dist(x, i, *label);
+                    lower[*label] = *upper;
+                    tight = true;
+                }
+                if *upper > lower[j] || *upper > g.half[*label * k + j] {
+                    let dist = g.dist(x, i, j);
+                    lower[j] = dist;
+                    if dist < *upper {
+                        *label = j;
+                        *upper = dist;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scan_matches_the_reference_from_any_bounds() {
+        // Arbitrary bounds (zeros, loose, even below the distances) make the scan change label
+        // several times, so it needs distances it did not take ahead.
+        fn check<T: Float>(d: usize, k: usize) {
+            let mut state = 0x9e37_79b9_7f4a_7c15u64;
+            let mut uniform = move || {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                (state >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let (n, reps) = (64, 40);
+            let x: Vec<T> = (0..n * d)
+                .map(|_| T::from_f64((uniform() * 6.0).round()))
+                .collect();
+            let centers: Vec<T> = (0..k * d)
+                .map(|_| T::from_f64((uniform() * 6.0).round()))
+                .collect();
+            let samples = Dense::new(&x, n, d).unwrap();
+            let g = Geometry::new(&centers, k, d).unwrap();
+            let scale = 3.0 * (d as f64).sqrt();
+            let mut changes = 0;
+            for rep in 0..reps {
+                for i in 0..n {
+                    let lower: Vec<T> = (0..k)
+                        .map(|_| match rep % 3 {
+                            0 => T::ZERO,
+                            _ => T::from_f64(uniform() * scale),
+                        })
+                        .collect();
+                    let label = (uniform() * k as f64) as usize % k;
+                    let upper = T::from_f64(uniform() * 2.0 * scale);
+                    let (mut want_lower, mut want_label, mut want_upper) =
+                        (lower.clone(), label, upper);
+                    reference_scan(
+                        &samples,
+                        &g,
+                        i,
+                        &mut want_lower,
+                        &mut want_label,
+                        &mut want_upper,
+                    );
+                    let (mut got_lower, mut got_label, mut got_upper) = (lower, label, upper);
+                    scan(
+                        &samples,
+                        &g,
+                        i,
+                        &mut got_lower,
+                        &mut got_label,
+                        &mut got_upper,
+                    );
+                    assert_eq!(got_label, want_label);
+                    assert_eq!(got_upper.to_f64().to_bits(), want_upper.to_f64().to_bits());
+                    let bits = |v: &[T]| v.iter().map(|t| t.to_f64().to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got_lower), bits(&want_lower));
+                    changes += usize::from(got_label != label);
+                }
+            }
+            assert!(changes > 0);
+        }
+        for (d, k) in [(1, 2), (3, 7), (8, 32), (50, 33)] {
+            check::<f64>(d, k);
+            check::<f32>(d, k);
+        }
+    }
+
     #[test]
     fn elkan_matches_the_reference_bit_for_bit() {
         // Enough iterations to wrap the shift history (MAX_PENDING_SHIFTS) more than once.
