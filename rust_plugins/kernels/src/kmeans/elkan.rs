@@ -502,6 +502,8 @@ impl<'a, T: Float, S: Samples<T>> Elkan<'a, T, S> {
 }
 
 #[cfg(test)]
+// The reference keeps scikit-learn's indexed loops.
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
     use crate::kmeans::iterate::{self, Pass};
