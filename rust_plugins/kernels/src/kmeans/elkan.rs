@@ -166,6 +166,31 @@ fn init_bounds<T: Float, S: Samples<T>>(
     });
 }
 
+/// scikit-learn's first assignment of one sample from its `distance` to each center: returns
+/// the label and its distance, and fills `lower` with the distances taken (0 elsewhere).
+#[inline(always)]
+fn first_assignment<T: Float>(
+    lower: &mut [T],
+    half: &[T],
+    mut distance: impl FnMut(usize) -> T,
+) -> (usize, T) {
+    let k = lower.len();
+    let mut best = 0;
+    let mut min_dist = distance(0);
+    lower[0] = min_dist;
+    for (j, lower_j) in lower.iter_mut().enumerate().skip(1) {
+        if min_dist > half[best * k + j] {
+            let dist = distance(j);
+            *lower_j = dist;
+            if dist < min_dist {
+                min_dist = dist;
+                best = j;
+            }
+        }
+    }
+    (best, min_dist)
+}
+
 #[inline(always)]
 fn init_block_body<T: Float, S: Samples<T>>(
     x: &S,
@@ -178,28 +203,17 @@ fn init_block_body<T: Float, S: Samples<T>>(
     // `g.dist`); the pruned ones are simply not used.
     let mut sq = vec![T::ZERO; k.div_ceil(PANEL) * PANEL];
     for (r, i) in rows.enumerate() {
-        let dense = x.dense_rows(i, i + 1);
-        if let (Some(row), Some(panels)) = (dense, &g.panels) {
-            sq_dists_to_panels(row, panels, &mut sq);
-        }
-        let distance = |j: usize| match (dense, &g.panels) {
-            (Some(_), Some(_)) => sq[j].sqrt(),
-            _ => g.dist(x, i, j),
-        };
         let lower = &mut b.lower[r * k..(r + 1) * k];
-        let mut best = 0;
-        let mut min_dist = distance(0);
-        lower[0] = min_dist;
-        for (j, lower_j) in lower.iter_mut().enumerate().skip(1) {
-            if min_dist > g.half[best * k + j] {
-                let dist = distance(j);
-                *lower_j = dist;
-                if dist < min_dist {
-                    min_dist = dist;
-                    best = j;
+        let (best, min_dist) = match (x.dense_rows(i, i + 1), &g.panels) {
+            (Some(row), Some(panels)) => {
+                sq_dists_to_panels(row, panels, &mut sq);
+                for s in sq.iter_mut() {
+                    *s = s.sqrt();
                 }
+                first_assignment(lower, &g.half, |j| sq[j])
             }
-        }
+            _ => first_assignment(lower, &g.half, |j| g.dist(x, i, j)),
+        };
         b.labels[r] = best as i32;
         b.upper[r] = min_dist;
         b.applied[r] = 0;
@@ -240,6 +254,79 @@ fn assign<T: Float, S: Samples<T>>(
     ClusterSums::combine(parts, k, d)
 }
 
+/// Pending shift rows a sample's stored lower bounds may lag behind before a pass that
+/// leaves them unchanged writes them back (bounds the work of catching them up again).
+const MAX_LAG: usize = 4;
+
+/// Whether some center other than `label` passes scikit-learn's first test (`upper` above
+/// both its lower bound and its half-distance to `label`). Without one, the scan over the
+/// centers changes nothing (no bound is tightened, no distance taken).
+#[inline(always)]
+fn any_candidate<T: Float>(lower: &[T], half_row: &[T], upper: T, label: usize) -> bool {
+    let mut any = false;
+    for (j, (&lb, &h)) in lower.iter().zip(half_row).enumerate() {
+        any |= (upper > lb) & (upper > h) & (j != label);
+    }
+    any
+}
+
+/// scikit-learn's scan over the centers for one sample whose upper bound does not settle it,
+/// with `lower` its caught-up lower bounds: tightens the upper bound and takes the distances
+/// the bounds do not rule out, moving `label` to any closer center.
+#[inline(always)]
+fn scan<T: Float, S: Samples<T>>(
+    x: &S,
+    g: &Geometry<'_, T>,
+    i: usize,
+    lower: &mut [T],
+    label: &mut usize,
+    upper: &mut T,
+) {
+    let k = g.k;
+    let mut tight = false;
+    for j in 0..k {
+        if j != *label && *upper > lower[j] && *upper > g.half[*label * k + j] {
+            if !tight {
+                *upper = g.dist(x, i, *label);
+                lower[*label] = *upper;
+                tight = true;
+            }
+            if *upper > lower[j] || *upper > g.half[*label * k + j] {
+                let dist = g.dist(x, i, j);
+                lower[j] = dist;
+                if dist < *upper {
+                    *label = j;
+                    *upper = dist;
+                }
+            }
+        }
+    }
+}
+
+/// Samples ahead of the one in hand whose data is requested from memory.
+const AHEAD: usize = 8;
+
+/// Asks for the cache lines of `len` values at `values` (a hint: it never faults, so `values`
+/// may point past its slice).
+#[inline(always)]
+fn prefetch<T>(values: *const T, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = values as usize & !63;
+        let end = values as usize + len * std::mem::size_of::<T>();
+        for line in (start..end).step_by(64) {
+            // SAFETY: a prefetch only hints the cache; no memory is accessed.
+            #[allow(unused_unsafe)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(line as *const i8)
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, len);
+}
+
 #[inline(always)]
 fn assign_block_body<T: Float, S: Samples<T>>(
     x: &S,
@@ -251,33 +338,50 @@ fn assign_block_body<T: Float, S: Samples<T>>(
     mut sums: Option<&mut ClusterSums<T>>,
 ) {
     let (k, d) = (g.k, g.d);
-    let n_pending = (pending.history.len() / k) as u32;
+    let n_pending = pending.history.len() / k;
+    let upper_shift = |label: usize| pending.for_upper.as_ref().map_or(T::ZERO, |s| s[label]);
+    let dense = x.dense_rows(rows.start, rows.end);
+    // A sample's lower bounds, caught up with every pending shift.
+    let mut current = vec![T::ZERO; k];
+    let m = rows.len();
     for (r, i) in rows.enumerate() {
-        let lower = &mut b.lower[r * k..(r + 1) * k];
-        let mut label = b.labels[r] as usize;
-        let mut upper = b.upper[r];
-        if let Some(shift) = &pending.for_upper {
-            upper += shift[label];
+        // The row and, when its upper bound will not settle it, the lower bounds of a sample
+        // further on: rows are streamed anyway, lower bounds only for about half the samples.
+        if r + AHEAD < m {
+            let a = r + AHEAD;
+            if let Some(dense) = dense {
+                prefetch(dense[a * d..].as_ptr(), d);
+            }
+            let la = b.labels[a] as usize;
+            if g.next[la] < b.upper[a] + upper_shift(la) {
+                prefetch(b.lower[a * k..].as_ptr(), k);
+            }
         }
-        let mut tight = false;
+        let mut label = b.labels[r] as usize;
+        let mut upper = b.upper[r] + upper_shift(label);
         if g.next[label] < upper {
-            catch_up(lower, &pending.history, b.applied[r] as usize);
-            b.applied[r] = n_pending;
-            for j in 0..k {
-                if j != label && upper > lower[j] && upper > g.half[label * k + j] {
-                    if !tight {
-                        upper = g.dist(x, i, label);
-                        lower[label] = upper;
-                        tight = true;
-                    }
-                    if upper > lower[j] || upper > g.half[label * k + j] {
-                        let dist = g.dist(x, i, j);
-                        lower[j] = dist;
-                        if dist < upper {
-                            label = j;
-                            upper = dist;
-                        }
-                    }
+            let lower = &mut b.lower[r * k..(r + 1) * k];
+            let applied = b.applied[r] as usize;
+            let half_row = &g.half[label * k..(label + 1) * k];
+            if applied == n_pending {
+                if any_candidate(lower, half_row, upper, label) {
+                    scan(x, g, i, lower, &mut label, &mut upper);
+                }
+            } else {
+                let (first, rest) = pending.history[applied * k..].split_at(k);
+                for ((c, &lb), &s) in current.iter_mut().zip(lower.iter()).zip(first) {
+                    *c = (lb - s).max(T::ZERO);
+                }
+                catch_up(&mut current, rest, 0);
+                let changed = any_candidate(&current, half_row, upper, label);
+                if changed {
+                    scan(x, g, i, &mut current, &mut label, &mut upper);
+                }
+                // Bounds left as they were can stay behind: catching them up again later
+                // repeats the same operations on the same values.
+                if changed || n_pending - applied >= MAX_LAG {
+                    lower.copy_from_slice(&current);
+                    b.applied[r] = n_pending as u32;
                 }
             }
         }
@@ -374,12 +478,15 @@ impl<'a, T: Float, S: Samples<T>> Elkan<'a, T, S> {
     /// The state of a run with `k` clusters.
     pub fn new(x: &'a S, sample_weight: &'a [T], k: usize) -> Result<Self, KernelError> {
         let n = x.n_samples();
+        // The (n, k) lower bounds are the largest buffer, allocated first (as scikit-learn),
+        // on huge pages where the system allows (as NumPy's zeros): far fewer page faults.
+        let mut lower = alloc::filled(&[n, k], T::ZERO)?;
+        alloc::advise_huge_pages(&mut lower);
         Ok(Elkan {
             x,
             sample_weight,
-            // The (n, k) lower bounds are the largest buffer, allocated first (as scikit-learn).
             bounds: Bounds {
-                lower: alloc::filled(&[n, k], T::ZERO)?,
+                lower,
                 upper: alloc::filled(&[n], T::ZERO)?,
                 applied: alloc::filled(&[n], 0u32)?,
             },
@@ -391,5 +498,343 @@ impl<'a, T: Float, S: Samples<T>> Elkan<'a, T, S> {
             k,
             d: x.n_features(),
         })
+    }
+}
+
+#[cfg(test)]
+// The reference keeps scikit-learn's indexed loops.
+#[allow(clippy::needless_range_loop)]
+mod tests {
+    use super::*;
+    use crate::kmeans::iterate::{self, Pass};
+    use crate::kmeans::RunConfig;
+    use crate::samples::{Csr, Dense};
+
+    /// scikit-learn's `_k_means_elkan.pyx` as written there: every bound loosened after every
+    /// iteration, the full scan over the centers, and the weighted sums added row by row in
+    /// the blocks of `blocks::partition` (so that the centers can be compared bit for bit).
+    struct Reference<'a, T, S> {
+        x: &'a S,
+        w: &'a [T],
+        upper: Vec<T>,
+        lower: Vec<T>,
+        labels_before: Vec<i32>,
+        k: usize,
+    }
+
+    fn half_distances<T: Float>(centers: &[T], k: usize, d: usize) -> (Vec<T>, Vec<T>) {
+        let c = |a: usize| &centers[a * d..(a + 1) * d];
+        let mut half = vec![T::ZERO; k * k];
+        for a in 0..k {
+            for b in 0..k {
+                half[a * k + b] = linalg::sq_dist(c(a), c(b)).sqrt() * T::from_f64(0.5);
+            }
+        }
+        let next = (0..k)
+            .map(|a| {
+                let others = (0..k).filter(|&b| b != a).map(|b| half[a * k + b]);
+                let m = others.fold(T::INFINITY, T::min);
+                if m == T::INFINITY {
+                    T::ZERO
+                } else {
+                    m
+                }
+            })
+            .collect();
+        (half, next)
+    }
+
+    impl<T: Float, S: Samples<T>> Reference<'_, T, S> {
+        fn dist(&self, centers: &[T], i: usize, j: usize) -> T {
+            let d = self.x.n_features();
+            let c = &centers[j * d..(j + 1) * d];
+            self.x.sq_dist(i, c, linalg::sq_norm(c)).sqrt()
+        }
+    }
+
+    impl<T: Float, S: Samples<T>> Assignment<T> for Reference<'_, T, S> {
+        fn start(&mut self, centers: &[T], labels: &mut [i32]) -> Result<(), KernelError> {
+            let (k, d) = (self.k, self.x.n_features());
+            let (half, _) = half_distances(centers, k, d);
+            for i in 0..self.x.n_samples() {
+                let mut best = 0;
+                let mut min_dist = self.dist(centers, i, 0);
+                self.lower[i * k] = min_dist;
+                for j in 1..k {
+                    if min_dist > half[best * k + j] {
+                        let dist = self.dist(centers, i, j);
+                        self.lower[i * k + j] = dist;
+                        if dist < min_dist {
+                            min_dist = dist;
+                            best = j;
+                        }
+                    }
+                }
+                labels[i] = best as i32;
+                self.upper[i] = min_dist;
+            }
+            Ok(())
+        }
+
+        fn assign(&mut self, centers: &[T], labels: &mut [i32], accumulate: bool) -> Pass<T> {
+            let (k, d, n) = (self.k, self.x.n_features(), self.x.n_samples());
+            let (half, next) = half_distances(centers, k, d);
+            for i in 0..n {
+                let mut label = labels[i] as usize;
+                let mut upper = self.upper[i];
+                let mut tight = false;
+                if next[label] < upper {
+                    for j in 0..k {
+                        if j != label
+                            && upper > self.lower[i * k + j]
+                            && upper > half[label * k + j]
+                        {
+                            if !tight {
+                                upper = self.dist(centers, i, label);
+                                self.lower[i * k + label] = upper;
+                                tight = true;
+                            }
+                            if upper > self.lower[i * k + j] || upper > half[label * k + j] {
+                                let dist = self.dist(centers, i, j);
+                                self.lower[i * k + j] = dist;
+                                if dist < upper {
+                                    label = j;
+                                    upper = dist;
+                                }
+                            }
+                        }
+                    }
+                }
+                labels[i] = label as i32;
+                self.upper[i] = upper;
+            }
+            if !accumulate {
+                return Ok((false, ClusterSums::zeros(0, 0)?));
+            }
+            let mut parts = Vec::new();
+            for block in blocks::partition(n, k * d + k) {
+                let mut sums = ClusterSums::zeros(k, d)?;
+                for i in block {
+                    let l = labels[i] as usize;
+                    self.x
+                        .add_scaled_row(i, self.w[i], &mut sums.sums[l * d..(l + 1) * d]);
+                    sums.weights[l] += self.w[i];
+                }
+                parts.push(sums);
+            }
+            let changed = labels != self.labels_before.as_slice();
+            self.labels_before.copy_from_slice(labels);
+            Ok((changed, ClusterSums::combine(parts, k, d)?))
+        }
+
+        fn centers_moved(&mut self, labels: &[i32], shift: &[T]) {
+            let k = self.k;
+            for (i, &l) in labels.iter().enumerate() {
+                self.upper[i] += shift[l as usize];
+                for j in 0..k {
+                    self.lower[i * k + j] = (self.lower[i * k + j] - shift[j]).max(T::ZERO);
+                }
+            }
+        }
+    }
+
+    /// Runs the reference and the optimised passes from `init` and requires the same bits:
+    /// labels, centers, inertia and iteration count, in pools of one and three threads.
+    fn check_same_run<T: Float, S: Samples<T>>(x: &S, w: &[T], init: &[T], max_iter: usize) {
+        let (n, k) = (x.n_samples(), init.len() / x.n_features());
+        let config = RunConfig {
+            max_iter,
+            tol: 0.0,
+            verbose: false,
+        };
+        let never = || false;
+        let mut reference = Reference {
+            x,
+            w,
+            upper: vec![T::ZERO; n],
+            lower: vec![T::ZERO; n * k],
+            labels_before: vec![-1; n],
+            k,
+        };
+        let want = iterate::run(x, w, init, &config, &never, &mut reference).unwrap();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(|| {
+                let mut elkan = Elkan::new(x, w, k).unwrap();
+                iterate::run(x, w, init, &config, &never, &mut elkan).unwrap()
+            });
+            assert_eq!(got.labels, want.labels, "n={n} k={k} threads={threads}");
+            assert_eq!(got.n_iter, want.n_iter);
+            assert_eq!(got.inertia.to_bits(), want.inertia.to_bits());
+            let bits = |c: &[T]| c.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got.centers), bits(&want.centers));
+        }
+    }
+
+    /// Blobs around `k` centers with noise from a fixed hash; with `grid`, values are small
+    /// integers, so that many samples are exactly equidistant from several centers.
+    fn blobs<T: Float>(n: usize, d: usize, k: usize, grid: bool) -> Vec<T> {
+        let noise = |i: usize| ((i.wrapping_mul(2_654_435_761) >> 7) % 1001) as f64 / 1000.0;
+        (0..n * d)
+            .map(|i| {
+                let (row, f) = (i / d, i % d);
+                let center = ((row % k) * 7 + f * 3) % 11;
+                let v = center as f64 * 1.5 + 4.0 * (noise(i) - 0.5);
+                T::from_f64(if grid { v.round() } else { v })
+            })
+            .collect()
+    }
+
+    fn check_dense<T: Float>(n: usize, d: usize, k: usize, grid: bool, max_iter: usize) {
+        let x = blobs::<T>(n, d, k, grid);
+        let w: Vec<T> = (0..n).map(|i| T::from_f64(0.5 + (i % 4) as f64)).collect();
+        // Initial centers from rows far apart in the data, some of them repeated with ties.
+        let init: Vec<T> = (0..k)
+            .flat_map(|j| {
+                let row = (j * 7919) % n;
+                x[row * d..(row + 1) * d].to_vec()
+            })
+            .collect();
+        check_same_run(&Dense::new(&x, n, d).unwrap(), &w, &init, max_iter);
+    }
+
+    /// scikit-learn's scan as written (`_k_means_elkan.pyx`), distances taken as needed.
+    fn reference_scan<T: Float, S: Samples<T>>(
+        x: &S,
+        g: &Geometry<'_, T>,
+        i: usize,
+        lower: &mut [T],
+        label: &mut usize,
+        upper: &mut T,
+    ) {
+        let k = g.k;
+        let mut tight = false;
+        for j in 0..k {
+            if j != *label && *upper > lower[j] && *upper > g.half[*label * k + j] {
+                if !tight {
+                    *upper = g.dist(x, i, *label);
+                    lower[*label] = *upper;
+                    tight = true;
+                }
+                if *upper > lower[j] || *upper > g.half[*label * k + j] {
+                    let dist = g.dist(x, i, j);
+                    lower[j] = dist;
+                    if dist < *upper {
+                        *label = j;
+                        *upper = dist;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scan_matches_the_reference_from_any_bounds() {
+        // Arbitrary bounds (zeros, loose, even below the distances) make the scan change label
+        // several times, so it needs distances it did not take ahead.
+        fn check<T: Float>(d: usize, k: usize) {
+            let mut state = 0x9e37_79b9_7f4a_7c15u64;
+            let mut uniform = move || {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                (state >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let (n, reps) = (64, 40);
+            let x: Vec<T> = (0..n * d)
+                .map(|_| T::from_f64((uniform() * 6.0).round()))
+                .collect();
+            let centers: Vec<T> = (0..k * d)
+                .map(|_| T::from_f64((uniform() * 6.0).round()))
+                .collect();
+            let samples = Dense::new(&x, n, d).unwrap();
+            let g = Geometry::new(&centers, k, d).unwrap();
+            let scale = 3.0 * (d as f64).sqrt();
+            let mut changes = 0;
+            for rep in 0..reps {
+                for i in 0..n {
+                    let lower: Vec<T> = (0..k)
+                        .map(|_| match rep % 3 {
+                            0 => T::ZERO,
+                            _ => T::from_f64(uniform() * scale),
+                        })
+                        .collect();
+                    let label = (uniform() * k as f64) as usize % k;
+                    let upper = T::from_f64(uniform() * 2.0 * scale);
+                    let (mut want_lower, mut want_label, mut want_upper) =
+                        (lower.clone(), label, upper);
+                    reference_scan(
+                        &samples,
+                        &g,
+                        i,
+                        &mut want_lower,
+                        &mut want_label,
+                        &mut want_upper,
+                    );
+                    let (mut got_lower, mut got_label, mut got_upper) = (lower, label, upper);
+                    scan(
+                        &samples,
+                        &g,
+                        i,
+                        &mut got_lower,
+                        &mut got_label,
+                        &mut got_upper,
+                    );
+                    assert_eq!(got_label, want_label);
+                    assert_eq!(got_upper.to_f64().to_bits(), want_upper.to_f64().to_bits());
+                    let bits = |v: &[T]| v.iter().map(|t| t.to_f64().to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got_lower), bits(&want_lower));
+                    changes += usize::from(got_label != label);
+                }
+            }
+            assert!(changes > 0);
+        }
+        for (d, k) in [(1, 2), (3, 7), (8, 32), (50, 33)] {
+            check::<f64>(d, k);
+            check::<f32>(d, k);
+        }
+    }
+
+    #[test]
+    fn elkan_matches_the_reference_bit_for_bit() {
+        // Enough iterations to wrap the shift history (MAX_PENDING_SHIFTS) more than once.
+        for (n, d, k) in [
+            (3000, 50, 32),
+            (1200, 3, 9),
+            (700, 1, 5),
+            (513, 17, 1),
+            (900, 8, 40),
+        ] {
+            for grid in [false, true] {
+                check_dense::<f64>(n, d, k, grid, 40);
+                check_dense::<f32>(n, d, k, grid, 40);
+            }
+        }
+    }
+
+    #[test]
+    fn elkan_on_csr_matches_the_reference() {
+        let (n, d, k) = (1500, 20, 6);
+        let dense = blobs::<f64>(n, d, k, true);
+        let (mut data, mut indices, mut indptr) = (Vec::new(), Vec::new(), vec![0i64]);
+        for row in dense.chunks_exact(d) {
+            for (f, &v) in row.iter().enumerate() {
+                if v > 4.0 {
+                    data.push(v);
+                    indices.push(f as i32);
+                }
+            }
+            indptr.push(data.len() as i64);
+        }
+        let x = Csr::new(&data, &indices, &indptr, n, d).unwrap();
+        let w = vec![1.0; n];
+        let init: Vec<f64> = dense[..k * d]
+            .iter()
+            .map(|&v| if v > 4.0 { v } else { 0.0 })
+            .collect();
+        check_same_run(&x, &w, &init, 30);
     }
 }
