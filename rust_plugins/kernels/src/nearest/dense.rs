@@ -259,12 +259,10 @@ macro_rules! simd_nearest {
                         );
                     }
                 }
-                let mut best = [[o::splat(<$t>::INFINITY); NV]; MR];
-                let mut best_idx = [[o::zero(); NV]; MR];
-                let mut idx = lane_index[0];
-                for p in 0..c.n_panels {
+                // Distances ||c||^2 - 2<x, c> of the tile to panel `p`, accumulated from the
+                // norms with -2c panels.
+                let panel_acc = |p: usize| {
                     let panel = c.panels.as_ptr().add(p * d * NR);
-                    // Distances ||c||^2 - 2<x, c> accumulate from the norms with -2c panels.
                     let norms = c.norms.as_ptr().add(p * NR);
                     let mut acc = [[o::zero(); NV]; MR];
                     for v in 0..NV {
@@ -285,6 +283,30 @@ macro_rules! simd_nearest {
                             }
                         }
                     }
+                    acc
+                };
+                let infinity = o::splat(<$t>::INFINITY);
+                if c.n_panels == 1 {
+                    // One panel: each row's minimum straight from the registers (the running
+                    // minima of several panels do not fit in registers and go through memory).
+                    let acc = panel_acc(0);
+                    for r in 0..rows {
+                        let mut best = [o::zero(); NV];
+                        let mut best_idx = [o::zero(); NV];
+                        for v in 0..NV {
+                            (best[v], best_idx[v]) =
+                                o::keep_smaller(acc[r][v], infinity, lane_index[0][v], o::zero());
+                        }
+                        out[start + r] = reduce_row::<NV, { o::LANES }>(&best, &best_idx);
+                    }
+                    start += MR;
+                    continue;
+                }
+                let mut best = [[infinity; NV]; MR];
+                let mut best_idx = [[o::zero(); NV]; MR];
+                let mut idx = lane_index[0];
+                for p in 0..c.n_panels {
+                    let acc = panel_acc(p);
                     for v in 0..NV {
                         for r in 0..MR {
                             (best[r][v], best_idx[r][v]) =
@@ -414,34 +436,34 @@ macro_rules! simd_nearest_small {
                 }
                 let mut best = [o::splat(<$t>::INFINITY); RV];
                 let mut best_idx = [o::zero(); RV];
-                // Two centers at a time: eight independent FMA chains keep both FMA pipes busy.
+                // CJ centers at a time: each row vector loaded serves CJ FMAs, and the
+                // CJ * RV independent chains keep both FMA pipes busy. Past the last center
+                // the last one is repeated and never recorded.
+                const CJ: usize = 4;
                 let mut j = 0;
                 while j < k {
-                    let pair = j + 1 < k;
-                    let n0 = o::splat(norms[j]);
-                    let n1 = if pair { o::splat(norms[j + 1]) } else { n0 };
-                    let mut acc = [[n0; RV], [n1; RV]];
+                    let cj: [usize; CJ] = std::array::from_fn(|h| (j + h).min(k - 1));
+                    let mut acc: [[o::V; RV]; CJ] =
+                        std::array::from_fn(|h| [o::splat(*norms.get_unchecked(cj[h])); RV]);
                     for f in 0..d {
-                        let c0 = o::splat(*centers.get_unchecked(j * d + f));
-                        let c1 = if pair {
-                            o::splat(*centers.get_unchecked((j + 1) * d + f))
-                        } else {
-                            c0
-                        };
+                        let c: [o::V; CJ] = std::array::from_fn(|h| {
+                            o::splat(*centers.get_unchecked(cj[h] * d + f))
+                        });
                         for v in 0..RV {
                             let xv = o::load(xt.as_ptr().add(f * G + v * o::LANES));
-                            acc[0][v] = o::fmadd(xv, c0, acc[0][v]);
-                            acc[1][v] = o::fmadd(xv, c1, acc[1][v]);
+                            for h in 0..CJ {
+                                acc[h][v] = o::fmadd(xv, c[h], acc[h][v]);
+                            }
                         }
                     }
-                    for (h, acc) in acc.iter().enumerate().take(if pair { 2 } else { 1 }) {
+                    for (h, acc) in acc.iter().enumerate().take(k - j) {
                         let jv = o::splat((j + h) as $t);
                         for v in 0..RV {
                             (best[v], best_idx[v]) =
                                 o::keep_smaller(acc[v], best[v], jv, best_idx[v]);
                         }
                     }
-                    j += 2;
+                    j += CJ;
                 }
                 let mut idx = [0.0 as $t; G];
                 for v in 0..RV {
@@ -468,7 +490,7 @@ simd_nearest_small!(
     "avx512f,avx512vl,fma",
     f32,
     avx512_f32,
-    transpose_rows_of_2_avx512_f32
+    transpose_avx512_f32
 );
 simd_nearest_small!(
     nearest_small_avx2_f64,
@@ -521,6 +543,86 @@ unsafe fn transpose_rows_of_2_avx512_f64(
         let b = _mm512_loadu_pd(src.add(block * 2 + 8));
         _mm512_storeu_pd(dst.add(block), _mm512_permutex2var_pd(a, even, b));
         _mm512_storeu_pd(dst.add(group + block), _mm512_permutex2var_pd(a, odd, b));
+    }
+    true
+}
+
+/// Feature-major copy of `group` float32 rows with in-register transposes, for the widths that
+/// have one (2 and 8 features); returns false (doing nothing) for others.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_avx512_f32(src: *const f32, dst: *mut f32, d: usize, group: usize) -> bool {
+    transpose_rows_of_2_avx512_f32(src, dst, d, group)
+        || transpose_rows_of_8_avx512_f32(src, dst, d, group)
+}
+
+/// Lane indices of one `_mm512_permutex2var_ps` stage of the 16 x 8 float32 transpose: the
+/// `low` (else high) output of a pair of registers `(a, b)` that swaps a register bit with lane
+/// bit `c` (see `transpose_rows_of_8_avx512_f32`).
+const fn swap_stage(c: u32, low: bool) -> [i32; 16] {
+    let mut idx = [0i32; 16];
+    let mut l = 0;
+    while l < 16 {
+        let from_b = (l >> c) & 1 == 1;
+        let lane = if low { l & !(1 << c) } else { l | (1 << c) };
+        idx[l] = (lane + if from_b { 16 } else { 0 }) as i32;
+        l += 1;
+    }
+    idx
+}
+
+/// The last stage: it swaps register bit 0 with the feature's lowest bit and puts the rows,
+/// whose lane bits the first two stages rotated, back in order.
+const fn last_stage(low: bool) -> [i32; 16] {
+    let mut idx = [0i32; 16];
+    let mut r = 0;
+    while r < 16 {
+        let (r0, r1, r2, r3) = (r & 1, (r >> 1) & 1, (r >> 2) & 1, (r >> 3) & 1);
+        let lane = r0 * 8 + r3 * 4 + r2 * 2 + if low { 0 } else { 1 };
+        idx[r] = (lane + r1 * 16) as i32;
+        r += 1;
+    }
+    idx
+}
+
+/// Feature-major copy of `group` rows of 8 float32 features (`dst[f * group + r] =
+/// src[r * 8 + f]`), 16 rows (eight registers of two rows) at a time: three stages of two-source
+/// permutes, each swapping one bit of the register index (rows `2i, 2i + 1` in register `i`)
+/// with one bit of the lane index (the feature), leave feature `f` in register `f`.
+/// Returns false (doing nothing) for other `d`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_rows_of_8_avx512_f32(
+    src: *const f32,
+    dst: *mut f32,
+    d: usize,
+    group: usize,
+) -> bool {
+    use std::arch::x86_64::*;
+    if d != 8 || !group.is_multiple_of(16) {
+        return false;
+    }
+    let load = |idx: [i32; 16]| _mm512_loadu_si512(idx.as_ptr() as *const _);
+    let stages = [
+        (4, load(swap_stage(2, true)), load(swap_stage(2, false))),
+        (2, load(swap_stage(1, true)), load(swap_stage(1, false))),
+        (1, load(last_stage(true)), load(last_stage(false))),
+    ];
+    for block in (0..group).step_by(16) {
+        let mut r: [__m512; 8] =
+            std::array::from_fn(|i| _mm512_loadu_ps(src.add((block + 2 * i) * 8)));
+        for &(bit, low, high) in &stages {
+            for a in 0..8 {
+                if a & bit == 0 {
+                    let (x, y) = (r[a], r[a | bit]);
+                    r[a] = _mm512_permutex2var_ps(x, low, y);
+                    r[a | bit] = _mm512_permutex2var_ps(x, high, y);
+                }
+            }
+        }
+        for (f, v) in r.iter().enumerate() {
+            _mm512_storeu_ps(dst.add(f * group + block), *v);
+        }
     }
     true
 }
@@ -782,6 +884,26 @@ mod tests {
             for (n, k) in [(1, 1), (70, 5), (300, 16), (257, 32)] {
                 check::<f64>(n, d, k);
                 check::<f32>(n, d, k);
+            }
+        }
+    }
+
+    /// The in-register transposes give the element-by-element transpose.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn register_transposes_are_transposes() {
+        if !has_avx512() {
+            return;
+        }
+        for (d, group) in [(8, 64), (8, 16), (2, 64)] {
+            let src: Vec<f32> = (0..group * d).map(|i| i as f32).collect();
+            let mut dst = vec![-1.0f32; group * d];
+            // SAFETY: AVX-512 was detected; both buffers hold group * d values.
+            assert!(unsafe { transpose_avx512_f32(src.as_ptr(), dst.as_mut_ptr(), d, group) });
+            for r in 0..group {
+                for f in 0..d {
+                    assert_eq!(dst[f * group + r], src[r * d + f], "d={d} r={r} f={f}");
+                }
             }
         }
     }
