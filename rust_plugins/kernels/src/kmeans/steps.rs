@@ -334,38 +334,18 @@ fn add_rows_of<T: Float, const D: usize>(
     }
 }
 
-/// Stores a chunk's labels (reporting whether any changed) and adds its samples to the
-/// cluster sums. Compiled for AVX2 at most, also where AVX-512 exists: a cluster's sum is
-/// often read back a few rows after it was stored, and 512-bit stores of double-pumped
-/// cores do not forward to such loads (the load waits for the store to retire).
-fn record_chunk<T: Float, S: Samples<T>>(
-    x: &S,
-    start: usize,
-    nearest: &[u32],
-    labels: &mut [i32],
-    weights: &[T],
-    sums: Option<&mut ClusterSums<T>>,
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<T: Float, S: Samples<T>>(
-            x: &S,
-            start: usize,
-            nearest: &[u32],
-            labels: &mut [i32],
-            weights: &[T],
-            sums: Option<&mut ClusterSums<T>>,
-        ) -> bool {
-            record_chunk_body(x, start, nearest, labels, weights, sums)
-        }
-        if crate::cpu::has_avx2() {
-            // SAFETY: AVX2 and FMA were detected.
-            return unsafe { avx2(x, start, nearest, labels, weights, sums) };
-        }
-    }
-    record_chunk_body(x, start, nearest, labels, weights, sums)
-}
+crate::simd::simd_variants!(
+    /// Stores a chunk's labels (reporting whether any changed) and adds its samples to the
+    /// cluster sums.
+    fn record_chunk<T: Float, S: Samples<T>>(
+        x: &S,
+        start: usize,
+        nearest: &[u32],
+        labels: &mut [i32],
+        weights: &[T],
+        sums: Option<&mut ClusterSums<T>>,
+    ) -> bool = record_chunk_body;
+);
 
 /// Turns cluster sums into new centers: relocates empty clusters to the samples farthest from
 /// their current center, then divides by the cluster weights (scikit-learn's

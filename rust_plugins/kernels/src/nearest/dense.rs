@@ -211,6 +211,11 @@ _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_min_ps,
     _mm256_cvtss_f32(_mm256_min_ps(b, _mm256_shuffle_ps::<0b10_11_00_01>(b, b)))
 });
 
+/// Tiles of fewer (padded) centers than this prefetch the next tile's rows; others, whose
+/// tiles take longer, the rows `PREFETCH_AHEAD` tiles ahead.
+const PREFETCH_BELOW_CENTERS: usize = 32;
+const PREFETCH_AHEAD: usize = 3;
+
 /// Explicit-SIMD versions of `nearest_body`: the `MR x NR` block of dot products lives in
 /// registers (`NV` vectors per row); each row keeps a lane-wise running minimum and the center
 /// index (as a float, exact below 2^24) that reached it, reduced across lanes at the end.
@@ -237,6 +242,8 @@ macro_rules! simd_nearest {
                 lane_index[0][v] = o::load(tmp.as_ptr());
             }
             let panel_step = o::splat(NR as $t);
+            let prefetch = c.n_panels * NR < PREFETCH_BELOW_CENTERS;
+            let ahead = if prefetch { 1 } else { PREFETCH_AHEAD };
             let mut start = 0;
             while start < m {
                 let rows = (m - start).min(MR);
@@ -249,9 +256,9 @@ macro_rules! simd_nearest {
                 };
                 // Streams the next tile into cache while this one is computed: with few
                 // centers there is too little work per tile to hide the memory latency.
-                let next = (start + MR) * d;
+                let next = (start + ahead * MR) * d;
                 if next < x.len() {
-                    let end = ((start + 2 * MR) * d).min(x.len());
+                    let end = ((start + (ahead + 1) * MR) * d).min(x.len());
                     let base = x.as_ptr().add(next) as *const i8;
                     for off in (0..(end - next) * std::mem::size_of::<$t>()).step_by(64) {
                         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
@@ -291,13 +298,7 @@ macro_rules! simd_nearest {
                     // minima of several panels do not fit in registers and go through memory).
                     let acc = panel_acc(0);
                     for r in 0..rows {
-                        let mut best = [o::zero(); NV];
-                        let mut best_idx = [o::zero(); NV];
-                        for v in 0..NV {
-                            (best[v], best_idx[v]) =
-                                o::keep_smaller(acc[r][v], infinity, lane_index[0][v], o::zero());
-                        }
-                        out[start + r] = reduce_row::<NV, { o::LANES }>(&best, &best_idx);
+                        out[start + r] = reduce_panel::<NV>(&acc[r], infinity);
                     }
                     start += MR;
                     continue;
@@ -319,6 +320,32 @@ macro_rules! simd_nearest {
                     out[start + r] = reduce_row::<NV, { o::LANES }>(&best[r], &best_idx[r]);
                 }
                 start += MR;
+            }
+
+            /// Center of the smallest of one panel's distances (lane `l` of vector `v` is
+            /// center `v * LANES + l`); among equal ones the smallest index; 0 when none is
+            /// below infinity, as `reduce_row` after `keep_smaller` from infinity gives.
+            #[inline(always)]
+            unsafe fn reduce_panel<const NV: usize>(acc: &[o::V; NV], infinity: o::V) -> u32 {
+                // NaN distances never win: `min` returns its second operand (infinity) then.
+                let mut best = [o::zero(); NV];
+                for v in 0..NV {
+                    best[v] = o::min(acc[v], infinity);
+                }
+                let mut lo = best[0];
+                for v in 1..NV {
+                    lo = o::min(lo, best[v]);
+                }
+                let low = o::hmin(lo);
+                if !(low < <$t>::INFINITY) {
+                    return 0;
+                }
+                let target = o::splat(low);
+                let mut bits = 0u64;
+                for v in 0..NV {
+                    bits |= (o::eq_bits(best[v], target) as u64) << (v * o::LANES);
+                }
+                bits.trailing_zeros()
             }
 
             /// Smallest distance of a row; among equal ones the smallest center index.
@@ -905,6 +932,53 @@ mod tests {
                     assert_eq!(dst[f * group + r], src[r * d + f], "d={d} r={r} f={f}");
                 }
             }
+        }
+    }
+
+    /// Exact ties (repeated centers) go to the lowest index, in one panel and in several, and
+    /// a center whose distances are NaN never wins.
+    #[test]
+    fn ties_go_to_the_lowest_center() {
+        fn check<T: Float>(n: usize, d: usize, k: usize) {
+            let base: Vec<T> = (0..5 * d)
+                .map(|i| T::from_f64(((i * 104_729) % 997) as f64 / 89.0 - 5.5))
+                .collect();
+            // Center j repeats center j % 5 (from j = 5 on); center 1 is NaN (its copies not).
+            let mut centers: Vec<T> = (0..k * d).map(|i| base[(i / d % 5) * d + i % d]).collect();
+            centers[d..2 * d]
+                .iter_mut()
+                .for_each(|v| *v = T::from_f64(f64::NAN));
+            let x: Vec<T> = (0..n * d)
+                .map(|i| T::from_f64(((i * 7919) % 1013) as f64 / 97.0 - 5.0))
+                .collect();
+            let norms = crate::linalg::row_sq_norms(&centers, d);
+            let mut out = vec![u32::MAX; n];
+            nearest(
+                &x,
+                &PackedCenters::new(&centers, &norms, d).unwrap(),
+                &mut out,
+            );
+            let xd: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
+            let cd: Vec<f64> = centers.iter().map(|v| v.to_f64()).collect();
+            let want = naive(&xd, &cd, d);
+            for (i, (&got, &w)) in out.iter().zip(&want).enumerate() {
+                // The first of equal centers: 0, 2, 3, 4, or 6 (the first copy of center 1).
+                let first = [0, 2, 3, 4, 6].contains(&got) && (got as usize) < k;
+                assert!(first, "n={n} d={d} k={k} row {i}: {got}");
+                if std::mem::size_of::<T>() == 8 {
+                    assert_eq!(got, w, "n={n} d={d} k={k} row {i}");
+                }
+            }
+        }
+        for (n, d, k) in [
+            (40, 3, 12),
+            (40, 20, 32),
+            (40, 50, 32),
+            (40, 7, 70),
+            (40, 2, 16),
+        ] {
+            check::<f64>(n, d, k);
+            check::<f32>(n, d, k);
         }
     }
 
