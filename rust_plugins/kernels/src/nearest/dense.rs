@@ -337,7 +337,7 @@ macro_rules! simd_nearest {
                     lo = o::min(lo, best[v]);
                 }
                 let low = o::hmin(lo);
-                if !(low < <$t>::INFINITY) {
+                if low == <$t>::INFINITY {
                     return 0;
                 }
                 let target = o::splat(low);
