@@ -211,6 +211,11 @@ _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_min_ps,
     _mm256_cvtss_f32(_mm256_min_ps(b, _mm256_shuffle_ps::<0b10_11_00_01>(b, b)))
 });
 
+/// Tiles of fewer (padded) centers than this prefetch the next tile's rows; others, whose
+/// tiles take longer, the rows `PREFETCH_AHEAD` tiles ahead.
+const PREFETCH_BELOW_CENTERS: usize = 32;
+const PREFETCH_AHEAD: usize = 3;
+
 /// Explicit-SIMD versions of `nearest_body`: the `MR x NR` block of dot products lives in
 /// registers (`NV` vectors per row); each row keeps a lane-wise running minimum and the center
 /// index (as a float, exact below 2^24) that reached it, reduced across lanes at the end.
@@ -237,6 +242,8 @@ macro_rules! simd_nearest {
                 lane_index[0][v] = o::load(tmp.as_ptr());
             }
             let panel_step = o::splat(NR as $t);
+            let prefetch = c.n_panels * NR < PREFETCH_BELOW_CENTERS;
+            let ahead = if prefetch { 1 } else { PREFETCH_AHEAD };
             let mut start = 0;
             while start < m {
                 let rows = (m - start).min(MR);
@@ -249,9 +256,9 @@ macro_rules! simd_nearest {
                 };
                 // Streams the next tile into cache while this one is computed: with few
                 // centers there is too little work per tile to hide the memory latency.
-                let next = (start + MR) * d;
+                let next = (start + ahead * MR) * d;
                 if next < x.len() {
-                    let end = ((start + 2 * MR) * d).min(x.len());
+                    let end = ((start + (ahead + 1) * MR) * d).min(x.len());
                     let base = x.as_ptr().add(next) as *const i8;
                     for off in (0..(end - next) * std::mem::size_of::<$t>()).step_by(64) {
                         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
@@ -259,12 +266,10 @@ macro_rules! simd_nearest {
                         );
                     }
                 }
-                let mut best = [[o::splat(<$t>::INFINITY); NV]; MR];
-                let mut best_idx = [[o::zero(); NV]; MR];
-                let mut idx = lane_index[0];
-                for p in 0..c.n_panels {
+                // Distances ||c||^2 - 2<x, c> of the tile to panel `p`, accumulated from the
+                // norms with -2c panels.
+                let panel_acc = |p: usize| {
                     let panel = c.panels.as_ptr().add(p * d * NR);
-                    // Distances ||c||^2 - 2<x, c> accumulate from the norms with -2c panels.
                     let norms = c.norms.as_ptr().add(p * NR);
                     let mut acc = [[o::zero(); NV]; MR];
                     for v in 0..NV {
@@ -285,6 +290,24 @@ macro_rules! simd_nearest {
                             }
                         }
                     }
+                    acc
+                };
+                let infinity = o::splat(<$t>::INFINITY);
+                if c.n_panels == 1 {
+                    // One panel: each row's minimum straight from the registers (the running
+                    // minima of several panels do not fit in registers and go through memory).
+                    let acc = panel_acc(0);
+                    for r in 0..rows {
+                        out[start + r] = reduce_panel::<NV>(&acc[r], infinity);
+                    }
+                    start += MR;
+                    continue;
+                }
+                let mut best = [[infinity; NV]; MR];
+                let mut best_idx = [[o::zero(); NV]; MR];
+                let mut idx = lane_index[0];
+                for p in 0..c.n_panels {
+                    let acc = panel_acc(p);
                     for v in 0..NV {
                         for r in 0..MR {
                             (best[r][v], best_idx[r][v]) =
@@ -297,6 +320,32 @@ macro_rules! simd_nearest {
                     out[start + r] = reduce_row::<NV, { o::LANES }>(&best[r], &best_idx[r]);
                 }
                 start += MR;
+            }
+
+            /// Center of the smallest of one panel's distances (lane `l` of vector `v` is
+            /// center `v * LANES + l`); among equal ones the smallest index; 0 when none is
+            /// below infinity, as `reduce_row` after `keep_smaller` from infinity gives.
+            #[inline(always)]
+            unsafe fn reduce_panel<const NV: usize>(acc: &[o::V; NV], infinity: o::V) -> u32 {
+                // NaN distances never win: `min` returns its second operand (infinity) then.
+                let mut best = [o::zero(); NV];
+                for v in 0..NV {
+                    best[v] = o::min(acc[v], infinity);
+                }
+                let mut lo = best[0];
+                for v in 1..NV {
+                    lo = o::min(lo, best[v]);
+                }
+                let low = o::hmin(lo);
+                if low == <$t>::INFINITY {
+                    return 0;
+                }
+                let target = o::splat(low);
+                let mut bits = 0u64;
+                for v in 0..NV {
+                    bits |= (o::eq_bits(best[v], target) as u64) << (v * o::LANES);
+                }
+                bits.trailing_zeros()
             }
 
             /// Smallest distance of a row; among equal ones the smallest center index.
@@ -414,34 +463,34 @@ macro_rules! simd_nearest_small {
                 }
                 let mut best = [o::splat(<$t>::INFINITY); RV];
                 let mut best_idx = [o::zero(); RV];
-                // Two centers at a time: eight independent FMA chains keep both FMA pipes busy.
+                // CJ centers at a time: each row vector loaded serves CJ FMAs, and the
+                // CJ * RV independent chains keep both FMA pipes busy. Past the last center
+                // the last one is repeated and never recorded.
+                const CJ: usize = 4;
                 let mut j = 0;
                 while j < k {
-                    let pair = j + 1 < k;
-                    let n0 = o::splat(norms[j]);
-                    let n1 = if pair { o::splat(norms[j + 1]) } else { n0 };
-                    let mut acc = [[n0; RV], [n1; RV]];
+                    let cj: [usize; CJ] = std::array::from_fn(|h| (j + h).min(k - 1));
+                    let mut acc: [[o::V; RV]; CJ] =
+                        std::array::from_fn(|h| [o::splat(*norms.get_unchecked(cj[h])); RV]);
                     for f in 0..d {
-                        let c0 = o::splat(*centers.get_unchecked(j * d + f));
-                        let c1 = if pair {
-                            o::splat(*centers.get_unchecked((j + 1) * d + f))
-                        } else {
-                            c0
-                        };
+                        let c: [o::V; CJ] = std::array::from_fn(|h| {
+                            o::splat(*centers.get_unchecked(cj[h] * d + f))
+                        });
                         for v in 0..RV {
                             let xv = o::load(xt.as_ptr().add(f * G + v * o::LANES));
-                            acc[0][v] = o::fmadd(xv, c0, acc[0][v]);
-                            acc[1][v] = o::fmadd(xv, c1, acc[1][v]);
+                            for h in 0..CJ {
+                                acc[h][v] = o::fmadd(xv, c[h], acc[h][v]);
+                            }
                         }
                     }
-                    for (h, acc) in acc.iter().enumerate().take(if pair { 2 } else { 1 }) {
+                    for (h, acc) in acc.iter().enumerate().take(k - j) {
                         let jv = o::splat((j + h) as $t);
                         for v in 0..RV {
                             (best[v], best_idx[v]) =
                                 o::keep_smaller(acc[v], best[v], jv, best_idx[v]);
                         }
                     }
-                    j += 2;
+                    j += CJ;
                 }
                 let mut idx = [0.0 as $t; G];
                 for v in 0..RV {
@@ -468,7 +517,7 @@ simd_nearest_small!(
     "avx512f,avx512vl,fma",
     f32,
     avx512_f32,
-    transpose_rows_of_2_avx512_f32
+    transpose_avx512_f32
 );
 simd_nearest_small!(
     nearest_small_avx2_f64,
@@ -521,6 +570,86 @@ unsafe fn transpose_rows_of_2_avx512_f64(
         let b = _mm512_loadu_pd(src.add(block * 2 + 8));
         _mm512_storeu_pd(dst.add(block), _mm512_permutex2var_pd(a, even, b));
         _mm512_storeu_pd(dst.add(group + block), _mm512_permutex2var_pd(a, odd, b));
+    }
+    true
+}
+
+/// Feature-major copy of `group` float32 rows with in-register transposes, for the widths that
+/// have one (2 and 8 features); returns false (doing nothing) for others.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_avx512_f32(src: *const f32, dst: *mut f32, d: usize, group: usize) -> bool {
+    transpose_rows_of_2_avx512_f32(src, dst, d, group)
+        || transpose_rows_of_8_avx512_f32(src, dst, d, group)
+}
+
+/// Lane indices of one `_mm512_permutex2var_ps` stage of the 16 x 8 float32 transpose: the
+/// `low` (else high) output of a pair of registers `(a, b)` that swaps a register bit with lane
+/// bit `c` (see `transpose_rows_of_8_avx512_f32`).
+const fn swap_stage(c: u32, low: bool) -> [i32; 16] {
+    let mut idx = [0i32; 16];
+    let mut l = 0;
+    while l < 16 {
+        let from_b = (l >> c) & 1 == 1;
+        let lane = if low { l & !(1 << c) } else { l | (1 << c) };
+        idx[l] = (lane + if from_b { 16 } else { 0 }) as i32;
+        l += 1;
+    }
+    idx
+}
+
+/// The last stage: it swaps register bit 0 with the feature's lowest bit and puts the rows,
+/// whose lane bits the first two stages rotated, back in order.
+const fn last_stage(low: bool) -> [i32; 16] {
+    let mut idx = [0i32; 16];
+    let mut r = 0;
+    while r < 16 {
+        let (r0, r1, r2, r3) = (r & 1, (r >> 1) & 1, (r >> 2) & 1, (r >> 3) & 1);
+        let lane = r0 * 8 + r3 * 4 + r2 * 2 + if low { 0 } else { 1 };
+        idx[r] = (lane + r1 * 16) as i32;
+        r += 1;
+    }
+    idx
+}
+
+/// Feature-major copy of `group` rows of 8 float32 features (`dst[f * group + r] =
+/// src[r * 8 + f]`), 16 rows (eight registers of two rows) at a time: three stages of two-source
+/// permutes, each swapping one bit of the register index (rows `2i, 2i + 1` in register `i`)
+/// with one bit of the lane index (the feature), leave feature `f` in register `f`.
+/// Returns false (doing nothing) for other `d`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_rows_of_8_avx512_f32(
+    src: *const f32,
+    dst: *mut f32,
+    d: usize,
+    group: usize,
+) -> bool {
+    use std::arch::x86_64::*;
+    if d != 8 || !group.is_multiple_of(16) {
+        return false;
+    }
+    let load = |idx: [i32; 16]| _mm512_loadu_si512(idx.as_ptr() as *const _);
+    let stages = [
+        (4, load(swap_stage(2, true)), load(swap_stage(2, false))),
+        (2, load(swap_stage(1, true)), load(swap_stage(1, false))),
+        (1, load(last_stage(true)), load(last_stage(false))),
+    ];
+    for block in (0..group).step_by(16) {
+        let mut r: [__m512; 8] =
+            std::array::from_fn(|i| _mm512_loadu_ps(src.add((block + 2 * i) * 8)));
+        for &(bit, low, high) in &stages {
+            for a in 0..8 {
+                if a & bit == 0 {
+                    let (x, y) = (r[a], r[a | bit]);
+                    r[a] = _mm512_permutex2var_ps(x, low, y);
+                    r[a | bit] = _mm512_permutex2var_ps(x, high, y);
+                }
+            }
+        }
+        for (f, v) in r.iter().enumerate() {
+            _mm512_storeu_ps(dst.add(f * group + block), *v);
+        }
     }
     true
 }
@@ -783,6 +912,73 @@ mod tests {
                 check::<f64>(n, d, k);
                 check::<f32>(n, d, k);
             }
+        }
+    }
+
+    /// The in-register transposes give the element-by-element transpose.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn register_transposes_are_transposes() {
+        if !has_avx512() {
+            return;
+        }
+        for (d, group) in [(8, 64), (8, 16), (2, 64)] {
+            let src: Vec<f32> = (0..group * d).map(|i| i as f32).collect();
+            let mut dst = vec![-1.0f32; group * d];
+            // SAFETY: AVX-512 was detected; both buffers hold group * d values.
+            assert!(unsafe { transpose_avx512_f32(src.as_ptr(), dst.as_mut_ptr(), d, group) });
+            for r in 0..group {
+                for f in 0..d {
+                    assert_eq!(dst[f * group + r], src[r * d + f], "d={d} r={r} f={f}");
+                }
+            }
+        }
+    }
+
+    /// Exact ties (repeated centers) go to the lowest index, in one panel and in several, and
+    /// a center whose distances are NaN never wins.
+    #[test]
+    fn ties_go_to_the_lowest_center() {
+        fn check<T: Float>(n: usize, d: usize, k: usize) {
+            let base: Vec<T> = (0..5 * d)
+                .map(|i| T::from_f64(((i * 104_729) % 997) as f64 / 89.0 - 5.5))
+                .collect();
+            // Center j repeats center j % 5 (from j = 5 on); center 1 is NaN (its copies not).
+            let mut centers: Vec<T> = (0..k * d).map(|i| base[(i / d % 5) * d + i % d]).collect();
+            centers[d..2 * d]
+                .iter_mut()
+                .for_each(|v| *v = T::from_f64(f64::NAN));
+            let x: Vec<T> = (0..n * d)
+                .map(|i| T::from_f64(((i * 7919) % 1013) as f64 / 97.0 - 5.0))
+                .collect();
+            let norms = crate::linalg::row_sq_norms(&centers, d);
+            let mut out = vec![u32::MAX; n];
+            nearest(
+                &x,
+                &PackedCenters::new(&centers, &norms, d).unwrap(),
+                &mut out,
+            );
+            let xd: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
+            let cd: Vec<f64> = centers.iter().map(|v| v.to_f64()).collect();
+            let want = naive(&xd, &cd, d);
+            for (i, (&got, &w)) in out.iter().zip(&want).enumerate() {
+                // The first of equal centers: 0, 2, 3, 4, or 6 (the first copy of center 1).
+                let first = [0, 2, 3, 4, 6].contains(&got) && (got as usize) < k;
+                assert!(first, "n={n} d={d} k={k} row {i}: {got}");
+                if std::mem::size_of::<T>() == 8 {
+                    assert_eq!(got, w, "n={n} d={d} k={k} row {i}");
+                }
+            }
+        }
+        for (n, d, k) in [
+            (40, 3, 12),
+            (40, 20, 32),
+            (40, 50, 32),
+            (40, 7, 70),
+            (40, 2, 16),
+        ] {
+            check::<f64>(n, d, k);
+            check::<f32>(n, d, k);
         }
     }
 
