@@ -789,39 +789,14 @@ impl DisjointRows {
 /// `d <= 8`.
 macro_rules! with_search {
     ($tree:expr, $norm:expr, |$search:ident| $body:expr) => {
+        with_search!(@dims $tree, $norm, $search, $body, 1 2 3 4 5 6 7 8)
+    };
+    (@dims $tree:expr, $norm:expr, $search:ident, $body:expr, $($d:literal)*) => {
         match $tree.d {
-            1 => {
-                let $search = Search::<_, 1>::new($tree, $norm)?;
+            $($d => {
+                let $search = Search::<_, $d>::new($tree, $norm)?;
                 $body
-            }
-            2 => {
-                let $search = Search::<_, 2>::new($tree, $norm)?;
-                $body
-            }
-            3 => {
-                let $search = Search::<_, 3>::new($tree, $norm)?;
-                $body
-            }
-            4 => {
-                let $search = Search::<_, 4>::new($tree, $norm)?;
-                $body
-            }
-            5 => {
-                let $search = Search::<_, 5>::new($tree, $norm)?;
-                $body
-            }
-            6 => {
-                let $search = Search::<_, 6>::new($tree, $norm)?;
-                $body
-            }
-            7 => {
-                let $search = Search::<_, 7>::new($tree, $norm)?;
-                $body
-            }
-            8 => {
-                let $search = Search::<_, 8>::new($tree, $norm)?;
-                $body
-            }
+            })*
             _ => {
                 let $search = Search::<_, 0>::new($tree, $norm)?;
                 $body
