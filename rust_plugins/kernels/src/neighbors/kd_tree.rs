@@ -473,12 +473,20 @@ impl Norm for Lp {
 struct Search<'t, 'a, N, const D: usize> {
     tree: &'t KdTreeView<'a>,
     /// Node `i`'s minima then maxima at `[2 d i, 2 d (i + 1))`: one node's box in one place.
-    boxes: Vec<f64>,
+    /// Made for calls with enough queries to repay it ([`COPY_QUERIES`]); the tree's own
+    /// bounds are read otherwise.
+    boxes: Option<Vec<f64>>,
     /// The rows of each leaf `[s, e)` feature by feature at `[s d, e d)`: feature `j` of its
-    /// rows at `s d + j (e - s)`, so that a leaf is scanned [`LANES`] rows at a time.
-    columns: Vec<f64>,
+    /// rows at `s d + j (e - s)`, so that a leaf is scanned [`LANES`] rows at a time. Made
+    /// with `boxes`; leaves are scanned row by row from the tree's rows otherwise.
+    columns: Option<Vec<f64>>,
     norm: N,
 }
+
+/// A call makes its own copies of the boxes and leaves (O(n d) work) when it has at least
+/// one query per this many samples, enough for the faster scans to repay them; a call with
+/// a few queries reads the tree as it is.
+const COPY_QUERIES: usize = 32;
 
 /// Rows a leaf scan computes side by side (one AVX-512 vector of float64).
 const LANES: usize = 8;
@@ -487,7 +495,15 @@ const LANES: usize = 8;
 const MAX_DEPTH: usize = 66;
 
 impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
-    fn new(tree: &'t KdTreeView<'a>, norm: N) -> Result<Self, KernelError> {
+    fn new(tree: &'t KdTreeView<'a>, norm: N, n_queries: usize) -> Result<Self, KernelError> {
+        if n_queries.saturating_mul(COPY_QUERIES) < tree.idx.len() {
+            return Ok(Self {
+                tree,
+                boxes: None,
+                columns: None,
+                norm,
+            });
+        }
         let (d, count) = (tree.d, tree.nodes.len());
         let mut boxes = alloc::with_capacity::<f64>(&[count, 2, d])?;
         let (lower, upper) = tree.bounds.split_at(count * d);
@@ -511,8 +527,8 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
         }
         Ok(Self {
             tree,
-            boxes,
-            columns,
+            boxes: Some(boxes),
+            columns: Some(columns),
             norm,
         })
     }
@@ -530,7 +546,17 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
     #[inline(always)]
     fn min_rdist(&self, i: usize, pt: &[f64]) -> f64 {
         let d = self.d();
-        let (lo, hi) = self.boxes[2 * d * i..2 * d * (i + 1)].split_at(d);
+        let (lo, hi) = match &self.boxes {
+            Some(boxes) => boxes[2 * d * i..2 * d * (i + 1)].split_at(d),
+            None => {
+                let upper = self.tree.nodes.len() * d;
+                let bounds = self.tree.bounds;
+                (
+                    &bounds[i * d..(i + 1) * d],
+                    &bounds[upper + i * d..upper + (i + 1) * d],
+                )
+            }
+        };
         let pt = &pt[..d];
         let mut acc = 0.0f64;
         for j in 0..d {
@@ -587,7 +613,6 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
     ) {
         let (d, m) = (self.d(), end - start);
         let pt = &pt[..d];
-        let cols = &self.columns[start * d..end * d];
         let idx = &self.tree.idx[start..end];
         let offer = |values: &mut [f64], indices: &mut [i64], rdist: f64, j: i64| {
             // heap_push's own first test, kept here so that rejected rows cost no call.
@@ -595,6 +620,17 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
                 heap_push(values, indices, rdist, j);
             }
         };
+        let Some(columns) = &self.columns else {
+            for (row, &j) in self.tree.data[start * d..end * d].chunks_exact(d).zip(idx) {
+                let mut acc = 0.0f64;
+                for (&q, &x) in pt.iter().zip(row) {
+                    acc = self.norm.add(acc, q - x);
+                }
+                offer(values, indices, acc, j);
+            }
+            return;
+        };
+        let cols = &columns[start * d..end * d];
         let mut r = 0;
         while r + LANES <= m {
             let mut acc = [0.0f64; LANES];
@@ -785,20 +821,20 @@ impl DisjointRows {
     }
 }
 
-/// Runs `$body` with `$search` a [`Search`] for `$norm`, its feature count compiled in for
-/// `d <= 8`.
+/// Runs `$body` with `$search` a [`Search`] for `$norm` and `$n_queries` queries, its
+/// feature count compiled in for `d <= 8`.
 macro_rules! with_search {
-    ($tree:expr, $norm:expr, |$search:ident| $body:expr) => {
-        with_search!(@dims $tree, $norm, $search, $body, 1 2 3 4 5 6 7 8)
+    ($tree:expr, $norm:expr, $n_queries:expr, |$search:ident| $body:expr) => {
+        with_search!(@dims $tree, $norm, $n_queries, $search, $body, 1 2 3 4 5 6 7 8)
     };
-    (@dims $tree:expr, $norm:expr, $search:ident, $body:expr, $($d:literal)*) => {
+    (@dims $tree:expr, $norm:expr, $n_queries:expr, $search:ident, $body:expr, $($d:literal)*) => {
         match $tree.d {
             $($d => {
-                let $search = Search::<_, $d>::new($tree, $norm)?;
+                let $search = Search::<_, $d>::new($tree, $norm, $n_queries)?;
                 $body
             })*
             _ => {
-                let $search = Search::<_, 0>::new($tree, $norm)?;
+                let $search = Search::<_, 0>::new($tree, $norm, $n_queries)?;
                 $body
             }
         }
@@ -835,13 +871,13 @@ pub fn kneighbors(
     let mut distances = alloc::filled(&[n_q, k], f64::INFINITY)?;
     let out = DisjointRows::new(&mut distances, &mut indices, k);
     match metric {
-        Metric::Euclidean => with_search!(tree, SquaredL2, |s| s
+        Metric::Euclidean => with_search!(tree, SquaredL2, n_q, |s| s
             .query_all(queries, metric, reduced, &out, stop)?),
-        Metric::Manhattan => with_search!(tree, L1, |s| s
+        Metric::Manhattan => with_search!(tree, L1, n_q, |s| s
             .query_all(queries, metric, reduced, &out, stop)?),
-        Metric::Chebyshev => with_search!(tree, LInf, |s| s
+        Metric::Chebyshev => with_search!(tree, LInf, n_q, |s| s
             .query_all(queries, metric, reduced, &out, stop)?),
-        _ => with_search!(tree, Lp(p), |s| s
+        _ => with_search!(tree, Lp(p), n_q, |s| s
             .query_all(queries, metric, reduced, &out, stop)?),
     }
     if stop() {
@@ -899,6 +935,36 @@ mod tests {
                             metric.dist(&queries[row * d..][..d], &data[j as usize * d..][..d]);
                         assert_eq!(own, dist);
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn few_queries_read_the_tree_as_many_read_its_copies() {
+        // 600 queries on 700 samples make the call copy the boxes and leaves; one query at a
+        // time reads the tree's own bounds and rows. Both must give the same bits, ties too.
+        for d in [2, 8, 11] {
+            let (n, k) = (700usize, 7usize);
+            let mut seed = 11u64;
+            let data: Vec<f64> = (0..n * d)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((seed >> 11) % 5) as f64
+                })
+                .collect();
+            let queries = &data[..600 * d];
+            let tree = build(&data, n, d, 9, &never).unwrap();
+            let view =
+                KdTreeView::new(&tree.data, d, &tree.idx, &tree.nodes, &tree.bounds).unwrap();
+            for metric in [Metric::Euclidean, Metric::Manhattan, Metric::Chebyshev] {
+                let all = kneighbors(&view, queries, &metric, k, false, &never).unwrap();
+                for (q, pt) in queries.chunks(d).enumerate() {
+                    let one = kneighbors(&view, pt, &metric, k, false, &never).unwrap();
+                    assert_eq!(one.indices, all.indices[q * k..(q + 1) * k]);
+                    assert_eq!(one.distances, all.distances[q * k..(q + 1) * k]);
                 }
             }
         }
