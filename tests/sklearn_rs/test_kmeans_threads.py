@@ -155,8 +155,11 @@ def test_concurrent_fits_release_the_gil(big_X):
 
 # One single long run (n_init=1, tol=0, uniform data that converges slowly, >10 s) or one long
 # k-means++ call: Ctrl-C must stop it inside the native call, not when it returns.
+# Each child installs Python's own SIGINT handler: a parent started as a background job of a
+# non-interactive shell passes SIGINT on as ignored, and Python then keeps ignoring it.
 _LONG_FIT = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import scipy.sparse as sp
     from sklearn_rs import KMeans, kmeans_plusplus
@@ -213,6 +216,7 @@ def test_keyboard_interrupt_leaves_module_usable():
     """After an interrupted fit (in a subprocess) the next fit in the same process works."""
     code = textwrap.dedent("""
         import os, signal, threading, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import numpy as np
         from sklearn_rs import KMeans
         X = np.random.RandomState(0).standard_normal((20000, 10))
