@@ -541,6 +541,17 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
         }
     }
 
+    /// The reduced distance from `pt` to the sample whose feature `f` is `x(f)`, summed
+    /// feature by feature as scikit-learn's `rdist` sums it (and as each leaf-scan lane does).
+    #[inline(always)]
+    fn rdist(&self, pt: &[f64], x: impl Fn(usize) -> f64) -> f64 {
+        let mut acc = 0.0f64;
+        for (f, &q) in pt.iter().enumerate() {
+            acc = self.norm.add(acc, q - x(f));
+        }
+        acc
+    }
+
     /// scikit-learn's `min_rdist`: reduced distance from `pt` to node `i`'s box.
     #[inline(always)]
     fn min_rdist(&self, i: usize, pt: &[f64]) -> f64 {
@@ -621,11 +632,7 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
         };
         let Some(columns) = &self.columns else {
             for (row, &j) in self.tree.data[start * d..end * d].chunks_exact(d).zip(idx) {
-                let mut acc = 0.0f64;
-                for (&q, &x) in pt.iter().zip(row) {
-                    acc = self.norm.add(acc, q - x);
-                }
-                offer(values, indices, acc, j);
+                offer(values, indices, self.rdist(pt, |f| row[f]), j);
             }
             return;
         };
@@ -649,11 +656,7 @@ impl<'t, 'a, N: Norm, const D: usize> Search<'t, 'a, N, D> {
             r += LANES;
         }
         for r in r..m {
-            let mut acc = 0.0f64;
-            for (j, &q) in pt.iter().enumerate() {
-                acc = self.norm.add(acc, q - cols[j * m + r]);
-            }
-            offer(values, indices, acc, idx[r]);
+            offer(values, indices, self.rdist(pt, |f| cols[f * m + r]), idx[r]);
         }
     }
 
