@@ -33,6 +33,7 @@ from sklearn.neighbors import BallTree, KDTree
 from sklearn.neighbors._base import NeighborsBase
 from sklearn.neighbors._classification import _adjusted_metric
 from sklearn.utils import _align_api_if_sparse
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._tags import get_tags
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
@@ -42,8 +43,9 @@ from sklearn_rs._metrics import MetricSpec, check_n_features, effective_metric, 
 from sklearn_rs._threads import _core
 
 # Metrics scikit-learn's brute force sends through ``pairwise_distances_chunked`` instead of
-# ``ArgKmin``: their distances keep a float32 input's dtype.
+# ``ArgKmin`` (for CSR samples, euclidean too): their distances keep a float32 input's dtype.
 _PAIRWISE_PATH = frozenset({"cosine"})
+_SPARSE_PAIRWISE_PATH = frozenset({"cosine", "euclidean"})
 
 
 def _auto_method(params, X):
@@ -84,9 +86,6 @@ def neighbors_fallback(params, X):
         return spec
     if spec.name == "precomputed":
         return "metric='precomputed' (distances given as input) runs scikit-learn's code"
-    if sparse:
-        return ("CSR input: tied neighbours are not ordered as scikit-learn orders them yet, "
-                "so predictions can differ")
     algorithm = params.get("algorithm", "brute")
     if not sparse and X is not None and algorithm == "auto":
         try:
@@ -186,9 +185,26 @@ class NeighborsMixin(RustEstimatorMixin):
         weighs our search's neighbours."""
         if self.weights == "uniform":
             return "uniform"
-        if self.weights == "distance" and self._rs_spec.name not in _PAIRWISE_PATH:
+        if self.weights == "distance" and not self._rs_pairwise_path():
             return "distance"
         return None
+
+    def _rs_pairwise_path(self):
+        """Whether scikit-learn's brute force computes this metric's distances with
+        ``pairwise_distances_chunked`` (distances in the data's dtype) for the fitted storage."""
+        names = _SPARSE_PAIRWISE_PATH if sp.issparse(self._fit_X) else _PAIRWISE_PATH
+        return self._rs_spec.name in names
+
+    def _rs_zero_self(self):
+        """Whether scikit-learn's brute force sets each fitted sample's distance to itself to 0
+        for ``X=None`` (its pairwise functions do for ``X is Y``; the chunked loop passes the
+        same object only when all queries fit in one chunk and one job runs). Only the sparse
+        pairwise path reads this."""
+        if self._rs_spec.name == "euclidean":
+            return True  # pairwise_distances_chunked zeroes the diagonal of every chunk
+        n = self.n_samples_fit_
+        return (effective_n_jobs(self.n_jobs) == 1
+                and get_chunk_n_rows(row_bytes=8 * n, max_n_rows=n) >= n)
 
     def _rs_threads(self):
         n = self._rs_n_threads()
@@ -242,7 +258,7 @@ class NeighborsMixin(RustEstimatorMixin):
         dtype = _common_dtype(fit, X)
         fit, X = fit.astype(dtype, copy=False), X.astype(dtype, copy=False)
         check_n_features(self._rs_spec, fit.shape[1])
-        out = dtype if self._rs_spec.name in _PAIRWISE_PATH else np.float64
+        out = dtype if self._rs_pairwise_path() else np.float64
         return samples_view(fit), samples_view(X), out
 
 
@@ -294,8 +310,8 @@ class KNeighborsSearchMixin(NeighborsMixin):
         else:
             fit, queries, out_dtype = self._rs_pair(X)
             neigh_dist, neigh_ind = _core.kneighbors(
-                fit, queries, self._rs_spec, int(n_neighbors), self._rs_threads()
-            )
+                fit, queries, self._rs_spec, int(n_neighbors), self._rs_threads(),
+                queries_are_fit=query_is_train and self._rs_zero_self())
         neigh_dist = neigh_dist.astype(out_dtype, copy=False)
         neigh_ind = neigh_ind.astype(np.intp, copy=False)
         if query_is_train:

@@ -72,24 +72,84 @@ def test_kneighbors_and_radius_match_sklearn(params, dtype):
             np.testing.assert_allclose(r1.data, r2.data, rtol=rtol, atol=rtol)
 
 
+def _sparse(a):
+    return sp.csr_matrix(np.where(a > 0.5, a, 0.0))
+
+
+def _assert_ties_lowest_index_first(ours_d, ours_i, theirs_d, theirs_i):
+    """Neighbours equal scikit-learn's except in the order of exactly equal distances, which
+    NumPy's selection leaves as an artefact: there ours come lowest index first, and a group
+    cut at the k-th place holds the same number of neighbours."""
+    np.testing.assert_array_equal(ours_d, theirs_d)
+    for d, a, b in zip(ours_d, ours_i, theirs_i):
+        for v in np.unique(d):
+            tied_a, tied_b = a[d == v], b[d == v]
+            assert list(tied_a) == sorted(tied_a)
+            if v < d.max():
+                assert set(tied_a) == set(tied_b)
+
+
 @pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
-def test_csr_input_matches_sklearn(metric):
-    xs = sp.csr_matrix(np.where(X > 0.5, X, 0.0))
-    qs = sp.csr_matrix(np.where(Q > 0.5, Q, 0.0))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_csr_input_matches_sklearn(metric, dtype):
+    """CSR samples are searched in Rust with scikit-learn's arithmetic for each metric:
+    manhattan by its ArgKmin (float32 sums in float32), euclidean and cosine by its pairwise
+    path (SciPy's sparse product), so distances are equal bit for bit and so are their
+    dtypes; indices too, but for exactly equal distances on the pairwise path."""
+    xs, qs = _sparse(X).astype(dtype), _sparse(Q).astype(dtype)
     ours, theirs = pair(n_neighbors=4, metric=metric)
     ours.fit(xs)
     theirs.fit(xs)
-    assert ours._rs_spec is None  # CSR input runs scikit-learn's code (tie order)
-    for queries in (qs, None):
-        d1, i1 = ours.kneighbors(queries)
-        d2, i2 = theirs.kneighbors(queries)
-        np.testing.assert_allclose(d1, d2, rtol=1e-10, atol=1e-10)
-        # Sparse rows have many exactly equal distances (e.g. all-zero rows): compare the
-        # neighbours where the distances are separated, the sets where they tie.
-        for a, b, da in zip(i1, i2, d1):
-            for v in np.unique(da):
-                assert set(a[da == v]) <= set(b[np.isclose(d2[0] * 0 + da, v)]) | set(a[da == v])
-        np.testing.assert_allclose(np.sort(d1, axis=1), np.sort(d2, axis=1), atol=1e-10)
+    assert ours._rs_spec is not None
+    with threadpool_limits(1):  # scikit-learn's ArgKmin orders ties by its thread count
+        for queries in (qs, None):
+            d1, i1 = ours.kneighbors(queries)
+            d2, i2 = theirs.kneighbors(queries)
+            assert d1.dtype == d2.dtype
+            if metric == "manhattan":
+                np.testing.assert_array_equal(i1, i2)
+                np.testing.assert_array_equal(d1, d2)
+            else:
+                _assert_ties_lowest_index_first(d1, i1, d2, i2)
+            for sort_results in (False, True):
+                rd1, ri1 = ours.radius_neighbors(queries, 0.8, sort_results=sort_results)
+                rd2, ri2 = theirs.radius_neighbors(queries, 0.8, sort_results=sort_results)
+                for a, b, da, db in zip(ri1, ri2, rd1, rd2):
+                    np.testing.assert_array_equal(a, b)
+                    np.testing.assert_array_equal(da, db)
+                    assert da.dtype == db.dtype
+            g1 = ours.radius_neighbors_graph(queries, 0.8, mode="distance")
+            g2 = theirs.radius_neighbors_graph(queries, 0.8, mode="distance")
+            assert g1.dtype == g2.dtype
+            np.testing.assert_array_equal(g1.toarray(), g2.toarray())
+
+
+def test_csr_ties_lowest_index_first():
+    """An all-zero query is at cosine distance 1 from every sample: scikit-learn returns
+    whichever NumPy's introselect leaves; ours the lowest indices, nearest first."""
+    xs = _sparse(X)
+    zero = sp.csr_matrix((1, X.shape[1]))
+    d, i = NearestNeighbors(n_neighbors=5, metric="cosine").fit(xs).kneighbors(zero)
+    np.testing.assert_array_equal(i, [[0, 1, 2, 3, 4]])
+    np.testing.assert_array_equal(d, np.ones((1, 5)))
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_csr_predictions_match_sklearn(metric, weights):
+    from sklearn.neighbors import KNeighborsClassifier as SkClassifier
+    from sklearn.neighbors import KNeighborsRegressor as SkRegressor
+
+    from sklearn_rs import KNeighborsClassifier, KNeighborsRegressor
+
+    dense = np.random.RandomState(5).rand(400, 8)
+    xs = sp.csr_matrix(np.where(dense > 0.3, dense, 0.0))  # no two rows alike: no ties
+    labels = (dense[:, 0] * 4).astype(int)
+    for ours, theirs in ((KNeighborsClassifier, SkClassifier), (KNeighborsRegressor, SkRegressor)):
+        a = ours(5, metric=metric, weights=weights).fit(xs[:300], labels[:300])
+        b = theirs(5, metric=metric, weights=weights).fit(xs[:300], labels[:300])
+        assert a._rs_spec is not None
+        np.testing.assert_allclose(a.predict(xs[300:]), b.predict(xs[300:]), rtol=1e-12)
 
 
 def _float32_cases():

@@ -198,12 +198,21 @@ def test_kneighbors_classifier_counts_multi_output_votes_in_rust():
         np.testing.assert_array_equal(ours.predict(queries), theirs.predict(queries))
 
 
-def test_csr_falls_back_to_sklearn():
+def test_csr_predictions_match_sklearn():
     xs = sp.csr_matrix(np.where(X > 0.5, X, 0.0))
-    ours = RadiusNeighborsClassifier(radius=RADIUS, outlier_label=10).fit(xs, LABELS)
-    theirs = sk.RadiusNeighborsClassifier(radius=RADIUS, outlier_label=10).fit(xs, LABELS)
-    assert ours._rs_spec is None
-    np.testing.assert_array_equal(ours.predict(xs), theirs.predict(xs))
+    for weights in ("uniform", "distance"):
+        ours = RadiusNeighborsClassifier(radius=RADIUS, outlier_label=10,
+                                         weights=weights).fit(xs, LABELS)
+        theirs = sk.RadiusNeighborsClassifier(radius=RADIUS, outlier_label=10,
+                                              weights=weights).fit(xs, LABELS)
+        assert ours._rs_spec is not None
+        np.testing.assert_array_equal(ours.predict(xs), theirs.predict(xs))
+        np.testing.assert_array_equal(ours.predict_proba(xs), theirs.predict_proba(xs))
+        ours = RadiusNeighborsRegressor(radius=RADIUS, weights=weights).fit(xs, TARGET)
+        theirs = sk.RadiusNeighborsRegressor(radius=RADIUS, weights=weights).fit(xs, TARGET)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # samples without neighbours: NaN, with a warning
+            np.testing.assert_array_equal(ours.predict(xs), theirs.predict(xs))
     # auto: a k-d tree, ours (see test_kd_tree_radius_equivalence.py)
     ours = RadiusNeighborsRegressor(radius=RADIUS).fit(X, TARGET)
     assert ours._rs_tree is not None and ours._fit_method == "kd_tree"

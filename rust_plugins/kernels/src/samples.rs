@@ -156,6 +156,17 @@ impl<'a, T: Float> Csr<'a, T> {
         })
     }
 
+    /// Number of stored values.
+    pub fn nnz(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Position of row `i`'s first stored value.
+    #[inline(always)]
+    pub fn row_offset(&self, i: usize) -> usize {
+        self.indptr[i] as usize
+    }
+
     /// Column indices and values of row `i`.
     #[inline(always)]
     pub fn row(&self, i: usize) -> (&[i32], &[T]) {

@@ -79,6 +79,7 @@ pub trait SearchFn<T: Float, R>: Sync {
 struct KSearch {
     metric: Metric,
     k: usize,
+    queries_are_fit: bool,
 }
 
 impl<T: Float> SearchFn<T, neighbors::KNeighbors> for &KSearch {
@@ -88,7 +89,14 @@ impl<T: Float> SearchFn<T, neighbors::KNeighbors> for &KSearch {
         queries: &S,
         stop: StopCheck,
     ) -> Result<neighbors::KNeighbors, kernels::KernelError> {
-        neighbors::kneighbors(fit, queries, &self.metric, self.k, stop)
+        neighbors::kneighbors(
+            fit,
+            queries,
+            &self.metric,
+            self.k,
+            self.queries_are_fit,
+            stop,
+        )
     }
 }
 
@@ -147,9 +155,10 @@ fn first_array<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 
 /// `(distances, indices)`, `(n_queries, k)` float64 and int64: the `k` nearest rows of `fit`
 /// to each row of `queries` (same dtype and storage), nearest first, ties in scikit-learn's
-/// order.
+/// order; `queries_are_fit` says the queries are `fit` (scikit-learn's `X=None`: its sparse
+/// pairwise path sets each sample's distance to itself to 0).
 #[pyfunction]
-#[pyo3(signature = (fit, queries, metric, k, n_threads))]
+#[pyo3(signature = (fit, queries, metric, k, n_threads, queries_are_fit=false))]
 fn kneighbors<'py>(
     py: Python<'py>,
     fit: &Bound<'py, PyAny>,
@@ -157,10 +166,12 @@ fn kneighbors<'py>(
     metric: &Bound<'py, PyAny>,
     k: usize,
     n_threads: usize,
+    queries_are_fit: bool,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let search = KSearch {
         metric: metric_arg(metric)?,
         k,
+        queries_are_fit,
     };
     let probe = first_array(fit)?;
     by_dtype!(py, probe, kneighbors_t(py, fit, queries, search, n_threads))

@@ -16,13 +16,14 @@ pub mod heap;
 pub mod kd_tree;
 mod nth_element;
 pub mod predict;
+pub mod sparse;
 #[cfg(test)]
 mod tests;
 
 use crate::alloc;
 use crate::float::Float;
 use crate::metric::{Metric, MetricRows};
-use crate::samples::{Dense, Samples};
+use crate::samples::{Csr, Dense, Samples};
 use crate::{KernelError, StopCheck};
 use rayon::prelude::*;
 
@@ -42,9 +43,13 @@ pub fn sklearn_merges_heaps(n_fit: usize, n_queries: usize) -> bool {
     n_fit >= n_queries && 4 * SKLEARN_CHUNK >= n_queries
 }
 
-/// Storages the brute-force searches run on; dense rows expose the fused euclidean kernel.
+/// Storages the brute-force searches run on; dense rows expose the fused euclidean kernel,
+/// CSR rows scikit-learn's sparse pairwise path.
 pub trait BruteSamples<T: Float>: MetricRows<T> {
     fn as_dense(&self) -> Option<&Dense<'_, T>> {
+        None
+    }
+    fn as_csr(&self) -> Option<&Csr<'_, T>> {
         None
     }
 }
@@ -55,7 +60,11 @@ impl<T: Float> BruteSamples<T> for Dense<'_, T> {
     }
 }
 
-impl<T: Float> BruteSamples<T> for crate::samples::Csr<'_, T> {}
+impl<T: Float> BruteSamples<T> for Csr<'_, T> {
+    fn as_csr(&self) -> Option<&Csr<'_, T>> {
+        Some(self)
+    }
+}
 
 /// The `k` nearest fitted samples of every query, nearest first: `(n_queries, k)` row-major
 /// distances (float64, as scikit-learn returns them) and indices.
@@ -80,12 +89,15 @@ fn check<T: Float, S: Samples<T>>(
     Ok(())
 }
 
-/// scikit-learn's `ArgKmin`: the `k` (`1 <= k <= n_fit`) nearest fitted samples of each query.
+/// scikit-learn's `ArgKmin`: the `k` (`1 <= k <= n_fit`) nearest fitted samples of each query;
+/// for CSR samples and the metrics scikit-learn computes by its pairwise path instead, that
+/// path (see [`sparse`]), where `queries_are_fit` zeroes each query's distance to itself.
 pub fn kneighbors<T: Float, S: BruteSamples<T>>(
     fit: &S,
     queries: &S,
     metric: &Metric,
     k: usize,
+    queries_are_fit: bool,
     stop: StopCheck,
 ) -> Result<KNeighbors, KernelError> {
     check(metric, fit, queries)?;
@@ -94,6 +106,13 @@ pub fn kneighbors<T: Float, S: BruteSamples<T>>(
         return Err(KernelError::InvalidArgument(format!(
             "k={k} must be in [1, n_samples_fit={n_fit}]"
         )));
+    }
+    if let (Some(kind), Some(f), Some(q)) = (
+        sparse::SparsePairwise::for_metric(metric),
+        fit.as_csr(),
+        queries.as_csr(),
+    ) {
+        return sparse::kneighbors(f, q, kind, k, queries_are_fit, stop);
     }
     // Indices first, as scikit-learn's ArgKmin allocates them: the same MemoryError message.
     let mut indices = alloc::filled(&[n_q, k], 0i64)?;
@@ -167,7 +186,7 @@ fn generic_kneighbors_block<T: Float, S: MetricRows<T>>(
         }
         heap::simultaneous_sort(hv, hi);
         for v in hv.iter_mut() {
-            *v = metric.rdist_to_dist(v.max(0.0));
+            *v = metric.in_dtype::<T>(metric.rdist_to_dist(v.max(0.0)));
         }
     }
 }
@@ -216,8 +235,27 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
     stop: StopCheck,
 ) -> Result<RadiusNeighbors, KernelError> {
     check(metric, fit, queries)?;
+    if let (Some(kind), Some(f), Some(q)) = (
+        sparse::SparsePairwise::for_metric(metric),
+        fit.as_csr(),
+        queries.as_csr(),
+    ) {
+        return sparse::radius_neighbors(
+            f,
+            q,
+            kind,
+            radius,
+            sort,
+            exclude_self,
+            with_distances,
+            stop,
+        );
+    }
     let n_q = queries.n_samples();
     let r_radius = metric.dist_to_rdist(radius);
+    // scikit-learn's float32 metrics take the radius, and return reduced distances and
+    // distances, in float32 (its fused euclidean search does not).
+    let generic_r_radius = metric.in_dtype::<T>(metric.dist_to_rdist(T::from_f64(radius).to_f64()));
     let fused = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
     let fit_norms = match (fused, fit.as_dense()) {
         (true, Some(f)) => Some(fused::row_norms(f)?),
@@ -240,7 +278,7 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
                         let mut found: Found = (Vec::new(), Vec::new());
                         for j in 0..fit.n_samples() {
                             let v = queries.rdist_to(metric, i, fit, j);
-                            if v <= r_radius {
+                            if v <= generic_r_radius {
                                 push_found(&mut found, j as i64, v)?;
                             }
                         }
@@ -249,6 +287,11 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
                     .collect::<Result<_, KernelError>>()?,
             };
             for (r, (ind, dist)) in found.iter_mut().enumerate() {
+                // Sorted before the query itself is removed, as scikit-learn does: its
+                // presence changes the order the sort leaves exactly equal distances in.
+                if sort {
+                    heap::simultaneous_sort(dist, ind);
+                }
                 if exclude_self {
                     let own = (b * QUERY_BLOCK + r) as i64;
                     if let Some(at) = ind.iter().position(|&j| j == own) {
@@ -256,22 +299,35 @@ pub fn radius_neighbors<T: Float, S: BruteSamples<T>>(
                         dist.remove(at);
                     }
                 }
-                if sort {
-                    heap::simultaneous_sort(dist, ind);
-                }
                 for v in dist.iter_mut() {
-                    *v = metric.rdist_to_dist(v.max(0.0));
+                    let dist = metric.rdist_to_dist(v.max(0.0));
+                    *v = if fit_norms.is_some() {
+                        dist
+                    } else {
+                        metric.in_dtype::<T>(dist)
+                    };
                 }
             }
             Ok(found)
         })
         .collect();
+    let blocks = blocks
+        .into_iter()
+        .collect::<Result<Vec<_>, KernelError>>()?;
+    concatenate_found(n_q, blocks, with_distances)
+}
+
+/// The per-query lists of consecutive query blocks as one CSR-like result.
+fn concatenate_found(
+    n_q: usize,
+    blocks: Vec<Vec<Found>>,
+    with_distances: bool,
+) -> Result<RadiusNeighbors, KernelError> {
     let mut offsets = alloc::with_capacity::<i64>(&[n_q + 1])?;
     offsets.push(0);
     let mut total = 0usize;
-    let mut parts = Vec::with_capacity(n_blocks);
+    let mut parts = Vec::with_capacity(blocks.len());
     for block in blocks {
-        let block = block?;
         for (ind, _) in &block {
             total += ind.len();
             offsets.push(total as i64);

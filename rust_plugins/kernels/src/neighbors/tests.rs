@@ -47,7 +47,7 @@ fn dense_fused_generic_and_csr_searches_find_the_nearest() {
         let want = naive(&fit, &q, d, &metric, k);
         let fd = Dense::new(&fit, n, d).unwrap();
         let qd = Dense::new(&q, m, d).unwrap();
-        let dense = kneighbors(&fd, &qd, &metric, k, &no_stop).unwrap();
+        let dense = kneighbors(&fd, &qd, &metric, k, false, &no_stop).unwrap();
         let (ip, ix): (Vec<i64>, Vec<i32>) = (
             (0..=n as i64).map(|i| i * d as i64).collect(),
             (0..n * d).map(|i| (i % d) as i32).collect(),
@@ -58,7 +58,7 @@ fn dense_fused_generic_and_csr_searches_find_the_nearest() {
         );
         let fc = Csr::new(&fit, &ix, &ip, n, d).unwrap();
         let qc = Csr::new(&q, &qx, &qp, m, d).unwrap();
-        let csr = kneighbors(&fc, &qc, &metric, k, &no_stop).unwrap();
+        let csr = kneighbors(&fc, &qc, &metric, k, false, &no_stop).unwrap();
         for got in [&dense, &csr] {
             for (r, row) in want.iter().enumerate() {
                 for (c, &(dist, j)) in row.iter().enumerate() {
@@ -80,6 +80,7 @@ fn dense_fused_generic_and_csr_searches_find_the_nearest() {
             &Dense::new(&q32, m, d).unwrap(),
             &metric,
             k,
+            false,
             &no_stop,
         )
         .unwrap();
