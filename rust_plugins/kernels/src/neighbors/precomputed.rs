@@ -294,6 +294,24 @@ pub fn csr_rows_sorted<T: Float>(indptr: &[i64], data: &[T]) -> Result<Option<bo
     ))
 }
 
+/// Rows up to this length are sorted in place by insertion (stable, no copies).
+const SHORT_ROW: usize = 32;
+
+/// A stable in-place sort of `d` by value, `i` moved along.
+fn insertion_sort<T: Float, I: Copy>(d: &mut [T], i: &mut [I]) {
+    for at in 1..d.len() {
+        let (v, j) = (d[at], i[at]);
+        let mut to = at;
+        while to > 0 && d[to - 1] > v {
+            d[to] = d[to - 1];
+            i[to] = i[to - 1];
+            to -= 1;
+        }
+        d[to] = v;
+        i[to] = j;
+    }
+}
+
 /// Sorts the stored entries of every row by value with a stable sort, in place, carrying the
 /// column indices along (scikit-learn's `sort_graph_by_row_values`).
 pub fn csr_sort_rows<T: Float, I: GraphIndex>(
@@ -330,6 +348,10 @@ pub fn csr_sort_rows<T: Float, I: GraphIndex>(
         for w in ptr.windows(2) {
             let (a, b) = ((w[0] - base) as usize, (w[1] - base) as usize);
             let (d, i) = (&mut d[a..b], &mut i[a..b]);
+            if d.len() <= SHORT_ROW {
+                insertion_sort(d, i);
+                continue;
+            }
             if d.windows(2).all(|p| !(p[0] > p[1])) {
                 continue; // already in order: a stable sort leaves it as it is
             }
@@ -523,11 +545,11 @@ mod tests {
 
     #[test]
     fn csr_row_sort_is_stable_and_searches_slice_it() {
-        // Rows of 0..9 entries, values with ties, columns distinct within a row.
+        // Rows of 0..49 entries, values with ties, columns distinct within a row.
         let mut indptr = vec![0i64];
         let (mut data, mut indices) = (Vec::new(), Vec::new());
         for r in 0..200usize {
-            let len = r % 10;
+            let len = r % 50; // short rows sorted by insertion, long ones not
             let vals = values(len, r as u64, 3);
             for (c, v) in vals.into_iter().enumerate() {
                 data.push(v);
@@ -556,7 +578,7 @@ mod tests {
         assert_eq!(csr_rows_sorted(&indptr, &data).unwrap(), Some(false));
 
         // Rows with at least 3 entries: the first 3 after sorting.
-        let keep: Vec<usize> = (0..200).filter(|r| r % 10 >= 3).collect();
+        let keep: Vec<usize> = (0..200).filter(|r| r % 50 >= 3).collect();
         let mut ptr2 = vec![0i64];
         let (mut d2, mut i2) = (Vec::new(), Vec::new());
         for &r in &keep {
