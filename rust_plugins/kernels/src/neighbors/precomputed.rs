@@ -164,9 +164,12 @@ pub struct Lists<T> {
     pub distances: Vec<T>,
 }
 
+/// One block's rows: each row's neighbour indices and distances.
+type RowLists<T> = Vec<(Vec<i64>, Vec<T>)>;
+
 /// Joins per-row lists, computed in parallel blocks, into one CSR-like result.
 fn join_lists<T: Float>(
-    blocks: Vec<Result<Vec<(Vec<i64>, Vec<T>)>, KernelError>>,
+    blocks: Vec<Result<RowLists<T>, KernelError>>,
     n_rows: usize,
     with_distances: bool,
 ) -> Result<Lists<T>, KernelError> {
@@ -287,11 +290,9 @@ pub fn csr_rows_sorted<T: Float>(indptr: &[i64], data: &[T]) -> Result<Option<bo
             is_change[at as usize] = true;
         }
     }
-    Ok(Some(
-        data.windows(2)
-            .zip(&is_change)
-            .all(|(w, &change)| change || !(w[0] > w[1])),
-    ))
+    Ok(Some(data.windows(2).zip(&is_change).all(|(w, &change)| {
+        change || w[0].partial_cmp(&w[1]) != Some(Ordering::Greater)
+    })))
 }
 
 /// Rows up to this length are sorted in place by insertion (stable, no copies).
@@ -352,7 +353,9 @@ pub fn csr_sort_rows<T: Float, I: GraphIndex>(
                 insertion_sort(d, i);
                 continue;
             }
-            if d.windows(2).all(|p| !(p[0] > p[1])) {
+            if d.windows(2)
+                .all(|p| p[0].partial_cmp(&p[1]) != Some(Ordering::Greater))
+            {
                 continue; // already in order: a stable sort leaves it as it is
             }
             row.clear();
