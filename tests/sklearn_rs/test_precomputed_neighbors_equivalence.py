@@ -373,3 +373,15 @@ def test_same_results_for_any_thread_count():
             results.append(out)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.EfficiencyWarning")
+def test_integer_graph_uses_sklearn_helpers_with_the_same_results():
+    graph = sp.csr_matrix(np.rint(T_FIT * (T_FIT <= 3)).astype(np.int64))
+    ours, theirs = fit_both(NearestNeighbors, sk.NearestNeighbors, graph, n_neighbors=3)
+    for q in (None, graph):
+        for a, b in zip(ours.kneighbors(q), theirs.kneighbors(q)):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(ours.radius_neighbors(q, 2), theirs.radius_neighbors(q, 2)):
+            assert_lists_equal(a, b)
