@@ -136,8 +136,8 @@ PRECOMPUTED_CASES = {
 
 
 def make_precomputed_data(case):
-    """The case's distances (a CSR graph's ``data``, ``indices``, ``indptr``, or a dense
-    matrix) and class labels."""
+    """The case's distances (a dense matrix, or a CSR graph's ``data`` as ``X`` with its
+    ``indices`` and ``indptr``) and class labels."""
     from sklearn.metrics import pairwise_distances
     from sklearn.neighbors import kneighbors_graph
 
@@ -151,7 +151,7 @@ def make_precomputed_data(case):
     graph = kneighbors_graph(X, 20, mode="distance")
     if storage == "unsorted":
         graph.sort_indices()
-    return {"X_data": graph.data, "X_indices": graph.indices, "X_indptr": graph.indptr, "y": y}
+    return {"X": graph.data, "X_indices": graph.indices, "X_indptr": graph.indptr, "y": y}
 
 
 class PrecomputedQuery(EstimatorBenchmark):
@@ -178,11 +178,10 @@ class PrecomputedQuery(EstimatorBenchmark):
 
         self.name = PRECOMPUTED_CASES[case][0]
         super().setup(paths, case, impl)
-        if "X_data" in self.data:
+        if "X_indptr" in self.data:  # a graph: "X" holds its values
             n = len(self.data["X_indptr"]) - 1
             self.X = sp.csr_matrix(
-                (self.data["X_data"], self.data["X_indices"], self.data["X_indptr"]),
-                shape=(n, n))
+                (self.data["X"], self.data["X_indices"], self.data["X_indptr"]), shape=(n, n))
 
     def make_estimator(self, cls, **overrides):
         params = PRECOMPUTED_CASES[self.data_params[0]][1]
