@@ -21,8 +21,21 @@ Cases of the nearest-neighbours issue, standard-normal data (``common.SEED``):
   function computes it: ``NearestNeighbors(n_neighbors=10).fit(X).kneighbors_graph(mode=
   "distance")`` (scikit-learn-intelex patches the class, not the function).
 
+Precomputed distances (``PrecomputedQuery``; points standard normal, 3 features):
+
+* ``pre-graph-100000``: ``KNeighborsClassifier(5, metric="precomputed").fit(G, y).predict(G)``,
+  ``G`` the ``kneighbors_graph(X, 20, mode="distance")`` of 100000 points (rows sorted by
+  distance, as a ``KNeighborsTransformer`` gives them), 10 classes;
+* ``pre-unsorted-100000``: ``NearestNeighbors(10, metric="precomputed").fit(G).kneighbors()``,
+  ``G`` that graph with its rows sorted by column (``sort_indices``): each row is sorted by
+  value first (with scikit-learn's ``EfficiencyWarning``, silenced here);
+* ``pre-dense-5000``: ``KNeighborsClassifier(5, metric="precomputed").fit(D, y).predict(D)``,
+  ``D`` the 5000 x 5000 euclidean distances of 5000 points, 10 classes.
+
 ``time_query`` and ``peakmem_query`` measure the whole ``fit(X)`` + query call.
 """
+
+import warnings
 
 import numpy as np
 
@@ -111,4 +124,80 @@ class NeighborsQuery(EstimatorBenchmark):
 
     def peakmem_query(self, *params):
         """Peak resident memory of the process over ``fit(X)`` and the query."""
+        self._query()
+
+
+#: case -> (class, params, n_samples, storage)
+PRECOMPUTED_CASES = {
+    "pre-graph-100000": ("KNeighborsClassifier", {"n_neighbors": 5}, 100_000, "graph"),
+    "pre-unsorted-100000": ("NearestNeighbors", {"n_neighbors": 10}, 100_000, "unsorted"),
+    "pre-dense-5000": ("KNeighborsClassifier", {"n_neighbors": 5}, 5_000, "dense"),
+}
+
+
+def make_precomputed_data(case):
+    """The case's distances (a dense matrix, or a CSR graph's ``data`` as ``X`` with its
+    ``indices`` and ``indptr``) and class labels."""
+    from sklearn.metrics import pairwise_distances
+    from sklearn.neighbors import kneighbors_graph
+
+    _, _, n, storage = PRECOMPUTED_CASES[case]
+    n = case_size(n, 300)
+    rng = np.random.RandomState(common.SEED)
+    X = rng.standard_normal((n, 3))
+    y = rng.randint(0, 10, size=n)
+    if storage == "dense":
+        return {"X": pairwise_distances(X), "y": y}
+    graph = kneighbors_graph(X, 20, mode="distance")
+    if storage == "unsorted":
+        graph.sort_indices()
+    return {"X": graph.data, "X_indices": graph.indices, "X_indptr": graph.indptr, "y": y}
+
+
+class PrecomputedQuery(EstimatorBenchmark):
+    """``fit`` on precomputed distances, then the case's query: time and peak memory."""
+
+    module, name = "neighbors", None
+    params = [list(PRECOMPUTED_CASES), SKLEARN_PEERS]
+    param_names = ["case", "impl"]
+    number = 1
+    timeout = 600
+    memory_cases = [("pre-graph-100000",)]
+
+    def setup_cache(self):
+        data = {}
+        for case in PRECOMPUTED_CASES:
+            data[data_key(case)] = {
+                name: save_array(f"neighbors-pre-{name}-{case}", array)
+                for name, array in make_precomputed_data(case).items()
+            }
+        return data
+
+    def setup(self, paths, case, impl):
+        import scipy.sparse as sp
+
+        self.name = PRECOMPUTED_CASES[case][0]
+        super().setup(paths, case, impl)
+        if "X_indptr" in self.data:  # a graph: "X" holds its values
+            n = len(self.data["X_indptr"]) - 1
+            self.X = sp.csr_matrix(
+                (self.data["X"], self.data["X_indices"], self.data["X_indptr"]), shape=(n, n))
+
+    def make_estimator(self, cls, **overrides):
+        params = PRECOMPUTED_CASES[self.data_params[0]][1]
+        return cls(**{**params, "metric": "precomputed", **overrides})
+
+    def _query(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # EfficiencyWarning of the unsorted graph
+            if PRECOMPUTED_CASES[self.data_params[0]][0] == "NearestNeighbors":
+                return self.make_estimator(self.cls).fit(self.X).kneighbors()
+            return self.make_estimator(self.cls).fit(self.X, self.y).predict(self.X)
+
+    def time_query(self, *params):
+        """``fit`` and the case's query (predict of the fitted distances, or kneighbors)."""
+        self._query()
+
+    def peakmem_query(self, *params):
+        """Peak resident memory of the process over ``fit`` and the query."""
         self._query()

@@ -547,6 +547,42 @@ def radius_neighbors(
     n_threads: int,
     with_distances: bool = True,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+def precomputed_kneighbors(
+    matrix: _Floats, k: int, n_threads: int
+) -> tuple[_Floats, npt.NDArray[np.int64]]: ...
+def precomputed_radius_neighbors(
+    matrix: _Floats,
+    radius: float,
+    sort: bool,
+    exclude_self: bool,
+    n_threads: int,
+    with_distances: bool = True,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], _Floats]: ...
+def graph_rows_sorted(
+    indptr: npt.NDArray[np.int64], data: _Floats
+) -> bool | None: ...
+def graph_sort_rows(
+    indptr: npt.NDArray[np.int64],
+    data: _Floats,
+    indices: _Index,
+    n_threads: int,
+) -> None: ...
+def graph_kneighbors(
+    indptr: npt.NDArray[np.int64],
+    data: _Floats,
+    indices: _Index,
+    k: int,
+    n_threads: int,
+) -> tuple[_Floats, _Index]: ...
+def graph_radius_neighbors(
+    indptr: npt.NDArray[np.int64],
+    data: _Floats,
+    indices: _Index,
+    radius: float,
+    exclude_self: bool,
+    n_threads: int,
+    with_distances: bool = True,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], _Floats]: ...
 def neighbor_class_probabilities(
     offsets: npt.NDArray[np.int64],
     indices: npt.NDArray[np.int64],

@@ -37,7 +37,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._tags import get_tags
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
-from sklearn_rs import _patch
+from sklearn_rs import _patch, _precomputed
 from sklearn_rs._base import RustEstimatorMixin, samples_view
 from sklearn_rs._metrics import MetricSpec, check_n_features, effective_metric, resolve_metric
 from sklearn_rs._threads import _core
@@ -85,7 +85,7 @@ def neighbors_fallback(params, X):
     if isinstance(spec, str):
         return spec
     if spec.name == "precomputed":
-        return "metric='precomputed' (distances given as input) runs scikit-learn's code"
+        return None  # dense or sparse distances: see _precomputed
     algorithm = params.get("algorithm", "brute")
     if not sparse and X is not None and algorithm == "auto":
         try:
@@ -141,6 +141,9 @@ class NeighborsMixin(RustEstimatorMixin):
     def _fit(self, X, y=None):
         reason = self._fallback_reason(X)
         self._rs_spec = self._rs_tree = None
+        if reason is None and self.metric == "precomputed":
+            # A graph sorted in Rust: scikit-learn's _fit finds it sorted (not warned twice).
+            X = _precomputed.presorted_fit_input(X, self._rs_threads())
         spec = None
         if reason is None:
             try:
@@ -178,14 +181,17 @@ class NeighborsMixin(RustEstimatorMixin):
                                 **self.effective_metric_params_)
         return self._tree
 
-    def _rs_weighting(self):
-        """``"uniform"`` or ``"distance"`` where Rust weighs the neighbours' votes or targets;
-        ``None`` for callables and for cosine distances (scikit-learn's pairwise path keeps
-        them float32 for float32 data and weighs them in float32): scikit-learn's code then
-        weighs our search's neighbours."""
+    def _rs_weighting(self, X=None):
+        """``"uniform"`` or ``"distance"`` where Rust weighs the neighbours' votes or targets
+        (for queries ``X``); ``None`` for callables and for cosine distances and float32
+        precomputed distances (scikit-learn keeps them float32 and weighs them in float32):
+        scikit-learn's code then weighs our search's neighbours."""
         if self.weights == "uniform":
             return "uniform"
         if self.weights == "distance" and not self._rs_pairwise_path():
+            if (self._rs_spec.name == "precomputed"
+                    and not _precomputed.float64_distances(self, X)):
+                return None
             return "distance"
         return None
 
@@ -217,7 +223,8 @@ class NeighborsMixin(RustEstimatorMixin):
         spec = getattr(self, "_rs_spec", None)
         if spec is None or getattr(self, "_fit_method", None) not in ("brute", "kd_tree"):
             return False
-        if X is not None and sp.issparse(X) != sp.issparse(self._fit_X):
+        precomputed = spec.name == "precomputed"  # the queries' storage decides
+        if X is not None and not precomputed and sp.issparse(X) != sp.issparse(self._fit_X):
             _patch.logger.info(
                 "%s: falling back to scikit-learn for this call: dense and sparse samples mixed",
                 type(self).__name__,
@@ -278,6 +285,9 @@ class KNeighborsSearchMixin(NeighborsMixin):
             raise TypeError(
                 "n_neighbors does not take %s value, enter integer value" % type(n_neighbors)
             )
+        if self._rs_spec.name == "precomputed":
+            return _precomputed.kneighbors(self, X, n_neighbors, return_distance,
+                                           self._rs_threads())
         query_is_train = X is None
         if query_is_train:
             X = self._fit_X
@@ -332,12 +342,17 @@ class RadiusSearchMixin(NeighborsMixin):
 
     def _radius_queries(self, X):
         """The queries of a radius search: ``X`` validated, or ``None`` for the fitted samples."""
+        if X is not None and self._rs_spec.name == "precomputed":
+            return _precomputed.check_precomputed(X, self._rs_threads())
         return None if X is None else self._validate_queries(X)
 
     def _radius_search(self, X, radius, sort_results, validated=False, return_distance=True):
         """The Rust radius search of ``X`` (``None``: the fitted samples, each without itself)
         by brute force or on the k-d tree: CSR ``(offsets, indices, distances)``, distances in
         the dtype scikit-learn returns (empty without ``return_distance``)."""
+        if self._rs_spec.name == "precomputed":
+            return _precomputed.radius_search(self, X, radius, sort_results, validated,
+                                              return_distance, self._rs_threads())
         query_is_train = X is None
         if not validated:
             X = self._radius_queries(X)
@@ -420,7 +435,7 @@ class KNeighborsClassifier(KNeighborsSearchMixin, _SklearnKNeighborsClassifier):
     # order (see neighbors/predict.rs); callable weights are scikit-learn's code on our
     # kneighbors.
     def _rs_votes(self, X):
-        return self._rs_searchable(X) and self._rs_weighting() is not None
+        return self._rs_searchable(X) and self._rs_weighting(X) is not None
 
     def predict_proba(self, X):
         check_is_fitted(self, "_fit_method")
@@ -480,7 +495,7 @@ class KNeighborsRegressor(KNeighborsSearchMixin, _SklearnKNeighborsRegressor):
     # NumPy's order (pairwise row sums); uniform and callable weights are scikit-learn's code
     # on our kneighbors.
     def predict(self, X):
-        if (not self._rs_searchable(X) or self._rs_weighting() != "distance"
+        if (not self._rs_searchable(X) or self._rs_weighting(X) != "distance"
                 or self._y.dtype.kind not in "biuf"):
             return super().predict(X)
         neigh_dist, neigh_ind = self.kneighbors(X)
@@ -519,7 +534,7 @@ class RadiusNeighborsClassifier(RadiusSearchMixin, _SklearnRadiusNeighborsClassi
     # radius_neighbors.
     def predict_proba(self, X):
         check_is_fitted(self, "_fit_method")
-        if not self._rs_radius_searchable(X) or self._rs_weighting() is None:
+        if not self._rs_radius_searchable(X) or self._rs_weighting(X) is None:
             return super().predict_proba(X)
         weighted = self._rs_weighting() == "distance"
         _num_samples(self._fit_X if X is None else X)  # scikit-learn's first check of X
@@ -585,7 +600,7 @@ class RadiusNeighborsRegressor(RadiusSearchMixin, _SklearnRadiusNeighborsRegress
     # Callable weights are scikit-learn's code on our radius_neighbors.
     def predict(self, X):
         check_is_fitted(self, "_fit_method")
-        if (not self._rs_radius_searchable(X) or self._rs_weighting() is None
+        if (not self._rs_radius_searchable(X) or self._rs_weighting(X) is None
                 or self._y.dtype.kind not in "biuf"):
             return super().predict(X)
         weighted = self._rs_weighting() == "distance"

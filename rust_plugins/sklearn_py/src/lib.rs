@@ -20,6 +20,7 @@ mod metric;
 mod minibatch;
 mod neighbors;
 mod pca;
+mod precomputed;
 mod scale;
 
 use pyo3::prelude::*;
@@ -35,6 +36,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     neighbors::register(m)?;
     linear::register(m)?;
     pca::register(m)?;
+    precomputed::register(m)?;
     scale::register(m)?;
     Ok(())
 }

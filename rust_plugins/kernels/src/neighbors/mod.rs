@@ -15,6 +15,7 @@ mod fused;
 pub mod heap;
 pub mod kd_tree;
 mod nth_element;
+pub mod precomputed;
 pub mod predict;
 pub mod sparse;
 #[cfg(test)]
