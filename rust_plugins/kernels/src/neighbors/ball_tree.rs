@@ -1,0 +1,273 @@
+//! scikit-learn's ball tree (`BallTree`, `_binary_tree.pxi.tp` and `_ball_tree.pyx.tp`): the
+//! same build, `query` and `query_radius` as its tree, bit for bit. The partition and the
+//! walks are [`super::binary_tree`]'s (the k-d tree's); this tree brings its balls.
+//!
+//! - Build: each node's centroid is the mean of its samples, summed in their order when the
+//!   build reaches the node (before its own partition), then divided by their count; its
+//!   radius the largest distance from the centroid to them (`init_node`).
+//! - Query: a node's lower bound is `dist_to_rdist(max(0, dist(pt, centroid) - radius))`;
+//!   radius queries compare `max(0, dist - radius)` and `dist + radius` with `r`.
+//!
+//! Metrics: euclidean, manhattan, chebyshev, minkowski (`p >= 1`, weighted or not) and
+//! haversine. Float64 only, as scikit-learn's estimators build it.
+
+use super::binary_tree::query::{
+    self, Haversine, LInf, Lp, NodeBounds, Norm, SquaredL2, WeightedLp, L1,
+};
+use super::binary_tree::radius::{self, Node, Radii, RadiusBounds};
+use super::binary_tree::{self, NodeInit, TreeView};
+use super::{KNeighbors, RadiusNeighbors};
+use crate::alloc;
+use crate::metric::Metric;
+use crate::{KernelError, StopCheck};
+
+/// A built tree over `n` samples of `d` features.
+pub struct BallTree {
+    /// The samples' rows in tree order (row `i` is sample `idx[i]`).
+    pub data: Vec<f64>,
+    /// Sample indices, each node's samples contiguous.
+    pub idx: Vec<i64>,
+    /// `(idx_start, idx_end, is_leaf)` per node, flattened.
+    pub nodes: Vec<i64>,
+    /// `[n_nodes, d]`: each node's centroid (scikit-learn's `node_bounds[0]`).
+    pub centroids: Vec<f64>,
+    /// Each node's radius.
+    pub radii: Vec<f64>,
+}
+
+/// A tree's parts borrowed for queries, checked against each other.
+pub struct BallTreeView<'a> {
+    tree: TreeView<'a>,
+    centroids: &'a [f64],
+    radii: &'a [f64],
+}
+
+impl<'a> std::ops::Deref for BallTreeView<'a> {
+    type Target = TreeView<'a>;
+    fn deref(&self) -> &TreeView<'a> {
+        &self.tree
+    }
+}
+
+impl<'a> BallTreeView<'a> {
+    /// Checks the parts of a tree built by [`build`]: its rows in tree order (`(n, d)`
+    /// row-major), indices, nodes (flattened), centroids and radii.
+    pub fn new(
+        data: &'a [f64],
+        d: usize,
+        idx: &'a [i64],
+        nodes: &[i64],
+        centroids: &'a [f64],
+        radii: &'a [f64],
+    ) -> Result<Self, KernelError> {
+        let tree = TreeView::new(data, d, idx, nodes, "ball tree")?;
+        if centroids.len() != tree.n_nodes() * d || radii.len() != tree.n_nodes() {
+            return Err(KernelError::Shape(
+                "ball tree: centroids or radii do not match the nodes".into(),
+            ));
+        }
+        Ok(Self {
+            tree,
+            centroids,
+            radii,
+        })
+    }
+
+    #[inline(always)]
+    fn centroid(&self, d: usize, i: usize) -> &[f64] {
+        &self.centroids[i * d..(i + 1) * d]
+    }
+}
+
+/// The metrics the ball tree computes, with scikit-learn's errors for the others.
+fn check_metric(metric: &Metric, d: usize) -> Result<(), KernelError> {
+    match metric {
+        Metric::Euclidean | Metric::Manhattan | Metric::Chebyshev | Metric::Haversine => {}
+        Metric::Minkowski { p, .. } if *p >= 1.0 => {}
+        _ => {
+            return Err(KernelError::InvalidArgument(
+                "the ball tree supports euclidean, manhattan, chebyshev, minkowski (p >= 1) \
+                 and haversine metrics"
+                    .into(),
+            ))
+        }
+    }
+    metric.check_features(d)
+}
+
+/// Each node's centroid and radius, written as the build reaches the node.
+struct Balls<'m> {
+    centroids: *mut f64,
+    radii: *mut f64,
+    count: usize,
+    d: usize,
+    metric: &'m Metric,
+}
+
+// SAFETY: each node is initialised once, by one thread (`NodeInit`), through `init` alone.
+unsafe impl Sync for Balls<'_> {}
+
+impl NodeInit for Balls<'_> {
+    /// scikit-learn's ball `init_node` (unweighted).
+    fn init<'r, I: Iterator<Item = &'r [f64]> + Clone>(&self, i: usize, rows: I) {
+        let d = self.d;
+        assert!(i < self.count, "node {i} of {}", self.count);
+        // SAFETY: node `i`'s centroid and radius are written here only, once.
+        let (centroid, radius) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(self.centroids.add(i * d), d),
+                &mut *self.radii.add(i),
+            )
+        };
+        centroid.fill(0.0);
+        let mut n_points = 0usize;
+        for row in rows.clone() {
+            for (c, &x) in centroid.iter_mut().zip(row) {
+                *c += x;
+            }
+            n_points += 1;
+        }
+        for c in centroid.iter_mut() {
+            *c /= n_points as f64;
+        }
+        let mut largest = 0.0f64;
+        for row in rows {
+            largest = largest.max(self.metric.rdist(centroid, row));
+        }
+        *radius = self.metric.rdist_to_dist(largest);
+    }
+}
+
+/// Builds scikit-learn's `BallTree(data, leaf_size, metric)` over the row-major `(n, d)`
+/// float64 `data`.
+pub fn build(
+    data: &[f64],
+    n: usize,
+    d: usize,
+    leaf_size: usize,
+    metric: &Metric,
+    stop: StopCheck,
+) -> Result<BallTree, KernelError> {
+    let nodes = binary_tree::check_build(data, n, d, leaf_size, "ball tree")?;
+    check_metric(metric, d)?;
+    let count = nodes.len();
+    let mut centroids = alloc::filled(&[count, d], 0.0f64)?;
+    let mut radii = alloc::filled(&[count], 0.0f64)?;
+    let balls = Balls {
+        centroids: centroids.as_mut_ptr(),
+        radii: radii.as_mut_ptr(),
+        count,
+        d,
+        metric,
+    };
+    let (rows, idx) = binary_tree::partition(data, d, &nodes, &balls, stop)?;
+    if stop() {
+        return Err(KernelError::Interrupted);
+    }
+    Ok(BallTree {
+        data: rows,
+        idx,
+        nodes: nodes.concat(),
+        centroids,
+        radii,
+    })
+}
+
+impl<N: Norm> NodeBounds<N> for BallTreeView<'_> {
+    /// scikit-learn's ball `min_rdist`: `dist_to_rdist(max(0, dist(pt, centroid) - radius))`.
+    #[inline(always)]
+    fn min_rdist(&self, norm: N, d: usize, i: usize, pt: &[f64]) -> f64 {
+        let centroid = self.centroid(d, i);
+        let dist = norm.to_dist(norm.rdist(&pt[..d], |f| centroid[f]));
+        norm.to_rdist(0.0f64.max(dist - self.radii[i]))
+    }
+}
+
+/// The tree's balls against a radius.
+struct BallRadius<'t, 'a> {
+    tree: &'t BallTreeView<'a>,
+    metric: &'t Metric,
+}
+
+impl RadiusBounds for BallRadius<'_, '_> {
+    fn tree(&self) -> &TreeView<'_> {
+        self.tree
+    }
+
+    /// scikit-learn's ball `min_max_dist` against `r`.
+    #[inline]
+    fn classify(&self, i: usize, pt: &[f64], r: f64) -> Node {
+        let d = self.tree.d;
+        let dist = self.metric.dist(pt, self.tree.centroid(d, i));
+        let rad = self.tree.radii[i];
+        if 0.0f64.max(dist - rad) > r {
+            Node::Outside
+        } else if dist + rad <= r {
+            Node::Inside
+        } else {
+            Node::Straddles
+        }
+    }
+}
+
+/// scikit-learn's `BallTree.query(queries, k)` (depth-first, sorted): the `k`
+/// (`1 <= k <= n`) nearest samples of each row of the `(n_queries, d)` row-major `queries`;
+/// distances left reduced when `reduced`.
+pub fn kneighbors(
+    tree: &BallTreeView<'_>,
+    queries: &[f64],
+    metric: &Metric,
+    k: usize,
+    reduced: bool,
+    stop: StopCheck,
+) -> Result<KNeighbors, KernelError> {
+    check_metric(metric, tree.d)?;
+    let view = &tree.tree;
+    match metric {
+        Metric::Euclidean => {
+            query::kneighbors(view, tree, SquaredL2, queries, metric, k, reduced, stop)
+        }
+        Metric::Manhattan => query::kneighbors(view, tree, L1, queries, metric, k, reduced, stop),
+        Metric::Chebyshev => query::kneighbors(view, tree, LInf, queries, metric, k, reduced, stop),
+        Metric::Haversine => {
+            query::kneighbors(view, tree, Haversine, queries, metric, k, reduced, stop)
+        }
+        Metric::Minkowski { p, w: Some(w) } => {
+            let norm = WeightedLp { p: *p, w };
+            query::kneighbors(view, tree, norm, queries, metric, k, reduced, stop)
+        }
+        Metric::Minkowski { p, w: None } => {
+            query::kneighbors(view, tree, Lp(*p), queries, metric, k, reduced, stop)
+        }
+        _ => Err(KernelError::InvalidArgument(
+            "not a ball-tree metric".into(),
+        )),
+    }
+}
+
+/// scikit-learn's `BallTree.query_radius(queries, r, return_distance, sort_results)`; see
+/// [`radius::radius_neighbors`].
+#[allow(clippy::too_many_arguments)]
+pub fn radius_neighbors(
+    tree: &BallTreeView<'_>,
+    queries: &[f64],
+    metric: &Metric,
+    radii: Radii<'_>,
+    sort: bool,
+    exclude_self: bool,
+    with_distances: bool,
+    stop: StopCheck,
+) -> Result<RadiusNeighbors, KernelError> {
+    check_metric(metric, tree.d)?;
+    let bounds = BallRadius { tree, metric };
+    radius::radius_neighbors(
+        &bounds,
+        queries,
+        metric,
+        radii,
+        sort,
+        exclude_self,
+        with_distances,
+        stop,
+    )
+}
