@@ -271,3 +271,140 @@ pub fn radius_neighbors(
         stop,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neighbors::kd_tree;
+
+    fn never() -> bool {
+        false
+    }
+
+    /// Values on a grid of tenths: many exact ties.
+    fn grid_data(n: usize, d: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n * d)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64 * 10.0).round() / 10.0
+            })
+            .collect()
+    }
+
+    fn metrics(d: usize) -> Vec<Metric> {
+        let mut m = vec![
+            Metric::Euclidean,
+            Metric::Manhattan,
+            Metric::Chebyshev,
+            Metric::minkowski(3.0, None).unwrap(),
+            Metric::minkowski(1.5, Some((0..d).map(|j| 0.5 + j as f64).collect())).unwrap(),
+        ];
+        if d == 2 {
+            m.push(Metric::Haversine);
+        }
+        m
+    }
+
+    #[test]
+    fn balls_hold_their_samples() {
+        for d in [2, 3, 7] {
+            let n = 500;
+            let data = grid_data(n, d, 1);
+            for metric in metrics(d) {
+                let t = build(&data, n, d, 7, &metric, &never).unwrap();
+                for (i, node) in t.nodes.chunks(3).enumerate() {
+                    let c = &t.centroids[i * d..(i + 1) * d];
+                    for r in node[0] as usize..node[1] as usize {
+                        let row = &t.data[r * d..(r + 1) * d];
+                        assert!(metric.dist(c, row) <= t.radii[i]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn finds_the_brute_force_neighbours() {
+        for d in [2, 3, 11] {
+            let (n, k) = (600usize, 5usize);
+            let data = grid_data(n, d, 3);
+            let queries = grid_data(40, d, 4);
+            for metric in metrics(d) {
+                for leaf_size in [1, 7, 40] {
+                    let t = build(&data, n, d, leaf_size, &metric, &never).unwrap();
+                    let view =
+                        BallTreeView::new(&t.data, d, &t.idx, &t.nodes, &t.centroids, &t.radii)
+                            .unwrap();
+                    let got = kneighbors(&view, &queries, &metric, k, false, &never).unwrap();
+                    for (row, q) in queries.chunks(d).enumerate() {
+                        let mut all: Vec<f64> =
+                            data.chunks(d).map(|x| metric.rdist(q, x)).collect();
+                        all.sort_by(f64::total_cmp);
+                        let want: Vec<f64> =
+                            all[..k].iter().map(|&r| metric.rdist_to_dist(r)).collect();
+                        assert_eq!(&got.distances[row * k..(row + 1) * k], &want[..]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_radius_per_query_is_each_query_searched_alone() {
+        let (n, d) = (500usize, 3usize);
+        let data = grid_data(n, d, 5);
+        let queries = grid_data(30, d, 6);
+        let radii: Vec<f64> = (0..30).map(|q| 0.05 * q as f64).collect();
+        let m = Metric::Euclidean;
+        let t = build(&data, n, d, 6, &m, &never).unwrap();
+        let ball = BallTreeView::new(&t.data, d, &t.idx, &t.nodes, &t.centroids, &t.radii).unwrap();
+        let k = kd_tree::build(&data, n, d, 6, &never).unwrap();
+        let kd = kd_tree::KdTreeView::new(&k.data, d, &k.idx, &k.nodes, &k.bounds).unwrap();
+        let all_ball = radius_neighbors(
+            &ball,
+            &queries,
+            &m,
+            Radii::Each(&radii),
+            true,
+            false,
+            true,
+            &never,
+        )
+        .unwrap();
+        let all_kd = kd_tree::radius::radius_neighbors(
+            &kd,
+            &queries,
+            &m,
+            Radii::Each(&radii),
+            true,
+            false,
+            true,
+            &never,
+        )
+        .unwrap();
+        for (q, pt) in queries.chunks(d).enumerate() {
+            let one = Radii::One(radii[q]);
+            let ball_one = radius_neighbors(&ball, pt, &m, one, true, false, true, &never).unwrap();
+            let kd_one =
+                kd_tree::radius::radius_neighbors(&kd, pt, &m, one, true, false, true, &never)
+                    .unwrap();
+            for (all, alone) in [(&all_ball, &ball_one), (&all_kd, &kd_one)] {
+                let (a, b) = (all.offsets[q] as usize, all.offsets[q + 1] as usize);
+                assert_eq!(&all.indices[a..b], &alone.indices[..]);
+                assert_eq!(&all.distances[a..b], &alone.distances[..]);
+            }
+        }
+        let short = Radii::Each(&radii[..29]);
+        assert!(radius_neighbors(&ball, &queries, &m, short, true, false, true, &never).is_err());
+    }
+
+    #[test]
+    fn other_metrics_are_refused() {
+        let data = grid_data(10, 3, 1);
+        assert!(build(&data, 10, 3, 2, &Metric::Cosine, &never).is_err());
+        assert!(build(&data, 10, 3, 2, &Metric::Haversine, &never).is_err());
+    }
+}
