@@ -350,6 +350,14 @@ fn kd_tree_radius_neighbors<'py>(
     ))
 }
 
+type BallTreeOut<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+);
+
 /// `(rows, idx, nodes, centroids, radii)`: scikit-learn's `BallTree(data, leaf_size, metric)`
 /// over the `(n, d)` float64 `data` (the rows in tree order `(n, d)`, their sample indices
 /// `(n,)`, `(n_nodes, 3)` int64 `(idx_start, idx_end, is_leaf)`, `(n_nodes, d)` centroids and
@@ -362,13 +370,7 @@ fn ball_tree_build<'py>(
     leaf_size: usize,
     metric: &Bound<'py, PyAny>,
     n_threads: usize,
-) -> PyResult<(
-    Bound<'py, PyAny>,
-    Bound<'py, PyAny>,
-    Bound<'py, PyAny>,
-    Bound<'py, PyAny>,
-    Bound<'py, PyAny>,
-)> {
+) -> PyResult<BallTreeOut<'py>> {
     let metric = metric_arg(metric)?;
     let (data, n, d) = rows(&data, "data")?;
     let work = n.saturating_mul(d).saturating_mul(64);
