@@ -254,3 +254,19 @@ def test_sklearn_errors_kept():
             nn.kneighbors(X[:, :2])
         with pytest.raises(ValueError, match="Expected n_neighbors <= n_samples_fit"):
             nn.kneighbors(X, n_neighbors=51)
+
+
+def test_float32_data_searched_in_float64_as_sklearn():
+    X = _data("rounded", 400, 4, seed=11).astype(np.float32)
+    Q = _data("rounded", 30, 4, seed=12).astype(np.float32)
+    for params in ({}, {"metric": "minkowski", "p": 3, "metric_params": {"w": WEIGHTS[:4]}}):
+        ours, theirs = _pair("NearestNeighbors", n_neighbors=5, radius=1.0, **params)
+        ours.fit(X)
+        theirs.fit(X)
+        assert ours._rs_tree is not None
+        for a, b in zip(ours.kneighbors(Q), theirs.kneighbors(Q)):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(ours.radius_neighbors(Q, sort_results=True),
+                        theirs.radius_neighbors(Q, sort_results=True)):
+            _assert_same_lists(a, b)
