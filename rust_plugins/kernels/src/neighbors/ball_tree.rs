@@ -186,7 +186,6 @@ impl<N: Norm> NodeBounds<N> for BallTreeView<'_> {
 /// The tree's balls against a radius.
 struct BallRadius<'t, 'a> {
     tree: &'t BallTreeView<'a>,
-    metric: &'t Metric,
 }
 
 impl RadiusBounds for BallRadius<'_, '_> {
@@ -196,9 +195,10 @@ impl RadiusBounds for BallRadius<'_, '_> {
 
     /// scikit-learn's ball `min_max_dist` against `r`.
     #[inline]
-    fn classify(&self, i: usize, pt: &[f64], r: f64) -> Node {
+    fn classify<N: Norm>(&self, norm: N, i: usize, pt: &[f64], r: f64) -> Node {
         let d = self.tree.d;
-        let dist = self.metric.dist(pt, self.tree.centroid(d, i));
+        let centroid = self.tree.centroid(d, i);
+        let dist = norm.to_dist(norm.rdist(&pt[..d], |f| centroid[f]));
         let rad = self.tree.radii[i];
         if 0.0f64.max(dist - rad) > r {
             Node::Outside
@@ -259,7 +259,7 @@ pub fn radius_neighbors(
     stop: StopCheck,
 ) -> Result<RadiusNeighbors, KernelError> {
     check_metric(metric, tree.d)?;
-    let bounds = BallRadius { tree, metric };
+    let bounds = BallRadius { tree };
     radius::radius_neighbors(
         &bounds,
         queries,

@@ -8,6 +8,7 @@
 //! (`rdist <= dist_to_rdist(r)`). Which case a node is in comes from the tree's
 //! [`RadiusBounds`].
 
+use super::query::{Haversine, LInf, Lp, Norm, SquaredL2, WeightedLp, L1};
 use super::TreeView;
 use crate::alloc;
 use crate::metric::Metric;
@@ -27,8 +28,9 @@ pub(crate) enum Node {
 /// A tree's node bounds as its radius walk sees them.
 pub(crate) trait RadiusBounds: Sync {
     fn tree(&self) -> &TreeView<'_>;
-    /// scikit-learn's case for node `i` against the radius `r` around `pt`.
-    fn classify(&self, i: usize, pt: &[f64], r: f64) -> Node;
+    /// scikit-learn's case for node `i` against the radius `r` around `pt`, `norm` the
+    /// metric's.
+    fn classify<N: Norm>(&self, norm: N, i: usize, pt: &[f64], r: f64) -> Node;
 }
 
 /// The radius of each query: one for all, or one per query (`query_radius`'s array `r`).
@@ -38,13 +40,12 @@ pub enum Radii<'r> {
     Each(&'r [f64]),
 }
 
-/// What every query's walk shares; `rdist` the metric's reduced distance (a closure, so each
-/// metric's loop is compiled on its own).
-struct Walk<'c, B, R> {
+/// What every query's walk shares, for one metric `N` (each compiled on its own).
+struct Walk<'c, B, N> {
     bounds: &'c B,
     metric: &'c Metric,
     with_distances: bool,
-    rdist: R,
+    norm: N,
 }
 
 /// One block's neighbour lists, concatenated.
@@ -78,7 +79,12 @@ impl Lists {
     }
 }
 
-impl<B: RadiusBounds, R: Fn(&[f64], &[f64]) -> f64 + Sync> Walk<'_, B, R> {
+impl<B: RadiusBounds, N: Norm> Walk<'_, B, N> {
+    #[inline(always)]
+    fn rdist(&self, pt: &[f64], row: &[f64]) -> f64 {
+        self.norm.rdist(pt, |f| row[f])
+    }
+
     /// scikit-learn's `_query_radius_single` from node `i` for the radius `r` (`reduced_r`
     /// its reduced form).
     fn walk(
@@ -95,19 +101,19 @@ impl<B: RadiusBounds, R: Fn(&[f64], &[f64]) -> f64 + Sync> Walk<'_, B, R> {
         let d = tree.d;
         let rows = tree.data[start * d..end * d].chunks_exact(d);
         let samples = rows.zip(&tree.idx[start..end]);
-        match self.bounds.classify(i, pt, r) {
+        match self.bounds.classify(self.norm, i, pt, r) {
             Node::Outside => {}
             Node::Inside => {
                 for (row, &j) in samples {
                     let dist = self
                         .with_distances
-                        .then(|| self.metric.rdist_to_dist((self.rdist)(pt, row)));
+                        .then(|| self.metric.rdist_to_dist(self.rdist(pt, row)));
                     out.push(j, dist)?;
                 }
             }
             Node::Straddles if leaf != 0 => {
                 for (row, &j) in samples {
-                    let rdist = (self.rdist)(pt, row);
+                    let rdist = self.rdist(pt, row);
                     if rdist <= reduced_r {
                         let dist = self
                             .with_distances
@@ -165,24 +171,30 @@ pub(crate) fn radius_neighbors<B: RadiusBounds>(
     }
     let args = (queries, n_q, radii, sort, exclude_self, stop);
     macro_rules! walk {
-        ($rdist:expr) => {
+        ($norm:expr) => {
             search_all(
                 &Walk {
                     bounds,
                     metric,
                     with_distances,
-                    rdist: $rdist,
+                    norm: $norm,
                 },
                 args,
             )
         };
     }
     let blocks = match metric {
-        Metric::Euclidean => walk!(|a: &[f64], b: &[f64]| Metric::Euclidean.rdist(a, b)),
-        Metric::Manhattan => walk!(|a: &[f64], b: &[f64]| Metric::Manhattan.rdist(a, b)),
-        Metric::Chebyshev => walk!(|a: &[f64], b: &[f64]| Metric::Chebyshev.rdist(a, b)),
-        Metric::Haversine => walk!(|a: &[f64], b: &[f64]| Metric::Haversine.rdist(a, b)),
-        _ => walk!(|a: &[f64], b: &[f64]| metric.rdist(a, b)),
+        Metric::Euclidean => walk!(SquaredL2),
+        Metric::Manhattan => walk!(L1),
+        Metric::Chebyshev => walk!(LInf),
+        Metric::Haversine => walk!(Haversine),
+        Metric::Minkowski { p, w: None } => walk!(Lp(*p)),
+        Metric::Minkowski { p, w: Some(w) } => walk!(WeightedLp { p: *p, w }),
+        _ => {
+            return Err(KernelError::InvalidArgument(
+                "not a metric of the trees".into(),
+            ))
+        }
     };
     if stop() {
         return Err(KernelError::Interrupted);
@@ -191,8 +203,8 @@ pub(crate) fn radius_neighbors<B: RadiusBounds>(
 }
 
 /// Every query's list, in parallel blocks of queries (each query's list depends on it alone).
-fn search_all<B: RadiusBounds, R: Fn(&[f64], &[f64]) -> f64 + Sync>(
-    walk: &Walk<'_, B, R>,
+fn search_all<B: RadiusBounds, N: Norm>(
+    walk: &Walk<'_, B, N>,
     (queries, n_q, radii, sort, exclude_self, stop): (
         &[f64],
         usize,

@@ -11,6 +11,7 @@
 
 use super::{metric_p, KdTreeView};
 use crate::metric::Metric;
+use crate::neighbors::binary_tree::query::Norm;
 pub use crate::neighbors::binary_tree::radius::Radii;
 use crate::neighbors::binary_tree::radius::{self, Node, RadiusBounds};
 use crate::neighbors::binary_tree::TreeView;
@@ -100,7 +101,7 @@ impl RadiusBounds for KdRadius<'_, '_> {
     }
 
     #[inline]
-    fn classify(&self, i: usize, pt: &[f64], r: f64) -> Node {
+    fn classify<N: Norm>(&self, _: N, i: usize, pt: &[f64], r: f64) -> Node {
         let squares = self.p == 2.0;
         if squares || self.p == 1.0 {
             let (lb, ub, lb_zero) = self.fast_bounds(i, pt, squares);
