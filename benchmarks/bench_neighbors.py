@@ -12,6 +12,10 @@ Cases of the nearest-neighbours issue, standard-normal data (``common.SEED``):
 * ``radius-kdtree-1000000x3``: ``NearestNeighbors(radius=0.0474, algorithm="kd_tree")``, fit
   1M x 3 and radius_neighbors of 100000 x 3 (about 10 neighbours per query; the k-d tree built
   and queried in Rust; scikit-learn-intelex runs scikit-learn's radius queries);
+* ``balltree-100000x3``: ``NearestNeighbors(10, algorithm="ball_tree")``, fit 100000 x 3 and
+  kneighbors of 10000 x 3 (the ball tree built and queried in Rust);
+* ``balltree-haversine-100000x2``: the same with ``metric="haversine"`` on 2 features
+  (standard-normal values read as radians);
 * ``emb-100000x128-f32``: ``NearestNeighbors(10)``, fit 100000 x 128 and kneighbors of
   5000 x 128, float32;
 * ``radius-clf-100000x16``: ``RadiusNeighborsClassifier(radius=2.5,
@@ -56,6 +60,12 @@ CASES = {
                          1_000_000, 100_000, 3, np.float64, "kneighbors"),
     "radius-kdtree-1000000x3": ("NearestNeighbors", {"radius": 0.0474, "algorithm": "kd_tree"},
                                 1_000_000, 100_000, 3, np.float64, "radius_neighbors"),
+    "balltree-100000x3": ("NearestNeighbors", {"n_neighbors": 10, "algorithm": "ball_tree"},
+                          100_000, 10_000, 3, np.float64, "kneighbors"),
+    "balltree-haversine-100000x2": ("NearestNeighbors",
+                                    {"n_neighbors": 10, "algorithm": "ball_tree",
+                                     "metric": "haversine"},
+                                    100_000, 10_000, 2, np.float64, "kneighbors"),
     "emb-100000x128-f32": ("NearestNeighbors", {"n_neighbors": 10}, 100_000, 5_000, 128,
                            np.float32, "kneighbors"),
     "radius-clf-100000x16": ("RadiusNeighborsClassifier",

@@ -531,7 +531,42 @@ def kd_tree_radius_neighbors(
     bounds: npt.NDArray[np.float64],
     queries: npt.NDArray[np.float64],
     metric: _Metric,
-    radius: float,
+    radius: float | npt.NDArray[np.float64],
+    sort: bool,
+    exclude_self: bool,
+    n_threads: int,
+    with_distances: bool = True,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+def ball_tree_build(
+    data: npt.NDArray[np.float64], leaf_size: int, metric: _Metric, n_threads: int
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]: ...
+def ball_tree_kneighbors(
+    data: npt.NDArray[np.float64],
+    idx: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    centroids: npt.NDArray[np.float64],
+    radii: npt.NDArray[np.float64],
+    queries: npt.NDArray[np.float64],
+    metric: _Metric,
+    k: int,
+    n_threads: int,
+    reduced: bool = False,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+def ball_tree_radius_neighbors(
+    data: npt.NDArray[np.float64],
+    idx: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    centroids: npt.NDArray[np.float64],
+    radii: npt.NDArray[np.float64],
+    queries: npt.NDArray[np.float64],
+    metric: _Metric,
+    radius: float | npt.NDArray[np.float64],
     sort: bool,
     exclude_self: bool,
     n_threads: int,

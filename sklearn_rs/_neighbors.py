@@ -4,8 +4,8 @@ Each estimator is ``class Ours(NeighborsMixin, sklearn's class)``. scikit-learn'
 parameter and input validation, ``effective_metric_`` and the algorithm choice; ``kneighbors``
 and ``radius_neighbors`` below are scikit-learn's methods with their brute-force reductions
 (``ArgKmin``, ``RadiusNeighbors``, ``pairwise_distances_chunked``) replaced by
-``sklearn_rs._core.kneighbors`` / ``radius_neighbors``, and on a k-d-tree fit scikit-learn's
-``KDTree`` queries by ``kd_tree_kneighbors`` / ``kd_tree_radius_neighbors`` on our tree.
+``sklearn_rs._core.kneighbors`` / ``radius_neighbors``, and on a tree fit scikit-learn's
+``KDTree`` / ``BallTree`` queries by ``kd_tree_*`` / ``ball_tree_*`` on our tree.
 ``radius_neighbors_graph`` is built
 from the Rust search's CSR lists directly; ``kneighbors_graph`` and the transforms are
 scikit-learn's code on our ``kneighbors``. Uniform votes and uniform mean targets are computed
@@ -68,9 +68,11 @@ def _auto_method(params, X):
         return "brute"
     if name == "minkowski" and metric_params.get("w") is not None:
         return "ball_tree"
-    if name in _kd_tree_metrics():
+    if name in _valid_metrics("kd_tree"):
         return "kd_tree"
-    return "ball_tree"
+    if name in _valid_metrics("ball_tree"):
+        return "ball_tree"
+    return "brute"
 
 
 def neighbors_fallback(params, X):
@@ -92,37 +94,52 @@ def neighbors_fallback(params, X):
             algorithm = _auto_method(params, X)
         except (ValueError, TypeError):
             return None
-    if algorithm == "ball_tree":
-        return "algorithm='ball_tree': ball trees are not computed in Rust yet"
+    if (algorithm in _TREES and spec.name in _valid_metrics(algorithm)
+            and not _tree_computes(algorithm, spec)):
+        return f"algorithm={algorithm!r}: metric {spec.name!r} is not computed on our trees"
     return None
 
 
-def _own_kd_tree(estimator, X, spec):
-    """Whether ``fit`` builds our k-d tree: scikit-learn would build its ``KDTree`` for this
-    dense ``X`` and metric (and raise none of its errors)."""
-    if not isinstance(spec, MetricSpec) or spec.name not in _KD_TREE_METRICS:
+def _tree_computes(method, spec):
+    """Whether our tree ``method`` computes the metric ``spec`` (scikit-learn's tree raises
+    for the others it does not take)."""
+    if not isinstance(spec, MetricSpec) or spec.name not in _TREE_METRICS[method]:
         return False
-    if spec.name == "minkowski" and (spec.w is not None or spec.p < 1):
-        return False
+    if spec.name == "minkowski":
+        return spec.p >= 1 and (spec.w is None or method == "ball_tree")
+    return True
+
+
+def _own_tree(estimator, X, spec):
+    """The tree ``fit`` builds in Rust (``"kd_tree"`` or ``"ball_tree"``) where scikit-learn
+    would build its ``KDTree`` / ``BallTree`` for this dense ``X`` and metric (and raise none
+    of its errors); ``None`` otherwise."""
     if sp.issparse(X) or isinstance(X, (KDTree, BallTree, NeighborsBase)):
-        return False
+        return None
     algorithm = estimator.algorithm
     if algorithm == "auto":
         try:
             algorithm = _auto_method(estimator.get_params(), X)
         except (ValueError, TypeError):
-            return False
-    return algorithm == "kd_tree"
+            return None
+    return algorithm if algorithm in _TREES and _tree_computes(algorithm, spec) else None
 
 
-# The metrics scikit-learn's KDTree computes, as resolved by ``resolve_metric``.
-_KD_TREE_METRICS = frozenset({"euclidean", "manhattan", "chebyshev", "minkowski"})
+# scikit-learn's trees, and the metrics ours compute, as resolved by ``resolve_metric``.
+_TREES = {"kd_tree": KDTree, "ball_tree": BallTree}
+_TREE_METRICS = {
+    "kd_tree": frozenset({"euclidean", "manhattan", "chebyshev", "minkowski"}),
+    "ball_tree": frozenset({"euclidean", "manhattan", "chebyshev", "minkowski", "haversine"}),
+}
+# Metrics whose query distances scikit-learn's trees convert with NumPy (``rdist_to_dist``),
+# whose ``pow`` / ``arcsin`` may differ from the C library's in the last bit.
+_NUMPY_DISTANCES = frozenset({"minkowski", "haversine"})
 
 
-def _kd_tree_metrics():
+def _valid_metrics(method):
     from sklearn.neighbors import VALID_METRICS
 
-    return VALID_METRICS["kd_tree"]
+    return VALID_METRICS[method]
 
 
 def _common_dtype(a, b):
@@ -151,7 +168,8 @@ class NeighborsMixin(RustEstimatorMixin):
                                       sparse=sp.issparse(X))
             except (ValueError, TypeError):
                 spec = None  # scikit-learn's _fit raises its own error
-        if not _own_kd_tree(self, X, spec):
+        method = _own_tree(self, X, spec)
+        if method is None:
             result = super()._fit(X, y)
             if reason is None and self._fit_method == "brute":
                 spec = resolve_metric(
@@ -161,24 +179,29 @@ class NeighborsMixin(RustEstimatorMixin):
             self._sklearn_tree()  # fitted on one of ours: scikit-learn's tree, not ours
             return result
         # scikit-learn's _fit validates and sets everything as for brute force (the same
-        # checks pass for these metrics); only its KDTree is left out, ours built instead.
+        # checks pass for these metrics); only its tree is left out, ours built instead.
         algorithm = self.algorithm
         self.algorithm = "brute"
         try:
             result = super()._fit(X, y)
         finally:
             self.algorithm = algorithm
-        self._fit_method = "kd_tree"
-        data = np.ascontiguousarray(self._fit_X, dtype=np.float64)  # as scikit-learn's KDTree
-        self._rs_tree = _core.kd_tree_build(data, int(self.leaf_size), self._rs_threads())
+        self._fit_method = method
+        data = np.ascontiguousarray(self._fit_X, dtype=np.float64)  # as scikit-learn's trees
+        threads = self._rs_threads()
+        if method == "kd_tree":
+            self._rs_tree = _core.kd_tree_build(data, int(self.leaf_size), threads)
+        else:
+            self._rs_tree = _core.ball_tree_build(data, int(self.leaf_size), spec, threads)
         self._rs_spec = spec
         return result
 
     def _sklearn_tree(self):
-        """scikit-learn's KDTree for the calls ours does not answer, built on first use."""
-        if self._fit_method == "kd_tree" and getattr(self, "_tree", None) is None:
-            self._tree = KDTree(self._fit_X, self.leaf_size, metric=self.effective_metric_,
-                                **self.effective_metric_params_)
+        """scikit-learn's tree for the calls ours does not answer, built on first use."""
+        tree = _TREES.get(self._fit_method)
+        if tree is not None and getattr(self, "_tree", None) is None:
+            self._tree = tree(self._fit_X, self.leaf_size, metric=self.effective_metric_,
+                              **self.effective_metric_params_)
         return self._tree
 
     def _rs_weighting(self, X=None):
@@ -221,7 +244,7 @@ class NeighborsMixin(RustEstimatorMixin):
     def _rs_searchable(self, X):
         """Whether Rust answers this query (the fit was ours, the storages agree)."""
         spec = getattr(self, "_rs_spec", None)
-        if spec is None or getattr(self, "_fit_method", None) not in ("brute", "kd_tree"):
+        if spec is None or getattr(self, "_fit_method", None) not in ("brute", *_TREES):
             return False
         precomputed = spec.name == "precomputed"  # the queries' storage decides
         if X is not None and not precomputed and sp.issparse(X) != sp.issparse(self._fit_X):
@@ -234,11 +257,11 @@ class NeighborsMixin(RustEstimatorMixin):
         return True
 
     def _rs_radius_searchable(self, X, radius=None):
-        """Whether Rust answers this radius query: not for one radius per query
-        (scikit-learn's code answers)."""
+        """Whether Rust answers this radius query: one radius per query only on our trees,
+        one per query exactly (brute force raises on it, other shapes are scikit-learn's)."""
         if not self._rs_searchable(X):
             return False
-        if np.ndim(radius) > 0:
+        if np.ndim(radius) > 0 and not self._per_query_radius(X, radius):
             _patch.logger.info(
                 "%s: falling back to scikit-learn for this call: one radius per query",
                 type(self).__name__,
@@ -246,6 +269,16 @@ class NeighborsMixin(RustEstimatorMixin):
             self._sklearn_tree()
             return False
         return True
+
+    def _per_query_radius(self, X, radius):
+        """Whether the array ``radius`` holds one radius per query of our tree."""
+        if self._fit_method not in _TREES:
+            return False
+        try:
+            n_queries = self.n_samples_fit_ if X is None else _num_samples(X)
+        except (TypeError, ValueError):
+            return False
+        return np.shape(radius) == (n_queries,)
 
     def _validate_queries(self, X):
         ensure_all_finite = "allow-nan" if get_tags(self).input_tags.allow_nan else True
@@ -306,16 +339,15 @@ class KNeighborsSearchMixin(NeighborsMixin):
                 f"n_neighbors = {n_neighbors}, n_samples_fit = {n_samples_fit}, "
                 f"n_samples = {X.shape[0]}"
             )
-        if self._fit_method == "kd_tree":
-            data, idx, nodes, bounds = self._rs_tree  # rows in tree order
+        if self._fit_method in _TREES:
             queries = np.ascontiguousarray(X, dtype=np.float64)
-            # minkowski: scikit-learn takes the root with NumPy's pow (see kd_tree_kneighbors)
-            numpy_root = self._rs_spec.name == "minkowski"
-            neigh_dist, neigh_ind = _core.kd_tree_kneighbors(
-                data, idx, nodes, bounds, queries, self._rs_spec, int(n_neighbors),
-                self._rs_threads(), reduced=numpy_root)
-            if numpy_root:
-                neigh_dist = neigh_dist ** (1.0 / self._rs_spec.p)
+            numpy_distances = self._rs_spec.name in _NUMPY_DISTANCES
+            search = getattr(_core, self._fit_method + "_kneighbors")
+            neigh_dist, neigh_ind = search(
+                *self._rs_tree, queries, self._rs_spec, int(n_neighbors), self._rs_threads(),
+                reduced=numpy_distances)
+            if numpy_distances:
+                neigh_dist = self._rs_spec.rdist_to_dist(neigh_dist)
             out_dtype = np.float64
         else:
             fit, queries, out_dtype = self._rs_pair(X)
@@ -348,8 +380,9 @@ class RadiusSearchMixin(NeighborsMixin):
 
     def _radius_search(self, X, radius, sort_results, validated=False, return_distance=True):
         """The Rust radius search of ``X`` (``None``: the fitted samples, each without itself)
-        by brute force or on the k-d tree: CSR ``(offsets, indices, distances)``, distances in
-        the dtype scikit-learn returns (empty without ``return_distance``)."""
+        by brute force or on our tree (``radius`` one per query there too): CSR ``(offsets,
+        indices, distances)``, distances in the dtype scikit-learn returns (empty without
+        ``return_distance``)."""
         if self._rs_spec.name == "precomputed":
             return _precomputed.radius_search(self, X, radius, sort_results, validated,
                                               return_distance, self._rs_threads())
@@ -357,12 +390,14 @@ class RadiusSearchMixin(NeighborsMixin):
         if not validated:
             X = self._radius_queries(X)
         X = self._fit_X if query_is_train else X
-        if self._fit_method == "kd_tree":
-            # scikit-learn's KDTree.query_radius: float64 queries, float64 distances.
-            data, idx, nodes, bounds = self._rs_tree
-            offsets, indices, distances = _core.kd_tree_radius_neighbors(
-                data, idx, nodes, bounds, np.ascontiguousarray(X, dtype=np.float64),
-                self._rs_spec, float(radius), bool(sort_results), query_is_train,
+        if self._fit_method in _TREES:
+            # scikit-learn's query_radius: float64 queries, radii and distances.
+            radius = (float(radius) if np.ndim(radius) == 0
+                      else np.ascontiguousarray(radius, dtype=np.float64))
+            search = getattr(_core, self._fit_method + "_radius_neighbors")
+            offsets, indices, distances = search(
+                *self._rs_tree, np.ascontiguousarray(X, dtype=np.float64),
+                self._rs_spec, radius, bool(sort_results), query_is_train,
                 self._rs_threads(), with_distances=bool(return_distance))
             return offsets, indices.astype(np.intp, copy=False), distances
         fit, queries, out_dtype = self._rs_pair(X)

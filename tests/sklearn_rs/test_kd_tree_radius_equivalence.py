@@ -225,7 +225,7 @@ def test_radius_estimators_no_longer_fall_back(caplog):
         assert est._rs_tree is not None and getattr(est, "_tree", None) is None
 
 
-def test_one_radius_per_query_runs_sklearn_tree():
+def test_one_radius_per_query_on_our_tree():
     X = _data("rounded", 200, 3, seed=3)
     ours, theirs = _pair("NearestNeighbors", radius=0.5)
     ours.fit(X)
@@ -235,6 +235,7 @@ def test_one_radius_per_query_runs_sklearn_tree():
     d2, i2 = theirs.radius_neighbors(X[:20], radii, sort_results=True)
     _assert_same_lists(i1, i2)
     _assert_same_lists(d1, d2)
+    assert getattr(ours, "_tree", None) is None  # scikit-learn's tree never built
 
 
 def test_pickled_tree_answers_radius_queries_the_same():

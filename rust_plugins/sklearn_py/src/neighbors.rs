@@ -1,10 +1,12 @@
-//! Bindings of `kernels::neighbors`: the brute-force and k-d tree k-nearest and radius
-//! searches, and the predictions made from their neighbour lists.
+//! Bindings of `kernels::neighbors`: the brute-force, k-d tree and ball tree k-nearest and
+//! radius searches, and the predictions made from their neighbour lists.
 
 use kernels::float::Float;
 use kernels::metric::Metric;
+use kernels::neighbors::binary_tree::radius::Radii;
+use kernels::neighbors::binary_tree::TreeView;
 use kernels::neighbors::predict::Weighting;
-use kernels::neighbors::{self, kd_tree, BruteSamples};
+use kernels::neighbors::{self, ball_tree, kd_tree, BruteSamples};
 use kernels::StopCheck;
 use numpy::{
     Element, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
@@ -25,6 +27,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kd_tree_build, m)?)?;
     m.add_function(wrap_pyfunction!(kd_tree_kneighbors, m)?)?;
     m.add_function(wrap_pyfunction!(kd_tree_radius_neighbors, m)?)?;
+    m.add_function(wrap_pyfunction!(ball_tree_build, m)?)?;
+    m.add_function(wrap_pyfunction!(ball_tree_kneighbors, m)?)?;
+    m.add_function(wrap_pyfunction!(ball_tree_radius_neighbors, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_class_probabilities, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_means, m)?)?;
     m.add_function(wrap_pyfunction!(neighbor_weighted_class_probabilities, m)?)?;
@@ -247,7 +252,7 @@ fn tree_and_queries<'a>(
 }
 
 /// Work of `n_q` queries descending the tree, each visiting about `per_query` samples.
-fn tree_work(tree: &kd_tree::KdTreeView<'_>, n_q: usize, per_query: usize, d: usize) -> usize {
+fn tree_work(tree: &TreeView<'_>, n_q: usize, per_query: usize, d: usize) -> usize {
     let levels = (tree.n_nodes() + 1).ilog2() as usize + 1;
     n_q.saturating_mul(per_query + levels)
         .saturating_mul(d.max(1) * 16)
@@ -285,10 +290,33 @@ fn kd_tree_kneighbors<'py>(
     ))
 }
 
+/// A radius argument: a float, or a float64 1-D array of one radius per query.
+enum RadiusArg<'py> {
+    One(f64),
+    Each(PyReadonlyArray1<'py, f64>),
+}
+
+impl<'py> RadiusArg<'py> {
+    fn extract(radius: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(each) = radius.extract::<PyReadonlyArray1<'py, f64>>() {
+            return Ok(Self::Each(each));
+        }
+        Ok(Self::One(radius.extract::<f64>()?))
+    }
+
+    fn radii(&self) -> PyResult<Radii<'_>> {
+        Ok(match self {
+            Self::One(r) => Radii::One(*r),
+            Self::Each(each) => Radii::Each(slice(each)?),
+        })
+    }
+}
+
 /// `(offsets, indices, distances)`: scikit-learn's `KDTree.query_radius(queries, radius,
 /// return_distance=with_distances, sort_results=sort)` on the tree `(data, idx, nodes,
 /// bounds)` that `kd_tree_build` returned, query `i`'s neighbours in
-/// `indices[offsets[i]:offsets[i + 1]]` in scikit-learn's order; with `exclude_self` (the
+/// `indices[offsets[i]:offsets[i + 1]]` in scikit-learn's order (`radius` a float or one
+/// float64 per query); with `exclude_self` (the
 /// queries are the fitted samples) each query's own index is left out; `distances` (float64,
 /// as scikit-learn computes them) is empty unless `with_distances`.
 #[pyfunction]
@@ -303,17 +331,164 @@ fn kd_tree_radius_neighbors<'py>(
     bounds: numpy::PyReadonlyArray3<'py, f64>,
     queries: PyReadonlyArray2<'py, f64>,
     metric: &Bound<'py, PyAny>,
-    radius: f64,
+    radius: &Bound<'py, PyAny>,
     sort: bool,
     exclude_self: bool,
     n_threads: usize,
     with_distances: bool,
 ) -> PyResult<RadiusOut<'py>> {
     let metric = metric_arg(metric)?;
+    let radius = RadiusArg::extract(radius)?;
+    let radius = radius.radii()?;
     let (tree, queries, n_q) = tree_and_queries(&data, &idx, &nodes, &bounds, &queries)?;
     let work = tree_work(&tree, n_q, 16, data.shape()[1]);
     let r = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
         kd_tree::radius::radius_neighbors(
+            &tree,
+            queries,
+            &metric,
+            radius,
+            sort,
+            exclude_self,
+            with_distances,
+            stop,
+        )
+    })?;
+    Ok((
+        vector(py, r.offsets),
+        vector(py, r.indices),
+        vector(py, r.distances),
+    ))
+}
+
+type BallTreeOut<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+);
+
+/// `(rows, idx, nodes, centroids, radii)`: scikit-learn's `BallTree(data, leaf_size, metric)`
+/// over the `(n, d)` float64 `data` (the rows in tree order `(n, d)`, their sample indices
+/// `(n,)`, `(n_nodes, 3)` int64 `(idx_start, idx_end, is_leaf)`, `(n_nodes, d)` centroids and
+/// `(n_nodes,)` radii).
+#[pyfunction]
+#[pyo3(signature = (data, leaf_size, metric, n_threads))]
+fn ball_tree_build<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray2<'py, f64>,
+    leaf_size: usize,
+    metric: &Bound<'py, PyAny>,
+    n_threads: usize,
+) -> PyResult<BallTreeOut<'py>> {
+    let metric = metric_arg(metric)?;
+    let (data, n, d) = rows(&data, "data")?;
+    let work = n.saturating_mul(d).saturating_mul(64);
+    let tree = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        ball_tree::build(data, n, d, leaf_size, &metric, stop)
+    })?;
+    let count = tree.radii.len();
+    Ok((
+        matrix(py, tree.data, n, d)?,
+        vector(py, tree.idx),
+        matrix(py, tree.nodes, count, 3)?,
+        matrix(py, tree.centroids, count, d)?,
+        vector(py, tree.radii),
+    ))
+}
+
+/// The ball tree `(data, idx, nodes, centroids, radii)` that `ball_tree_build` returned,
+/// checked, and the queries' rows with their count.
+fn ball_and_queries<'a>(
+    data: &'a PyReadonlyArray2<'_, f64>,
+    idx: &'a PyReadonlyArray1<'_, i64>,
+    nodes: &'a PyReadonlyArray2<'_, i64>,
+    centroids: &'a PyReadonlyArray2<'_, f64>,
+    radii: &'a PyReadonlyArray1<'_, f64>,
+    queries: &'a PyReadonlyArray2<'_, f64>,
+) -> PyResult<(ball_tree::BallTreeView<'a>, &'a [f64], usize)> {
+    let (data, _, d) = rows(data, "data")?;
+    let (queries, n_q, d_q) = rows(queries, "queries")?;
+    if d_q != d {
+        return Err(PyValueError::new_err(format!(
+            "queries have {d_q} features, the fitted samples {d}"
+        )));
+    }
+    let (nodes, _, _) = rows_i64(nodes)?;
+    let (centroids, _, _) = rows(centroids, "centroids")?;
+    let tree = ball_tree::BallTreeView::new(data, d, slice(idx)?, nodes, centroids, slice(radii)?)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((tree, queries, n_q))
+}
+
+fn rows_i64<'a>(a: &'a PyReadonlyArray2<'_, i64>) -> PyResult<(&'a [i64], usize, usize)> {
+    let data = a
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("nodes must be C-contiguous"))?;
+    Ok((data, a.shape()[0], a.shape()[1]))
+}
+
+/// `(distances, indices)`: scikit-learn's `BallTree.query(queries, k)` on the tree that
+/// `ball_tree_build` returned; with `reduced` the distances are left reduced (minkowski and
+/// haversine: scikit-learn converts them with NumPy).
+#[pyfunction]
+#[pyo3(signature = (data, idx, nodes, centroids, radii, queries, metric, k, n_threads,
+                    reduced=false))]
+#[allow(clippy::too_many_arguments)] // the Python signature
+fn ball_tree_kneighbors<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray2<'py, f64>,
+    idx: PyReadonlyArray1<'py, i64>,
+    nodes: PyReadonlyArray2<'py, i64>,
+    centroids: PyReadonlyArray2<'py, f64>,
+    radii: PyReadonlyArray1<'py, f64>,
+    queries: PyReadonlyArray2<'py, f64>,
+    metric: &Bound<'py, PyAny>,
+    k: usize,
+    n_threads: usize,
+    reduced: bool,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let metric = metric_arg(metric)?;
+    let (tree, queries, n_q) = ball_and_queries(&data, &idx, &nodes, &centroids, &radii, &queries)?;
+    let work = tree_work(&tree, n_q, k, data.shape()[1]);
+    let result = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        ball_tree::kneighbors(&tree, queries, &metric, k, reduced, stop)
+    })?;
+    Ok((
+        matrix(py, result.distances, n_q, k)?,
+        matrix(py, result.indices, n_q, k)?,
+    ))
+}
+
+/// `(offsets, indices, distances)`: scikit-learn's `BallTree.query_radius` on the tree that
+/// `ball_tree_build` returned, as `kd_tree_radius_neighbors` on the k-d tree.
+#[pyfunction]
+#[pyo3(signature = (data, idx, nodes, centroids, radii, queries, metric, radius, sort,
+                    exclude_self, n_threads, with_distances=true))]
+#[allow(clippy::too_many_arguments)] // the Python signature
+fn ball_tree_radius_neighbors<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray2<'py, f64>,
+    idx: PyReadonlyArray1<'py, i64>,
+    nodes: PyReadonlyArray2<'py, i64>,
+    centroids: PyReadonlyArray2<'py, f64>,
+    radii: PyReadonlyArray1<'py, f64>,
+    queries: PyReadonlyArray2<'py, f64>,
+    metric: &Bound<'py, PyAny>,
+    radius: &Bound<'py, PyAny>,
+    sort: bool,
+    exclude_self: bool,
+    n_threads: usize,
+    with_distances: bool,
+) -> PyResult<RadiusOut<'py>> {
+    let metric = metric_arg(metric)?;
+    let radius = RadiusArg::extract(radius)?;
+    let radius = radius.radii()?;
+    let (tree, queries, n_q) = ball_and_queries(&data, &idx, &nodes, &centroids, &radii, &queries)?;
+    let work = tree_work(&tree, n_q, 16, data.shape()[1]);
+    let r = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
+        ball_tree::radius_neighbors(
             &tree,
             queries,
             &metric,

@@ -11,6 +11,8 @@
 //! expansion, clamped at 0, in the data's precision); every other metric and CSR input compare
 //! [`Metric`] reduced distances pair by pair.
 
+pub mod ball_tree;
+pub mod binary_tree;
 mod fused;
 pub mod heap;
 pub mod kd_tree;

@@ -1,95 +1,41 @@
-//! scikit-learn's `BinaryTree.query_radius` on the k-d tree (`_query_radius_single`): the
-//! samples within a radius of each query, in scikit-learn's depth-first order, with distances
-//! computed as its tree computes them.
+//! scikit-learn's `query_radius` on the k-d tree: the node cases of `_query_radius_single`
+//! from the nodes' boxes; the walk is [`crate::neighbors::binary_tree::radius`]'s.
 //!
-//! From the root, left child first: a node whose minimum distance to the query exceeds `r` is
-//! skipped; one whose maximum distance is at most `r` is reported whole, its samples not
-//! checked one by one; a leaf in between is checked sample by sample on reduced distances
-//! (`rdist <= dist_to_rdist(r)`). scikit-learn compares the node bounds as distances, computed
-//! with C's `pow` (`pow(gap, p)` summed, then `pow(sum, 1 / p)`), so which samples are reported
-//! near the radius (a sample whose own distance rounds above `r` is still reported when its
-//! node's maximum does not) depends on those bounds bit for bit. For `p` 1 and 2 the bounds
-//! are first computed with products and `sqrt`, within 1e-13 relative of `pow`'s (its error is
-//! below 0.52 ulp), and recomputed with `pow` only when that does not decide the comparison;
-//! other `p` use `pow` throughout, chebyshev needs none.
+//! scikit-learn compares the box bounds as distances, computed with C's `pow` (`pow(gap, p)`
+//! summed, then `pow(sum, 1 / p)`), so which samples are reported near the radius (a sample
+//! whose own distance rounds above `r` is still reported when its node's maximum does not)
+//! depends on those bounds bit for bit. For `p` 1 and 2 the bounds are first computed with
+//! products and `sqrt`, within 1e-13 relative of `pow`'s (its error is below 0.52 ulp), and
+//! recomputed with `pow` only when that does not decide the comparison; other `p` use `pow`
+//! throughout, chebyshev needs none.
 
 use super::{metric_p, KdTreeView};
-use crate::alloc;
 use crate::metric::Metric;
-use crate::neighbors::heap::simultaneous_sort;
-use crate::neighbors::{RadiusNeighbors, QUERY_BLOCK};
+use crate::neighbors::binary_tree::query::Norm;
+pub use crate::neighbors::binary_tree::radius::Radii;
+use crate::neighbors::binary_tree::radius::{self, Node, RadiusBounds};
+use crate::neighbors::binary_tree::TreeView;
+use crate::neighbors::RadiusNeighbors;
 use crate::{KernelError, StopCheck};
-use rayon::prelude::*;
 
 /// Relative margin around the radius within which fast node bounds are recomputed with `pow`.
 const MARGIN: f64 = 1e-9;
 /// Fast bounds below this may have lost their relative precision to underflow.
 const TINY: f64 = 1e-140;
 
-/// Where a node lies against the radius (scikit-learn's cases 1, 2, and 3/4).
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Node {
-    Outside,
-    Inside,
-    Straddles,
-}
-
-/// What every query's walk shares.
-struct Radius<'t, 'a> {
+/// The tree's boxes against a radius, for the bounds' exponent `p` (`metric_p`).
+struct KdRadius<'t, 'a> {
     tree: &'t KdTreeView<'a>,
-    metric: &'t Metric,
-    /// The bounds' exponent (`metric_p`).
     p: f64,
-    r: f64,
-    reduced_r: f64,
-    with_distances: bool,
 }
 
-/// A query's walk, `rdist` the metric's reduced distance (a closure, so each metric's loop is
-/// compiled on its own).
-struct Walk<'c, 't, 'a, R> {
-    radius: &'c Radius<'t, 'a>,
-    rdist: R,
-}
-
-/// One block's neighbour lists, concatenated.
-struct Lists {
-    lengths: Vec<usize>,
-    indices: Vec<i64>,
-    distances: Vec<f64>,
-}
-
-/// Room for one more element, grown fallibly: a result too large for memory is a
-/// MemoryError, never an abort.
-fn grow<T: alloc::Dtype>(v: &mut Vec<T>) -> Result<(), KernelError> {
-    if v.len() == v.capacity() {
-        let more = v.len().max(64);
-        v.try_reserve(more)
-            .map_err(|_| alloc::out_of_memory::<T>(&[v.len() + more]))?;
-    }
-    Ok(())
-}
-
-impl Lists {
-    #[inline]
-    fn push(&mut self, j: i64, dist: Option<f64>) -> Result<(), KernelError> {
-        grow(&mut self.indices)?;
-        self.indices.push(j);
-        if let Some(dist) = dist {
-            grow(&mut self.distances)?;
-            self.distances.push(dist);
-        }
-        Ok(())
-    }
-}
-
-impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Walk<'_, '_, '_, R> {
+impl KdRadius<'_, '_> {
     fn node_box(&self, i: usize) -> (&[f64], &[f64]) {
-        let d = self.radius.tree.d;
-        let count = self.radius.tree.nodes.len();
+        let d = self.tree.d;
+        let count = self.tree.n_nodes();
         (
-            &self.radius.tree.bounds[i * d..(i + 1) * d],
-            &self.radius.tree.bounds[(count + i) * d..(count + i + 1) * d],
+            &self.tree.bounds[i * d..(i + 1) * d],
+            &self.tree.bounds[(count + i) * d..(count + i + 1) * d],
         )
     }
 
@@ -99,9 +45,9 @@ impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Walk<'_, '_, '_, R> {
         let (lo, hi) = self.node_box(i);
         let (mut min_dist, mut max_dist) = (0.0f64, 0.0f64);
         // Opaque here too: the caller's `p == 2.0` test must not turn `pow` into products.
-        let p = std::hint::black_box(self.radius.p);
+        let p = std::hint::black_box(self.p);
         if p == f64::INFINITY {
-            for j in 0..self.radius.tree.d {
+            for j in 0..self.tree.d {
                 let d_lo = lo[j] - pt[j];
                 let d_hi = pt[j] - hi[j];
                 let gap = (d_lo + d_lo.abs()) + (d_hi + d_hi.abs());
@@ -111,7 +57,7 @@ impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Walk<'_, '_, '_, R> {
             }
             return (min_dist, max_dist);
         }
-        for j in 0..self.radius.tree.d {
+        for j in 0..self.tree.d {
             let d_lo = lo[j] - pt[j];
             let d_hi = pt[j] - hi[j];
             let gap = (d_lo + d_lo.abs()) + (d_hi + d_hi.abs());
@@ -127,7 +73,7 @@ impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Walk<'_, '_, '_, R> {
     fn fast_bounds(&self, i: usize, pt: &[f64], squares: bool) -> (f64, f64, bool) {
         let (lo, hi) = self.node_box(i);
         let (mut min_sum, mut max_sum, mut largest_gap) = (0.0f64, 0.0f64, 0.0f64);
-        for j in 0..self.radius.tree.d {
+        for j in 0..self.tree.d {
             let d_lo = lo[j] - pt[j];
             let d_hi = pt[j] - hi[j];
             let gap = 0.5 * ((d_lo + d_lo.abs()) + (d_hi + d_hi.abs()));
@@ -147,63 +93,30 @@ impl<R: Fn(&[f64], &[f64]) -> f64 + Sync> Walk<'_, '_, '_, R> {
             (min_sum, max_sum, largest_gap == 0.0)
         }
     }
+}
 
-    /// scikit-learn's case for node `i`.
+impl RadiusBounds for KdRadius<'_, '_> {
+    fn tree(&self) -> &TreeView<'_> {
+        self.tree
+    }
+
     #[inline]
-    fn classify(&self, i: usize, pt: &[f64]) -> Node {
-        let squares = self.radius.p == 2.0;
-        if squares || self.radius.p == 1.0 {
+    fn classify<N: Norm>(&self, _: N, i: usize, pt: &[f64], r: f64) -> Node {
+        let squares = self.p == 2.0;
+        if squares || self.p == 1.0 {
             let (lb, ub, lb_zero) = self.fast_bounds(i, pt, squares);
-            if let Some(node) = decide(lb, lb_zero, ub, self.radius.r) {
+            if let Some(node) = decide(lb, lb_zero, ub, r) {
                 return node;
             }
         }
         let (lb, ub) = self.exact_bounds(i, pt);
-        if lb > self.radius.r {
+        if lb > r {
             Node::Outside
-        } else if ub <= self.radius.r {
+        } else if ub <= r {
             Node::Inside
         } else {
             Node::Straddles
         }
-    }
-
-    /// scikit-learn's `_query_radius_single` from node `i`.
-    fn walk(&self, i: usize, pt: &[f64], out: &mut Lists) -> Result<(), KernelError> {
-        let [start, end, leaf] = self.radius.tree.nodes[i];
-        let (start, end) = (start as usize, end as usize);
-        let d = self.radius.tree.d;
-        let rows = self.radius.tree.data[start * d..end * d].chunks_exact(d);
-        let samples = rows.zip(&self.radius.tree.idx[start..end]);
-        match self.classify(i, pt) {
-            Node::Outside => {}
-            Node::Inside => {
-                for (row, &j) in samples {
-                    let dist = self
-                        .radius
-                        .with_distances
-                        .then(|| self.radius.metric.rdist_to_dist((self.rdist)(pt, row)));
-                    out.push(j, dist)?;
-                }
-            }
-            Node::Straddles if leaf != 0 => {
-                for (row, &j) in samples {
-                    let rdist = (self.rdist)(pt, row);
-                    if rdist <= self.radius.reduced_r {
-                        let dist = self
-                            .radius
-                            .with_distances
-                            .then(|| self.radius.metric.rdist_to_dist(rdist));
-                        out.push(j, dist)?;
-                    }
-                }
-            }
-            Node::Straddles => {
-                self.walk(2 * i + 1, pt, out)?;
-                self.walk(2 * i + 2, pt, out)?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -231,166 +144,31 @@ fn decide(lb: f64, lb_zero: bool, ub: f64, r: f64) -> Option<Node> {
     }
 }
 
-/// scikit-learn's `KDTree.query_radius(queries, radius, return_distance, sort_results)` for
-/// the `(n_queries, d)` row-major `queries`: CSR-like lists, each query's in scikit-learn's
-/// order, or sorted by its `simultaneous_sort` on the distances when `sort`. With
-/// `exclude_self` the queries are the fitted samples in their own order and each query's
-/// index is then removed from its list (scikit-learn's `X=None`). Without `with_distances`
-/// the distances stay empty (and `sort` is not allowed).
+/// scikit-learn's `KDTree.query_radius(queries, r, return_distance, sort_results)`; see
+/// [`radius::radius_neighbors`].
 #[allow(clippy::too_many_arguments)]
 pub fn radius_neighbors(
     tree: &KdTreeView<'_>,
     queries: &[f64],
     metric: &Metric,
-    radius: f64,
+    radii: Radii<'_>,
     sort: bool,
     exclude_self: bool,
     with_distances: bool,
     stop: StopCheck,
 ) -> Result<RadiusNeighbors, KernelError> {
-    let d = tree.d;
-    if !queries.len().is_multiple_of(d) {
-        return Err(KernelError::Shape(format!(
-            "queries of length {} do not have {d} features",
-            queries.len()
-        )));
-    }
-    if sort && !with_distances {
-        return Err(KernelError::InvalidArgument(
-            "sorting the neighbours needs their distances".into(),
-        ));
-    }
     let p = metric_p(metric)?;
-    let reduced_r = metric.dist_to_rdist(radius);
-    let n_q = queries.len() / d;
-    let shared = Radius {
-        tree,
+    let bounds = KdRadius { tree, p };
+    radius::radius_neighbors(
+        &bounds,
+        queries,
         metric,
-        p,
-        r: radius,
-        reduced_r,
+        radii,
+        sort,
+        exclude_self,
         with_distances,
-    };
-    let args = (queries, n_q, sort, exclude_self, stop);
-    let blocks = match metric {
-        Metric::Euclidean => {
-            let rdist = |a: &[f64], b: &[f64]| Metric::Euclidean.rdist(a, b);
-            search_all(
-                &Walk {
-                    radius: &shared,
-                    rdist,
-                },
-                args,
-            )
-        }
-        Metric::Manhattan => {
-            let rdist = |a: &[f64], b: &[f64]| Metric::Manhattan.rdist(a, b);
-            search_all(
-                &Walk {
-                    radius: &shared,
-                    rdist,
-                },
-                args,
-            )
-        }
-        Metric::Chebyshev => {
-            let rdist = |a: &[f64], b: &[f64]| Metric::Chebyshev.rdist(a, b);
-            search_all(
-                &Walk {
-                    radius: &shared,
-                    rdist,
-                },
-                args,
-            )
-        }
-        _ => {
-            let rdist = |a: &[f64], b: &[f64]| metric.rdist(a, b);
-            search_all(
-                &Walk {
-                    radius: &shared,
-                    rdist,
-                },
-                args,
-            )
-        }
-    };
-    if stop() {
-        return Err(KernelError::Interrupted);
-    }
-    concatenate(blocks, n_q, with_distances)
-}
-
-/// Every query's list, in parallel blocks of queries (each query's list depends on it alone).
-fn search_all<R: Fn(&[f64], &[f64]) -> f64 + Sync>(
-    walk: &Walk<'_, '_, '_, R>,
-    (queries, n_q, sort, exclude_self, stop): (&[f64], usize, bool, bool, StopCheck),
-) -> Vec<Result<Lists, KernelError>> {
-    let d = walk.radius.tree.d;
-    (0..n_q.div_ceil(QUERY_BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            if stop() {
-                return Err(KernelError::Interrupted);
-            }
-            let rows = b * QUERY_BLOCK..((b + 1) * QUERY_BLOCK).min(n_q);
-            let mut out = Lists {
-                lengths: Vec::with_capacity(rows.len()),
-                indices: Vec::new(),
-                distances: Vec::new(),
-            };
-            for q in rows {
-                let pt = &queries[q * d..(q + 1) * d];
-                let start = out.indices.len();
-                walk.walk(0, pt, &mut out)?;
-                if sort {
-                    simultaneous_sort(&mut out.distances[start..], &mut out.indices[start..]);
-                }
-                if exclude_self {
-                    // After sorting, as scikit-learn masks the sorted lists.
-                    if let Some(at) = out.indices[start..].iter().position(|&j| j == q as i64) {
-                        out.indices.remove(start + at);
-                        if walk.radius.with_distances {
-                            out.distances.remove(start + at);
-                        }
-                    }
-                }
-                out.lengths.push(out.indices.len() - start);
-            }
-            Ok(out)
-        })
-        .collect()
-}
-
-/// The blocks' lists as one result; distances allocated before indices (as scikit-learn's
-/// distance graph concatenates them).
-fn concatenate(
-    blocks: Vec<Result<Lists, KernelError>>,
-    n_q: usize,
-    with_distances: bool,
-) -> Result<RadiusNeighbors, KernelError> {
-    let mut offsets = alloc::with_capacity::<i64>(&[n_q + 1])?;
-    offsets.push(0);
-    let mut total = 0usize;
-    let mut parts = Vec::with_capacity(blocks.len());
-    for block in blocks {
-        let block = block?;
-        for &len in &block.lengths {
-            total += len;
-            offsets.push(total as i64);
-        }
-        parts.push(block);
-    }
-    let mut distances = alloc::with_capacity::<f64>(&[if with_distances { total } else { 0 }])?;
-    let mut indices = alloc::with_capacity::<i64>(&[total])?;
-    for part in parts {
-        indices.extend_from_slice(&part.indices);
-        distances.extend_from_slice(&part.distances);
-    }
-    Ok(RadiusNeighbors {
-        offsets,
-        indices,
-        distances,
-    })
+        stop,
+    )
 }
 
 #[cfg(test)]
@@ -432,9 +210,17 @@ mod tests {
                 let view =
                     KdTreeView::new(&tree.data, d, &tree.idx, &tree.nodes, &tree.bounds).unwrap();
                 let radius = 0.3;
-                let got =
-                    radius_neighbors(&view, &queries, &metric, radius, true, false, true, &never)
-                        .unwrap();
+                let got = radius_neighbors(
+                    &view,
+                    &queries,
+                    &metric,
+                    Radii::One(radius),
+                    true,
+                    false,
+                    true,
+                    &never,
+                )
+                .unwrap();
                 let r_red = metric.dist_to_rdist(radius);
                 for (q, pt) in queries.chunks(d).enumerate() {
                     let (a, b) = (got.offsets[q] as usize, got.offsets[q + 1] as usize);
@@ -463,8 +249,28 @@ mod tests {
         let tree = build(&data, n, d, 5, &never).unwrap();
         let view = KdTreeView::new(&tree.data, d, &tree.idx, &tree.nodes, &tree.bounds).unwrap();
         let m = Metric::Euclidean;
-        let all = radius_neighbors(&view, &data, &m, 0.2, false, false, false, &never).unwrap();
-        let own = radius_neighbors(&view, &data, &m, 0.2, false, true, false, &never).unwrap();
+        let all = radius_neighbors(
+            &view,
+            &data,
+            &m,
+            Radii::One(0.2),
+            false,
+            false,
+            false,
+            &never,
+        )
+        .unwrap();
+        let own = radius_neighbors(
+            &view,
+            &data,
+            &m,
+            Radii::One(0.2),
+            false,
+            true,
+            false,
+            &never,
+        )
+        .unwrap();
         assert!(own.distances.is_empty());
         for q in 0..n {
             let a = &all.indices[all.offsets[q] as usize..all.offsets[q + 1] as usize];
