@@ -506,7 +506,12 @@ def dbscan_fit(
     noise) and the core-point flags."""
 
 def kneighbors(
-    fit: _Samples, queries: _Samples, metric: _Metric, k: int, n_threads: int
+    fit: _Samples,
+    queries: _Samples,
+    metric: _Metric,
+    k: int,
+    n_threads: int,
+    queries_are_fit: bool = False,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
 def kd_tree_build(
     data: npt.NDArray[np.float64], leaf_size: int, n_threads: int
