@@ -34,7 +34,10 @@ Precomputed distances (``PrecomputedQuery``; points standard normal, 3 features)
   ``G`` that graph with its rows sorted by column (``sort_indices``): each row is sorted by
   value first (with scikit-learn's ``EfficiencyWarning``, silenced here);
 * ``pre-dense-5000``: ``KNeighborsClassifier(5, metric="precomputed").fit(D, y).predict(D)``,
-  ``D`` the 5000 x 5000 euclidean distances of 5000 points, 10 classes.
+  ``D`` the 5000 x 5000 euclidean distances of 5000 points, 10 classes;
+* ``csr-20000x2000`` / ``csr-cosine-20000x2000``: ``NearestNeighbors(n_neighbors=10)``
+  (euclidean / cosine) fit on a 20000 x 2000 CSR matrix at 1% density and kneighbors of
+  2000 x 2000 at the same density (uniform values; scikit-learn's pairwise path on sparse input).
 
 ``time_query`` and ``peakmem_query`` measure the whole ``fit(X)`` + query call.
 """
@@ -210,4 +213,69 @@ class PrecomputedQuery(EstimatorBenchmark):
 
     def peakmem_query(self, *params):
         """Peak resident memory of the process over ``fit`` and the query."""
+        self._query()
+
+
+#: case -> (metric, n_fit, n_queries, n_features, density)
+SPARSE_CASES = {
+    "csr-20000x2000": ("euclidean", 20_000, 2_000, 2_000, 0.01),
+    "csr-cosine-20000x2000": ("cosine", 20_000, 2_000, 2_000, 0.01),
+}
+
+
+def make_sparse_data(case):
+    """The fitted samples and the queries, each as its CSR arrays."""
+    import scipy.sparse as sp
+
+    _, n, m, d, density = SPARSE_CASES[case]
+    n, m = case_size((n, m), (500, 50))
+    out = {}
+    for name, rows, seed in (("X", n, common.SEED), ("Q", m, common.SEED + 1)):
+        a = sp.random(rows, d, density=density, format="csr", random_state=seed)
+        out.update({name: a.data, f"{name}_indices": a.indices, f"{name}_indptr": a.indptr})
+    return out
+
+
+class SparseQuery(EstimatorBenchmark):
+    """``NearestNeighbors(10).fit(X).kneighbors(Q)`` on CSR samples: time and peak memory."""
+
+    module, name = "neighbors", "NearestNeighbors"
+    params = [list(SPARSE_CASES), SKLEARN_PEERS]
+    param_names = ["case", "impl"]
+    number = 1
+    timeout = 600
+    memory_cases = [("csr-20000x2000",)]
+
+    def setup_cache(self):
+        data = {}
+        for case in SPARSE_CASES:
+            data[data_key(case)] = {
+                name: save_array(f"neighbors-csr-{name}-{case}", array)
+                for name, array in make_sparse_data(case).items()
+            }
+        return data
+
+    def setup(self, paths, case, impl):
+        import scipy.sparse as sp
+
+        super().setup(paths, case, impl)
+        d = SPARSE_CASES[case][3]
+        self.X, self.Q = (
+            sp.csr_matrix((self.data[k], self.data[f"{k}_indices"], self.data[f"{k}_indptr"]),
+                          shape=(len(self.data[f"{k}_indptr"]) - 1, d))
+            for k in ("X", "Q"))
+
+    def make_estimator(self, cls, **overrides):
+        metric = SPARSE_CASES[self.data_params[0]][0]
+        return cls(**{"n_neighbors": 10, "metric": metric, **overrides})
+
+    def _query(self):
+        return self.make_estimator(self.cls).fit(self.X).kneighbors(self.Q)
+
+    def time_query(self, *params):
+        """``fit(X)`` and ``kneighbors(Q)``."""
+        self._query()
+
+    def peakmem_query(self, *params):
+        """Peak resident memory of the process over ``fit(X)`` and the query."""
         self._query()
