@@ -276,22 +276,10 @@ pub fn radius_neighbors(
 mod tests {
     use super::*;
     use crate::neighbors::kd_tree;
+    use crate::neighbors::test_data::grid_data;
 
     fn never() -> bool {
         false
-    }
-
-    /// Values on a grid of tenths: many exact ties.
-    fn grid_data(n: usize, d: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed;
-        (0..n * d)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64 * 10.0).round() / 10.0
-            })
-            .collect()
     }
 
     fn metrics(d: usize) -> Vec<Metric> {

@@ -602,18 +602,9 @@ mod tests {
     }
 
     fn gaussian_like(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed;
+        let mut rng = crate::neighbors::test_data::Lcg::new(seed);
         (0..n)
-            .map(|_| {
-                let mut sum = 0.0;
-                for _ in 0..4 {
-                    s = s
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    sum += (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-                }
-                sum
-            })
+            .map(|_| (0..4).map(|_| rng.unit() - 0.5).sum())
             .collect()
     }
 

@@ -260,15 +260,7 @@ mod tests {
 
     fn finds_the_brute_force_neighbours_in(d: usize) {
         let (n, k) = (700usize, 6usize);
-        let mut seed = 7u64;
-        let data: Vec<f64> = (0..n * d)
-            .map(|_| {
-                seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((seed >> 11) as f64 / (1u64 << 53) as f64 * 10.0).round() / 10.0
-            })
-            .collect();
+        let data = crate::neighbors::test_data::grid_data(n, d, 7);
         let queries = &data[..50 * d];
         for metric in [Metric::Euclidean, Metric::Manhattan, Metric::Chebyshev] {
             for leaf_size in [1, 5, 40] {
@@ -302,14 +294,9 @@ mod tests {
         // time reads the tree's own bounds and rows. Both must give the same bits, ties too.
         for d in [2, 8, 11] {
             let (n, k) = (700usize, 7usize);
-            let mut seed = 11u64;
+            let mut rng = crate::neighbors::test_data::Lcg::new(11);
             let data: Vec<f64> = (0..n * d)
-                .map(|_| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    ((seed >> 11) % 5) as f64
-                })
+                .map(|_| ((rng.next_u64() >> 11) % 5) as f64)
                 .collect();
             let queries = &data[..600 * d];
             let tree = build(&data, n, d, 9, &never).unwrap();

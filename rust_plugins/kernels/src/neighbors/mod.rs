@@ -21,6 +21,8 @@ pub mod precomputed;
 pub mod predict;
 pub mod sparse;
 #[cfg(test)]
+mod test_data;
+#[cfg(test)]
 mod tests;
 
 use crate::alloc;

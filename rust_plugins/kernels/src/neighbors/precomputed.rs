@@ -466,15 +466,7 @@ mod tests {
 
     /// Values on a coarse grid, so rows hold many exact ties.
     fn values(n: usize, seed: u64, levels: u64) -> Vec<f64> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 33) % levels) as f64 * 0.25
-            })
-            .collect()
+        crate::neighbors::test_data::levels(n, seed, levels, 0.25)
     }
 
     /// A full stable sort of the row by value (ties by column), truncated to `k`.

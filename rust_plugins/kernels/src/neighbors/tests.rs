@@ -7,14 +7,9 @@ fn no_stop() -> bool {
 }
 
 fn data(n: usize, d: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed;
+    let mut rng = super::test_data::Lcg::new(seed);
     (0..n * d)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f64 / (1u64 << 31) as f64) - 0.5
-        })
+        .map(|_| ((rng.next_u64() >> 33) as f64 / (1u64 << 31) as f64) - 0.5)
         .collect()
 }
 
