@@ -310,12 +310,25 @@ macro_rules! simd_pairs {
                     let n = gnorms.as_ptr().add(pick(h).1 as usize * GROUP);
                     std::array::from_fn(|v| $load(n.add(v * $lanes)))
                 });
-                for f in 0..d {
-                    for h in 0..B {
-                        let xb = $set1(*xp[h].add(f));
-                        for v in 0..NV {
-                            let c = $load(pp[h].add(f * GROUP + v * $lanes));
-                            acc[h][v] = $fmadd(xb, c, acc[h][v]);
+                if batch.len() == B && batch.iter().all(|p| p.0 == batch[0].0) {
+                    // One row against B groups: one broadcast serves them all.
+                    for f in 0..d {
+                        let xb = $set1(*xp[0].add(f));
+                        for h in 0..B {
+                            for v in 0..NV {
+                                let c = $load(pp[h].add(f * GROUP + v * $lanes));
+                                acc[h][v] = $fmadd(xb, c, acc[h][v]);
+                            }
+                        }
+                    }
+                } else {
+                    for f in 0..d {
+                        for h in 0..B {
+                            let xb = $set1(*xp[h].add(f));
+                            for v in 0..NV {
+                                let c = $load(pp[h].add(f * GROUP + v * $lanes));
+                                acc[h][v] = $fmadd(xb, c, acc[h][v]);
+                            }
                         }
                     }
                 }
@@ -550,6 +563,8 @@ struct Scratch<T> {
     /// (row of the chunk, group) pairs to evaluate: each row's own group first, then others.
     pairs: Vec<(u32, u32)>,
     dist: Vec<T>,
+    /// Each pair's smallest `D`.
+    mins: Vec<T>,
     /// Per row of the chunk: its pairs' range in `pairs` for the second round.
     own: Vec<u32>,
     others: Vec<(u32, u32)>,
@@ -649,6 +664,7 @@ impl<T: Float> Context<'_, T> {
         }
         // The smallest D among the evaluated centers (the lowest index on ties), and the
         // bounds from the evaluated D.
+        s.mins.resize(s.pairs.len(), T::ZERO);
         for r in 0..m {
             let (from, to) = s.others[r];
             let own = s.own[r];
@@ -659,13 +675,25 @@ impl<T: Float> Context<'_, T> {
                 .then_some(own as usize)
                 .into_iter()
                 .chain(from as usize..to as usize);
+            // Each pair's smallest D (a vectorised reduction); the lowest center index among
+            // equal ones only where the pair can hold the winner.
             let mut best = (T::INFINITY, NONE);
+            let mut best_pair = usize::MAX;
             for p in evaluated.clone() {
-                let g = s.pairs[p].1 as usize;
-                let members = &self.members[g * GROUP..(g + 1) * GROUP];
-                for (&v, &j) in s.dist[p * GROUP..(p + 1) * GROUP].iter().zip(members) {
-                    if j != NONE && (v < best.0 || (v == best.0 && j < best.1)) {
-                        best = (v, j);
+                let lanes = &s.dist[p * GROUP..(p + 1) * GROUP];
+                let low = lanes.iter().fold(T::INFINITY, |a, &b| a.min(b));
+                s.mins[p] = low;
+                if low <= best.0 {
+                    let g = s.pairs[p].1 as usize;
+                    let members = &self.members[g * GROUP..(g + 1) * GROUP];
+                    let j = lanes
+                        .iter()
+                        .zip(members)
+                        .filter(|&(&v, &j)| v == low && j != NONE)
+                        .fold(NONE, |m, (_, &j)| m.min(j));
+                    if low < best.0 || j < best.1 {
+                        best = (low, j);
+                        best_pair = p;
                     }
                 }
             }
@@ -677,16 +705,21 @@ impl<T: Float> Context<'_, T> {
             let lb = &mut lower[r * t..(r + 1) * t];
             for p in evaluated {
                 let g = s.pairs[p].1 as usize;
-                let members = &self.members[g * GROUP..(g + 1) * GROUP];
-                let low = s.dist[p * GROUP..(p + 1) * GROUP]
-                    .iter()
-                    .zip(members)
-                    .filter(|&(_, &j)| j != NONE && j != best.1)
-                    .fold(f64::INFINITY, |b, (v, _)| b.min(v.to_f64()));
-                lb[g] = if low == f64::INFINITY {
+                let low = if p == best_pair {
+                    // The winner's group: its other centers.
+                    let members = &self.members[g * GROUP..(g + 1) * GROUP];
+                    s.dist[p * GROUP..(p + 1) * GROUP]
+                        .iter()
+                        .zip(members)
+                        .filter(|&(_, &j)| j != NONE && j != best.1)
+                        .fold(T::INFINITY, |b, (&v, _)| b.min(v))
+                } else {
+                    s.mins[p]
+                };
+                lb[g] = if low == T::INFINITY {
                     f64::INFINITY
                 } else {
-                    lower_of(low, x_norm, e)
+                    lower_of(low.to_f64(), x_norm, e)
                 };
             }
         }
@@ -863,6 +896,55 @@ mod tests {
         }
         check::<f64>();
         check::<f32>();
+    }
+
+    /// Each lane is the full scan's chain: `||c||^2`, then `x_f * (-2 c_f)` added feature by
+    /// feature (fused where the CPU has FMA, as the full scan's kernels).
+    #[test]
+    fn pair_distances_are_the_full_scans_chains() {
+        fn check<T: Float>(d: usize, k: usize) {
+            let value = |i: usize, m: usize| T::from_f64(((i * m) % 1013) as f64 / 37.0 - 13.0);
+            let (n, t) = (11, k.div_ceil(GROUP));
+            let x: Vec<T> = (0..n * d).map(|i| value(i, 7919)).collect();
+            let centers: Vec<T> = (0..k * d).map(|i| value(i, 104_729)).collect();
+            let norms = row_sq_norms(&centers, d);
+            let members: Vec<u32> = (0..t * GROUP)
+                .map(|p| if p < k { ((p * 5) % k) as u32 } else { NONE })
+                .collect();
+            let (panels, gnorms) = group_panels(&centers, &norms, d, &members);
+            let pairs: Vec<(u32, u32)> = (0..n * t)
+                .map(|p| ((p * 3 % n) as u32, (p % t) as u32))
+                .collect();
+            let mut out = vec![T::ZERO; pairs.len() * GROUP];
+            pair_distances(&x, d, &panels, &gnorms, &pairs, &mut out);
+            let fma = crate::cpu::has_avx2();
+            for (p, &(r, g)) in pairs.iter().enumerate() {
+                for l in 0..GROUP {
+                    let j = members[g as usize * GROUP + l];
+                    let got = out[p * GROUP + l];
+                    if j == NONE {
+                        assert!(got == T::INFINITY);
+                        continue;
+                    }
+                    let (r, j) = (r as usize, j as usize);
+                    let want = (0..d).fold(norms[j], |acc, f| {
+                        let (xv, c) = (x[r * d + f], centers[j * d + f] * T::from_f64(-2.0));
+                        if fma {
+                            xv.mul_add(c, acc)
+                        } else {
+                            acc + xv * c
+                        }
+                    });
+                    assert!(got == want, "d={d} k={k} pair {p} lane {l}");
+                }
+            }
+        }
+        for d in [1, 7, 64] {
+            for k in [16, 70] {
+                check::<f64>(d, k);
+                check::<f32>(d, k);
+            }
+        }
     }
 
     #[test]
