@@ -63,10 +63,31 @@ fn run<T: kernels::float::Float>(n: usize, d: usize, k: usize, threads: usize) {
         (t.elapsed().as_secs_f64(), r, evaluated)
     };
     pool.install(|| {
+        let config = RunConfig {
+            max_iter: 10,
+            tol: 0.0,
+            verbose: false,
+        };
+        let mut full = Timed(Lloyd::new(&s, &w), vec![]);
+        iterate::run(&s, &w, &init, &config, &never, &mut full).unwrap();
+        let mut pruned = Timed(Yinyang::new(&s, &w).unwrap(), vec![]);
+        iterate::run(&s, &w, &init, &config, &never, &mut pruned).unwrap();
+        let ms = |v: &[f64]| {
+            v.iter()
+                .map(|t| format!("{t:.1}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!("ms per pass, full:   {}", ms(&full.1));
+        println!("ms per pass, pruned: {}", ms(&pruned.1));
         let mut per_iter = [Vec::new(), Vec::new()];
         let mut fractions = Vec::new();
         for _ in 0..3 {
             for pruned in [false, true] {
+                if !pruned && std::env::var("ONLY_PRUNED").is_ok() {
+                    per_iter[0].push(f64::NAN);
+                    continue;
+                }
                 let (t1, _, _) = fit(1, pruned);
                 let (t10, r, ev) = fit(10, pruned);
                 per_iter[pruned as usize].push((t10 - t1) / (r.n_iter - 1) as f64);
@@ -76,7 +97,7 @@ fn run<T: kernels::float::Float>(n: usize, d: usize, k: usize, threads: usize) {
             }
         }
         let median = |v: &mut Vec<f64>| {
-            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v.sort_by(|a, b| a.total_cmp(b));
             v[v.len() / 2]
         };
         let (full, pruned) = (median(&mut per_iter[0]), median(&mut per_iter[1]));
@@ -90,6 +111,21 @@ fn run<T: kernels::float::Float>(n: usize, d: usize, k: usize, threads: usize) {
         let f: Vec<String> = fractions.iter().map(|v| format!("{v:.3}")).collect();
         println!("evaluated fraction per pass: {}", f.join(" "));
     });
+}
+
+/// An assignment pass that records how long each call takes.
+struct Timed<A>(A, Vec<f64>);
+
+impl<T: kernels::float::Float, A: iterate::Assignment<T>> iterate::Assignment<T> for Timed<A> {
+    fn assign(&mut self, centers: &[T], labels: &mut [i32], accumulate: bool) -> iterate::Pass<T> {
+        let t = Instant::now();
+        let r = self.0.assign(centers, labels, accumulate);
+        self.1.push(t.elapsed().as_secs_f64() * 1e3);
+        r
+    }
+    fn centers_moved(&mut self, labels: &[i32], shift: &[T]) {
+        self.0.centers_moved(labels, shift)
+    }
 }
 
 fn main() {

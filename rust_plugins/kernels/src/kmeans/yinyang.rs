@@ -392,6 +392,194 @@ simd_pairs!(
     _mm256_storeu_pd
 );
 
+/// `D` of each of `rows` of `x` to every center of the `t` groups, into
+/// `out[(i * t + g) * GROUP..]` for the `i`-th row: [`pair_distances`] for the pairs of every
+/// row with every group, in register tiles of rows and groups where the CPU has AVX2 or
+/// AVX-512 (each panel load and each broadcast serve several chains: the full scan's speed).
+fn row_distances<T: Float>(
+    x: &[T],
+    d: usize,
+    panels: &[T],
+    gnorms: &[T],
+    rows: &[u32],
+    out: &mut [T],
+) {
+    let t = gnorms.len() / GROUP;
+    assert!(out.len() >= rows.len() * t * GROUP && gnorms.len() * d == panels.len());
+    assert!(rows.iter().all(|&r| (r as usize + 1) * d <= x.len()));
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu::{has_avx2, has_avx512};
+        macro_rules! try_type {
+            ($t:ty, $avx512:ident, $avx2:ident) => {
+                if let (Some(x), Some(p), Some(n)) = (
+                    as_type::<T, $t>(x),
+                    as_type::<T, $t>(panels),
+                    as_type::<T, $t>(gnorms),
+                ) {
+                    let out = as_type_mut::<T, $t>(out).unwrap();
+                    // SAFETY: the CPU features were detected; the rows were checked above.
+                    unsafe {
+                        if has_avx512() {
+                            return $avx512(x, d, p, n, rows, t, out);
+                        }
+                        if has_avx2() {
+                            return $avx2(x, d, p, n, rows, t, out);
+                        }
+                    }
+                }
+            };
+        }
+        try_type!(f32, tiles_avx512_f32, tiles_avx2_f32);
+        try_type!(f64, tiles_avx512_f64, tiles_avx2_f64);
+    }
+    let pairs: Vec<(u32, u32)> = rows
+        .iter()
+        .flat_map(|&r| (0..t as u32).map(move |g| (r, g)))
+        .collect();
+    pair_distances(x, d, panels, gnorms, &pairs, out)
+}
+
+/// [`row_distances`] in tiles of `R` rows by `GB` groups (short tiles repeat their last row
+/// or group, not stored).
+macro_rules! simd_tiles {
+    ($name:ident, $features:literal, $t:ty, $v:ty, $lanes:literal, $r:literal, $gb:literal,
+     $load:ident, $set1:ident, $fmadd:ident, $store:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            x: &[$t],
+            d: usize,
+            panels: &[$t],
+            gnorms: &[$t],
+            rows: &[u32],
+            t: usize,
+            out: &mut [$t],
+        ) {
+            use std::arch::x86_64::*;
+            const NV: usize = GROUP / $lanes;
+            const R: usize = $r;
+            const GB: usize = $gb;
+            for (ri, block) in rows.chunks(R).enumerate() {
+                let xp: [*const $t; R] = std::array::from_fn(|h| {
+                    x.as_ptr().add(block[h.min(block.len() - 1)] as usize * d)
+                });
+                let mut g0 = 0;
+                while g0 < t {
+                    let gs: [usize; GB] = std::array::from_fn(|q| (g0 + q).min(t - 1));
+                    let pp: [*const $t; GB] =
+                        std::array::from_fn(|q| panels.as_ptr().add(gs[q] * d * GROUP));
+                    let init: [[$v; NV]; GB] = std::array::from_fn(|q| {
+                        std::array::from_fn(|v| {
+                            $load(gnorms.as_ptr().add(gs[q] * GROUP + v * $lanes))
+                        })
+                    });
+                    let mut acc: [[[$v; NV]; GB]; R] = [init; R];
+                    for f in 0..d {
+                        let c: [[$v; NV]; GB] = std::array::from_fn(|q| {
+                            std::array::from_fn(|v| $load(pp[q].add(f * GROUP + v * $lanes)))
+                        });
+                        for h in 0..R {
+                            let xb = $set1(*xp[h].add(f));
+                            for q in 0..GB {
+                                for v in 0..NV {
+                                    acc[h][q][v] = $fmadd(xb, c[q][v], acc[h][q][v]);
+                                }
+                            }
+                        }
+                    }
+                    for h in 0..block.len() {
+                        for q in 0..GB.min(t - g0) {
+                            let o = out.as_mut_ptr().add(((ri * R + h) * t + g0 + q) * GROUP);
+                            for v in 0..NV {
+                                $store(o.add(v * $lanes), acc[h][q][v]);
+                            }
+                        }
+                    }
+                    g0 += GB;
+                }
+            }
+        }
+    };
+}
+
+simd_tiles!(
+    tiles_avx512_f32,
+    "avx512f,avx512vl,fma",
+    f32,
+    __m512,
+    16,
+    4,
+    4,
+    _mm512_loadu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_storeu_ps
+);
+simd_tiles!(
+    tiles_avx512_f64,
+    "avx512f,avx512vl,fma",
+    f64,
+    __m512d,
+    8,
+    4,
+    2,
+    _mm512_loadu_pd,
+    _mm512_set1_pd,
+    _mm512_fmadd_pd,
+    _mm512_storeu_pd
+);
+simd_tiles!(
+    tiles_avx2_f32,
+    "avx2,fma",
+    f32,
+    __m256,
+    8,
+    2,
+    2,
+    _mm256_loadu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_storeu_ps
+);
+simd_tiles!(
+    tiles_avx2_f64,
+    "avx2,fma",
+    f64,
+    __m256d,
+    4,
+    2,
+    1,
+    _mm256_loadu_pd,
+    _mm256_set1_pd,
+    _mm256_fmadd_pd,
+    _mm256_storeu_pd
+);
+
+/// A chunk evaluates every group of its rows not pruned outright (with [`row_distances`])
+/// once its pairs exceed this fraction of them: the tiles are about twice as fast per
+/// distance as the pairs, and the bounds come out tight.
+const DENSE_FRACTION: f64 = 0.5;
+
+/// The smallest of a group's `D` (no NaN: the data and centers are finite), as a tree of
+/// independent comparisons that the compiler vectorises.
+#[inline(always)]
+fn group_min<T: Float>(lanes: &[T]) -> T {
+    let mut m: [T; GROUP] = lanes.try_into().unwrap();
+    let mut width = GROUP / 2;
+    while width > 0 {
+        for i in 0..width {
+            m[i] = if m[i + width] < m[i] {
+                m[i + width]
+            } else {
+                m[i]
+            };
+        }
+        width /= 2;
+    }
+    m[0]
+}
+
 /// Per-pass constants of the bounds.
 #[derive(Clone, Copy)]
 struct Margins {
@@ -573,6 +761,19 @@ struct Scratch<T> {
 }
 
 impl<T: Float> Context<'_, T> {
+    /// Replaces the chunk's pairs by every group of `rows` (evaluated in tiles).
+    fn every_group(&self, x: &[T], rows: &[u32], s: &mut Scratch<T>) {
+        let t = self.t;
+        s.pairs.clear();
+        for (i, &r) in rows.iter().enumerate() {
+            s.own[r as usize] = NONE;
+            s.others[r as usize] = ((i * t) as u32, ((i + 1) * t) as u32);
+            s.pairs.extend((0..t as u32).map(|g| (r, g)));
+        }
+        s.dist.resize(s.pairs.len() * GROUP, T::ZERO);
+        row_distances(x, self.d, self.panels, self.gnorms, rows, &mut s.dist);
+    }
+
     /// Labels of the chunk's rows into `nearest` (the old labels in `labels`), with their
     /// bounds updated; returns the number of group evaluations.
     fn chunk(
@@ -604,11 +805,13 @@ impl<T: Float> Context<'_, T> {
                 let ub = upper[r] + self.drift[a];
                 upper[r] = ub;
                 let lb = &mut lower[r * t..(r + 1) * t];
-                let mut min_lb = f64::INFINITY;
                 for (l, &gd) in lb.iter_mut().zip(self.group_drift) {
-                    *l = (*l - gd).max(0.0);
-                    min_lb = min_lb.min(*l);
+                    let v = *l - gd;
+                    *l = if v > 0.0 { v } else { 0.0 };
                 }
+                let min_lb = lb
+                    .iter()
+                    .fold(f64::INFINITY, |m, &v| if v < m { v } else { m });
                 if prunes(min_lb, ub, e) {
                     nearest[r] = a as u32;
                     continue;
@@ -626,9 +829,7 @@ impl<T: Float> Context<'_, T> {
                 }
                 let p = s.own[r] as usize;
                 let e = self.margins.error(self.x_norms[start + r]);
-                let best = s.dist[p * GROUP..(p + 1) * GROUP]
-                    .iter()
-                    .fold(f64::INFINITY, |b, v| b.min(v.to_f64()));
+                let best = group_min(&s.dist[p * GROUP..(p + 1) * GROUP]).to_f64();
                 let ub = upper_of(best, self.x_norms[start + r], e);
                 s.tentative[r] = ub;
                 let own_group = s.pairs[p].1 as usize;
@@ -640,27 +841,28 @@ impl<T: Float> Context<'_, T> {
                 }
                 s.others[r] = (from, s.pairs.len() as u32);
             }
-            let more = &s.pairs[n_own..];
-            s.dist.resize(s.pairs.len() * GROUP, T::ZERO);
-            pair_distances(
-                x,
-                d,
-                self.panels,
-                self.gnorms,
-                more,
-                &mut s.dist[n_own * GROUP..],
-            );
+            let n_rows = s.own.iter().filter(|&&p| p != NONE).count();
+            if s.pairs.len() as f64 > DENSE_FRACTION * (n_rows * t) as f64 {
+                let rows: Vec<u32> = (0..m as u32)
+                    .filter(|&r| s.own[r as usize] != NONE)
+                    .collect();
+                self.every_group(x, &rows, s);
+            } else {
+                let more = &s.pairs[n_own..];
+                s.dist.resize(s.pairs.len() * GROUP, T::ZERO);
+                pair_distances(
+                    x,
+                    d,
+                    self.panels,
+                    self.gnorms,
+                    more,
+                    &mut s.dist[n_own * GROUP..],
+                );
+            }
         } else {
             // No bounds yet: every group.
-            for r in 0..m {
-                let from = s.pairs.len() as u32;
-                for g in 0..t {
-                    s.pairs.push((r as u32, g as u32));
-                }
-                s.others[r] = (from, s.pairs.len() as u32);
-            }
-            s.dist.resize(s.pairs.len() * GROUP, T::ZERO);
-            pair_distances(x, d, self.panels, self.gnorms, &s.pairs, &mut s.dist);
+            let rows: Vec<u32> = (0..m as u32).collect();
+            self.every_group(x, &rows, s);
         }
         // The smallest D among the evaluated centers (the lowest index on ties), and the
         // bounds from the evaluated D.
@@ -681,7 +883,7 @@ impl<T: Float> Context<'_, T> {
             let mut best_pair = usize::MAX;
             for p in evaluated.clone() {
                 let lanes = &s.dist[p * GROUP..(p + 1) * GROUP];
-                let low = lanes.iter().fold(T::INFINITY, |a, &b| a.min(b));
+                let low = group_min(lanes);
                 s.mins[p] = low;
                 if low <= best.0 {
                     let g = s.pairs[p].1 as usize;
@@ -917,6 +1119,15 @@ mod tests {
                 .collect();
             let mut out = vec![T::ZERO; pairs.len() * GROUP];
             pair_distances(&x, d, &panels, &gnorms, &pairs, &mut out);
+            // The tiles of every group give the same lanes as the pairs.
+            let rows: Vec<u32> = (0..n as u32).rev().collect();
+            let mut tiled = vec![T::ZERO; n * t * GROUP];
+            row_distances(&x, d, &panels, &gnorms, &rows, &mut tiled);
+            for (p, &(r, g)) in pairs.iter().enumerate() {
+                let i = n - 1 - r as usize;
+                let at = (i * t + g as usize) * GROUP;
+                assert!(tiled[at..at + GROUP] == out[p * GROUP..(p + 1) * GROUP]);
+            }
             let fma = crate::cpu::has_avx2();
             for (p, &(r, g)) in pairs.iter().enumerate() {
                 for l in 0..GROUP {
@@ -940,7 +1151,7 @@ mod tests {
             }
         }
         for d in [1, 7, 64] {
-            for k in [16, 70] {
+            for k in [16, 70, 130] {
                 check::<f64>(d, k);
                 check::<f32>(d, k);
             }
