@@ -37,7 +37,7 @@ pub fn run<T: Float, S: NearestSearch<T>>(
     let k = check_problem(x, sample_weight, centers_init)?;
     match algorithm {
         Algorithm::Lloyd => {
-            if yinyang::suits(k, x.dense_rows(0, 0).is_some()) {
+            if yinyang::suits(k, x.n_features(), x.dense_rows(0, 0).is_some()) {
                 if let Some(mut pruned) = yinyang::Yinyang::new(x, sample_weight) {
                     return iterate::run(x, sample_weight, centers_init, config, stop, &mut pruned);
                 }

@@ -35,12 +35,17 @@ use crate::KernelError;
 /// Centers per group, one panel of the evaluation kernel.
 pub const GROUP: usize = 16;
 
-/// Fewest centers for which Lloyd prunes (below, the full scan is as fast).
+/// Fewest centers, features and multiply-adds per sample (`k * d`) for which Lloyd prunes:
+/// below, the bounds cost more than the distances they skip (measured on blobs, 100000
+/// samples, 2 threads: 1.5-2.2x faster at d = 64 with k = 128 or 256, 1.2x at d = 32 or 48 with
+/// k = 256, slower at d = 16, and at d = 32 with k = 128).
 pub const MIN_CLUSTERS: usize = 64;
+pub const MIN_FEATURES: usize = 32;
+pub const MIN_WORK: usize = 8192;
 
-/// Whether Lloyd prunes on `k` centers of dense samples.
-pub fn suits(k: usize, dense: bool) -> bool {
-    dense && k >= MIN_CLUSTERS
+/// Whether Lloyd prunes on `k` centers of `d` features of dense samples.
+pub fn suits(k: usize, d: usize, dense: bool) -> bool {
+    dense && k >= MIN_CLUSTERS && d >= MIN_FEATURES && k * d >= MIN_WORK
 }
 
 /// Pairs evaluated together by the distance kernel (independent chains hide FMA latency).
