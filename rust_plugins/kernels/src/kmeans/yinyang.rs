@@ -70,6 +70,8 @@ pub struct Yinyang<'a, T, S> {
     /// How far each center moved since the bounds were set (true distance, rounded up).
     drift: Vec<f64>,
     valid: bool,
+    /// The bounds could not be allocated: every pass is a full scan.
+    no_memory: bool,
     /// Per assignment pass: center distances evaluated and the full scan's count.
     pub evaluated: Vec<(u64, u64)>,
 }
@@ -98,6 +100,7 @@ impl<'a, T: Float, S: NearestSearch<T>> Yinyang<'a, T, S> {
             lower: Vec::new(),
             drift: Vec::new(),
             valid: false,
+            no_memory: false,
             evaluated: Vec::new(),
         })
     }
@@ -939,12 +942,14 @@ impl<T: Float, S: NearestSearch<T>> Assignment<T> for Yinyang<'_, T, S> {
         let d = self.d;
         let k = centers.len() / d.max(1);
         let norms = row_sq_norms(centers, d);
-        if !centers.iter().all(|v| v.is_finite()) || !self.prunable(&norms) {
+        // Without memory for the bounds, the full scan (same result).
+        if self.members.is_empty() && !self.no_memory && self.make_groups(centers, k).is_err() {
+            self.no_memory = true;
+        }
+        let finite = centers.iter().all(|v| v.is_finite());
+        if self.no_memory || !finite || !self.prunable(&norms) {
             self.valid = false;
             return steps::assign(self.x, self.sample_weight, centers, labels, accumulate);
-        }
-        if self.members.is_empty() {
-            self.make_groups(centers, k)?;
         }
         self.pruned_assign(centers, &norms, labels, accumulate)
     }
