@@ -108,6 +108,31 @@ def test_many_clusters_and_samples(algorithm):
     _assert_equivalent(sk, rs, X, np.float64)
 
 
+def _overlapping_blobs(n, d, k, seed):
+    """Blobs as the KMeans benchmark's: centers drawn with standard deviation 2, unit noise, so
+    that the clusters touch and Lloyd needs many iterations."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(scale=2.0, size=(k, d))[rng.integers(k, size=n)]
+    return X + rng.standard_normal(size=(n, d))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", [(5000, 32, 256), (4000, 64, 128)], ids=str)
+def test_many_clusters_pruned_lloyd(shape, dtype, weighted):
+    """Lloyd with many centers of many features (k * d >= 8192) skips most distances (bounds on groups of centers) and
+    must still follow scikit-learn's path: the same labels at every iteration, so the same
+    n_iter_ and final labels."""
+    n, d, k = shape
+    X = _overlapping_blobs(n, d, k, seed=d).astype(dtype)
+    init = init_from_samples(X, k, seed=5)
+    sw = _weights(n, seed=2) if weighted else None
+    for params in [dict(max_iter=300, tol=0.0), dict(max_iter=7)]:
+        sk, rs = _fit_both(X, init, sample_weight=sw, algorithm="lloyd", **params)
+        assert sk.n_iter_ >= 5
+        _assert_equivalent(sk, rs, X, dtype)
+
+
 @pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
 @pytest.mark.parametrize("n_features", [1, 2, 3, 17])
 def test_other_feature_counts(algorithm, n_features):

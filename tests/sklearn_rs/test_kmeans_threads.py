@@ -235,3 +235,16 @@ def test_keyboard_interrupt_leaves_module_usable():
                          timeout=60, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[:2] == ["interrupted", "refit (3, 3)"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pruned_lloyd_thread_independent(dtype):
+    """Lloyd with many centers (pruned by group bounds): bitwise the same with 1 and 3 threads."""
+    X = make_blobs_data(n_samples=5000, n_features=32, n_centers=256, spread=3.0, seed=8)
+    X = X.astype(dtype)
+    params = dict(n_clusters=256, init=X[:256].copy(), n_init=1, tol=0.0, algorithm="lloyd")
+    with threadpool_limits(1):
+        one = _fit_result(X, **params)
+    with threadpool_limits(3):
+        three = _fit_result(X, **params)
+    _assert_bitwise_equal(one, three)

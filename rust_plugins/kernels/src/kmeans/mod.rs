@@ -9,6 +9,7 @@ pub mod lloyd;
 pub mod minibatch;
 pub mod panels;
 pub mod steps;
+pub mod yinyang;
 
 use crate::alloc;
 use crate::float::Float;
@@ -36,6 +37,11 @@ pub fn run<T: Float, S: NearestSearch<T>>(
     let k = check_problem(x, sample_weight, centers_init)?;
     match algorithm {
         Algorithm::Lloyd => {
+            if yinyang::suits(k, x.n_features(), x.dense_rows(0, 0).is_some()) {
+                if let Some(mut pruned) = yinyang::Yinyang::new(x, sample_weight) {
+                    return iterate::run(x, sample_weight, centers_init, config, stop, &mut pruned);
+                }
+            }
             let mut lloyd = lloyd::Lloyd::new(x, sample_weight);
             iterate::run(x, sample_weight, centers_init, config, stop, &mut lloyd)
         }

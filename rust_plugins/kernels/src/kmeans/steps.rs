@@ -337,7 +337,7 @@ fn add_rows_of<T: Float, const D: usize>(
 crate::simd::simd_variants!(
     /// Stores a chunk's labels (reporting whether any changed) and adds its samples to the
     /// cluster sums.
-    fn record_chunk<T: Float, S: Samples<T>>(
+    pub(super) fn record_chunk<T: Float, S: Samples<T>>(
         x: &S,
         start: usize,
         nearest: &[u32],
