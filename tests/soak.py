@@ -148,7 +148,7 @@ def _relabelling(ours, theirs):
 # centred copy of X), and the following iterations then move slightly different centers.
 FLOAT32_LABEL_FLIPS = 1e-3
 # Label differences accepted so far (reported in the summary).
-TOLERATED = {"near-tie labels": 0}
+TOLERATED = {"near-tie labels": 0, "rows with neighbours tied at the k-th place": 0}
 
 
 def _near_tie_check(theirs, X, dtype):
@@ -185,6 +185,45 @@ def _near_tie_check(theirs, X, dtype):
         TOLERATED["near-tie labels"] += int(ties.sum())
         fixed = a.copy()
         fixed[rows[ties]] = b[rows[ties]]
+        return "ok", fixed
+
+    return check
+
+
+def _neighbour_tie_check(theirs, X):
+    """For k-nearest searches whose order of exactly equal distances is NumPy's artefact
+    (scikit-learn's pairwise path: CSR euclidean, cosine, precomputed distances; ours keeps the
+    lowest indices, README: known differences): a row that differs is accepted from
+    scikit-learn where its k-th and (k+1)-th distances, by scikit-learn's own search, are
+    equal. Returns ``check(name, ours, theirs) -> ours``."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    metric = getattr(theirs, "effective_metric_", None)
+    k = getattr(theirs, "n_neighbors", None)
+    if k is not None and getattr(theirs, "mode", None) == "distance":
+        k += 1  # KNeighborsTransformer's distance graph holds each sample itself too
+    arbitrary = metric in ("cosine", "precomputed") or (sp.issparse(X) and metric == "euclidean")
+    if (not arbitrary or k is None or getattr(theirs, "_fit_method", None) != "brute"
+            or k >= theirs.n_samples_fit_):
+        return lambda name, ours, their_outcome: ours
+
+    def check(name, ours, their_outcome):
+        if ours[0] != "ok" or their_outcome[0] != "ok":
+            return ours
+        a, b = ours[1], their_outcome[1]
+        a = np.asarray(a.toarray() if sp.issparse(a) else a)
+        b = np.asarray(b.toarray() if sp.issparse(b) else b)
+        if a.shape != b.shape:
+            return ours
+        distances, _ = theirs.kneighbors(X, n_neighbors=k + 1)
+        tied = distances[:, k - 1] == distances[:, k]
+        if a.ndim == 0:  # a score over every row
+            return ("ok", b) if tied.any() else ours
+        differ = (a != b).reshape(len(a), -1).any(axis=1) & tied
+        TOLERATED["rows with neighbours tied at the k-th place"] += int(differ.sum())
+        fixed = a.copy()
+        fixed[differ] = b[differ]
         return "ok", fixed
 
     return check
@@ -291,6 +330,7 @@ def estimator_case(rng):
             return where
         relabel = _relabelling(fitted["ours"][0], fitted["theirs"][0])
         near_ties = _near_tie_check(fitted["theirs"][0], X, dtype)
+        neighbour_ties = _neighbour_tie_check(fitted["theirs"][0], X_given)
         for attribute in _fitted_attributes(fitted["theirs"][0]):
             results = [("ok", getattr(fitted[side][0], attribute)) for side in ("ours", "theirs")]
             results[0] = near_ties(attribute, relabel(attribute, results[0]), results[1])
@@ -301,6 +341,7 @@ def estimator_case(rng):
                 for side in ("ours", "theirs")
             ]
             results[0] = near_ties(method, relabel(method, results[0]), results[1])
+            results[0] = neighbour_ties(method, results[0], results[1])
             _compare(*results, rtol, f"{where} {method}", data_scale)
     return where
 
@@ -526,7 +567,7 @@ def main(argv=None):
         for name, count in counts.items():
             tolerated[name] = tolerated.get(name, 0) + count
     for name, count in tolerated.items():
-        print(f"  tolerated: {count} {name} (see FLOAT32_LABEL_FLIPS)")
+        print(f"  tolerated: {count} {name}")
     for title in ("mismatches", "crashes", "hangs"):
         for item in report[title][:20]:
             print(f"  {title[:-1] if title != 'mismatches' else 'mismatch'}: {item}")
