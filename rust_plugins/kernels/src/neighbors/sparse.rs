@@ -206,37 +206,24 @@ macro_rules! with_search {
     ($fit:expr, $queries:expr, $kind:expr, |$search:ident| $body:expr) => {
         match $kind {
             SparsePairwise::Euclidean => {
-                let (fit_values, query_values) = (
-                    prepare::<T, f64>($fit, $kind)?,
-                    prepare::<T, f64>($queries, $kind)?,
-                );
-                let cols = columns($fit, &fit_values.values)?;
-                let $search = Search {
-                    kind: $kind,
-                    queries: $queries,
-                    query_values: &query_values,
-                    fit: &cols,
-                    fit_sq_norms: &fit_values.sq_norms,
-                };
-                $body
+                with_search!(@in f64, $fit, $queries, $kind, |$search| $body)
             }
-            SparsePairwise::Cosine => {
-                let (fit_values, query_values) = (
-                    prepare::<T, T>($fit, $kind)?,
-                    prepare::<T, T>($queries, $kind)?,
-                );
-                let cols = columns($fit, &fit_values.values)?;
-                let $search = Search {
-                    kind: $kind,
-                    queries: $queries,
-                    query_values: &query_values,
-                    fit: &cols,
-                    fit_sq_norms: &fit_values.sq_norms,
-                };
-                $body
-            }
+            SparsePairwise::Cosine => with_search!(@in T, $fit, $queries, $kind, |$search| $body),
         }
     };
+    (@in $acc:ty, $fit:expr, $queries:expr, $kind:expr, |$search:ident| $body:expr) => {{
+        let fit_values = prepare::<T, $acc>($fit, $kind)?;
+        let query_values = prepare::<T, $acc>($queries, $kind)?;
+        let cols = columns($fit, &fit_values.values)?;
+        let $search = Search {
+            kind: $kind,
+            queries: $queries,
+            query_values: &query_values,
+            fit: &cols,
+            fit_sq_norms: &fit_values.sq_norms,
+        };
+        $body
+    }};
 }
 
 /// The `k` nearest fitted samples of each query by scikit-learn's pairwise-path distances,
