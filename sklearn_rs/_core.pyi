@@ -516,11 +516,14 @@ def kneighbors(
 def kd_tree_build(
     data: npt.NDArray[np.float64], leaf_size: int, n_threads: int
 ) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]
-]: ...
+    npt.NDArray[np.float64], npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float64]
+]:
+    """``(data, idx, nodes, bounds)``: the samples in tree order, each leaf feature by
+    feature ``(n * d,)``; their indices; ``(start, end, is_leaf)`` per node; ``(n_nodes, 2,
+    d)`` node minima and maxima."""
 def kd_tree_kneighbors(
     data: npt.NDArray[np.float64],
-    idx: npt.NDArray[np.int64],
+    idx: npt.NDArray[np.uint32],
     nodes: npt.NDArray[np.int64],
     bounds: npt.NDArray[np.float64],
     queries: npt.NDArray[np.float64],
@@ -531,7 +534,7 @@ def kd_tree_kneighbors(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
 def kd_tree_radius_neighbors(
     data: npt.NDArray[np.float64],
-    idx: npt.NDArray[np.int64],
+    idx: npt.NDArray[np.uint32],
     nodes: npt.NDArray[np.int64],
     bounds: npt.NDArray[np.float64],
     queries: npt.NDArray[np.float64],
@@ -546,14 +549,14 @@ def ball_tree_build(
     data: npt.NDArray[np.float64], leaf_size: int, metric: _Metric, n_threads: int
 ) -> tuple[
     npt.NDArray[np.float64],
-    npt.NDArray[np.int64],
+    npt.NDArray[np.uint32],
     npt.NDArray[np.int64],
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],
 ]: ...
 def ball_tree_kneighbors(
     data: npt.NDArray[np.float64],
-    idx: npt.NDArray[np.int64],
+    idx: npt.NDArray[np.uint32],
     nodes: npt.NDArray[np.int64],
     centroids: npt.NDArray[np.float64],
     radii: npt.NDArray[np.float64],
@@ -565,7 +568,7 @@ def ball_tree_kneighbors(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
 def ball_tree_radius_neighbors(
     data: npt.NDArray[np.float64],
-    idx: npt.NDArray[np.int64],
+    idx: npt.NDArray[np.uint32],
     nodes: npt.NDArray[np.int64],
     centroids: npt.NDArray[np.float64],
     radii: npt.NDArray[np.float64],

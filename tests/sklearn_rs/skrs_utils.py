@@ -98,3 +98,13 @@ def module_for(impl):
     return sklearn_rs
 
 
+
+
+def tree_rows(data, nodes, d):
+    """A tree's samples (``kd_tree_build``'s or ``ball_tree_build``'s, laid out leaf by leaf,
+    each leaf feature by feature) as rows in tree order."""
+    rows = np.full((data.size // d, d), np.nan)
+    for start, end, is_leaf in nodes.reshape(-1, 3):
+        if is_leaf and end > start:
+            rows[start:end] = data[start * d:end * d].reshape(d, end - start).T
+    return rows

@@ -14,6 +14,7 @@ import sklearn_rs
 from sklearn_rs import NearestNeighbors
 from sklearn_rs._metrics import resolve_metric
 from sklearn_rs._threads import _core
+from skrs_utils import tree_rows
 
 WEIGHTS = np.array([0.5, 2.0, 1.0, 0.25, 3.0, 1.5, 0.75, 1.25, 2.5])
 METRICS = [
@@ -73,9 +74,9 @@ def test_built_tree_is_sklearn_ball_tree(kind, d, leaf_size):
         theirs = sk.BallTree(X, leaf_size, metric=metric, **kw)
         idx, node_data, node_bounds = theirs.get_arrays()[1:4]
         spec = resolve_metric(metric, params.get("p", 2), params.get("metric_params"))
-        rows, ours_idx, nodes, centroids, radii = _core.ball_tree_build(X, leaf_size, spec, 2)
+        data, ours_idx, nodes, centroids, radii = _core.ball_tree_build(X, leaf_size, spec, 2)
         np.testing.assert_array_equal(ours_idx, idx)
-        np.testing.assert_array_equal(rows, X[idx])
+        np.testing.assert_array_equal(tree_rows(data, nodes, d), X[idx])
         np.testing.assert_array_equal(nodes[:, 0], node_data["idx_start"])
         np.testing.assert_array_equal(nodes[:, 1], node_data["idx_end"])
         np.testing.assert_array_equal(nodes[:, 2], node_data["is_leaf"])

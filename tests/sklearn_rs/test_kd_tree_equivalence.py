@@ -11,6 +11,7 @@ from sklearn.neighbors import NearestNeighbors as SkNearestNeighbors
 from sklearn.neighbors import kneighbors_graph as sk_kneighbors_graph
 
 from sklearn_rs import KNeighborsClassifier, NearestNeighbors, kneighbors_graph
+from skrs_utils import tree_rows
 
 METRICS = [
     {},
@@ -82,12 +83,12 @@ def test_built_tree_is_sklearn_kd_tree(d, kind, leaf_size):
     theirs = KDTree(X, leaf_size=leaf_size)
     their_data, their_idx, their_nodes, their_bounds = theirs.get_arrays()
     np.testing.assert_array_equal(idx, their_idx)
-    np.testing.assert_array_equal(data, X[idx])
+    np.testing.assert_array_equal(tree_rows(data, nodes, d), X[idx])
     their_triples = np.stack(
         [their_nodes["idx_start"], their_nodes["idx_end"], their_nodes["is_leaf"]], axis=1
     )
     np.testing.assert_array_equal(nodes.reshape(-1, 3), their_triples)
-    np.testing.assert_array_equal(bounds.reshape(their_bounds.shape), their_bounds)
+    np.testing.assert_array_equal(bounds.transpose(1, 0, 2), their_bounds)
 
 
 @pytest.mark.parametrize(

@@ -198,9 +198,10 @@ fn rows<'a>(a: &'a PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<(&'a [f64]
     Ok((data, n, d))
 }
 
-/// `(rows, idx, nodes, bounds)`: scikit-learn's k-d tree over the `(n, d)` float64 `data`
-/// with `leaf_size` (the rows in tree order `(n, d)`, their sample indices `(n,)`, `(n_nodes, 3)` int64 `(idx_start, idx_end, is_leaf)`,
-/// `(2, n_nodes, d)` float64 node minima and maxima).
+/// `(data, idx, nodes, bounds)`: scikit-learn's k-d tree over the `(n, d)` float64 `data`
+/// with `leaf_size`: the samples in tree order laid out leaf by leaf, each leaf feature by
+/// feature (`(n d,)` float64), their sample indices (`(n,)` uint32), `(n_nodes, 3)` int64
+/// `(idx_start, idx_end, is_leaf)`, and `(n_nodes, 2, d)` float64 node minima and maxima.
 #[pyfunction]
 #[pyo3(signature = (data, leaf_size, n_threads))]
 fn kd_tree_build<'py>(
@@ -215,9 +216,9 @@ fn kd_tree_build<'py>(
         kd_tree::build(data, n, d, leaf_size, stop)
     })?;
     let count = tree.nodes.len() / 3;
-    let bounds = numpy::PyArray1::from_vec(py, tree.bounds).reshape([2, count, d])?;
+    let bounds = numpy::PyArray1::from_vec(py, tree.bounds).reshape([count, 2, d])?;
     Ok((
-        matrix(py, tree.data, n, d)?,
+        vector(py, tree.data),
         vector(py, tree.idx),
         matrix(py, tree.nodes, count, 3)?,
         bounds.into_any(),
@@ -227,13 +228,13 @@ fn kd_tree_build<'py>(
 /// The tree `(data, idx, nodes, bounds)` that `kd_tree_build` returned, checked, and the
 /// queries' rows with their count.
 fn tree_and_queries<'a>(
-    data: &'a PyReadonlyArray2<'_, f64>,
-    idx: &'a PyReadonlyArray1<'_, i64>,
+    data: &'a PyReadonlyArray1<'_, f64>,
+    idx: &'a PyReadonlyArray1<'_, u32>,
     nodes: &'a PyReadonlyArray2<'_, i64>,
     bounds: &'a numpy::PyReadonlyArray3<'_, f64>,
     queries: &'a PyReadonlyArray2<'_, f64>,
 ) -> PyResult<(kd_tree::KdTreeView<'a>, &'a [f64], usize)> {
-    let (data, _, d) = rows(data, "data")?;
+    let d = bounds.shape()[2];
     let (queries, n_q, d_q) = rows(queries, "queries")?;
     if d_q != d {
         return Err(PyValueError::new_err(format!(
@@ -246,21 +247,21 @@ fn tree_and_queries<'a>(
     let bounds = bounds
         .as_slice()
         .map_err(|_| PyValueError::new_err("bounds must be C-contiguous"))?;
-    let tree = kd_tree::KdTreeView::new(data, d, slice(idx)?, nodes, bounds)
+    let tree = kd_tree::KdTreeView::new(slice(data)?, d, slice(idx)?, nodes, bounds)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((tree, queries, n_q))
 }
 
 /// Work of `n_q` queries descending the tree, each visiting about `per_query` samples.
-fn tree_work(tree: &TreeView<'_>, n_q: usize, per_query: usize, d: usize) -> usize {
+fn tree_work(tree: &TreeView<'_>, n_q: usize, per_query: usize) -> usize {
     let levels = (tree.n_nodes() + 1).ilog2() as usize + 1;
     n_q.saturating_mul(per_query + levels)
-        .saturating_mul(d.max(1) * 16)
+        .saturating_mul(tree.n_features() * 16)
 }
 
 /// `(distances, indices)`, `(n_queries, k)` float64 and int64: scikit-learn's
-/// `KDTree.query(queries, k)` on the tree `(data, idx, nodes, bounds)` (rows in tree order)
-/// that `kd_tree_build` returned; with
+/// `KDTree.query(queries, k)` on the tree `(data, idx, nodes, bounds)` that `kd_tree_build`
+/// returned; with
 /// `reduced` the distances are left reduced (minkowski: scikit-learn takes their root with
 /// NumPy, whose `pow` may differ from the C library's in the last bit).
 #[pyfunction]
@@ -268,8 +269,8 @@ fn tree_work(tree: &TreeView<'_>, n_q: usize, per_query: usize, d: usize) -> usi
 #[allow(clippy::too_many_arguments)] // the Python signature
 fn kd_tree_kneighbors<'py>(
     py: Python<'py>,
-    data: PyReadonlyArray2<'py, f64>,
-    idx: PyReadonlyArray1<'py, i64>,
+    data: PyReadonlyArray1<'py, f64>,
+    idx: PyReadonlyArray1<'py, u32>,
     nodes: PyReadonlyArray2<'py, i64>,
     bounds: numpy::PyReadonlyArray3<'py, f64>,
     queries: PyReadonlyArray2<'py, f64>,
@@ -280,7 +281,7 @@ fn kd_tree_kneighbors<'py>(
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let metric = metric_arg(metric)?;
     let (tree, queries, n_q) = tree_and_queries(&data, &idx, &nodes, &bounds, &queries)?;
-    let work = tree_work(&tree, n_q, k, data.shape()[1]);
+    let work = tree_work(&tree, n_q, k);
     let result = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
         kd_tree::kneighbors(&tree, queries, &metric, k, reduced, stop)
     })?;
@@ -325,8 +326,8 @@ impl<'py> RadiusArg<'py> {
 #[allow(clippy::too_many_arguments)] // the Python signature
 fn kd_tree_radius_neighbors<'py>(
     py: Python<'py>,
-    data: PyReadonlyArray2<'py, f64>,
-    idx: PyReadonlyArray1<'py, i64>,
+    data: PyReadonlyArray1<'py, f64>,
+    idx: PyReadonlyArray1<'py, u32>,
     nodes: PyReadonlyArray2<'py, i64>,
     bounds: numpy::PyReadonlyArray3<'py, f64>,
     queries: PyReadonlyArray2<'py, f64>,
@@ -341,7 +342,7 @@ fn kd_tree_radius_neighbors<'py>(
     let radius = RadiusArg::extract(radius)?;
     let radius = radius.radii()?;
     let (tree, queries, n_q) = tree_and_queries(&data, &idx, &nodes, &bounds, &queries)?;
-    let work = tree_work(&tree, n_q, 16, data.shape()[1]);
+    let work = tree_work(&tree, n_q, 16);
     let r = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
         kd_tree::radius::radius_neighbors(
             &tree,
@@ -369,10 +370,10 @@ type BallTreeOut<'py> = (
     Bound<'py, PyAny>,
 );
 
-/// `(rows, idx, nodes, centroids, radii)`: scikit-learn's `BallTree(data, leaf_size, metric)`
-/// over the `(n, d)` float64 `data` (the rows in tree order `(n, d)`, their sample indices
-/// `(n,)`, `(n_nodes, 3)` int64 `(idx_start, idx_end, is_leaf)`, `(n_nodes, d)` centroids and
-/// `(n_nodes,)` radii).
+/// `(data, idx, nodes, centroids, radii)`: scikit-learn's `BallTree(data, leaf_size, metric)`
+/// over the `(n, d)` float64 `data`: the samples and indices as `kd_tree_build` returns them,
+/// `(n_nodes, 3)` int64 `(idx_start, idx_end, is_leaf)`, `(n_nodes, d)` centroids and
+/// `(n_nodes,)` radii.
 #[pyfunction]
 #[pyo3(signature = (data, leaf_size, metric, n_threads))]
 fn ball_tree_build<'py>(
@@ -390,7 +391,7 @@ fn ball_tree_build<'py>(
     })?;
     let count = tree.radii.len();
     Ok((
-        matrix(py, tree.data, n, d)?,
+        vector(py, tree.data),
         vector(py, tree.idx),
         matrix(py, tree.nodes, count, 3)?,
         matrix(py, tree.centroids, count, d)?,
@@ -401,14 +402,14 @@ fn ball_tree_build<'py>(
 /// The ball tree `(data, idx, nodes, centroids, radii)` that `ball_tree_build` returned,
 /// checked, and the queries' rows with their count.
 fn ball_and_queries<'a>(
-    data: &'a PyReadonlyArray2<'_, f64>,
-    idx: &'a PyReadonlyArray1<'_, i64>,
+    data: &'a PyReadonlyArray1<'_, f64>,
+    idx: &'a PyReadonlyArray1<'_, u32>,
     nodes: &'a PyReadonlyArray2<'_, i64>,
     centroids: &'a PyReadonlyArray2<'_, f64>,
     radii: &'a PyReadonlyArray1<'_, f64>,
     queries: &'a PyReadonlyArray2<'_, f64>,
 ) -> PyResult<(ball_tree::BallTreeView<'a>, &'a [f64], usize)> {
-    let (data, _, d) = rows(data, "data")?;
+    let (centroids, _, d) = rows(centroids, "centroids")?;
     let (queries, n_q, d_q) = rows(queries, "queries")?;
     if d_q != d {
         return Err(PyValueError::new_err(format!(
@@ -416,8 +417,8 @@ fn ball_and_queries<'a>(
         )));
     }
     let (nodes, _, _) = rows_i64(nodes)?;
-    let (centroids, _, _) = rows(centroids, "centroids")?;
-    let tree = ball_tree::BallTreeView::new(data, d, slice(idx)?, nodes, centroids, slice(radii)?)
+    let (data, idx, radii) = (slice(data)?, slice(idx)?, slice(radii)?);
+    let tree = ball_tree::BallTreeView::new(data, d, idx, nodes, centroids, radii)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((tree, queries, n_q))
 }
@@ -438,8 +439,8 @@ fn rows_i64<'a>(a: &'a PyReadonlyArray2<'_, i64>) -> PyResult<(&'a [i64], usize,
 #[allow(clippy::too_many_arguments)] // the Python signature
 fn ball_tree_kneighbors<'py>(
     py: Python<'py>,
-    data: PyReadonlyArray2<'py, f64>,
-    idx: PyReadonlyArray1<'py, i64>,
+    data: PyReadonlyArray1<'py, f64>,
+    idx: PyReadonlyArray1<'py, u32>,
     nodes: PyReadonlyArray2<'py, i64>,
     centroids: PyReadonlyArray2<'py, f64>,
     radii: PyReadonlyArray1<'py, f64>,
@@ -451,7 +452,7 @@ fn ball_tree_kneighbors<'py>(
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let metric = metric_arg(metric)?;
     let (tree, queries, n_q) = ball_and_queries(&data, &idx, &nodes, &centroids, &radii, &queries)?;
-    let work = tree_work(&tree, n_q, k, data.shape()[1]);
+    let work = tree_work(&tree, n_q, k);
     let result = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
         ball_tree::kneighbors(&tree, queries, &metric, k, reduced, stop)
     })?;
@@ -469,8 +470,8 @@ fn ball_tree_kneighbors<'py>(
 #[allow(clippy::too_many_arguments)] // the Python signature
 fn ball_tree_radius_neighbors<'py>(
     py: Python<'py>,
-    data: PyReadonlyArray2<'py, f64>,
-    idx: PyReadonlyArray1<'py, i64>,
+    data: PyReadonlyArray1<'py, f64>,
+    idx: PyReadonlyArray1<'py, u32>,
     nodes: PyReadonlyArray2<'py, i64>,
     centroids: PyReadonlyArray2<'py, f64>,
     radii: PyReadonlyArray1<'py, f64>,
@@ -486,7 +487,7 @@ fn ball_tree_radius_neighbors<'py>(
     let radius = RadiusArg::extract(radius)?;
     let radius = radius.radii()?;
     let (tree, queries, n_q) = ball_and_queries(&data, &idx, &nodes, &centroids, &radii, &queries)?;
-    let work = tree_work(&tree, n_q, 16, data.shape()[1]);
+    let work = tree_work(&tree, n_q, 16);
     let r = py.run_kernel(Threads::for_work(n_threads, work), |stop| {
         ball_tree::radius_neighbors(
             &tree,

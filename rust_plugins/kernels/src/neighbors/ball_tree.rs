@@ -23,10 +23,11 @@ use crate::{KernelError, StopCheck};
 
 /// A built tree over `n` samples of `d` features.
 pub struct BallTree {
-    /// The samples' rows in tree order (row `i` is sample `idx[i]`).
+    /// The samples in tree order, each leaf feature by feature
+    /// ([`binary_tree::leaf_columns`]): the tree's only copy of them.
     pub data: Vec<f64>,
     /// Sample indices, each node's samples contiguous.
-    pub idx: Vec<i64>,
+    pub idx: Vec<u32>,
     /// `(idx_start, idx_end, is_leaf)` per node, flattened.
     pub nodes: Vec<i64>,
     /// `[n_nodes, d]`: each node's centroid (scikit-learn's `node_bounds[0]`).
@@ -50,13 +51,13 @@ impl<'a> std::ops::Deref for BallTreeView<'a> {
 }
 
 impl<'a> BallTreeView<'a> {
-    /// Checks the parts of a tree built by [`build`]: its rows in tree order (`(n, d)`
-    /// row-major), indices, nodes (flattened), centroids and radii.
+    /// Checks the parts of a tree built by [`build`]: its samples in leaf columns, indices,
+    /// nodes (flattened), centroids and radii.
     pub fn new(
         data: &'a [f64],
         d: usize,
-        idx: &'a [i64],
-        nodes: &[i64],
+        idx: &'a [u32],
+        nodes: &'a [i64],
         centroids: &'a [f64],
         radii: &'a [f64],
     ) -> Result<Self, KernelError> {
@@ -160,12 +161,12 @@ pub fn build(
         d,
         metric,
     };
-    let (rows, idx) = binary_tree::partition(data, d, &nodes, &balls, stop)?;
+    let (columns, idx) = binary_tree::partition(data, d, &nodes, &balls, stop)?;
     if stop() {
         return Err(KernelError::Interrupted);
     }
     Ok(BallTree {
-        data: rows,
+        data: columns,
         idx,
         nodes: nodes.concat(),
         centroids,
@@ -306,7 +307,7 @@ mod tests {
                 for (i, node) in t.nodes.chunks(3).enumerate() {
                     let c = &t.centroids[i * d..(i + 1) * d];
                     for r in node[0] as usize..node[1] as usize {
-                        let row = &t.data[r * d..(r + 1) * d];
+                        let row = &data[t.idx[r] as usize * d..][..d];
                         assert!(metric.dist(c, row) <= t.radii[i]);
                     }
                 }

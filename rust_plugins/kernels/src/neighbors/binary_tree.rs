@@ -9,6 +9,8 @@
 //!   subtrees are built in parallel and any thread count gives the same tree. A tree that
 //!   computes its bounds from a node's samples in their order before the node's own split
 //!   (the ball tree's centroids) does so through [`NodeInit`].
+//! - Storage: the samples in tree order, each leaf feature by feature ([`leaf_columns`]), the
+//!   tree's one copy of them, read by every query as it is.
 
 pub mod query;
 pub mod radius;
@@ -20,24 +22,25 @@ use crate::{KernelError, StopCheck};
 /// Nodes holding more samples than this are split in parallel with their sibling.
 const PARALLEL_NODE: usize = 1 << 14;
 
-/// A tree's rows, indices and nodes borrowed for queries, checked against each other.
+/// A tree's samples, indices and nodes borrowed for queries, checked against each other.
 pub struct TreeView<'a> {
-    /// The samples' rows in tree order (row `i` is sample `idx[i]`).
+    /// The samples in tree order, laid out leaf by leaf ([`leaf_columns`]).
     pub(crate) data: &'a [f64],
     pub(crate) d: usize,
-    pub(crate) idx: &'a [i64],
+    /// Sample indices in tree order: position `i` holds sample `idx[i]`.
+    pub(crate) idx: &'a [u32],
     /// `(idx_start, idx_end, is_leaf)` per node.
-    pub(crate) nodes: Vec<[i64; 3]>,
+    pub(crate) nodes: &'a [[i64; 3]],
 }
 
 impl<'a> TreeView<'a> {
-    /// Checks the parts of a built tree: its rows in tree order (`(n, d)` row-major), indices
+    /// Checks the parts of a built tree: its samples in leaf columns (`n d` values), indices
     /// and nodes (flattened triples); `what` names the tree in errors.
     pub fn new(
         data: &'a [f64],
         d: usize,
-        idx: &'a [i64],
-        nodes: &[i64],
+        idx: &'a [u32],
+        nodes: &'a [i64],
         what: &str,
     ) -> Result<Self, KernelError> {
         let n = idx.len();
@@ -45,10 +48,10 @@ impl<'a> TreeView<'a> {
         if d == 0 || data.len() != n * d {
             return bad("data does not match the indices");
         }
-        if !nodes.len().is_multiple_of(3) {
+        let (nodes, rest) = nodes.as_chunks::<3>();
+        if !rest.is_empty() {
             return bad("nodes are not (start, end, is_leaf) triples");
         }
-        let nodes: Vec<[i64; 3]> = nodes.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
         if nodes.is_empty() {
             return bad("no nodes");
         }
@@ -78,6 +81,16 @@ impl<'a> TreeView<'a> {
 
     pub fn n_nodes(&self) -> usize {
         self.nodes.len()
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.d
+    }
+
+    /// Leaf `[start, end)`'s samples, feature by feature ([`leaf_columns`]).
+    #[inline(always)]
+    pub(crate) fn leaf(&self, start: usize, end: usize) -> &'a [f64] {
+        &self.data[start * self.d..end * self.d]
     }
 }
 
@@ -150,15 +163,16 @@ impl NodeInit for NoInit {
     fn init<'r, I: Iterator<Item = &'r [f64]> + Clone>(&self, _: usize, _: I) {}
 }
 
-/// The rows in tree order and their sample indices, every node partitioned as scikit-learn
-/// partitions it, `init` shown each node's rows before its partition.
+/// The samples in tree order, as [`leaf_columns`] lays them out, and their indices: every
+/// node partitioned as scikit-learn partitions it, `init` shown each node's rows before its
+/// partition.
 pub(crate) fn partition<B: NodeInit>(
     data: &[f64],
     d: usize,
     nodes: &[[i64; 3]],
     init: &B,
     stop: StopCheck,
-) -> Result<(Vec<f64>, Vec<i64>), KernelError> {
+) -> Result<(Vec<f64>, Vec<u32>), KernelError> {
     match d {
         1 => partition_carried::<1, B>(data, nodes, init, stop),
         2 => partition_carried::<2, B>(data, nodes, init, stop),
@@ -168,6 +182,39 @@ pub(crate) fn partition<B: NodeInit>(
     }
 }
 
+/// How a tree keeps its samples: in tree order, each leaf `[s, e)` feature by feature, so
+/// that feature `j` of its `m = e - s` rows is at `[s d + j m, s d + (j + 1) m)`. A leaf is
+/// then scanned several rows at a time, each feature's values read contiguously, and the tree
+/// needs no other copy of its samples for any query.
+///
+/// The non-empty leaves `(start, end)` in sample order (a leaf higher in the tree, left by a
+/// node of fewer than two samples, comes between deeper ones).
+fn leaves_in_order(nodes: &[[i64; 3]]) -> Vec<(usize, usize)> {
+    let mut leaves: Vec<(usize, usize)> = nodes
+        .iter()
+        .filter(|&&[start, end, leaf]| leaf != 0 && start < end)
+        .map(|&[start, end, _]| (start as usize, end as usize))
+        .collect();
+    leaves.sort_unstable();
+    leaves
+}
+
+/// Lays the row-major `rows` (in tree order) out as [`leaf_columns`], in place: each leaf's
+/// rows and columns occupy the same values.
+pub(crate) fn leaf_columns(rows: &mut [f64], d: usize, nodes: &[[i64; 3]]) {
+    let mut scratch = Vec::new();
+    for (start, end) in leaves_in_order(nodes) {
+        let m = end - start;
+        let leaf = &mut rows[start * d..end * d];
+        scratch.clear();
+        scratch.extend_from_slice(leaf);
+        for (r, row) in scratch.chunks_exact(d).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                leaf[j * m + r] = v;
+            }
+        }
+    }
+}
 /// scikit-learn's order for a node's partition: (value on the split feature, sample index).
 #[inline(always)]
 fn before(value_a: f64, index_a: u32, value_b: f64, index_b: u32) -> bool {
@@ -191,7 +238,7 @@ fn partition_carried<const D: usize, B: NodeInit>(
     nodes: &[[i64; 3]],
     init: &B,
     stop: StopCheck,
-) -> Result<(Vec<f64>, Vec<i64>), KernelError> {
+) -> Result<(Vec<f64>, Vec<u32>), KernelError> {
     let n = data.len() / D;
     let mut entries: Vec<Carried<D>> = Vec::new();
     entries
@@ -202,11 +249,48 @@ fn partition_carried<const D: usize, B: NodeInit>(
         index: i as u32,
     }));
     split_carried(nodes, 0, &mut entries, init, stop);
-    let mut rows = alloc::with_capacity::<f64>(&[n, D])?;
-    rows.extend(entries.iter().flat_map(|e| e.row));
-    let mut idx = alloc::with_capacity::<i64>(&[n])?;
-    idx.extend(entries.iter().map(|e| e.index as i64));
-    Ok((rows, idx))
+    let mut idx = alloc::with_capacity::<u32>(&[n])?;
+    idx.extend(entries.iter().map(|e| e.index));
+    Ok((carried_to_leaf_columns(entries, nodes), idx))
+}
+
+/// The entries' rows as [`leaf_columns`], written over the entries' own memory, which is then
+/// shrunk: the build never holds its samples twice.
+fn carried_to_leaf_columns<const D: usize>(
+    entries: Vec<Carried<D>>,
+    nodes: &[[i64; 3]],
+) -> Vec<f64> {
+    const { assert!(std::mem::size_of::<Carried<D>>() >= 8 * D + 8) };
+    const { assert!(std::mem::align_of::<Carried<D>>() == std::mem::align_of::<f64>()) };
+    let n = entries.len();
+    let mut entries = std::mem::ManuallyDrop::new(entries);
+    let (base, capacity) = (entries.as_mut_ptr(), entries.capacity());
+    let out = base.cast::<f64>();
+    let mut leaf_rows: Vec<[f64; D]> = Vec::new();
+    for (start, end) in leaves_in_order(nodes) {
+        let m = end - start;
+        // SAFETY: leaves are visited in sample order, and leaf `[start, end)` writes the
+        // values `[start D, end D)`, bytes below `8 D end`, where entries `>= end` begin at
+        // `size_of::<Carried<D>>() end > 8 D end`: the entries read here (this leaf's, copied
+        // out first) have not been overwritten. Every write is within the allocation.
+        unsafe {
+            leaf_rows.clear();
+            leaf_rows.extend((start..end).map(|t| base.add(t).read().row));
+            for (r, row) in leaf_rows.iter().enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    out.add(start * D + j * m + r).write(v);
+                }
+            }
+        }
+    }
+    // SAFETY: the allocation is `capacity` entries of the same alignment as f64 and a size
+    // that is a multiple of 8 bytes; the leaves cover `[0, n)`, so the first `n D` values are
+    // written.
+    let mut columns = unsafe {
+        Vec::from_raw_parts(out, n * D, capacity * std::mem::size_of::<Carried<D>>() / 8)
+    };
+    columns.shrink_to_fit();
+    columns
 }
 
 /// Partitions node `i`'s `entries`, then its children's.
@@ -254,10 +338,10 @@ fn partition_keyed<B: NodeInit>(
     nodes: &[[i64; 3]],
     init: &B,
     stop: StopCheck,
-) -> Result<(Vec<f64>, Vec<i64>), KernelError> {
+) -> Result<(Vec<f64>, Vec<u32>), KernelError> {
     let n = data.len() / d;
-    let mut idx = alloc::filled(&[n], 0i64)?;
-    idx.iter_mut().enumerate().for_each(|(i, v)| *v = i as i64);
+    let mut idx = alloc::with_capacity::<u32>(&[n])?;
+    idx.extend(0..n as u32);
     let mut rows = alloc::copied(data, &[n, d])?;
     // Scratch for every node's partition, split between the children as the rows are.
     let mut keys: Vec<SplitKey> = Vec::new();
@@ -272,6 +356,8 @@ fn partition_keyed<B: NodeInit>(
         old: &mut old,
     };
     split(d, nodes, 0, &mut parts, init, stop);
+    drop((keys, old));
+    leaf_columns(&mut rows, d, nodes);
     Ok((rows, idx))
 }
 
@@ -293,7 +379,7 @@ type SplitKey = (f64, u32, u32);
 
 /// A node's samples, their rows, and scratch of the node's size.
 struct Parts<'p> {
-    idx: &'p mut [i64],
+    idx: &'p mut [u32],
     rows: &'p mut [f64],
     keys: &'p mut [SplitKey],
     old: &'p mut [f64],
@@ -348,14 +434,14 @@ fn split<B: NodeInit>(
     let dim = split_dim(rows, d);
     let mid = idx.len() / 2;
     for (at, (key, &j)) in keys.iter_mut().zip(idx.iter()).enumerate() {
-        *key = (rows[at * d + dim], j as u32, at as u32);
+        *key = (rows[at * d + dim], j, at as u32);
     }
     nth_element(keys, mid, &|a: &SplitKey, b: &SplitKey| {
         before(a.0, a.1, b.0, b.1)
     });
     old.copy_from_slice(rows);
     for (to, &(_, j, from)) in keys.iter().enumerate() {
-        idx[to] = j as i64;
+        idx[to] = j;
         let (to, from) = (to * d, from as usize * d);
         rows[to..to + d].copy_from_slice(&old[from..from + d]);
     }
@@ -397,6 +483,41 @@ fn widest(lo: &[f64], hi: &[f64]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_partitions_lay_out_the_same_leaf_columns() {
+        // Rows carried through the partition (d <= 4) and keyed partitions (any d) make the
+        // same moves, and each leaf's columns hold its samples' rows.
+        for (n, leaf_size) in [
+            (1usize, 1usize),
+            (2, 1),
+            (3, 1),
+            (700, 1),
+            (700, 7),
+            (701, 40),
+        ] {
+            let d = 3;
+            let data = crate::neighbors::test_data::grid_data(n, d, 5);
+            let nodes = node_ranges(n, n_nodes(n, leaf_size));
+            let never = || false;
+            let carried = partition_carried::<3, _>(&data, &nodes, &NoInit, &never).unwrap();
+            let keyed = partition_keyed(&data, d, &nodes, &NoInit, &never).unwrap();
+            assert_eq!(carried, keyed);
+            let (columns, idx) = carried;
+            let mut seen = vec![false; n];
+            for (start, end) in leaves_in_order(&nodes) {
+                let m = end - start;
+                for r in 0..m {
+                    let sample = idx[start + r] as usize;
+                    seen[sample] = true;
+                    for j in 0..d {
+                        assert_eq!(columns[start * d + j * m + r], data[sample * d + j]);
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&s| s));
+        }
+    }
 
     #[test]
     fn node_count_follows_sklearn() {

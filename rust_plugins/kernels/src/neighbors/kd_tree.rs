@@ -24,14 +24,15 @@ pub use super::binary_tree::n_nodes;
 
 /// A built tree over `n` samples of `d` features.
 pub struct KdTree {
-    /// The samples' rows in tree order (row `i` is sample `idx[i]`): each node's rows are
-    /// contiguous, so building and scanning leaves read memory in order.
+    /// The samples in tree order, each leaf feature by feature
+    /// ([`binary_tree::leaf_columns`]): the tree's only copy of them.
     pub data: Vec<f64>,
     /// Sample indices, each node's samples contiguous.
-    pub idx: Vec<i64>,
+    pub idx: Vec<u32>,
     /// `(idx_start, idx_end, is_leaf)` per node, flattened.
     pub nodes: Vec<i64>,
-    /// `[2, n_nodes, d]`: each node's per-feature minima, then maxima.
+    /// `[n_nodes, 2, d]`: each node's per-feature minima, then maxima (scikit-learn's
+    /// `node_bounds` with its first two axes swapped: one node's box in one place).
     pub bounds: Vec<f64>,
 }
 
@@ -57,53 +58,59 @@ pub fn build(
     stop: StopCheck,
 ) -> Result<KdTree, KernelError> {
     let nodes = binary_tree::check_build(data, n, d, leaf_size, "k-d tree")?;
-    let (rows, idx) = binary_tree::partition(data, d, &nodes, &NoInit, stop)?;
+    let (columns, idx) = binary_tree::partition(data, d, &nodes, &NoInit, stop)?;
     if stop() {
         return Err(KernelError::Interrupted);
     }
-    let bounds = all_node_bounds(&rows, d, &nodes)?;
+    let bounds = all_node_bounds(&columns, d, &nodes)?;
     Ok(KdTree {
-        data: rows,
+        data: columns,
         idx,
         nodes: nodes.concat(),
         bounds,
     })
 }
 
-/// `[2, n_nodes, d]`: every node's per-feature minima, then maxima. Leaves' from their rows;
-/// an inner node's are its children's combined, the same values scikit-learn's pass over the
-/// node's rows finds (a minimum of minima is the minimum).
-fn all_node_bounds(rows: &[f64], d: usize, nodes: &[[i64; 3]]) -> Result<Vec<f64>, KernelError> {
+/// `[n_nodes, 2, d]`: every node's per-feature minima, then maxima. Leaves' from their
+/// columns, each in row order; an inner node's are its children's combined, the same values
+/// scikit-learn's pass over the node's rows finds (a minimum of minima is the minimum).
+fn all_node_bounds(columns: &[f64], d: usize, nodes: &[[i64; 3]]) -> Result<Vec<f64>, KernelError> {
     let count = nodes.len();
-    let mut bounds = alloc::filled(&[2, count, d], 0.0f64)?;
-    let (lower, upper) = bounds.split_at_mut(count * d);
-    lower
-        .par_chunks_mut(d)
-        .zip(upper.par_chunks_mut(d))
+    let mut bounds = alloc::filled(&[count, 2, d], 0.0f64)?;
+    bounds
+        .par_chunks_mut(2 * d)
         .zip(nodes.par_iter())
-        .for_each(|((lo, hi), &[start, end, leaf])| {
+        .for_each(|(node, &[start, end, leaf])| {
             if leaf != 0 {
-                binary_tree::node_bounds(&rows[start as usize * d..end as usize * d], d, lo, hi)
+                let (start, end) = (start as usize, end as usize);
+                let (lo, hi) = node.split_at_mut(d);
+                let cols = &columns[start * d..end * d];
+                let m = end - start;
+                for j in 0..d {
+                    let col = &cols[j * m..(j + 1) * m];
+                    lo[j] = col.iter().fold(f64::INFINITY, |a, &v| a.min(v));
+                    hi[j] = col.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v));
+                }
             }
         });
     for i in (0..count).rev().filter(|&i| nodes[i][2] == 0) {
         let (l, r) = (2 * i + 1, 2 * i + 2);
         for j in 0..d {
-            lower[i * d + j] = lower[l * d + j].min(lower[r * d + j]);
-            upper[i * d + j] = upper[l * d + j].max(upper[r * d + j]);
+            bounds[2 * d * i + j] = bounds[2 * d * l + j].min(bounds[2 * d * r + j]);
+            bounds[2 * d * i + d + j] = bounds[2 * d * l + d + j].max(bounds[2 * d * r + d + j]);
         }
     }
     Ok(bounds)
 }
 
 impl<'a> KdTreeView<'a> {
-    /// Checks the parts of a tree built by [`build`]: its rows in tree order (`(n, d)`
-    /// row-major), indices, nodes (flattened) and bounds.
+    /// Checks the parts of a tree built by [`build`]: its samples in leaf columns, indices,
+    /// nodes (flattened) and bounds.
     pub fn new(
         data: &'a [f64],
         d: usize,
-        idx: &'a [i64],
-        nodes: &[i64],
+        idx: &'a [u32],
+        nodes: &'a [i64],
         bounds: &'a [f64],
     ) -> Result<Self, KernelError> {
         let tree = TreeView::new(data, d, idx, nodes, "k-d tree")?;
@@ -113,6 +120,13 @@ impl<'a> KdTreeView<'a> {
             ));
         }
         Ok(Self { tree, bounds })
+    }
+
+    /// Node `i`'s per-feature minima and maxima.
+    #[inline(always)]
+    pub(crate) fn node_box(&self, i: usize) -> (&'a [f64], &'a [f64]) {
+        let d = self.tree.d;
+        self.bounds[2 * d * i..2 * d * (i + 1)].split_at(d)
     }
 }
 
@@ -159,53 +173,12 @@ impl BoxNorm for Lp {
     }
 }
 
-/// The nodes' boxes a query reads.
-struct Boxes<'b> {
-    /// Node `i`'s minima then maxima at `[2 d i, 2 d (i + 1))`: one node's box in one place.
-    /// Made for calls with enough queries to repay it ([`query::makes_copies`]); the tree's
-    /// own bounds are read otherwise.
-    copy: Option<Vec<f64>>,
-    bounds: &'b [f64],
-    count: usize,
-}
-
-impl<'b> Boxes<'b> {
-    fn new(tree: &KdTreeView<'b>, n_queries: usize) -> Result<Self, KernelError> {
-        let (d, count) = (tree.d, tree.n_nodes());
-        let copy = if query::makes_copies(tree, n_queries) {
-            let mut boxes = alloc::with_capacity::<f64>(&[count, 2, d])?;
-            let (lower, upper) = tree.bounds.split_at(count * d);
-            for (lo, hi) in lower.chunks_exact(d).zip(upper.chunks_exact(d)) {
-                boxes.extend_from_slice(lo);
-                boxes.extend_from_slice(hi);
-            }
-            Some(boxes)
-        } else {
-            None
-        };
-        Ok(Self {
-            copy,
-            bounds: tree.bounds,
-            count,
-        })
-    }
-}
-
-impl<N: BoxNorm> NodeBounds<N> for Boxes<'_> {
+impl<N: BoxNorm> NodeBounds<N> for KdTreeView<'_> {
     /// scikit-learn's `min_rdist`: reduced distance from `pt` to node `i`'s box.
     #[inline(always)]
     fn min_rdist(&self, norm: N, d: usize, i: usize, pt: &[f64]) -> f64 {
-        let (lo, hi) = match &self.copy {
-            Some(boxes) => boxes[2 * d * i..2 * d * (i + 1)].split_at(d),
-            None => {
-                let upper = self.count * d;
-                (
-                    &self.bounds[i * d..(i + 1) * d],
-                    &self.bounds[upper + i * d..upper + (i + 1) * d],
-                )
-            }
-        };
-        let pt = &pt[..d];
+        let (lo, hi) = self.node_box(i);
+        let (lo, hi, pt) = (&lo[..d], &hi[..d], &pt[..d]);
         let mut acc = 0.0f64;
         for j in 0..d {
             let d_lo = lo[j] - pt[j];
@@ -229,16 +202,13 @@ pub fn kneighbors(
     stop: StopCheck,
 ) -> Result<KNeighbors, KernelError> {
     let p = metric_p(metric)?;
-    let boxes = Boxes::new(tree, queries.len() / tree.d)?;
     match metric {
         Metric::Euclidean => {
-            query::kneighbors(tree, &boxes, SquaredL2, queries, metric, k, reduced, stop)
+            query::kneighbors(tree, tree, SquaredL2, queries, metric, k, reduced, stop)
         }
-        Metric::Manhattan => query::kneighbors(tree, &boxes, L1, queries, metric, k, reduced, stop),
-        Metric::Chebyshev => {
-            query::kneighbors(tree, &boxes, LInf, queries, metric, k, reduced, stop)
-        }
-        _ => query::kneighbors(tree, &boxes, Lp(p), queries, metric, k, reduced, stop),
+        Metric::Manhattan => query::kneighbors(tree, tree, L1, queries, metric, k, reduced, stop),
+        Metric::Chebyshev => query::kneighbors(tree, tree, LInf, queries, metric, k, reduced, stop),
+        _ => query::kneighbors(tree, tree, Lp(p), queries, metric, k, reduced, stop),
     }
 }
 
@@ -289,9 +259,9 @@ mod tests {
     }
 
     #[test]
-    fn few_queries_read_the_tree_as_many_read_its_copies() {
-        // 600 queries on 700 samples make the call copy the boxes and leaves; one query at a
-        // time reads the tree's own bounds and rows. Both must give the same bits, ties too.
+    fn one_query_at_a_time_gives_the_bits_of_many() {
+        // A call orders its queries by their first leaf: a query's result, ties included,
+        // must not depend on the queries searched with it.
         for d in [2, 8, 11] {
             let (n, k) = (700usize, 7usize);
             let mut rng = crate::neighbors::test_data::Lcg::new(11);

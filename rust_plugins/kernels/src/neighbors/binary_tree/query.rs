@@ -158,16 +158,6 @@ pub(crate) trait NodeBounds<N: Norm>: Sync {
     fn min_rdist(&self, norm: N, d: usize, i: usize, pt: &[f64]) -> f64;
 }
 
-/// A call copies its tree's leaves (O(n d) work) when it has at least one query per this many
-/// samples, enough for the faster scans to repay them; a call with a few queries reads the
-/// tree as it is.
-pub(crate) const COPY_QUERIES: usize = 32;
-
-/// Whether a call of `n_queries` on `tree` makes its own copies (leaves, boxes).
-pub(crate) fn makes_copies(tree: &TreeView<'_>, n_queries: usize) -> bool {
-    n_queries.saturating_mul(COPY_QUERIES) >= tree.idx.len()
-}
-
 /// Rows a leaf scan computes side by side (one AVX-512 vector of float64).
 const LANES: usize = 8;
 
@@ -180,50 +170,12 @@ const MAX_DEPTH: usize = 66;
 struct Search<'t, 'a, N, B, const D: usize> {
     tree: &'t TreeView<'a>,
     bounds: &'t B,
-    /// The rows of each leaf `[s, e)` feature by feature at `[s d, e d)`: feature `j` of its
-    /// rows at `s d + j (e - s)`, so that a leaf is scanned [`LANES`] rows at a time. Made for
-    /// calls with enough queries ([`makes_copies`]) and coordinatewise metrics; leaves are
-    /// scanned row by row from the tree's rows otherwise.
-    columns: Option<Vec<f64>>,
     norm: N,
 }
 
 impl<'t, 'a, N: Norm, B: NodeBounds<N>, const D: usize> Search<'t, 'a, N, B, D> {
-    fn new(
-        tree: &'t TreeView<'a>,
-        bounds: &'t B,
-        norm: N,
-        n_queries: usize,
-    ) -> Result<Self, KernelError> {
-        if !N::COORDINATEWISE || !makes_copies(tree, n_queries) {
-            return Ok(Self {
-                tree,
-                bounds,
-                columns: None,
-                norm,
-            });
-        }
-        let d = tree.d;
-        let mut columns = alloc::filled(&[tree.idx.len(), d], 0.0f64)?;
-        for &[start, end, leaf] in &tree.nodes {
-            let (start, end) = (start as usize, end as usize);
-            if leaf == 0 || start == end {
-                continue;
-            }
-            let m = end - start;
-            let cols = &mut columns[start * d..end * d];
-            for (r, row) in tree.data[start * d..end * d].chunks_exact(d).enumerate() {
-                for (j, &v) in row.iter().enumerate() {
-                    cols[j * m + r] = v;
-                }
-            }
-        }
-        Ok(Self {
-            tree,
-            bounds,
-            columns: Some(columns),
-            norm,
-        })
+    fn new(tree: &'t TreeView<'a>, bounds: &'t B, norm: N) -> Self {
+        Self { tree, bounds, norm }
     }
 
     #[inline(always)]
@@ -273,7 +225,8 @@ impl<'t, 'a, N: Norm, B: NodeBounds<N>, const D: usize> Search<'t, 'a, N, B, D> 
     }
 
     /// Offers the leaf `[start, end)`'s samples to the heap in order, [`LANES`] reduced
-    /// distances computed at a time (each summed feature by feature, as one at a time).
+    /// distances computed at a time from its columns (each summed feature by feature, as one
+    /// at a time).
     #[inline(always)]
     fn scan_leaf(
         &self,
@@ -286,36 +239,33 @@ impl<'t, 'a, N: Norm, B: NodeBounds<N>, const D: usize> Search<'t, 'a, N, B, D> 
         let (d, m) = (self.d(), end - start);
         let pt = &pt[..d];
         let idx = &self.tree.idx[start..end];
-        let offer = |values: &mut [f64], indices: &mut [i64], rdist: f64, j: i64| {
+        let cols = self.tree.leaf(start, end);
+        let offer = |values: &mut [f64], indices: &mut [i64], rdist: f64, j: u32| {
             // heap_push's own first test, kept here so that rejected rows cost no call.
             if heap_takes(rdist, values[0]) {
-                heap_push(values, indices, rdist, j);
+                heap_push(values, indices, rdist, j as i64);
             }
         };
-        let Some(columns) = &self.columns else {
-            for (row, &j) in self.tree.data[start * d..end * d].chunks_exact(d).zip(idx) {
-                offer(values, indices, self.norm.rdist(pt, |f| row[f]), j);
-            }
-            return;
-        };
-        let cols = &columns[start * d..end * d];
         let mut r = 0;
-        while r + LANES <= m {
-            let mut acc = [0.0f64; LANES];
-            for (j, &q) in pt.iter().enumerate() {
-                let col: &[f64; LANES] = cols[j * m + r..][..LANES].try_into().unwrap();
-                for l in 0..LANES {
-                    acc[l] = self.norm.add(j, acc[l], q - col[l]);
+        if N::COORDINATEWISE {
+            while r + LANES <= m {
+                let mut acc = [0.0f64; LANES];
+                for (j, &q) in pt.iter().enumerate() {
+                    let col: &[f64; LANES] = cols[j * m + r..][..LANES].try_into().unwrap();
+                    for l in 0..LANES {
+                        acc[l] = self.norm.add(j, acc[l], q - col[l]);
+                    }
                 }
-            }
-            // The heap's largest only shrinks: rows none of which beats it now are all rejected.
-            let largest = values[0];
-            if acc.iter().any(|&rdist| heap_takes(rdist, largest)) {
-                for (l, &rdist) in acc.iter().enumerate() {
-                    offer(values, indices, rdist, idx[r + l]);
+                // The heap's largest only shrinks: rows none of which beats it now are all
+                // rejected.
+                let largest = values[0];
+                if acc.iter().any(|&rdist| heap_takes(rdist, largest)) {
+                    for (l, &rdist) in acc.iter().enumerate() {
+                        offer(values, indices, rdist, idx[r + l]);
+                    }
                 }
+                r += LANES;
             }
-            r += LANES;
         }
         for r in r..m {
             offer(
@@ -503,13 +453,12 @@ fn query_with<N: Norm, B: NodeBounds<N>>(
     out: &DisjointRows,
     stop: StopCheck,
 ) -> Result<(), KernelError> {
-    let n_q = queries.len() / tree.d;
     macro_rules! dims {
         ($($d:literal)*) => {
             match tree.d {
-                $($d => Search::<N, B, $d>::new(tree, bounds, norm, n_q)?
+                $($d => Search::<N, B, $d>::new(tree, bounds, norm)
                     .query_all(queries, metric, reduced, out, stop),)*
-                _ => Search::<N, B, 0>::new(tree, bounds, norm, n_q)?
+                _ => Search::<N, B, 0>::new(tree, bounds, norm)
                     .query_all(queries, metric, reduced, out, stop),
             }
         };

@@ -80,11 +80,6 @@ impl Lists {
 }
 
 impl<B: RadiusBounds, N: Norm> Walk<'_, B, N> {
-    #[inline(always)]
-    fn rdist(&self, pt: &[f64], row: &[f64]) -> f64 {
-        self.norm.rdist(pt, |f| row[f])
-    }
-
     /// scikit-learn's `_query_radius_single` from node `i` for the radius `r` (`reduced_r`
     /// its reduced form).
     fn walk(
@@ -95,36 +90,52 @@ impl<B: RadiusBounds, N: Norm> Walk<'_, B, N> {
         reduced_r: f64,
         out: &mut Lists,
     ) -> Result<(), KernelError> {
-        let tree = self.bounds.tree();
-        let [start, end, leaf] = tree.nodes[i];
-        let (start, end) = (start as usize, end as usize);
-        let d = tree.d;
-        let rows = tree.data[start * d..end * d].chunks_exact(d);
-        let samples = rows.zip(&tree.idx[start..end]);
+        let leaf = self.bounds.tree().nodes[i][2] != 0;
         match self.bounds.classify(self.norm, i, pt, r) {
-            Node::Outside => {}
-            Node::Inside => {
-                for (row, &j) in samples {
-                    let dist = self
-                        .with_distances
-                        .then(|| self.metric.rdist_to_dist(self.rdist(pt, row)));
-                    out.push(j, dist)?;
-                }
-            }
-            Node::Straddles if leaf != 0 => {
-                for (row, &j) in samples {
-                    let rdist = self.rdist(pt, row);
-                    if rdist <= reduced_r {
-                        let dist = self
-                            .with_distances
-                            .then(|| self.metric.rdist_to_dist(rdist));
-                        out.push(j, dist)?;
-                    }
-                }
-            }
+            Node::Outside => Ok(()),
+            Node::Inside => self.report_all(i, pt, out),
+            Node::Straddles if leaf => self.scan_leaf(i, pt, Some(reduced_r), out),
             Node::Straddles => {
                 self.walk(2 * i + 1, pt, r, reduced_r, out)?;
-                self.walk(2 * i + 2, pt, r, reduced_r, out)?;
+                self.walk(2 * i + 2, pt, r, reduced_r, out)
+            }
+        }
+    }
+
+    /// Every sample of node `i`, in order: its leaves' from left to right.
+    fn report_all(&self, i: usize, pt: &[f64], out: &mut Lists) -> Result<(), KernelError> {
+        if self.bounds.tree().nodes[i][2] != 0 {
+            return self.scan_leaf(i, pt, None, out);
+        }
+        self.report_all(2 * i + 1, pt, out)?;
+        self.report_all(2 * i + 2, pt, out)
+    }
+
+    /// The samples of leaf `i` in order: those whose reduced distance is at most `within`, or
+    /// all of them (`None`, their distances computed only when reported).
+    #[inline(always)]
+    fn scan_leaf(
+        &self,
+        i: usize,
+        pt: &[f64],
+        within: Option<f64>,
+        out: &mut Lists,
+    ) -> Result<(), KernelError> {
+        let tree = self.bounds.tree();
+        let [start, end, _] = tree.nodes[i];
+        let (start, end) = (start as usize, end as usize);
+        let (cols, m) = (tree.leaf(start, end), end - start);
+        for (r, &j) in tree.idx[start..end].iter().enumerate() {
+            let rdist = || self.norm.rdist(pt, |f| cols[f * m + r]);
+            let to_dist = |rdist| self.metric.rdist_to_dist(rdist);
+            match within {
+                None => out.push(j as i64, self.with_distances.then(|| to_dist(rdist())))?,
+                Some(reduced_r) => {
+                    let rdist = rdist();
+                    if rdist <= reduced_r {
+                        out.push(j as i64, self.with_distances.then(|| to_dist(rdist)))?;
+                    }
+                }
             }
         }
         Ok(())

@@ -31,12 +31,7 @@ struct KdRadius<'t, 'a> {
 
 impl KdRadius<'_, '_> {
     fn node_box(&self, i: usize) -> (&[f64], &[f64]) {
-        let d = self.tree.d;
-        let count = self.tree.n_nodes();
-        (
-            &self.tree.bounds[i * d..(i + 1) * d],
-            &self.tree.bounds[(count + i) * d..(count + i + 1) * d],
-        )
+        self.tree.node_box(i)
     }
 
     /// scikit-learn's `min_max_dist`: the smallest and largest distance from `pt` to node
