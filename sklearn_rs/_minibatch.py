@@ -10,6 +10,7 @@ scikit-learn takes from the estimator's ``RandomState``, which is left where sci
 it.
 """
 
+import ctypes
 import numbers
 import warnings
 
@@ -52,14 +53,66 @@ def _print_events(events, n_steps):
 
 
 class _GeneratorState:
-    """The MT19937 state of a ``RandomState`` handed to Rust and written back after."""
+    """The MT19937 state of a ``RandomState`` handed to Rust and written back after.
+
+    ``get_state`` and ``set_state`` copy the 624 words one by one (tens of microseconds, more
+    than a small minibatch step), so where NumPy's state is laid out as checked once by
+    :func:`_live_words` the words are read and written in place instead."""
 
     def __init__(self, random_state):
         self.random_state = random_state
-        self.name, self.key, self.pos, self.has_gauss, self.gauss = random_state.get_state()
+        self.words = _live_words(random_state)
+        if self.words is not None:
+            self.key, self.pos = self.words[:_MT_WORDS], int(self.words[_MT_WORDS])
+        else:
+            self.name, self.key, self.pos, self.has_gauss, self.gauss = random_state.get_state()
 
     def advance_to(self, key, pos):
-        self.random_state.set_state((self.name, key, pos, self.has_gauss, self.gauss))
+        if self.words is not None:
+            self.words[:_MT_WORDS] = key
+            self.words[_MT_WORDS] = pos
+        else:
+            self.random_state.set_state((self.name, key, pos, self.has_gauss, self.gauss))
+
+
+_MT_WORDS = 624
+_LIVE_LAYOUT = []
+
+
+def _words_at(bit_generator):
+    """NumPy's ``mt19937_state`` (624 key words, then the position) as a writable uint32 view."""
+    address = bit_generator.ctypes.state_address
+    return np.ctypeslib.as_array((ctypes.c_uint32 * (_MT_WORDS + 1)).from_address(address))
+
+
+def _live_layout_checked():
+    """Whether reading and writing ``_words_at`` gives what ``get_state``/``set_state`` do
+    (checked once, on generators of its own)."""
+    try:
+        probe = np.random.RandomState(12345)
+        probe.randint(0, 1000, 700)
+        words = _words_at(probe._bit_generator)
+        _, key, pos, _, _ = probe.get_state()
+        if not (np.array_equal(words[:_MT_WORDS], key) and int(words[_MT_WORDS]) == pos):
+            return False
+        other = np.random.RandomState(7)
+        other.randint(0, 1000, 10)
+        _, key, pos, _, _ = other.get_state()
+        words[:_MT_WORDS], words[_MT_WORDS] = key, pos
+        return (np.array_equal(probe.randint(0, 2**31, 50), other.randint(0, 2**31, 50))
+                and probe.get_state()[2] == other.get_state()[2])
+    except Exception:  # noqa: BLE001 - any failure means: use get_state and set_state
+        return False
+
+
+def _live_words(random_state):
+    """The live state words of a ``RandomState`` on NumPy's MT19937, or ``None``."""
+    if not _LIVE_LAYOUT:
+        _LIVE_LAYOUT.append(_live_layout_checked())
+    bit_generator = getattr(random_state, "_bit_generator", None)
+    if not _LIVE_LAYOUT[0] or type(bit_generator) is not np.random.MT19937:
+        return None
+    return _words_at(bit_generator)
 
 
 def _mini_batch_step(X, sample_weight, centers, centers_new, weight_sums, random_state,
