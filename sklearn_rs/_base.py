@@ -70,6 +70,9 @@ class RustEstimatorMixin:
     def _fallback_reason(self, X=None):
         """Why this call runs scikit-learn's code instead of ours (logged), or ``None``."""
         name = self._patch_name or type(self).__name__
+        if not _patch.has_fallback(name):
+            # get_params costs tens of microseconds: more than a small call's work.
+            return None
         return _patch.fallback_reason(name, self.get_params(), X)
 
     def _run_sklearn(self, method, *args, **kwargs):

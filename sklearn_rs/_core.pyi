@@ -90,6 +90,30 @@ def minibatch_step(
     """One ``_mini_batch_step``: ``(centers, counts, inertia, n_reassigned, all_reassigned,
     key, pos)``."""
 
+def minibatch_partial_fit_step(
+    x: _Samples,
+    sample_weight: Union[_Floats, None],
+    centers: _Floats,
+    counts: _Floats,
+    reassignment_ratio: Union[float, None],
+    key: Union[npt.NDArray[np.uint32], None],
+    pos: int,
+    compute_labels: bool,
+    check_finite: bool,
+    n_threads: int,
+) -> Union[
+    tuple[
+        _Floats, _Floats, float, int, bool,
+        Union[tuple[npt.NDArray[np.int32], float], None],
+        Union[npt.NDArray[np.uint32], None], int,
+    ],
+    None,
+]:
+    """One ``partial_fit`` step, then with ``compute_labels`` the labels and inertia against
+    the new centers: ``(centers, counts, inertia, n_reassigned, all_reassigned,
+    labels_inertia, key, pos)``, or ``None`` when the step may reassign and no MT19937 state
+    was given."""
+
 def labels_inertia(
     x: _Samples,
     sample_weight: _Floats,

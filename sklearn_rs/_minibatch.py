@@ -10,9 +10,12 @@ scikit-learn takes from the estimator's ``RandomState``, which is left where sci
 it.
 """
 
+import ctypes
+import numbers
 import warnings
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import _fit_context
 from sklearn.cluster import MiniBatchKMeans as _SklearnMiniBatchKMeans
 from sklearn.utils import check_array, check_random_state
@@ -50,14 +53,66 @@ def _print_events(events, n_steps):
 
 
 class _GeneratorState:
-    """The MT19937 state of a ``RandomState`` handed to Rust and written back after."""
+    """The MT19937 state of a ``RandomState`` handed to Rust and written back after.
+
+    ``get_state`` and ``set_state`` copy the 624 words one by one (tens of microseconds, more
+    than a small minibatch step), so where NumPy's state is laid out as checked once by
+    :func:`_live_words` the words are read and written in place instead."""
 
     def __init__(self, random_state):
         self.random_state = random_state
-        self.name, self.key, self.pos, self.has_gauss, self.gauss = random_state.get_state()
+        self.words = _live_words(random_state)
+        if self.words is not None:
+            self.key, self.pos = self.words[:_MT_WORDS], int(self.words[_MT_WORDS])
+        else:
+            self.name, self.key, self.pos, self.has_gauss, self.gauss = random_state.get_state()
 
     def advance_to(self, key, pos):
-        self.random_state.set_state((self.name, key, pos, self.has_gauss, self.gauss))
+        if self.words is not None:
+            self.words[:_MT_WORDS] = key
+            self.words[_MT_WORDS] = pos
+        else:
+            self.random_state.set_state((self.name, key, pos, self.has_gauss, self.gauss))
+
+
+_MT_WORDS = 624
+_LIVE_LAYOUT = []
+
+
+def _words_at(bit_generator):
+    """NumPy's ``mt19937_state`` (624 key words, then the position) as a writable uint32 view."""
+    address = bit_generator.ctypes.state_address
+    return np.ctypeslib.as_array((ctypes.c_uint32 * (_MT_WORDS + 1)).from_address(address))
+
+
+def _live_layout_checked():
+    """Whether reading and writing ``_words_at`` gives what ``get_state``/``set_state`` do
+    (checked once, on generators of its own)."""
+    try:
+        probe = np.random.RandomState(12345)
+        probe.randint(0, 1000, 700)
+        words = _words_at(probe._bit_generator)
+        _, key, pos, _, _ = probe.get_state()
+        if not (np.array_equal(words[:_MT_WORDS], key) and int(words[_MT_WORDS]) == pos):
+            return False
+        other = np.random.RandomState(7)
+        other.randint(0, 1000, 10)
+        _, key, pos, _, _ = other.get_state()
+        words[:_MT_WORDS], words[_MT_WORDS] = key, pos
+        return (np.array_equal(probe.randint(0, 2**31, 50), other.randint(0, 2**31, 50))
+                and probe.get_state()[2] == other.get_state()[2])
+    except Exception:  # noqa: BLE001 - any failure means: use get_state and set_state
+        return False
+
+
+def _live_words(random_state):
+    """The live state words of a ``RandomState`` on NumPy's MT19937, or ``None``."""
+    if not _LIVE_LAYOUT:
+        _LIVE_LAYOUT.append(_live_layout_checked())
+    bit_generator = getattr(random_state, "_bit_generator", None)
+    if not _LIVE_LAYOUT[0] or type(bit_generator) is not np.random.MT19937:
+        return None
+    return _words_at(bit_generator)
 
 
 def _mini_batch_step(X, sample_weight, centers, centers_new, weight_sums, random_state,
@@ -219,16 +274,123 @@ class MiniBatchKMeans(KMeansMixin, _SklearnMiniBatchKMeans):
             self._counts = np.zeros(self.n_clusters, dtype=X.dtype)
             self._n_since_last_reassign = 0
 
-        # The step runs in the centers' dtype, as the counts do.
-        _mini_batch_step(
-            X, sample_weight, self.cluster_centers_, self.cluster_centers_, self._counts,
-            self._random_state, random_reassign=self._random_reassign(),
-            reassignment_ratio=self.reassignment_ratio, verbose=self.verbose,
-            n_threads=self._rs_n_threads(),
+        # The step runs in the centers' dtype, as the counts do; the labels against the new
+        # centers in X's (scikit-learn's _labels_inertia after its step).
+        dtype = self.cluster_centers_.dtype
+        same_dtype = X.dtype == dtype
+        self._step(
+            X.astype(dtype, copy=False), sample_weight.astype(dtype, copy=False),
+            self._random_reassign(), self.compute_labels and same_dtype, check_finite=False,
         )
-
-        if self.compute_labels:
+        if self.compute_labels and not same_dtype:
             self.labels_, self.inertia_ = self._labels_inertia(X, sample_weight)
         self.n_steps_ += 1
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
+
+    _validated_partial_fit = partial_fit
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        # After the first call, a batch that validation would pass as it is (a C-contiguous
+        # float array of the centers' dtype and the fitted width, given without feature names
+        # to an estimator fitted without them) takes a path without scikit-learn's validation
+        # machinery, whose fixed cost is larger than a small batch's arithmetic. It runs what
+        # scikit-learn runs for a fitted estimator, with its errors: parameters are not
+        # validated again, X is checked for NaN and infinity by the Rust pass that reads it,
+        # and any other input takes the full path.
+        if not (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and (sample_weight is None or type(sample_weight) is np.ndarray)
+        ):
+            return self._validated_partial_fit(X, y, sample_weight)
+        state = self.__dict__
+        centers = state.get("cluster_centers_")
+        if (
+            centers is None
+            or X.dtype != centers.dtype
+            or X.dtype != state.get("_counts", centers).dtype
+            or X.shape[1] != state.get("n_features_in_")
+            or not X.flags.c_contiguous
+            or not X.flags.aligned
+            or "feature_names_in_" in state
+            or "_callback_fit_ctx" in state
+            or "_random_state" not in state
+            or "n_steps_" not in state
+            or not _seeds_as_before(self.random_state)
+            or self._fallback_reason(X)
+        ):
+            return self._validated_partial_fit(X, y, sample_weight)
+        if sample_weight is not None:
+            try:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            except (ValueError, TypeError):
+                # scikit-learn reports a problem of X first.
+                return self._validated_partial_fit(X, y, sample_weight)
+        # scikit-learn's _random_reassign, kept until the step has passed the finiteness check.
+        n_since = self._n_since_last_reassign + self._batch_size
+        reassign = bool((self._counts == 0).any()) or n_since >= 10 * self.n_clusters
+        try:
+            self._step(
+                X, sample_weight, reassign, self.compute_labels,
+                check_finite=not get_config()["assume_finite"],
+                before_raise=lambda: self._set_reassign_count(reassign, n_since),
+            )
+        except ValueError as error:
+            if str(error) == EMPTY_MIN:
+                raise
+            # NaN or infinity in X: the full path raises scikit-learn's error.
+            return self._validated_partial_fit(X, y, sample_weight)
+        self._set_reassign_count(reassign, n_since)
+        self.n_steps_ += 1
+        self._n_features_out = centers.shape[0]
+        return self
+
+    partial_fit.__doc__ = _SklearnMiniBatchKMeans.partial_fit.__doc__
+
+    def _set_reassign_count(self, reassign, n_since):
+        self._n_since_last_reassign = 0 if reassign else n_since
+
+    def _step(self, X, sample_weight, random_reassign, compute_labels, check_finite,
+              before_raise=None):
+        """scikit-learn's ``_mini_batch_step`` on ``self`` (centers and counts updated in
+        place), then with ``compute_labels`` ``labels_`` and ``inertia_`` against the new
+        centers: one native call, which takes the generator's state only when the step may
+        draw from it (reading and writing a ``RandomState``'s state costs more than the
+        step). ``X`` and ``sample_weight`` (or ``None``) have the centers' dtype. Nothing
+        changes when X holds NaN or infinity (with ``check_finite``: ValueError)."""
+        centers = self.cluster_centers_
+        args = [
+            self._samples(X), sample_weight, np.ascontiguousarray(centers).ravel(), self._counts,
+            float(self.reassignment_ratio) if random_reassign else None, None, 0,
+            bool(compute_labels), check_finite, self._rs_n_threads(),
+        ]
+        generator = None
+        done = _core.minibatch_partial_fit_step(*args)
+        if done is None:
+            generator = _GeneratorState(self._random_state)
+            args[5], args[6] = generator.key, generator.pos
+            done = _core.minibatch_partial_fit_step(*args)
+        new_centers, counts, _, n_reassigned, all_reassigned, labelled, key, pos = done
+        if generator is not None:
+            generator.advance_to(key, pos)
+        if self.verbose and n_reassigned:
+            print(f"[MiniBatchKMeans] Reassigning {n_reassigned} cluster centers.")
+        if all_reassigned:
+            if before_raise is not None:
+                before_raise()
+            raise ValueError(EMPTY_MIN)
+        centers[...] = new_centers
+        self._counts[...] = counts
+        if labelled is not None:
+            self.labels_, self.inertia_ = labelled
+
+
+def _seeds_as_before(random_state):
+    """Whether scikit-learn's ``check_random_state(random_state)``, which its ``partial_fit``
+    evaluates at every call, would succeed (its result is not used once the estimator has a
+    generator)."""
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return True
+    return isinstance(random_state, numbers.Integral) and 0 <= random_state < 2**32

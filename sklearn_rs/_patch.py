@@ -91,6 +91,12 @@ def _check_names(names):
     return list(dict.fromkeys(names))
 
 
+def has_fallback(name):
+    """Whether ``name`` has a fallback hook (else no call of it falls back)."""
+    entry = _REGISTRY.get(name)
+    return entry is not None and entry.fallback is not None
+
+
 def fallback_reason(name, params, X=None):
     """Why sklearn_rs falls back to scikit-learn for this call of ``name``, or ``None``.
 

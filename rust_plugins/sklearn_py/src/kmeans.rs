@@ -29,9 +29,23 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Where a pass over the samples against `center_values` center values runs.
+/// Where a pass over the samples against `center_values` center values runs (a lower bound
+/// of the work of a call that makes several).
 fn threads_for<T: Float, S: Samples<T>>(requested: usize, s: &S, center_values: usize) -> Threads {
     Threads::for_work(
+        requested,
+        s.n_samples().saturating_mul(center_values.max(1)),
+    )
+}
+
+/// Where a call that makes one pass over the samples against `center_values` center values
+/// runs.
+fn threads_for_pass<T: Float, S: Samples<T>>(
+    requested: usize,
+    s: &S,
+    center_values: usize,
+) -> Threads {
+    Threads::for_exact_work(
         requested,
         s.n_samples().saturating_mul(center_values.max(1)),
     )
@@ -248,7 +262,7 @@ fn labels_inertia_t<'py, T: Float + Element>(
     let c: PyReadonlyArray1<T> = centers.extract()?;
     let (sw, c) = (slice(&sw)?, slice(&c)?);
     let (labels, inertia) = with_samples!(x, |s| py
-        .run_kernel(threads_for(n_threads, &s, c.len()), |_| {
+        .run_kernel(threads_for_pass(n_threads, &s, c.len()), |_| {
             kmeans::labels_inertia(&s, sw, c, with_inertia, check_finite)
         }))?;
     Ok((vector(py, labels), inertia))
@@ -293,7 +307,7 @@ fn transform_t<'py, T: Float + Element>(
     let c: PyReadonlyArray1<T> = centers.extract()?;
     let c = slice(&c)?;
     let (out, n) = with_samples!(x, |s| (
-        py.run_kernel(threads_for(n_threads, &s, c.len()), |_| {
+        py.run_kernel(threads_for_pass(n_threads, &s, c.len()), |_| {
             kmeans::transform(&s, c, check_finite)
         })?,
         s.n_samples()

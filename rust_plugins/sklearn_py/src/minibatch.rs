@@ -14,6 +14,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::arrays::{matrix, slice, vector};
 use crate::by_dtype;
+use crate::error::kernel_error;
 use crate::runtime::{RunKernel, Threads};
 use crate::samples::SamplesArg;
 use crate::with_samples;
@@ -21,6 +22,7 @@ use crate::with_samples;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_fit, m)?)?;
     m.add_function(wrap_pyfunction!(minibatch_step, m)?)?;
+    m.add_function(wrap_pyfunction!(minibatch_partial_fit_step, m)?)?;
     Ok(())
 }
 
@@ -171,7 +173,7 @@ fn step_t<'py, T: Float + Element>(
     let mut counts = slice(&counts)?.to_vec();
     let mut centers_new = vec![T::ZERO; c.len()];
     let outcome = with_samples!(x, |s| py.run_kernel(
-        Threads::for_work(n_threads, s.n_samples().saturating_mul(c.len())),
+        Threads::for_exact_work(n_threads, s.n_samples().saturating_mul(c.len())),
         |_| {
             let reassignment = reassignment_ratio.map(|ratio| Reassignment {
                 ratio,
@@ -250,5 +252,152 @@ fn minibatch_step<'py>(
         all_reassigned,
         vector(py, rng.key().to_vec()),
         pos,
+    ))
+}
+
+/// What `minibatch_partial_fit_step` returns: the step's centers, counts, batch inertia,
+/// number of reassigned centers and whether every cluster was to be reassigned, then the
+/// labels and inertia against the new centers (when asked).
+type PartialStepResult<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    f64,
+    usize,
+    bool,
+    Option<(Bound<'py, PyAny>, f64)>,
+);
+
+#[allow(clippy::too_many_arguments)]
+fn partial_step_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    centers: &Bound<'py, PyAny>,
+    counts: &Bound<'py, PyAny>,
+    reassignment_ratio: Option<f64>,
+    rng: Option<&mut Mt19937>,
+    compute_labels: bool,
+    check_finite: bool,
+    n_threads: usize,
+) -> PyResult<Option<PartialStepResult<'py>>> {
+    let x = SamplesArg::<T>::extract(x)?;
+    let sw: Option<PyReadonlyArray1<T>> = sample_weight.map(|w| w.extract()).transpose()?;
+    let c: PyReadonlyArray1<T> = centers.extract()?;
+    let counts: PyReadonlyArray1<T> = counts.extract()?;
+    let c = slice(&c)?;
+    // scikit-learn's unit weights when none are given.
+    let ones;
+    let sw = match &sw {
+        Some(sw) => slice(sw)?,
+        None => {
+            ones = kernels::alloc::filled(&[x.n_samples()], T::ONE).map_err(kernel_error)?;
+            &ones[..]
+        }
+    };
+    let mut counts = slice(&counts)?.to_vec();
+    let ratio = reassignment_ratio.filter(|&r| minibatch::may_reassign(&counts, sw, r));
+    let rng = match (ratio, rng) {
+        (Some(_), None) => return Ok(None),
+        (Some(_), Some(rng)) => Some(rng),
+        (None, _) => None,
+    };
+    let mut centers_new = vec![T::ZERO; c.len()];
+    let (outcome, labelled) = with_samples!(x, |s| py.run_kernel(
+        Threads::for_exact_work(n_threads, s.n_samples().saturating_mul(c.len())),
+        |_| {
+            let reassignment = ratio.zip(rng).map(|(ratio, rng)| Reassignment {
+                ratio,
+                rng,
+                order: &numpy_argsort::<T>,
+            });
+            minibatch::partial_fit_step(
+                &s,
+                sw,
+                c,
+                &mut centers_new,
+                &mut counts,
+                reassignment,
+                compute_labels,
+                check_finite,
+            )
+        }
+    ))?;
+    let (k, d) = (counts.len(), x.n_features());
+    Ok(Some((
+        matrix(py, centers_new, k, d)?,
+        vector(py, counts),
+        outcome.inertia,
+        outcome.n_reassigned,
+        outcome.all_reassigned,
+        labelled.map(|(labels, inertia)| (vector(py, labels), inertia)),
+    )))
+}
+
+/// One `MiniBatchKMeans.partial_fit` step on the batch `x` (weights `sample_weight`, unit
+/// weights when `None`): `minibatch_step`, then with `compute_labels` the batch's labels and
+/// inertia against the new centers, in one call. The MT19937 state `(key, pos)` is only
+/// needed when the step may reassign clusters (`reassignment_ratio` given): without it such a
+/// step returns `None` (nothing done) and the caller calls again with the state. Otherwise
+/// `(centers, counts, batch_inertia, n_reassigned, all_reassigned, labels_inertia, key, pos)`
+/// with `labels_inertia` `None` or `(labels, inertia)` and `key` `None` when no state was
+/// given. With `check_finite`, a ValueError when `x` holds NaN or infinity.
+type PartialFitResult<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    f64,
+    usize,
+    bool,
+    Option<(Bound<'py, PyAny>, f64)>,
+    Option<Bound<'py, PyAny>>,
+    usize,
+);
+
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, centers, counts, reassignment_ratio, key, pos,
+                    compute_labels, check_finite, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn minibatch_partial_fit_step<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    centers: &Bound<'py, PyAny>,
+    counts: &Bound<'py, PyAny>,
+    reassignment_ratio: Option<f64>,
+    key: Option<PyReadonlyArray1<'py, u32>>,
+    pos: usize,
+    compute_labels: bool,
+    check_finite: bool,
+    n_threads: usize,
+) -> PyResult<Option<PartialFitResult<'py>>> {
+    let mut rng = key.as_ref().map(|k| generator(k, pos)).transpose()?;
+    let done = by_dtype!(
+        py,
+        centers,
+        partial_step_t(
+            py,
+            x,
+            sample_weight,
+            centers,
+            counts,
+            reassignment_ratio,
+            rng.as_mut(),
+            compute_labels,
+            check_finite,
+            n_threads
+        )
+    )?;
+    Ok(done.map(
+        |(centers_new, counts, inertia, n_reassigned, all_reassigned, labelled)| {
+            (
+                centers_new,
+                counts,
+                inertia,
+                n_reassigned,
+                all_reassigned,
+                labelled,
+                rng.as_ref().map(|r| vector(py, r.key().to_vec())),
+                rng.as_ref().map_or(pos, |r| r.pos()),
+            )
+        },
     ))
 }

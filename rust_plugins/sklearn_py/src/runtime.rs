@@ -26,6 +26,11 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// the pool and back would cost more than the work.
 const INLINE_WORK: usize = 1 << 18;
 
+/// Below this many multiply-adds (a few milliseconds) a call on the pool is waited for by the
+/// calling thread itself: Ctrl-C is then seen when it returns, and no signal-polling thread
+/// is started for it (which costs tens of microseconds, as much as a small call's work).
+const BRIEF_WORK: usize = 1 << 26;
+
 /// Where one call runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Threads {
@@ -33,6 +38,8 @@ pub enum Threads {
     Inline,
     /// On the module's pool of this many threads (capped by threadpoolctl's limit).
     Pool(usize),
+    /// On the pool, as `Pool`, without polling signals while it runs (a brief call).
+    BriefPool(usize),
 }
 
 impl Threads {
@@ -42,6 +49,15 @@ impl Threads {
             Threads::Inline
         } else {
             Threads::Pool(requested.max(1))
+        }
+    }
+
+    /// As [`Threads::for_work`], for a caller whose `multiply_adds` is the call's whole work
+    /// (not a lower bound): a brief call then runs on the pool without signal polling.
+    pub fn for_exact_work(requested: usize, multiply_adds: usize) -> Threads {
+        match Threads::for_work(requested, multiply_adds) {
+            Threads::Pool(n) if multiply_adds < BRIEF_WORK => Threads::BriefPool(n),
+            threads => threads,
         }
     }
 }
@@ -111,6 +127,11 @@ impl RunKernel for Python<'_> {
                     }
                     Err(panic) => Err(panic),
                 }
+            }
+            Threads::BriefPool(n) => {
+                let pool = threads::pool(n).map_err(PyRuntimeError::new_err)?;
+                let stop = || false;
+                self.detach(|| catch_unwind(AssertUnwindSafe(|| pool.install(|| work(&stop)))))
             }
             Threads::Pool(n) => {
                 let pool = threads::pool(n).map_err(PyRuntimeError::new_err)?;

@@ -68,6 +68,34 @@ pub fn step<T: Float, S: NearestSearch<T>>(
     reassignment: Option<Reassignment<'_, T>>,
     labels: &mut Vec<i32>,
 ) -> Result<StepOutcome, KernelError> {
+    step_checked(
+        batch,
+        weights,
+        centers,
+        centers_new,
+        counts,
+        reassignment,
+        labels,
+        true,
+        false,
+    )
+}
+
+/// [`step`], whose batch inertia is computed only `with_inertia` (else 0); with
+/// `check_finite`, fails with [`crate::error::NON_FINITE`] before writing anything when the
+/// batch holds NaN or infinity (the assignment pass checks it).
+#[allow(clippy::too_many_arguments)]
+fn step_checked<T: Float, S: NearestSearch<T>>(
+    batch: &S,
+    weights: &[T],
+    centers: &[T],
+    centers_new: &mut [T],
+    counts: &mut [T],
+    reassignment: Option<Reassignment<'_, T>>,
+    labels: &mut Vec<i32>,
+    with_inertia: bool,
+    check_finite: bool,
+) -> Result<StepOutcome, KernelError> {
     let k = check_problem(batch, weights, centers)?;
     if centers_new.len() != centers.len() || counts.len() != k {
         return Err(KernelError::Shape(format!(
@@ -78,8 +106,15 @@ pub fn step<T: Float, S: NearestSearch<T>>(
     }
     labels.clear();
     labels.resize(batch.n_samples(), -1);
-    let inertia = steps::assign_as_labels_inertia(batch, weights, centers, labels, true, false)?
-        .unwrap_or(0.0);
+    let inertia = steps::assign_as_labels_inertia(
+        batch,
+        weights,
+        centers,
+        labels,
+        with_inertia,
+        check_finite,
+    )?
+    .unwrap_or(0.0);
     update_centers(batch, weights, labels, centers, centers_new, counts);
     let mut outcome = StepOutcome {
         inertia,
@@ -93,6 +128,79 @@ pub fn step<T: Float, S: NearestSearch<T>>(
         }
     }
     Ok(outcome)
+}
+
+/// What [`partial_fit_step`] did: the step's outcome (without the batch inertia against the
+/// old centers, which `partial_fit` does not use), then with `compute_labels` the batch's
+/// labels and weighted inertia against the new centers.
+pub type PartialFitStep = (StepOutcome, Option<(Vec<i32>, f64)>);
+
+/// One `MiniBatchKMeans.partial_fit` call's numerics: [`step`], then, with `compute_labels`
+/// (and unless every cluster was to be reassigned), scikit-learn's `_labels_inertia` of the
+/// batch against the new centers. With `check_finite`, fails with
+/// [`crate::error::NON_FINITE`] before writing anything when the batch holds NaN or infinity.
+#[allow(clippy::too_many_arguments)]
+pub fn partial_fit_step<T: Float, S: NearestSearch<T>>(
+    batch: &S,
+    weights: &[T],
+    centers: &[T],
+    centers_new: &mut [T],
+    counts: &mut [T],
+    reassignment: Option<Reassignment<'_, T>>,
+    compute_labels: bool,
+    check_finite: bool,
+) -> Result<PartialFitStep, KernelError> {
+    let mut labels = Vec::new();
+    let outcome = step_checked(
+        batch,
+        weights,
+        centers,
+        centers_new,
+        counts,
+        reassignment,
+        &mut labels,
+        // partial_fit does not use the inertia against the old centers.
+        false,
+        check_finite,
+    )?;
+    let labelled = if compute_labels && !outcome.all_reassigned {
+        Some(super::labels_inertia(
+            batch,
+            weights,
+            centers_new,
+            true,
+            false,
+        )?)
+    } else {
+        None
+    };
+    Ok((outcome, labelled))
+}
+
+/// Whether the reassignment after a step on a batch of these `weights` could pick a cluster:
+/// `false` only when none can fall under `ratio` times the largest count, whatever the batch's
+/// labels (with non-negative weights counts only grow, the largest by at most the batch's
+/// total weight). A step that cannot reassign takes no random draws, so the caller need not
+/// hand over its generator.
+pub fn may_reassign<T: Float>(counts: &[T], weights: &[T], ratio: f64) -> bool {
+    if ratio <= 0.0 || counts.is_empty() {
+        return false;
+    }
+    let mut total = 0.0;
+    for &w in weights {
+        let w = w.to_f64();
+        if w.is_nan() || w < 0.0 {
+            return true;
+        }
+        total += w;
+    }
+    let largest = counts
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &c| m.max(c.to_f64()));
+    let smallest = counts.iter().fold(f64::INFINITY, |m, &c| m.min(c.to_f64()));
+    // A margin far above the roundings of the counts' sums and of the threshold.
+    let bound = ratio * (largest + total) * 1.001;
+    smallest.is_nan() || bound.is_nan() || smallest < bound
 }
 
 /// scikit-learn's `_minibatch_update_dense/_sparse`: each cluster's new center is the mean of
@@ -121,28 +229,44 @@ fn update_centers<T: Float, S: Samples<T>>(
         members[next[l as usize]] = i;
         next[l as usize] += 1;
     }
-    for j in 0..k {
+    // Each cluster is updated on its own, in sample order, so the bits do not depend on
+    // how the clusters are shared among threads.
+    let update = |j: usize, new: &mut [T], count: &mut T| {
         let own = &members[starts[j]..starts[j + 1]];
         let old = &centers[j * d..(j + 1) * d];
-        let new = &mut centers_new[j * d..(j + 1) * d];
         let mut wsum = T::ZERO;
         for &i in own {
             wsum += weights[i];
         }
         if wsum > T::ZERO {
-            let count = counts[j];
-            new.iter_mut().zip(old).for_each(|(c, &o)| *c = o * count);
+            new.iter_mut().zip(old).for_each(|(c, &o)| *c = o * *count);
             for &i in own {
                 batch.add_scaled_row(i, weights[i], new);
             }
-            counts[j] += wsum;
-            let alpha = T::ONE / counts[j];
+            *count += wsum;
+            let alpha = T::ONE / *count;
             new.iter_mut().for_each(|c| *c *= alpha);
         } else {
             new.copy_from_slice(old);
         }
+    };
+    if labels.len().saturating_mul(d) < PARALLEL_UPDATE_VALUES {
+        centers_new
+            .chunks_mut(d.max(1))
+            .zip(counts.iter_mut())
+            .enumerate()
+            .for_each(|(j, (new, count))| update(j, new, count));
+    } else {
+        centers_new
+            .par_chunks_mut(d.max(1))
+            .zip(counts.par_iter_mut())
+            .enumerate()
+            .for_each(|(j, (new, count))| update(j, new, count));
     }
 }
+
+/// Batches of at least this many values update their clusters in parallel.
+const PARALLEL_UPDATE_VALUES: usize = 1 << 15;
 
 /// Moves the clusters whose count is below `ratio` times the largest onto distinct batch
 /// samples (at most half the batch: those after the first half of the batch size in `order`
@@ -605,6 +729,93 @@ mod tests {
             assert_eq!(draws.index(u), full.index(u));
         }
         assert_eq!(draws.index(0.0), full.index(0.0));
+    }
+
+    #[test]
+    fn partial_fit_step_labels_against_the_new_centers() {
+        // Against the old centers 4 joins center 0 and 6, 9 center 1; the running means move
+        // them to (0 + 4) / 2 = 2 and (9 + 6 + 9) / 3 = 8, against which the labels stay and
+        // the inertia is 2^2 + 2^2 + 1^2.
+        let x = [4.0, 6.0, 9.0];
+        let batch = Dense::new(&x, 3, 1).unwrap();
+        let (centers, weights) = ([0.0, 9.0], [1.0, 1.0, 1.0]);
+        let (mut centers_new, mut counts) = ([0.0; 2], [1.0, 1.0]);
+        let (outcome, labelled) = partial_fit_step(
+            &batch,
+            &weights,
+            &centers,
+            &mut centers_new,
+            &mut counts,
+            None,
+            true,
+            true,
+        )
+        .unwrap();
+        assert_eq!(centers_new, [2.0, 8.0]);
+        assert_eq!(counts, [2.0, 3.0]);
+        assert_eq!(outcome.n_reassigned, 0);
+        assert_eq!(labelled, Some((vec![0, 1, 1], 9.0)));
+        // NaN in the batch: an error, and nothing written.
+        let bad = [4.0, f64::NAN, 9.0];
+        let batch = Dense::new(&bad, 3, 1).unwrap();
+        let (mut centers_new, mut counts) = ([-1.0; 2], [1.0, 1.0]);
+        let err = partial_fit_step(
+            &batch,
+            &weights,
+            &centers,
+            &mut centers_new,
+            &mut counts,
+            None,
+            true,
+            true,
+        );
+        assert!(err.is_err());
+        assert_eq!((centers_new, counts), ([-1.0; 2], [1.0, 1.0]));
+    }
+
+    #[test]
+    fn may_reassign_only_when_a_count_can_fall_under_the_threshold() {
+        let ones = [1.0; 100];
+        // The largest count can grow to 1100: 0.01 of it is 11.
+        assert!(!may_reassign(&[12.0, 1000.0], &ones, 0.01));
+        assert!(may_reassign(&[10.0, 1000.0], &ones, 0.01));
+        assert!(may_reassign(&[0.0, 1000.0], &ones, 0.01));
+        assert!(!may_reassign(&[0.0, 1000.0], &ones, 0.0));
+        // Negative or NaN weights can lower counts: always possible.
+        assert!(may_reassign(&[500.0, 1000.0], &[1.0, -0.5], 0.01));
+        assert!(may_reassign(&[500.0, 1000.0], &[1.0, f64::NAN], 0.01));
+        // Whenever a step does reassign, may_reassign said so beforehand.
+        let mut rng = Mt19937::from_seed(7);
+        for trial in 0..200 {
+            let k = 2 + trial % 6;
+            let x: Vec<f64> = (0..40).map(|_| rng.random_sample() * 10.0).collect();
+            let batch = Dense::new(&x, 40, 1).unwrap();
+            let centers: Vec<f64> = (0..k).map(|_| rng.random_sample() * 10.0).collect();
+            let counts: Vec<f64> = (0..k)
+                .map(|_| (rng.random_sample() * 60.0).floor())
+                .collect();
+            let ratio = rng.random_sample() * 0.3;
+            let before = may_reassign(&counts, &[1.0; 40], ratio);
+            let (mut centers_new, mut after) = (vec![0.0; k], counts.clone());
+            let mut draw = Mt19937::from_seed(1);
+            let reassignment = Reassignment {
+                ratio,
+                rng: &mut draw,
+                order: &stable_order::<f64>,
+            };
+            let mut labels = Vec::new();
+            let out = step(
+                &batch,
+                &[1.0; 40],
+                &centers,
+                &mut centers_new,
+                &mut after,
+                Some(reassignment),
+                &mut labels,
+            )
+            .unwrap();
+            assert!(before || out.n_reassigned == 0, "trial {trial}");
+        }
     }
 
     #[test]
