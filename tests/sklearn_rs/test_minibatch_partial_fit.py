@@ -123,7 +123,6 @@ def test_inputs_validation_converts_equal_sklearn(batch):
         "list": lambda: rows.tolist(),
         "int": lambda: np.rint(rows).astype(np.int64),
         "strings": lambda: rows.astype(str),
-        "float32 after float64": lambda: rows.astype(np.float32),
         "weights as list": lambda: rows,
         "memmap-like subclass": lambda: rows.view(type("Sub", (np.ndarray,), {})),
     }[batch]()
