@@ -182,11 +182,6 @@ pub(crate) fn partition<B: NodeInit>(
     }
 }
 
-/// How a tree keeps its samples: in tree order, each leaf `[s, e)` feature by feature, so
-/// that feature `j` of its `m = e - s` rows is at `[s d + j m, s d + (j + 1) m)`. A leaf is
-/// then scanned several rows at a time, each feature's values read contiguously, and the tree
-/// needs no other copy of its samples for any query.
-///
 /// The non-empty leaves `(start, end)` in sample order (a leaf higher in the tree, left by a
 /// node of fewer than two samples, comes between deeper ones).
 fn leaves_in_order(nodes: &[[i64; 3]]) -> Vec<(usize, usize)> {
@@ -199,8 +194,13 @@ fn leaves_in_order(nodes: &[[i64; 3]]) -> Vec<(usize, usize)> {
     leaves
 }
 
-/// Lays the row-major `rows` (in tree order) out as [`leaf_columns`], in place: each leaf's
-/// rows and columns occupy the same values.
+/// How a tree keeps its samples: in tree order, each leaf `[s, e)` feature by feature, so
+/// that feature `j` of its `m = e - s` rows is at `[s d + j m, s d + (j + 1) m)`. A leaf is
+/// then scanned several rows at a time, each feature's values read contiguously, and the tree
+/// needs no other copy of its samples for any query.
+///
+/// Lays the row-major `rows` (in tree order) out so, in place: each leaf's rows and columns
+/// occupy the same values.
 pub(crate) fn leaf_columns(rows: &mut [f64], d: usize, nodes: &[[i64; 3]]) {
     let mut scratch = Vec::new();
     for (start, end) in leaves_in_order(nodes) {
@@ -215,6 +215,7 @@ pub(crate) fn leaf_columns(rows: &mut [f64], d: usize, nodes: &[[i64; 3]]) {
         }
     }
 }
+
 /// scikit-learn's order for a node's partition: (value on the split feature, sample index).
 #[inline(always)]
 fn before(value_a: f64, index_a: u32, value_b: f64, index_b: u32) -> bool {
