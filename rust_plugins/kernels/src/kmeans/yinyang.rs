@@ -231,6 +231,32 @@ fn pair_distances_body<T: Float, const FMA: bool>(
     }
 }
 
+/// Returns the AVX-512 or AVX2 kernel's result (the widest the CPU has) on `x`, `panels`,
+/// `gnorms` and `out` viewed as `$t` when the generic `$g` is `$t`; does nothing otherwise. The
+/// caller has checked that the kernel's indices stay within the arrays.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_dispatch {
+    ($g:ident as $t:ty => $avx512:ident | $avx2:ident
+     ($x:expr, $d:expr, $panels:expr, $gnorms:expr, [$($extra:expr),*], $out:expr)) => {
+        if let (Some(x), Some(p), Some(n)) = (
+            as_type::<$g, $t>($x),
+            as_type::<$g, $t>($panels),
+            as_type::<$g, $t>($gnorms),
+        ) {
+            let out = as_type_mut::<$g, $t>($out).unwrap();
+            // SAFETY: the CPU features are detected here; the caller checked the indices.
+            unsafe {
+                if crate::cpu::has_avx512() {
+                    return $avx512(x, $d, p, n, $($extra,)* out);
+                }
+                if crate::cpu::has_avx2() {
+                    return $avx2(x, $d, p, n, $($extra,)* out);
+                }
+            }
+        }
+    };
+}
+
 /// [`pair_distances_body`] with the arithmetic of [`crate::nearest::dense::nearest`] on this
 /// CPU: fused multiply-adds with AVX2 or AVX-512, else separate products and sums.
 fn pair_distances<T: Float>(
@@ -247,29 +273,11 @@ fn pair_distances<T: Float>(
     }));
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::cpu::{has_avx2, has_avx512};
-        macro_rules! try_type {
-            ($t:ty, $avx512:ident, $avx2:ident) => {
-                if let (Some(x), Some(p), Some(n)) = (
-                    as_type::<T, $t>(x),
-                    as_type::<T, $t>(panels),
-                    as_type::<T, $t>(gnorms),
-                ) {
-                    let out = as_type_mut::<T, $t>(out).unwrap();
-                    // SAFETY: the CPU features were detected; the pairs were checked above.
-                    unsafe {
-                        if has_avx512() {
-                            return $avx512(x, d, p, n, pairs, out);
-                        }
-                        if has_avx2() {
-                            return $avx2(x, d, p, n, pairs, out);
-                        }
-                    }
-                }
-            };
-        }
-        try_type!(f32, pairs_avx512_f32, pairs_avx2_f32);
-        try_type!(f64, pairs_avx512_f64, pairs_avx2_f64);
+        // SAFETY (of the kernels called): the pairs were checked above.
+        simd_dispatch!(T as f32 => pairs_avx512_f32 | pairs_avx2_f32
+            (x, d, panels, gnorms, [pairs], out));
+        simd_dispatch!(T as f64 => pairs_avx512_f64 | pairs_avx2_f64
+            (x, d, panels, gnorms, [pairs], out));
     }
     pair_distances_body::<T, false>(x, d, panels, gnorms, pairs, out)
 }
@@ -417,29 +425,11 @@ fn row_distances<T: Float>(
     assert!(rows.iter().all(|&r| (r as usize + 1) * d <= x.len()));
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::cpu::{has_avx2, has_avx512};
-        macro_rules! try_type {
-            ($t:ty, $avx512:ident, $avx2:ident) => {
-                if let (Some(x), Some(p), Some(n)) = (
-                    as_type::<T, $t>(x),
-                    as_type::<T, $t>(panels),
-                    as_type::<T, $t>(gnorms),
-                ) {
-                    let out = as_type_mut::<T, $t>(out).unwrap();
-                    // SAFETY: the CPU features were detected; the rows were checked above.
-                    unsafe {
-                        if has_avx512() {
-                            return $avx512(x, d, p, n, rows, t, out);
-                        }
-                        if has_avx2() {
-                            return $avx2(x, d, p, n, rows, t, out);
-                        }
-                    }
-                }
-            };
-        }
-        try_type!(f32, tiles_avx512_f32, tiles_avx2_f32);
-        try_type!(f64, tiles_avx512_f64, tiles_avx2_f64);
+        // SAFETY (of the kernels called): the rows were checked above.
+        simd_dispatch!(T as f32 => tiles_avx512_f32 | tiles_avx2_f32
+            (x, d, panels, gnorms, [rows, t], out));
+        simd_dispatch!(T as f64 => tiles_avx512_f64 | tiles_avx2_f64
+            (x, d, panels, gnorms, [rows, t], out));
     }
     let pairs: Vec<(u32, u32)> = rows
         .iter()
