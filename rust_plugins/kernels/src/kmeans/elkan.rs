@@ -7,9 +7,9 @@ use std::ops::Range;
 
 use super::iterate::{Assignment, Pass};
 use super::panels::{center_panels, sq_dists_to_panels, PANEL};
-use super::steps::ClusterSums;
+use super::steps::{self, ClusterSums};
 use crate::alloc;
-use crate::blocks::{self, split_by_blocks};
+use crate::blocks::{self, split_by_blocks, CHUNK};
 use crate::float::Float;
 use crate::linalg;
 use crate::samples::Samples;
@@ -202,7 +202,7 @@ fn init_block_body<T: Float, S: Samples<T>>(
     // Dense rows take all their distances in one pass over the row (the same values as
     // `g.dist`); the pruned ones are simply not used.
     let mut sq = vec![T::ZERO; k.div_ceil(PANEL) * PANEL];
-    for (r, i) in rows.enumerate() {
+    for (r, i) in rows.clone().enumerate() {
         let lower = &mut b.lower[r * k..(r + 1) * k];
         let (best, min_dist) = match (x.dense_rows(i, i + 1), &g.panels) {
             (Some(row), Some(panels)) => {
@@ -344,7 +344,7 @@ fn assign_block_body<T: Float, S: Samples<T>>(
     // A sample's lower bounds, caught up with every pending shift.
     let mut current = vec![T::ZERO; k];
     let m = rows.len();
-    for (r, i) in rows.enumerate() {
+    for (r, i) in rows.clone().enumerate() {
         // The row and, when its upper bound will not settle it, the lower bounds of a sample
         // further on: rows are streamed anyway, lower bounds only for about half the samples.
         if r + AHEAD < m {
@@ -387,10 +387,13 @@ fn assign_block_body<T: Float, S: Samples<T>>(
         }
         b.labels[r] = label as i32;
         b.upper[r] = upper;
+        // Each chunk's rows go to the sums while they are in cache, as Lloyd adds them.
         if let Some(sums) = sums.as_deref_mut() {
-            let w = sample_weight[i];
-            x.add_scaled_row(i, w, &mut sums.sums[label * d..(label + 1) * d]);
-            sums.weights[label] += w;
+            if (r + 1) % CHUNK == 0 || r + 1 == m {
+                let chunk = r + 1 - (r % CHUNK + 1)..r + 1;
+                let chunk_rows = rows.start + chunk.start..rows.start + chunk.end;
+                steps::add_block_to_sums(x, chunk_rows, &b.labels[chunk], sample_weight, sums);
+            }
         }
     }
 }
@@ -614,12 +617,8 @@ mod tests {
             let mut parts = Vec::new();
             for block in blocks::partition(n, k * d + k) {
                 let mut sums = ClusterSums::zeros(k, d)?;
-                for i in block {
-                    let l = labels[i] as usize;
-                    self.x
-                        .add_scaled_row(i, self.w[i], &mut sums.sums[l * d..(l + 1) * d]);
-                    sums.weights[l] += self.w[i];
-                }
+                let block_labels = &labels[block.clone()];
+                steps::add_block_to_sums(self.x, block, block_labels, self.w, &mut sums);
                 parts.push(sums);
             }
             let changed = labels != self.labels_before.as_slice();

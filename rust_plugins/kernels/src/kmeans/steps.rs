@@ -251,25 +251,59 @@ fn record_chunk_body<T: Float, S: Samples<T>>(
         *slot = label as i32;
     }
     if let Some(sums) = sums {
-        let d = x.n_features();
-        if let Some(rows) = x.dense_rows(start, start + nearest.len()) {
-            add_dense_rows(rows, d, nearest, weights, sums);
-            return changed;
-        }
-        for (r, (&label, &w)) in nearest.iter().zip(weights).enumerate() {
-            let label = label as usize;
-            x.add_scaled_row(start + r, w, &mut sums.sums[label * d..(label + 1) * d]);
-            sums.weights[label] += w;
-        }
+        add_chunk_to_sums(x, start, nearest, weights, sums);
     }
     changed
 }
 
-/// Adds dense rows to their clusters' sums (`sum += w * x`, in row order as the generic path),
-/// with the loop over features unrolled for few features. Each row and its cluster's sum are
-/// copied into local arrays before the stores, so that the compiler may use vectors (it cannot
-/// prove that the sums and the rows do not overlap); the products and sums stay separate
-/// roundings, element by element, so the bits are those of the scalar loop.
+/// Adds the chunk of rows from `start` (one per label of `nearest`) to their clusters' sums.
+#[inline(always)]
+fn add_chunk_to_sums<T: Float, S: Samples<T>>(
+    x: &S,
+    start: usize,
+    nearest: &[u32],
+    weights: &[T],
+    sums: &mut ClusterSums<T>,
+) {
+    let d = x.n_features();
+    if let Some(rows) = x.dense_rows(start, start + nearest.len()) {
+        return add_dense_rows(rows, d, nearest, weights, sums);
+    }
+    for (r, (&label, &w)) in nearest.iter().zip(weights).enumerate() {
+        let label = label as usize;
+        x.add_scaled_row(start + r, w, &mut sums.sums[label * d..(label + 1) * d]);
+        sums.weights[label] += w;
+    }
+}
+
+/// Adds the samples of `block` (one of [`blocks::partition`]'s, `labels` its labels) to their
+/// clusters' sums in the order Lloyd's pass adds them, chunk by chunk: a pass that labels
+/// the samples another way (Elkan) then gets Lloyd's bits.
+#[inline(always)]
+pub fn add_block_to_sums<T: Float, S: Samples<T>>(
+    x: &S,
+    block: Range<usize>,
+    labels: &[i32],
+    sample_weight: &[T],
+    sums: &mut ClusterSums<T>,
+) {
+    let mut nearest = [0u32; CHUNK];
+    for chunk in blocks::chunks(block.clone()) {
+        let chunk_labels = &labels[chunk.start - block.start..chunk.end - block.start];
+        let nearest = &mut nearest[..chunk.len()];
+        for (n, &l) in nearest.iter_mut().zip(chunk_labels) {
+            *n = l as u32;
+        }
+        add_chunk_to_sums(x, chunk.start, nearest, &sample_weight[chunk], sums);
+    }
+}
+
+/// Adds dense rows to their clusters' sums (`sum += w * x`, in row order as the generic path,
+/// except that rows of up to 4 features are dealt to four copies of the sums, see
+/// [`add_rows_interleaved`]), with the loop over features unrolled for few features. Each row
+/// and its cluster's sum are copied into local arrays before the stores, so that the compiler
+/// may use vectors (it cannot prove that the sums and the rows do not overlap); the products
+/// and sums stay separate roundings, element by element, as in the scalar loop.
 #[inline(always)]
 fn add_dense_rows<T: Float>(
     rows: &[T],
@@ -325,6 +359,10 @@ fn add_rows_of<T: Float, const D: usize>(
     weights: &[T],
     sums: &mut ClusterSums<T>,
 ) {
+    let k = sums.weights.len();
+    if D <= INTERLEAVED_FEATURES && k <= INTERLEAVED_CLUSTERS {
+        return add_rows_interleaved::<T, D>(rows, nearest, weights, sums);
+    }
     let (sum_all, weight_all) = (&mut sums.sums[..], &mut sums.weights[..]);
     for ((row, &label), &w) in rows.chunks_exact(D).zip(nearest).zip(weights) {
         let l = label as usize;
@@ -332,6 +370,59 @@ fn add_rows_of<T: Float, const D: usize>(
         add_scaled(sum, row.try_into().unwrap(), w);
         weight_all[l] += w;
     }
+}
+
+/// Copies of the sums that consecutive rows go to in turn (see [`add_rows_interleaved`]).
+const SUM_LANES: usize = 4;
+/// Most features, and most clusters, summed in interleaved copies (longer rows take long
+/// enough to add that the chains do not show).
+const INTERLEAVED_FEATURES: usize = 4;
+const INTERLEAVED_CLUSTERS: usize = 64;
+
+/// [`add_rows_of`] for few, short clusters: row `r` of the chunk goes to copy `r % 4` of the
+/// sums, and the copies are added to the sums at the end, `(c0 + c1) + (c2 + c3)`. With few
+/// clusters nearby rows often share one, and a single copy would chain each row's additions
+/// to the previous row's stores; four copies let four rows proceed at once. The order depends
+/// only on the rows' places in the chunk, so any thread count gives the same bits.
+#[inline(always)]
+fn add_rows_interleaved<T: Float, const D: usize>(
+    rows: &[T],
+    nearest: &[u32],
+    weights: &[T],
+    sums: &mut ClusterSums<T>,
+) {
+    let k = sums.weights.len();
+    // Copy `lane` of the sums, then of the weights, at `lane * stride` (heap memory: a stack
+    // array sized for the largest case would cost more to clear than the chunk's additions).
+    let stride = k * D + k;
+    let mut copies = vec![T::ZERO; SUM_LANES * stride];
+    let mut add = |lane: usize, row: &[T], label: u32, w: T| {
+        let l = label as usize;
+        assert!(l < k);
+        let copy = &mut copies[lane * stride..(lane + 1) * stride];
+        let sum: &mut [T; D] = (&mut copy[l * D..(l + 1) * D]).try_into().unwrap();
+        add_scaled(sum, row.try_into().unwrap(), w);
+        copy[k * D + l] += w;
+    };
+    let mut quads = rows.chunks_exact(SUM_LANES * D);
+    let mut r = 0;
+    for quad in &mut quads {
+        for (lane, row) in quad.chunks_exact(D).enumerate() {
+            add(lane, row, nearest[r + lane], weights[r + lane]);
+        }
+        r += SUM_LANES;
+    }
+    for (lane, row) in quads.remainder().chunks_exact(D).enumerate() {
+        add(lane, row, nearest[r + lane], weights[r + lane]);
+    }
+    let fold = |totals: &mut [T], offset: usize| {
+        for (i, total) in totals.iter_mut().enumerate() {
+            let c = |lane: usize| copies[lane * stride + offset + i];
+            *total += (c(0) + c(1)) + (c(2) + c(3));
+        }
+    };
+    fold(&mut sums.sums[..k * D], 0);
+    fold(&mut sums.weights[..k], k * D);
 }
 
 crate::simd::simd_variants!(
@@ -712,7 +803,9 @@ mod tests {
     use super::*;
     use crate::samples::Dense;
 
-    /// The unrolled and blocked sums give the bits of the plain loop `sum += w * x`, row by row.
+    /// The unrolled and blocked sums give the bits of the plain loop `sum += w * x`, row by row;
+    /// for rows of up to 4 features, of four such loops over every fourth row, added together
+    /// as `(c0 + c1) + (c2 + c3)`.
     #[test]
     fn dense_cluster_sums_are_the_scalar_loops_bits() {
         fn check<T: Float>(n: usize, d: usize, k: usize) {
@@ -720,15 +813,25 @@ mod tests {
             let x: Vec<T> = (0..n * d).map(|i| value(i, 7919)).collect();
             let w: Vec<T> = (0..n).map(|i| value(i, 31) / T::from_f64(7.0)).collect();
             let nearest: Vec<u32> = (0..n).map(|i| ((i * 5 + i / 3) % k) as u32).collect();
-            let mut want_sums = vec![T::ZERO; k * d];
-            let mut want_weights = vec![T::ZERO; k];
+            let lanes = if d <= 4 { 4 } else { 1 };
+            let mut lane_sums = vec![vec![T::ZERO; k * d]; 4];
+            let mut lane_weights = vec![vec![T::ZERO; k]; 4];
             for i in 0..n {
-                let l = nearest[i] as usize;
+                let (l, lane) = (nearest[i] as usize, i % lanes);
                 for f in 0..d {
-                    want_sums[l * d + f] += w[i] * x[i * d + f];
+                    lane_sums[lane][l * d + f] += w[i] * x[i * d + f];
                 }
-                want_weights[l] += w[i];
+                lane_weights[lane][l] += w[i];
             }
+            let fold = |c: &[Vec<T>]| -> Vec<T> {
+                if lanes == 1 {
+                    return c[0].clone();
+                }
+                (0..c[0].len())
+                    .map(|i| T::ZERO + ((c[0][i] + c[1][i]) + (c[2][i] + c[3][i])))
+                    .collect()
+            };
+            let (want_sums, want_weights) = (fold(&lane_sums), fold(&lane_weights));
             let s = Dense::new(&x, n, d).unwrap();
             let mut sums = ClusterSums::zeros(k, d).unwrap();
             let mut labels = vec![-1; n];

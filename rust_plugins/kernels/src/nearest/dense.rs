@@ -142,7 +142,7 @@ macro_rules! isa_ops {
     ($module:ident, $t:ty, $v:ty, $lanes:literal, $zero:ident, $splat:ident, $load:ident,
      $store:ident, $fmadd:ident, $add:ident, $sub:ident, $min:ident, |$a:ident, $b:ident| lt_mask: $lt:expr,
      |$m:ident, $x:ident, $y:ident| select: $sel:expr, |$c:ident, $e:ident| eq_bits: $eq:expr,
-     |$h:ident| hmin: $hmin:expr) => {
+     |$h:ident| hmin: $hmin:expr, |$ip:ident, $iv:ident| store_index: $si:expr) => {
         pub(super) mod $module {
             #[allow(unused_imports)]
             use std::arch::x86_64::*;
@@ -171,6 +171,9 @@ macro_rules! isa_ops {
             /// Smallest lane.
             #[inline(always)]
             pub unsafe fn hmin(v: V) -> $t { let $h = v; $hmin }
+            /// Stores the lanes of `v` (whole numbers below 2^24) as `u32` at `p`.
+            #[inline(always)]
+            pub unsafe fn store_index(p: *mut u32, v: V) { let ($ip, $iv) = (p, v); $si }
         }
     };
 }
@@ -181,14 +184,16 @@ isa_ops!(avx512_f64, f64, __m512d, 8, _mm512_setzero_pd, _mm512_set1_pd, _mm512_
     |a, b| lt_mask: _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, b),
     |m, x, y| select: _mm512_mask_blend_pd(m, x, y),
     |c, e| eq_bits: _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(c, e) as u32,
-    |h| hmin: _mm512_reduce_min_pd(h));
+    |h| hmin: _mm512_reduce_min_pd(h),
+    |p, v| store_index: _mm256_storeu_si256(p as *mut __m256i, _mm512_cvttpd_epi32(v)));
 #[cfg(target_arch = "x86_64")]
 isa_ops!(avx512_f32, f32, __m512, 16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_loadu_ps,
     _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_min_ps,
     |a, b| lt_mask: _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b),
     |m, x, y| select: _mm512_mask_blend_ps(m, x, y),
     |c, e| eq_bits: _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(c, e) as u32,
-    |h| hmin: _mm512_reduce_min_ps(h));
+    |h| hmin: _mm512_reduce_min_ps(h),
+    |p, v| store_index: _mm512_storeu_si512(p as *mut _, _mm512_cvttps_epi32(v)));
 #[cfg(target_arch = "x86_64")]
 isa_ops!(avx2_f64, f64, __m256d, 4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_loadu_pd,
 _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_add_pd, _mm256_sub_pd, _mm256_min_pd,
@@ -198,7 +203,8 @@ _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_add_pd, _mm256_sub_pd, _mm256_min_pd,
 |h| hmin: {
     let a = _mm256_min_pd(h, _mm256_permute2f128_pd::<1>(h, h));
     _mm256_cvtsd_f64(_mm256_min_pd(a, _mm256_shuffle_pd::<0b0101>(a, a)))
-});
+},
+|p, v| store_index: _mm_storeu_si128(p as *mut __m128i, _mm256_cvttpd_epi32(v)));
 #[cfg(target_arch = "x86_64")]
 isa_ops!(avx2_f32, f32, __m256, 8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_loadu_ps,
 _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_min_ps,
@@ -209,7 +215,8 @@ _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_min_ps,
     let a = _mm256_min_ps(h, _mm256_permute2f128_ps::<1>(h, h));
     let b = _mm256_min_ps(a, _mm256_shuffle_ps::<0b01_00_11_10>(a, a));
     _mm256_cvtss_f32(_mm256_min_ps(b, _mm256_shuffle_ps::<0b10_11_00_01>(b, b)))
-});
+},
+|p, v| store_index: _mm256_storeu_si256(p as *mut __m256i, _mm256_cvttps_epi32(v)));
 
 /// Tiles of fewer (padded) centers than this prefetch the next tile's rows; others, whose
 /// tiles take longer, the rows `PREFETCH_AHEAD` tiles ahead.
@@ -427,79 +434,104 @@ macro_rules! simd_nearest_small {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         unsafe fn $name(x: &[$t], centers: &[$t], norms: &[$t], d: usize, out: &mut [u32]) {
-            use $ops as o;
-            const RV: usize = 4;
-            const G: usize = RV * o::LANES;
-            let m = out.len();
-            let k = norms.len();
-            assert!(d <= SMALL_MAX_FEATURES);
-            let mut xt = [0.0 as $t; SMALL_MAX_FEATURES * G];
-            let group_bytes = G * d * std::mem::size_of::<$t>();
-            let mut start = 0;
-            while start < m {
-                let rows = (m - start).min(G);
-                // Streams the group after next into cache (past this call's rows too: the
-                // caller's next chunk; a prefetch never faults): with few centers there is too
-                // little work per group to hide the memory latency, and the hardware
-                // prefetchers stop at page boundaries.
-                let ahead = (x.as_ptr() as *const i8)
-                    .wrapping_add(group_bytes * 2 + start * d * std::mem::size_of::<$t>());
-                for off in (0..group_bytes).step_by(64) {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        ahead.wrapping_add(off),
-                    );
-                }
-                // Transpose the group (feature-major); rows past the end stay zero.
-                if rows < G {
-                    xt.fill(0.0);
-                }
-                let (src, dst) = (x.as_ptr().add(start * d), xt.as_mut_ptr());
-                if !(rows == G && $transpose(src, dst, d, G)) {
-                    for f in 0..d {
-                        for r in 0..rows {
-                            *dst.add(f * G + r) = *src.add(r * d + f);
-                        }
+            // The loop over features unrolled for the narrowest rows, where its overhead
+            // shows (0: the width is read at run time).
+            match d {
+                1 => groups::<1>(x, centers, norms, d, out),
+                2 => groups::<2>(x, centers, norms, d, out),
+                3 => groups::<3>(x, centers, norms, d, out),
+                4 => groups::<4>(x, centers, norms, d, out),
+                _ => groups::<0>(x, centers, norms, d, out),
+            }
+
+            #[target_feature(enable = $features)]
+            unsafe fn groups<const D: usize>(
+                x: &[$t],
+                centers: &[$t],
+                norms: &[$t],
+                d: usize,
+                out: &mut [u32],
+            ) {
+                use $ops as o;
+                let d = if D == 0 { d } else { D };
+                const RV: usize = 4;
+                const G: usize = RV * o::LANES;
+                let m = out.len();
+                let k = norms.len();
+                assert!(d <= SMALL_MAX_FEATURES);
+                let mut xt = [0.0 as $t; SMALL_MAX_FEATURES * G];
+                let group_bytes = G * d * std::mem::size_of::<$t>();
+                let mut start = 0;
+                while start < m {
+                    let rows = (m - start).min(G);
+                    // Streams the group after next into cache (past this call's rows too: the
+                    // caller's next chunk; a prefetch never faults): with few centers there is too
+                    // little work per group to hide the memory latency, and the hardware
+                    // prefetchers stop at page boundaries.
+                    let ahead = (x.as_ptr() as *const i8)
+                        .wrapping_add(group_bytes * 2 + start * d * std::mem::size_of::<$t>());
+                    for off in (0..group_bytes).step_by(64) {
+                        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                            ahead.wrapping_add(off),
+                        );
                     }
-                }
-                let mut best = [o::splat(<$t>::INFINITY); RV];
-                let mut best_idx = [o::zero(); RV];
-                // CJ centers at a time: each row vector loaded serves CJ FMAs, and the
-                // CJ * RV independent chains keep both FMA pipes busy. Past the last center
-                // the last one is repeated and never recorded.
-                const CJ: usize = 4;
-                let mut j = 0;
-                while j < k {
-                    let cj: [usize; CJ] = std::array::from_fn(|h| (j + h).min(k - 1));
-                    let mut acc: [[o::V; RV]; CJ] =
-                        std::array::from_fn(|h| [o::splat(*norms.get_unchecked(cj[h])); RV]);
-                    for f in 0..d {
-                        let c: [o::V; CJ] = std::array::from_fn(|h| {
-                            o::splat(*centers.get_unchecked(cj[h] * d + f))
-                        });
-                        for v in 0..RV {
-                            let xv = o::load(xt.as_ptr().add(f * G + v * o::LANES));
-                            for h in 0..CJ {
-                                acc[h][v] = o::fmadd(xv, c[h], acc[h][v]);
+                    // Transpose the group (feature-major); rows past the end stay zero.
+                    if rows < G {
+                        xt.fill(0.0);
+                    }
+                    let (src, dst) = (x.as_ptr().add(start * d), xt.as_mut_ptr());
+                    if !(rows == G && $transpose(src, dst, d, G)) {
+                        for f in 0..d {
+                            for r in 0..rows {
+                                *dst.add(f * G + r) = *src.add(r * d + f);
                             }
                         }
                     }
-                    for (h, acc) in acc.iter().enumerate().take(k - j) {
-                        let jv = o::splat((j + h) as $t);
-                        for v in 0..RV {
-                            (best[v], best_idx[v]) =
-                                o::keep_smaller(acc[v], best[v], jv, best_idx[v]);
+                    let mut best = [o::splat(<$t>::INFINITY); RV];
+                    let mut best_idx = [o::zero(); RV];
+                    // CJ centers at a time: each row vector loaded serves CJ FMAs, and the
+                    // CJ * RV independent chains keep both FMA pipes busy. Past the last center
+                    // the last one is repeated and never recorded.
+                    const CJ: usize = 4;
+                    let mut j = 0;
+                    while j < k {
+                        let cj: [usize; CJ] = std::array::from_fn(|h| (j + h).min(k - 1));
+                        let mut acc: [[o::V; RV]; CJ] =
+                            std::array::from_fn(|h| [o::splat(*norms.get_unchecked(cj[h])); RV]);
+                        for f in 0..d {
+                            let c: [o::V; CJ] = std::array::from_fn(|h| {
+                                o::splat(*centers.get_unchecked(cj[h] * d + f))
+                            });
+                            for v in 0..RV {
+                                let xv = o::load(xt.as_ptr().add(f * G + v * o::LANES));
+                                for h in 0..CJ {
+                                    acc[h][v] = o::fmadd(xv, c[h], acc[h][v]);
+                                }
+                            }
                         }
+                        for (h, acc) in acc.iter().enumerate().take(k - j) {
+                            let jv = o::splat((j + h) as $t);
+                            for v in 0..RV {
+                                (best[v], best_idx[v]) =
+                                    o::keep_smaller(acc[v], best[v], jv, best_idx[v]);
+                            }
+                        }
+                        j += CJ;
                     }
-                    j += CJ;
+                    if rows == G {
+                        let dst = out[start..start + G].as_mut_ptr();
+                        for v in 0..RV {
+                            o::store_index(dst.add(v * o::LANES), best_idx[v]);
+                        }
+                    } else {
+                        let mut idx = [0u32; G];
+                        for v in 0..RV {
+                            o::store_index(idx.as_mut_ptr().add(v * o::LANES), best_idx[v]);
+                        }
+                        out[start..start + rows].copy_from_slice(&idx[..rows]);
+                    }
+                    start += G;
                 }
-                let mut idx = [0.0 as $t; G];
-                for v in 0..RV {
-                    o::store(idx.as_mut_ptr().add(v * o::LANES), best_idx[v]);
-                }
-                for r in 0..rows {
-                    out[start + r] = idx[r] as u32;
-                }
-                start += G;
             }
         }
     };
