@@ -84,7 +84,7 @@ impl<T: Float> NearestSearch<T> for Dense<'_, T> {
         let d = self.n_features();
         let norms = row_sq_norms(centers, d);
         let packed = PackedCenters::new(centers, &norms, d)?;
-        // The rows-in-lanes kernel only suits a few short centers (a small copy).
+        // The rows-in-lanes kernel suits short centers (it takes a copy scaled by -2).
         let small =
             dense::prefers_small_kernel(norms.len(), d).then(|| dense::scaled_for_search(centers));
         Ok(NearestCenters::Dense {
