@@ -2,13 +2,14 @@
 //! scikit-learn's kernels) for each sample of a block, without writing a distance matrix.
 //! Shared by every estimator that assigns samples to centers (k-means fit/predict, mini-batch
 //! k-means). Dense samples use the fused register-blocked kernels of [`dense`]; CSR samples
-//! accumulate sparse dot products against transposed centers.
+//! accumulate sparse dot products against transposed centers ([`sparse`]).
 
 pub mod dense;
+mod sparse;
 
 use crate::alloc;
 use crate::float::Float;
-use crate::linalg::{argmin, numpy_sq_norm, row_sq_norms, transpose};
+use crate::linalg::{numpy_sq_norm, row_sq_norms, transpose};
 use crate::samples::{Csr, Dense, Samples};
 use crate::KernelError;
 use dense::PackedCenters;
@@ -134,23 +135,9 @@ impl<T: Float> NearestSearch<T> for Csr<'_, T> {
         let NearestCenters::Sparse { centers_t, norms } = centers else {
             unreachable!("CSR samples get sparse centers from prepare_centers");
         };
-        // Walk each row's non-zeros once and accumulate into all k dot products: the
-        // transposed centers make the inner loop contiguous (and vectorisable).
-        let k = norms.len();
         for (r, label) in out.iter_mut().enumerate() {
-            let acc = &mut tmp[..k];
-            acc.iter_mut().for_each(|a| *a = T::ZERO);
             let (idx, vals) = self.row(start + r);
-            for (&j, &v) in idx.iter().zip(vals) {
-                let ct = &centers_t[j as usize * k..(j as usize + 1) * k];
-                for (a, &c) in acc.iter_mut().zip(ct) {
-                    *a += v * c;
-                }
-            }
-            for (v, &cn) in acc.iter_mut().zip(norms) {
-                *v = cn - (*v + *v);
-            }
-            *label = argmin(acc).0 as u32;
+            *label = sparse::nearest_center(idx, vals, centers_t, norms, tmp);
         }
     }
 
