@@ -4,62 +4,25 @@
 //! non-zero), and each product is rounded before its add, in the row's order, so every sum
 //! has the bits of the sequential loop.
 
-use crate::cpu::Isa;
 use crate::float::Float;
 
 /// Centers per register panel: 8 vectors of the widest instruction set (64 float64 or 128
 /// float32 sums), leaving registers for the loads.
 const PANEL_BYTES: usize = 512;
 
-/// Index of the center nearest the CSR row (`indices`, `values`): the smallest
-/// `norms[c] - 2 <row, c>`, the first one on ties, a NaN distance never chosen but in first
-/// place (as `linalg::argmin`). `centers_t` holds the centers transposed to `(d, k)`
-/// row-major; `scratch` at least `k` values. Panics on an index past `d`.
-pub fn nearest_center<T: Float>(
-    indices: &[i32],
-    values: &[T],
-    centers_t: &[T],
-    norms: &[T],
-    scratch: &mut [T],
-) -> u32 {
-    match Isa::detect() {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 | Isa::Avx512Bf16 => {
-            // SAFETY: the CPU has AVX-512 F.
-            unsafe { nearest_center_avx512(indices, values, centers_t, norms, scratch) }
-        }
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => {
-            // SAFETY: the CPU has AVX2.
-            unsafe { nearest_center_avx2(indices, values, centers_t, norms, scratch) }
-        }
-        _ => nearest_center_body(indices, values, centers_t, norms, scratch),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn nearest_center_avx512<T: Float>(
-    indices: &[i32],
-    values: &[T],
-    centers_t: &[T],
-    norms: &[T],
-    scratch: &mut [T],
-) -> u32 {
-    nearest_center_body(indices, values, centers_t, norms, scratch)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn nearest_center_avx2<T: Float>(
-    indices: &[i32],
-    values: &[T],
-    centers_t: &[T],
-    norms: &[T],
-    scratch: &mut [T],
-) -> u32 {
-    nearest_center_body(indices, values, centers_t, norms, scratch)
-}
+crate::simd::simd_variants!(
+    /// Index of the center nearest the CSR row (`indices`, `values`): the smallest
+    /// `norms[c] - 2 <row, c>`, the first one on ties, a NaN distance never chosen but in first
+    /// place (as `linalg::argmin`). `centers_t` holds the centers transposed to `(d, k)`
+    /// row-major; `scratch` at least `k` values. Panics on an index past `d`.
+    pub fn nearest_center<T: Float>(
+        indices: &[i32],
+        values: &[T],
+        centers_t: &[T],
+        norms: &[T],
+        scratch: &mut [T],
+    ) -> u32 = nearest_center_body;
+);
 
 #[inline(always)]
 fn nearest_center_body<T: Float>(
