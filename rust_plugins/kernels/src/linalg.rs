@@ -108,18 +108,33 @@ pub fn row_sq_norms<T: Float>(rows: &[T], d: usize) -> Vec<T> {
     rows.chunks_exact(d).map(sq_norm).collect()
 }
 
-/// Index of the smallest value, the first one on ties (as scikit-learn's kernels).
+/// Index of the smallest value, the first one on ties (as scikit-learn's kernels), and that
+/// value: what a strict-`<` scan from `values[0]` finds (NaN never chosen but in first place),
+/// in two passes that vectorise where the scan is one long dependency chain: the smallest
+/// value ignoring NaN, then its first position.
 #[inline(always)]
 pub fn argmin<T: Float>(values: &[T]) -> (usize, T) {
-    let mut best = 0;
-    let mut best_val = values[0];
-    for (j, &v) in values.iter().enumerate().skip(1) {
-        if v < best_val {
-            best_val = v;
-            best = j;
+    const LANES: usize = 8;
+    let first = values[0];
+    #[allow(clippy::eq_op)]
+    if first != first {
+        // NaN first: nothing compares below it.
+        return (0, first);
+    }
+    let mut lows = [first; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for l in 0..LANES {
+            lows[l] = lows[l].min(chunk[l]);
         }
     }
-    (best, best_val)
+    let low = chunks
+        .remainder()
+        .iter()
+        .chain(&lows)
+        .fold(first, |low, &v| low.min(v));
+    let best = values.iter().position(|&v| v == low).unwrap_or(0);
+    (best, values[best])
 }
 
 /// Row-major `(k, d)` → `(d, k)` into `dst` (`k * d` values).
@@ -145,5 +160,34 @@ mod tests {
         let mut t = [0.0; 6];
         transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3, &mut t);
         assert_eq!(t, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    }
+
+    /// `argmin` finds what the strict-`<` scan finds, with ties, signed zeros, infinity and
+    /// NaN.
+    #[test]
+    fn argmin_is_the_strict_scan() {
+        fn scan(values: &[f64]) -> usize {
+            let mut best = 0;
+            for (j, &v) in values.iter().enumerate().skip(1) {
+                if v < values[best] {
+                    best = j;
+                }
+            }
+            best
+        }
+        let cases: Vec<Vec<f64>> = vec![
+            vec![3.0],
+            vec![f64::NAN, -1.0, -2.0],
+            vec![1.0, f64::NAN, 0.5, 0.5, 2.0, 0.5, 9.0, 7.0, 0.25, 0.25],
+            vec![0.0, -0.0, 0.0, -0.0, 1.0, 1.0, 1.0, 1.0, -0.0],
+            vec![f64::INFINITY; 11],
+            vec![f64::INFINITY, f64::NAN, f64::INFINITY],
+            (0..37).map(|i| ((i * 13) % 7) as f64).collect(),
+        ];
+        for values in cases {
+            let (best, low) = argmin(&values);
+            assert_eq!(best, scan(&values), "{values:?}");
+            assert_eq!(low.to_bits(), values[best].to_bits(), "{values:?}");
+        }
     }
 }

@@ -427,8 +427,8 @@ simd_nearest!(nearest_avx2_f32, "avx2,fma", f32, avx2_f32, 4, 3);
 
 /// Rows-in-lanes variant for short centers (see `prefers_small_kernel`): each vector holds one
 /// feature of several samples, so every center costs `d` FMAs per vector of samples and the
-/// running minimum needs no reduction across lanes. The products are summed in the same order as in
-/// `simd_nearest!`, so both variants return the same labels.
+/// running minimum needs no reduction across lanes. The products are summed in the same order
+/// as in `simd_nearest!`, so both variants return the same labels.
 macro_rules! simd_nearest_small {
     ($name:ident, $features:literal, $t:ty, $ops:ident, $transpose:path) => {
         #[cfg(target_arch = "x86_64")]
@@ -779,7 +779,7 @@ pub fn prefers_small_kernel(k: usize, d: usize) -> bool {
     d <= SMALL_MAX_FEATURES && k <= SMALL_MAX_CENTERS
 }
 
-/// `nearest` for small `k * d` (see `simd_nearest_small!`); `centers` holds the centers
+/// `nearest` for short centers (see `simd_nearest_small!`); `centers` holds the centers
 /// multiplied by -2, row-major `(k, d)` (see `scaled_for_search`).
 /// Returns false when no SIMD variant runs on this CPU or `d` is above
 /// `SMALL_MAX_FEATURES` (the caller then uses `nearest`).

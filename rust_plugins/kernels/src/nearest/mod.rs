@@ -135,10 +135,7 @@ impl<T: Float> NearestSearch<T> for Csr<'_, T> {
         let NearestCenters::Sparse { centers_t, norms } = centers else {
             unreachable!("CSR samples get sparse centers from prepare_centers");
         };
-        for (r, label) in out.iter_mut().enumerate() {
-            let (idx, vals) = self.row(start + r);
-            *label = sparse::nearest_center(idx, vals, centers_t, norms, tmp);
-        }
+        sparse::nearest_rows(self, start, centers_t, norms, out, tmp);
     }
 
     fn dot_as_scikit_learn(&self, i: usize, c: &[T]) -> T {

@@ -1,70 +1,50 @@
-//! Dot products of one CSR row with every center: each non-zero adds its value times one row
-//! of the transposed centers to `k` running sums. The sums of a panel of centers stay in
-//! registers across the row's non-zeros (the plain loop loads and stores all `k` of them per
-//! non-zero), and each product is rounded before its add, in the row's order, so every sum
-//! has the bits of the sequential loop.
+//! Nearest centers of CSR rows: each non-zero adds its value times one row of the transposed
+//! centers to `k` running sums. The sums of a panel of centers stay in registers across the
+//! row's non-zeros (the plain loop loads and stores all `k` of them per non-zero), and each
+//! product is rounded before its add, in the row's order, so every sum has the bits of the
+//! sequential loop.
 
 use crate::float::Float;
+use crate::linalg::argmin;
+use crate::samples::Csr;
 
 /// Centers per register panel: 8 vectors of the widest instruction set (64 float64 or 128
 /// float32 sums), leaving registers for the loads.
 const PANEL_BYTES: usize = 512;
 
 crate::simd::simd_variants!(
-    /// Index of the center nearest the CSR row (`indices`, `values`): the smallest
-    /// `norms[c] - 2 <row, c>`, the first one on ties, a NaN distance never chosen but in first
-    /// place (as `linalg::argmin`). `centers_t` holds the centers transposed to `(d, k)`
-    /// row-major; `scratch` at least `k` values. Panics on an index past `d`.
-    pub fn nearest_center<T: Float>(
-        indices: &[i32],
-        values: &[T],
+    /// `out[r]`: the center nearest row `start + r` of `rows`, the smallest
+    /// `norms[c] - 2 <row, c>` (`linalg::argmin`'s tie and NaN rules). `centers_t` holds the
+    /// centers transposed to `(d, k)` row-major; `scratch` at least `k` values.
+    pub fn nearest_rows<T: Float>(
+        rows: &Csr<T>,
+        start: usize,
         centers_t: &[T],
         norms: &[T],
+        out: &mut [u32],
         scratch: &mut [T],
-    ) -> u32 = nearest_center_body;
+    ) -> () = nearest_rows_body;
 );
 
 #[inline(always)]
-fn nearest_center_body<T: Float>(
-    indices: &[i32],
-    values: &[T],
+fn nearest_rows_body<T: Float>(
+    rows: &Csr<T>,
+    start: usize,
     centers_t: &[T],
     norms: &[T],
+    out: &mut [u32],
     scratch: &mut [T],
-) -> u32 {
+) {
     let k = norms.len();
     let distances = &mut scratch[..k];
-    row_dots_panels(indices, values, centers_t, k, distances);
-    for (v, &norm) in distances.iter_mut().zip(norms) {
-        *v = norm - (*v + *v);
-    }
-    first_minimum(distances) as u32
-}
-
-/// `linalg::argmin`'s index in two passes that vectorise (its strict-`<` scan is one long
-/// dependency chain): the smallest value ignoring NaN, then its first position.
-#[inline(always)]
-fn first_minimum<T: Float>(values: &[T]) -> usize {
-    const LANES: usize = 8;
-    let first = values[0];
-    #[allow(clippy::eq_op)]
-    if first != first {
-        // NaN first: nothing compares below it.
-        return 0;
-    }
-    let mut lows = [first; LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for l in 0..LANES {
-            lows[l] = lows[l].min(chunk[l]);
+    for (r, label) in out.iter_mut().enumerate() {
+        let (indices, values) = rows.row(start + r);
+        row_dots_panels(indices, values, centers_t, k, distances);
+        for (v, &norm) in distances.iter_mut().zip(norms) {
+            *v = norm - (*v + *v);
         }
+        *label = argmin(distances).0 as u32;
     }
-    let low = chunks
-        .remainder()
-        .iter()
-        .chain(&lows)
-        .fold(first, |low, &v| low.min(v));
-    values.iter().position(|&v| v == low).unwrap_or(0)
 }
 
 /// Full panels of `PANEL_BYTES`, then one panel each of half, a quarter and an eighth of
@@ -132,7 +112,6 @@ fn panel_dots<T: Float, const P: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::argmin;
 
     fn centers_t<T: Float>(d: usize, k: usize) -> Vec<T> {
         (0..d * k)
@@ -169,27 +148,37 @@ mod tests {
         }
     }
 
-    /// The detected instruction set's search picks `argmin`'s center of the sequential
-    /// distances, ties and NaN included.
+    /// The detected instruction set's search picks the strict scan's center of the
+    /// sequential distances, ties and NaN included.
     #[test]
-    fn nearest_center_is_argmin_of_the_distances() {
+    fn nearest_rows_scan_the_sequential_distances() {
         fn check<T: Float>(k: usize, norms: &[T]) {
             let d = 9;
             let centers_t = centers_t::<T>(d, k);
-            let indices: Vec<i32> = vec![1, 2, 7];
-            let values: Vec<T> = vec![T::from_f64(0.5), T::from_f64(-1.25), T::from_f64(2.0)];
-            let mut distances: Vec<T> = (0..k)
-                .map(|c| {
+            let indices: Vec<i32> = vec![1, 2, 7, 0, 8];
+            let data: Vec<T> = [0.5, -1.25, 2.0, 3.0, -0.75].map(T::from_f64).to_vec();
+            let indptr: Vec<i64> = vec![0, 3, 3, 5];
+            let rows = Csr::new(&data, &indices, &indptr, 3, d).unwrap();
+            let mut labels = vec![u32::MAX; 2];
+            let mut scratch = vec![T::ZERO; k];
+            nearest_rows(&rows, 1, &centers_t, norms, &mut labels, &mut scratch);
+            for (r, &label) in labels.iter().enumerate() {
+                let (idx, vals) = rows.row(1 + r);
+                let distance = |c: usize| {
                     let mut dot = T::ZERO;
-                    for (&j, &v) in indices.iter().zip(&values) {
+                    for (&j, &v) in idx.iter().zip(vals) {
                         dot += v * centers_t[j as usize * k + c];
                     }
                     norms[c] - (dot + dot)
-                })
-                .collect();
-            let want = argmin(&distances).0 as u32;
-            let got = nearest_center(&indices, &values, &centers_t, norms, &mut distances);
-            assert_eq!(got, want, "k={k}");
+                };
+                let mut want = 0;
+                for c in 1..k {
+                    if distance(c) < distance(want) {
+                        want = c;
+                    }
+                }
+                assert_eq!(label as usize, want, "k={k} row {}", 1 + r);
+            }
         }
         for k in [1, 3, 8, 9, 17, 32, 70] {
             let plain: Vec<f64> = (0..k).map(|c| (c % 5) as f64).collect();
@@ -204,23 +193,6 @@ mod tests {
             check::<f32>(k, &tied);
             let zero_centers = vec![0.0f32; k];
             check::<f32>(k, &zero_centers);
-        }
-    }
-
-    /// The two-pass minimum is `argmin`'s, with ties, signed zeros, infinity and NaN.
-    #[test]
-    fn first_minimum_is_argmin() {
-        let cases: Vec<Vec<f64>> = vec![
-            vec![3.0],
-            vec![f64::NAN, -1.0, -2.0],
-            vec![1.0, f64::NAN, 0.5, 0.5, 2.0, 0.5, 9.0, 7.0, 0.25, 0.25],
-            vec![0.0, -0.0, 0.0, -0.0, 1.0, 1.0, 1.0, 1.0, -0.0],
-            vec![f64::INFINITY; 11],
-            vec![f64::INFINITY, f64::NAN, f64::INFINITY],
-            (0..37).map(|i| ((i * 13) % 7) as f64).collect(),
-        ];
-        for values in cases {
-            assert_eq!(first_minimum(&values), argmin(&values).0, "{values:?}");
         }
     }
 }
